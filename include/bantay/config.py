@@ -1,0 +1,280 @@
+"""Validated settings for bantay: environment variables plus one project file, ``bantay.yaml``.
+
+Everything that is not a credential lives here (credentials are Airflow Connections). A wrong key
+or value fails at parse time with a message that names the key and what is allowed, so a typo in
+``bantay.yaml`` stops a deploy instead of a 3 a.m. run.
+
+Precedence (highest first): keyword arguments, ``BANTAY_*`` environment variables (nested keys
+with ``__``, e.g. ``BANTAY_STORAGE__BUCKET``), ``bantay.yaml`` (path in ``BANTAY_CONFIG``, default
+``./bantay.yaml``), defaults below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+FEATURE_SOURCES = ("learning_activity", "family_contact", "learner_profile")
+LABEL_SOURCE = "term_outcomes"
+
+
+class ConfigError(ValueError):
+    """Raised for bad configuration; the message names each bad key and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def bantay_home() -> Path:
+    """Root for local state (data, registry, online store); ``BANTAY_HOME`` or ``./var``."""
+    return Path(os.environ.get("BANTAY_HOME", "var")).resolve()
+
+
+class ColumnRule(_Strict):
+    """Data-contract rule for one column of a raw partition."""
+
+    dtype: Literal["int64", "float64", "string"]
+    min: float | None = None
+    max: float | None = None
+    max_null_ratio: float = Field(0.02, ge=0, le=1)
+    allowed: list[str] | None = None
+
+
+class ContractSettings(_Strict):
+    """Thresholds for the data contract checked before anything is materialized."""
+
+    max_lateness_days: int = Field(1, ge=0, le=14)
+    row_count_window_days: int = Field(7, ge=1, le=60)
+    min_row_ratio: float = Field(0.5, gt=0, le=1)
+    max_row_ratio: float = Field(1.5, ge=1)
+    max_duplicate_ratio: float = Field(0.0, ge=0, le=1)
+
+
+class FeatureSettings(_Strict):
+    """The features DAG: where raw partitions arrive and how long to wait for them."""
+
+    schedule: str = "0 0 * * *"
+    start_date: dt.date = dt.date(2026, 1, 1)
+    sources: tuple[str, ...] = FEATURE_SOURCES
+    sensor_timeout_hours: float = Field(6, gt=0, le=48)
+    sensor_poke_minutes: float = Field(10, gt=0)
+    contract: ContractSettings = ContractSettings()
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(FEATURE_SOURCES))
+        if unknown:
+            raise ValueError(f"unknown source(s) {unknown}; allowed: {list(FEATURE_SOURCES)}")
+        return value
+
+
+class TrialSpec(_Strict):
+    """One estimator family in the search space; each list in ``params`` is a grid axis."""
+
+    name: str
+    estimator: Literal["logistic_regression", "hist_gradient_boosting"]
+    params: dict[str, list[Any]] = Field(default_factory=dict)
+
+
+class GateSettings(_Strict):
+    """Validation gate thresholds (see ``bantay.validation``)."""
+
+    min_roc_auc: float = Field(0.70, ge=0, le=1)
+    min_pr_auc: float = Field(0.30, ge=0, le=1)
+    max_regression: float = Field(0.02, ge=0, le=1)
+    max_recall_gap: float = Field(0.25, ge=0, le=1)
+    min_rows: int = Field(1000, ge=1)
+    label_rate_bounds: tuple[float, float] = (0.02, 0.5)
+    min_prediction_std: float = Field(0.01, ge=0)
+    target_precision: float = Field(0.5, gt=0, lt=1)
+
+
+class DriftSettings(_Strict):
+    """Drift detection and the guards that keep retraining from storming."""
+
+    sample_size: int = Field(20_000, ge=500, le=1_000_000)
+    seed: int = 42
+    method: str = "wasserstein"
+    threshold: float = Field(0.1, gt=0)
+    drift_share: float = Field(0.3, gt=0, le=1)
+    per_column: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    persistence_days: int = Field(2, ge=1, le=30)
+    cooldown_days: int = Field(7, ge=0, le=90)
+    max_retrains_per_7d: int = Field(1, ge=0, le=7)
+    window_days: int = Field(1, ge=1, le=30)
+
+
+def _default_search_space() -> list[TrialSpec]:
+    return [
+        TrialSpec(name="logreg", estimator="logistic_regression", params={"C": [0.1, 1.0]}),
+        TrialSpec(
+            name="hgb",
+            estimator="hist_gradient_boosting",
+            params={"max_depth": [3, 6], "learning_rate": [0.1]},
+        ),
+    ]
+
+
+class ModelSettings(_Strict):
+    """One model: its features, label, training schedule, gate, approval and drift policy."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
+    feature_service: str = "learner_risk_v1"
+    entity: str = "learner_id"
+    label: str = "at_risk"
+    label_source: str = LABEL_SOURCE
+    approval: Literal["auto", "manual"] = "auto"
+    training_schedule: str = "0 4 * * 0"
+    training_window_days: int = Field(56, ge=7, le=730)
+    split: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    search_space: list[TrialSpec] = Field(default_factory=_default_search_space)
+    gate: GateSettings = GateSettings()
+    drift: DriftSettings = DriftSettings()
+    recipients: list[str] = Field(default_factory=lambda: ["oncall@example.org"])
+
+    @model_validator(mode="after")
+    def _split_sums_to_one(self) -> ModelSettings:
+        if abs(sum(self.split) - 1.0) > 1e-6 or min(self.split) <= 0:
+            raise ValueError(
+                f"split {list(self.split)} must be three positive fractions summing to 1"
+            )
+        return self
+
+
+class StorageSettings(_Strict):
+    """Where serving artifacts and reports live (credentials: Connection ``aws_default``)."""
+
+    bucket: str = Field("bantay", pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+    prefix: str = "bantay"
+    aws_conn_id: str = "aws_default"
+    presign_expiry_hours: int = Field(72, ge=1, le=168)
+
+    @field_validator("prefix")
+    @classmethod
+    def _clean_prefix(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/") or not value.strip("/"):
+            raise ValueError(f"prefix {value!r} must be a relative key prefix like 'bantay/prod'")
+        return value.strip("/")
+
+
+class FeastSettings(_Strict):
+    """Which ``feature_store.yaml`` to use; paths and URLs inside it come from ``${ENV}``."""
+
+    repo_path: Path = Path("feature_repo")
+    store_yaml: str = "feature_store.yaml"
+
+
+class NotifySettings(_Strict):
+    smtp_conn_id: str = "smtp_default"
+    sender: str = "bantay@example.org"
+    failure_recipients: list[str] = Field(default_factory=lambda: ["data-eng@example.org"])
+    airflow_base_url: str = "http://localhost:8080"
+
+
+class Settings(BaseSettings):
+    """All of bantay's non-secret configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BANTAY_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        yaml_file=None,
+    )
+
+    project: str = "bantay"
+    data_dir: Path = Field(default_factory=lambda: bantay_home() / "data")
+    features: FeatureSettings = FeatureSettings()
+    models: list[ModelSettings] = Field(
+        default_factory=lambda: [ModelSettings(name="learner_risk")], min_length=1
+    )
+    storage: StorageSettings = StorageSettings()
+    feast: FeastSettings = FeastSettings()
+    notify: NotifySettings = NotifySettings()
+    registry_conn_id: str = "bantay_registry"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = Path(os.environ.get("BANTAY_CONFIG", "bantay.yaml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, value: list[ModelSettings]) -> list[ModelSettings]:
+        names = [m.name for m in value]
+        if len(names) != len(set(names)):
+            raise ValueError(f"model names must be unique, got {names}")
+        return value
+
+    def model(self, name: str) -> ModelSettings:
+        """The settings of model ``name``; unknown names list the configured ones."""
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise ConfigError(
+            f"unknown model {name!r}; configured models: {[m.name for m in self.models]} "
+            "(add it under 'models:' in bantay.yaml)"
+        )
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.data_dir / "predictions"
+
+
+def _format_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the bantay.yaml reference in README.md)"
+        elif err["type"] == "literal_error":
+            msg = f"got {err.get('input')!r}; allowed values: {err['ctx']['expected']}"
+        lines.append(f"  {key}: {msg}")
+    source = os.environ.get("BANTAY_CONFIG", "bantay.yaml")
+    return f"invalid bantay configuration ({source} and BANTAY_* environment):\n" + "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Parse and validate settings; raise ``ConfigError`` naming every bad key."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (cached: parse once per worker process)."""
+    return load_settings()
