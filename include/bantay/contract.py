@@ -8,6 +8,7 @@ rule, what was found, and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -270,10 +271,8 @@ def quarantine(result: ContractResult, quarantine_dir: Path, *, run_id: str | No
     dest = dest_dir / src.name
     if src.exists():
         shutil.move(str(src), dest)
-        try:
+        with contextlib.suppress(OSError):
             src.parent.rmdir()
-        except OSError:
-            pass
     log.warning(
         "quarantined %s %s: %s",
         result.source,

@@ -274,7 +274,6 @@ def _feature_rows(source: str, day: dt.date, scenario: Scenario, pop: Population
         keep[:] = True  # the profile is a daily snapshot of every enrolled learner
     frame = frame[keep]
     _apply_shifts(frame, day, scenario)
-    _apply_broken(frame, day, scenario, _rng(scenario, 6, _day_index(day), sid))
     late = _rng(scenario, 7, _day_index(day), sid).random(len(frame)) < scenario.late_row_rate
     if source == "learner_profile":
         late[:] = False
@@ -292,8 +291,15 @@ def feature_partition(source: str, day: dt.date, scenario: Scenario) -> pd.DataF
     yesterday = _feature_rows(source, day - dt.timedelta(days=1), scenario, pop)
     frame = pd.concat([today[~today["_late"]], yesterday[yesterday["_late"]]], ignore_index=True)
     frame = frame.drop(columns="_late")
+    # A broken feed is a property of what arrives, so it hits the whole partition of ``day``.
+    _apply_broken(frame, day, scenario, _rng(scenario, 6, _day_index(day), _SOURCE_IDS[source]))
     frame["created_timestamp"] = _utc(day) + pd.Timedelta(hours=23)
     return _typed(frame)
+
+
+def is_observation_day(day: dt.date, scenario: Scenario) -> bool:
+    """Labels are observed on a weekly grid (every ``label_every_days`` days)."""
+    return _day_index(day) % scenario.label_every_days == 0
 
 
 def label_partition(day: dt.date, scenario: Scenario) -> pd.DataFrame:
@@ -303,7 +309,7 @@ def label_partition(day: dt.date, scenario: Scenario) -> pd.DataFrame:
     the learner was at risk as seen at that observation time.
     """
     observed = day - dt.timedelta(days=scenario.label_delay_days)
-    if _day_index(observed) % scenario.label_every_days != 0:
+    if not is_observation_day(observed, scenario):
         return _typed(_empty_labels())
     pop = population(scenario)
     r = latent_risk(pop, observed, scenario)

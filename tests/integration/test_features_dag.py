@@ -1,0 +1,112 @@
+"""bantay_features for real: Airflow's dag.test() against the real Feast repo (DuckDB offline,
+SQLite online, SQL registry) in this session's temporary BANTAY_HOME."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+
+import pandas as pd
+import pytest
+
+from airflow_support import run_dag, task_states
+from bantay import simulate as sim
+from bantay.config import get_settings
+from bantay.schema import SOURCE_FEATURES
+
+pytestmark = pytest.mark.integration
+
+START = dt.date(2026, 9, 1)
+DAYS = 8
+SCENARIO = sim.Scenario(learners=1500, seed=5)
+LAST = START + dt.timedelta(days=DAYS - 1)
+SAMPLE = [100_001, 100_017, 100_250, 100_777, 101_499]
+
+
+def _online_dump() -> str:
+    """A digest of every row of every online table (order-independent)."""
+    import os
+
+    con = sqlite3.connect(os.environ["BANTAY_FEAST_ONLINE_PATH"])
+    try:
+        tables = [
+            r[0]
+            for r in con.execute("select name from sqlite_master where type='table' order by name")
+        ]
+        digest = hashlib.sha256()
+        for table in tables:
+            for row in sorted(con.execute(f'select * from "{table}"').fetchall(), key=repr):
+                digest.update(repr((table, row)).encode())
+        return digest.hexdigest()
+    finally:
+        con.close()
+
+
+def _expected_latest(raw_dir, source: str) -> pd.DataFrame:
+    frames = [pd.read_parquet(p) for p in sorted((raw_dir / source).glob("date=*/part-0.parquet"))]
+    frame = pd.concat(frames).sort_values(["learner_id", "event_timestamp", "created_timestamp"])
+    return frame.groupby("learner_id").tail(1).set_index("learner_id")
+
+
+@pytest.fixture(scope="module")
+def feature_history():
+    from bantay.features import apply
+
+    settings = get_settings()
+    sim.write_range(settings.raw_dir, START - dt.timedelta(days=1), DAYS + 1, SCENARIO)
+    apply(settings)
+    run = run_dag(
+        "bantay_features",
+        dt.datetime.combine(LAST + dt.timedelta(days=1), dt.time(), dt.UTC),
+        {"start_date": START.isoformat(), "end_date": LAST.isoformat()},
+    )
+    assert str(run.state) == "success", task_states(run)
+    return settings
+
+
+def test_online_store_matches_the_simulators_latest_values(feature_history):
+    from bantay.features import online_features
+
+    settings = feature_history
+    online = online_features(settings, SAMPLE, "learner_risk_v1").set_index("learner_id")
+    for source, columns in SOURCE_FEATURES.items():
+        expected = _expected_latest(settings.raw_dir, source)
+        for learner in SAMPLE:
+            for col in columns:
+                want, got = expected.loc[learner, col], online.loc[learner, col]
+                if isinstance(want, float):
+                    assert got == pytest.approx(want), (source, learner, col)
+                else:
+                    assert got == want, (source, learner, col)
+
+
+def test_same_date_again_gives_identical_online_store(feature_history):
+    before = _online_dump()
+    run = run_dag(
+        "bantay_features",
+        dt.datetime.combine(LAST + dt.timedelta(days=1), dt.time(), dt.UTC),
+        {"start_date": LAST.isoformat(), "end_date": LAST.isoformat()},
+    )
+    assert str(run.state) == "success", task_states(run)
+    assert _online_dump() == before
+
+
+def test_quarantined_partition_leaves_online_store_unchanged(feature_history):
+    settings = feature_history
+    bad_day = LAST + dt.timedelta(days=1)
+    broken = sim.Scenario(
+        learners=1500, seed=5, broken=(sim.BrokenFeed("study_minutes", bad_day, "unit"),)
+    )
+    sim.write_day(settings.raw_dir, bad_day, broken)
+    before = _online_dump()
+    run = run_dag(
+        "bantay_features", dt.datetime.combine(bad_day + dt.timedelta(days=1), dt.time(), dt.UTC)
+    )
+    states = task_states(run)
+    assert states["validate"] == "failed", states
+    assert states["materialize"] == "upstream_failed", states
+    assert _online_dump() == before
+    where = settings.quarantine_dir / "learning_activity" / f"date={bad_day.isoformat()}"
+    assert (where / "reason.json").is_file() and (where / "part-0.parquet").is_file()
+    assert not sim.partition_path(settings.raw_dir, "learning_activity", bad_day).exists()
