@@ -1,0 +1,81 @@
+"""Synthetic learner-risk frames with known ground truth for drift and e-mail tests.
+
+Shapes and value ranges follow the shipped schema (12 features of ``learner_risk_v1``, ``score``,
+``at_risk``); distributions are plausible, not the lead's simulator, so these tests do not depend
+on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from bantay import schema
+from bantay.monitoring import DriftConfig
+
+NUMERICAL = list(schema.NUMERICAL)
+CATEGORICAL = list(schema.CATEGORICAL)
+FEATURES = NUMERICAL + CATEGORICAL
+VALID_RANGES = {c: r for c, r in schema.RANGES.items() if c in NUMERICAL}
+
+
+def learner_config(**overrides: object) -> DriftConfig:
+    """The drift configuration the shipped model would use."""
+    base: dict[str, object] = {
+        "numerical_columns": NUMERICAL,
+        "categorical_columns": CATEGORICAL,
+        "valid_ranges": VALID_RANGES,
+        "allowed_categories": {"region": list(schema.REGIONS)},
+    }
+    return DriftConfig(**{**base, **overrides})
+
+
+def learner_frame(
+    n: int,
+    seed: int,
+    *,
+    shift: Mapping[str, float] | None = None,
+    start: str = "2026-11-01",
+) -> pd.DataFrame:
+    """``n`` learners' daily rows; ``shift`` moves a numeric column by k of its std (clipped)."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "learner_id": rng.integers(1_000_000_000, 2_000_000_000, n, dtype=np.int64),
+            "event_timestamp": pd.Timestamp(start, tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s"),
+            "attendance_rate": rng.beta(8, 2, n),
+            "assignment_completion": rng.beta(6, 2, n),
+            "quiz_score_avg": np.clip(rng.normal(72, 12, n), 0, 100),
+            "study_minutes": np.clip(rng.gamma(2.0, 45.0, n), 0, 600),
+            "late_submissions": rng.poisson(1.2, n).astype(np.int64),
+            "calls_with_parent": rng.poisson(2.0, n).astype(np.int64),
+            "messages_with_parent": rng.poisson(6.0, n).astype(np.int64),
+            "days_since_last_contact": np.clip(rng.geometric(0.25, n) - 1, 0, 365).astype(np.int64),
+            "support_on_time_ratio": rng.beta(5, 2, n),
+            "grade_level": rng.integers(1, 13, n).astype(np.int64),
+            "region": rng.choice(
+                ["ncr", "luzon", "visayas", "mindanao"], n, p=[0.3, 0.3, 0.2, 0.2]
+            ),
+            "parent_abroad": rng.binomial(1, 0.6, n).astype(np.int64),
+        }
+    )
+    for col, k in (shift or {}).items():
+        lo, hi = VALID_RANGES.get(col, (None, None))
+        moved = df[col] + k * df[col].std()
+        df[col] = moved.clip(lower=lo, upper=hi).astype(df[col].dtype)
+    logit = (
+        -1.0
+        - 4.0 * (df["attendance_rate"] - 0.8)
+        - 3.0 * (df["assignment_completion"] - 0.75)
+        - 0.03 * (df["quiz_score_avg"] - 72)
+        + 0.25 * (df["late_submissions"] - 1.2)
+        + 0.05 * (df["days_since_last_contact"] - 3)
+        - 0.6
+    )
+    df["score"] = 1 / (1 + np.exp(-logit))
+    df["at_risk"] = rng.binomial(1, df["score"].to_numpy()).astype(np.int64)
+    df["model_version"] = "v20261101-test"
+    return df

@@ -1,0 +1,128 @@
+"""A real SMTP server on loopback (aiosmtpd) that keeps every message it accepts.
+
+Bind the fixtures in a test module (``tests/`` is on ``sys.path``, see tests/conftest.py)::
+
+    import fixtures_smtp
+
+    smtp_server = fixtures_smtp.smtp_server
+    smtp_connection = fixtures_smtp.smtp_connection
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceivedMessage:
+    content: bytes  # the message exactly as received (envelope.content)
+    mail_from: str
+    rcpt_tos: list[str]
+
+
+class _KeepingHandler:
+    """Stores accepted messages; can answer the next N DATA commands with an error reply."""
+
+    def __init__(self) -> None:
+        self.messages: list[ReceivedMessage] = []
+        self.data_attempts = 0
+        self._lock = threading.Lock()
+        self._failures: list[str] = []
+
+    def fail_next(self, count: int, reply: str = "421 4.3.0 try again later") -> None:
+        with self._lock:
+            self._failures = [reply] * count
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd API)
+        with self._lock:
+            self.data_attempts += 1
+            if self._failures:
+                return self._failures.pop(0)
+            content = envelope.content
+            if isinstance(content, str):
+                content = content.encode("utf-8")
+            self.messages.append(
+                ReceivedMessage(content, envelope.mail_from, list(envelope.rcpt_tos))
+            )
+        return "250 Message accepted for delivery"
+
+
+@dataclasses.dataclass
+class SmtpServer:
+    host: str
+    port: int
+    handler: _KeepingHandler
+
+    @property
+    def messages(self) -> list[ReceivedMessage]:
+        return self.handler.messages
+
+    @property
+    def data_attempts(self) -> int:
+        return self.handler.data_attempts
+
+    def fail_next(self, count: int, reply: str = "421 4.3.0 try again later") -> None:
+        """Reject the next ``count`` messages with ``reply`` (4xx transient, 5xx permanent)."""
+        self.handler.fail_next(count, reply)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """aiosmtpd Controller on 127.0.0.1 and a free port; ``.messages`` holds what arrived."""
+    handler = _KeepingHandler()
+    last_error: OSError | None = None
+    for _ in range(5):  # the free port can be taken between probing and binding
+        port = free_port()
+        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        try:
+            controller.start()
+        except OSError as exc:
+            last_error = exc
+            continue
+        try:
+            yield SmtpServer("127.0.0.1", port, handler)
+        finally:
+            controller.stop()
+        return
+    raise RuntimeError(f"could not start the test SMTP server on 127.0.0.1: {last_error}")
+
+
+def smtp_conn_json(host: str, port: int, **extra: object) -> str:
+    """An Airflow ``smtp`` Connection as JSON for ``AIRFLOW_CONN_<ID>``: plain SMTP, no TLS."""
+    return json.dumps(
+        {
+            "conn_type": "smtp",
+            "host": host,
+            "port": port,
+            "extra": {
+                "disable_tls": True,
+                "disable_ssl": True,
+                "timeout": 10,
+                "retry_limit": 0,
+                "from_email": "bantay@example.org",
+                **extra,
+            },
+        }
+    )
+
+
+@pytest.fixture
+def smtp_connection(smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``smtp_default`` pointing at :func:`smtp_server`; returns the connection id."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn_json(smtp_server.host, smtp_server.port)
+    )
+    return "smtp_default"

@@ -1,0 +1,252 @@
+"""The drift e-mail end to end: Evidently result -> rendered mail -> Airflow SmtpHook -> a real
+SMTP server (aiosmtpd on 127.0.0.1) -> parsed back from the received bytes."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from datetime import date
+from html.parser import HTMLParser
+
+import pytest
+
+import fixtures_smtp
+from bantay.monitoring import DayRecord, GuardConfig, Verdict, decide_retrain, run_drift
+from bantay.notify import (
+    MAX_EMAIL_BYTES,
+    EmailDeliveryError,
+    render_drift_email,
+    send_email,
+)
+from fixtures_monitoring import learner_config, learner_frame
+from fixtures_smtp import free_port, smtp_conn_json
+
+pytestmark = pytest.mark.integration
+
+# pytest fixtures from tests/fixtures_smtp.py (bound here so pytest finds them in this module)
+smtp_server = fixtures_smtp.smtp_server
+smtp_connection = fixtures_smtp.smtp_connection
+
+DAY = date(2026, 11, 22)
+REPORT_URL = (
+    "http://127.0.0.1:9/bantay/reports/drift/learner_risk/2026-11-22/report.html"
+    "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=604800&X-Amz-Signature=abc123"
+)
+RUN_URL = "http://localhost:8080/dags/bantay_drift/runs/scheduled__2026-11-22T00:00:00+00:00"
+TO = ["oncall@example.org", "ml-team@example.org"]
+
+
+class _FeatureRows(HTMLParser):
+    """Cell texts of the rows of <table id="features">."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._in_table = self._in_cell = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._in_table = dict(attrs).get("id") == "features"
+        elif self._in_table and tag == "tr":
+            self.rows.append([])
+        elif self._in_table and tag == "td":
+            self._in_cell = True
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._in_table = False
+        elif tag == "td":
+            self._in_cell = False
+
+    def handle_data(self, data):
+        if self._in_cell:
+            self.rows[-1][-1] += data.strip()
+
+
+@pytest.fixture(scope="module")
+def drift_case():
+    """Realistic volume: 20k reference rows, 5k current rows with 4 shifted features."""
+    ref = learner_frame(20_000, seed=11)
+    cur = learner_frame(
+        5_000,
+        seed=12,
+        shift={
+            "study_minutes": -0.7,
+            "attendance_rate": -0.6,
+            "quiz_score_avg": -0.8,
+            "calls_with_parent": -0.6,
+        },
+    )
+    cfg = learner_config(sample_size=5_000)
+    result = run_drift(ref, cur, cfg, labels_current=cur["at_risk"])
+    history = [DayRecord(date(2026, 11, 21), "DRIFT", "guard_held:persistence")]
+    decision = decide_retrain(result.verdict, DAY, history, GuardConfig())
+    return ref, cur, result, decision
+
+
+def test_drift_email_arrives_complete_small_and_without_learner_ids(
+    drift_case, smtp_server, smtp_connection
+) -> None:
+    ref, cur, result, decision = drift_case
+    assert result.verdict is Verdict.DRIFT and decision.triggers_retrain
+    msg = render_drift_email(
+        result,
+        model="learner_risk",
+        date=DAY,
+        decision=decision,
+        report_url=REPORT_URL,
+        run_url=RUN_URL,
+        reference_sample=ref,
+        current_sample=cur,
+    )
+
+    send_email(msg, smtp_connection, recipients=TO, sender="bantay@example.org")
+
+    assert len(smtp_server.messages) == 1
+    received = smtp_server.messages[0]
+    assert sorted(received.rcpt_tos) == sorted(TO)
+    raw = received.content
+    assert len(raw) < MAX_EMAIL_BYTES
+    got = email.message_from_bytes(raw, policy=email.policy.default)
+
+    assert got["Subject"].startswith("[bantay] DRIFT learner_risk 2026-11-22: ")
+    assert got["Subject"].endswith("retraining started")
+    assert got["From"] == "bantay@example.org" and got["Message-ID"] and got["Date"]
+
+    plain = got.get_body(("plain",))
+    assert plain is not None
+    text = plain.get_content()
+    html = got.get_body(("html",)).get_content()
+
+    # what to do comes first, then the table sorted by drift score (descending)
+    assert html.index("What to do") < html.index('id="features"')
+    parser = _FeatureRows()
+    parser.feed(html)
+    rows = [row for row in parser.rows if row]  # the header row has <th>, not <td>
+    assert len(rows) == 12
+    scores = [float(row[2]) for row in rows]
+    assert scores == sorted(scores, reverse=True)
+    drifted = {row[0] for row in rows if row[4] == "yes"}
+    assert drifted == {"study_minutes", "attendance_rate", "quiz_score_avg", "calls_with_parent"}
+
+    # inline charts: every cid referenced in the HTML is an image/png part of the message
+    cids = re.findall(r'src="cid:([^"]+)"', html)
+    assert len(cids) == 3
+    images = {
+        part["Content-ID"].strip("<>"): part
+        for part in got.walk()
+        if part.get_content_type() == "image/png"
+    }
+    assert set(cids) == set(images)
+    for part in images.values():
+        png = part.get_content()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < 40_000
+
+    # both links, in both parts (href attributes are HTML-escaped)
+    assert REPORT_URL.replace("&", "&amp;") in html and RUN_URL in html
+    assert REPORT_URL in text and RUN_URL in text
+    assert "WHAT TO DO" in text and "study_minutes" in text
+
+    # nothing identifies a learner
+    for body in (raw.decode("ascii", errors="replace"), html, text):
+        assert "learner_id" not in body
+    ids = {str(i) for i in ref["learner_id"]} | {str(i) for i in cur["learner_id"]}
+    for blob in (raw.decode("ascii", errors="replace"), html, text):
+        digit_runs = set(re.findall(r"\d{10}", blob))
+        assert not digit_runs & ids
+
+
+def test_transient_rejections_are_retried(drift_case, smtp_server, smtp_connection) -> None:
+    _, _, result, decision = drift_case
+    msg = render_drift_email(
+        result,
+        model="learner_risk",
+        date=DAY,
+        decision=decision,
+        report_url=REPORT_URL,
+        run_url=RUN_URL,
+        top_n_charts=0,
+        reference_sample=drift_case[0],
+        current_sample=drift_case[1],
+    )
+    smtp_server.fail_next(2, "421 4.3.0 mailbox busy, try again later")
+
+    send_email(msg, smtp_connection, recipients=TO, attempts=4, backoff_seconds=0)
+
+    assert smtp_server.data_attempts == 3
+    assert len(smtp_server.messages) == 1
+    assert smtp_server.messages[0].mail_from == "bantay@example.org"  # connection's from_email
+
+
+def test_permanent_rejection_fails_at_once_naming_the_server(
+    drift_case, smtp_server, smtp_connection
+) -> None:
+    _, _, result, decision = drift_case
+    msg = render_drift_email(
+        result,
+        model="learner_risk",
+        date=DAY,
+        decision=decision,
+        report_url=REPORT_URL,
+        run_url=RUN_URL,
+        top_n_charts=0,
+        reference_sample=drift_case[0],
+        current_sample=drift_case[1],
+    )
+    smtp_server.fail_next(1, "554 5.7.1 message rejected")
+
+    with pytest.raises(EmailDeliveryError) as err:
+        send_email(msg, smtp_connection, recipients=TO, attempts=4, backoff_seconds=0)
+
+    assert smtp_server.data_attempts == 1
+    assert f"{smtp_server.host}:{smtp_server.port}" in str(err.value)
+    assert "554" in str(err.value)
+    assert smtp_server.messages == []
+
+
+def test_unreachable_server_fails_after_retries_naming_host_port_not_password(
+    drift_case, monkeypatch
+) -> None:
+    _, _, result, decision = drift_case
+    msg = render_drift_email(
+        result,
+        model="learner_risk",
+        date=DAY,
+        decision=decision,
+        report_url=REPORT_URL,
+        run_url=RUN_URL,
+        top_n_charts=0,
+        reference_sample=drift_case[0],
+        current_sample=drift_case[1],
+    )
+    port = free_port()  # nothing listens here
+    conn = smtp_conn_json("127.0.0.1", port)
+    conn = conn.replace('"port"', '"login": "bantay", "password": "s3cret-pa55word", "port"')
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DOWN", conn)
+
+    with pytest.raises(EmailDeliveryError) as err:
+        send_email(msg, "smtp_down", recipients=TO, attempts=3, backoff_seconds=0)
+
+    text = str(err.value)
+    assert f"127.0.0.1:{port}" in text and "after 3 attempts" in text
+    assert "s3cret-pa55word" not in text
+
+
+def test_undefined_connection_says_how_to_define_it(drift_case) -> None:
+    _, _, result, decision = drift_case
+    msg = render_drift_email(
+        result,
+        model="learner_risk",
+        date=DAY,
+        decision=decision,
+        report_url=REPORT_URL,
+        run_url=RUN_URL,
+        top_n_charts=0,
+        reference_sample=drift_case[0],
+        current_sample=drift_case[1],
+    )
+
+    with pytest.raises(EmailDeliveryError, match="AIRFLOW_CONN_SMTP_NOWHERE"):
+        send_email(msg, "smtp_nowhere", recipients=TO, attempts=1)

@@ -1,0 +1,156 @@
+"""Retrain guards as a pure function: persistence, cooldown, running, rate limit, idempotency."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bantay.monitoring import Action, DayRecord, Decision, GuardConfig, Verdict, decide_retrain
+
+D0 = date(2026, 11, 18)
+
+
+def _simulate(
+    verdicts: list[Verdict], cfg: GuardConfig, retrains: list[date] | None = None
+) -> list[Decision]:
+    """Run the daily decision over consecutive days, recording each like the drift DAG does."""
+    history: list[DayRecord] = []
+    retrains = list(retrains or [])
+    decisions = []
+    for i, verdict in enumerate(verdicts):
+        today = D0 + timedelta(days=i)
+        decision = decide_retrain(verdict, today, history, cfg, retrains=retrains)
+        history.append(DayRecord(today, str(verdict), str(decision.action)))
+        if decision.triggers_retrain:
+            retrains.append(today)
+        decisions.append(decision)
+    return decisions
+
+
+def test_five_drifted_days_with_persistence_2_and_cooldown_7_trigger_exactly_one_retrain() -> None:
+    cfg = GuardConfig(persistence_days=2, cooldown_days=7, max_retrains_per_7d=2)
+
+    actions = [d.action for d in _simulate([Verdict.DRIFT] * 5, cfg)]
+
+    assert actions == [
+        Action.HELD_PERSISTENCE,
+        Action.RETRAIN_TRIGGERED,
+        Action.HELD_COOLDOWN,
+        Action.HELD_COOLDOWN,
+        Action.HELD_COOLDOWN,
+    ]
+    assert actions.count(Action.RETRAIN_TRIGGERED) == 1
+
+
+def test_data_quality_never_triggers_even_after_a_drift_streak() -> None:
+    cfg = GuardConfig(persistence_days=1, cooldown_days=0, max_retrains_per_7d=99)
+    verdicts = [Verdict.DRIFT, Verdict.DRIFT] + [Verdict.DATA_QUALITY] * 5
+
+    decisions = _simulate(verdicts, cfg)
+
+    assert [d.action for d in decisions[2:]] == [Action.DATA_QUALITY_ALERT] * 5
+    assert "fix the feed" in decisions[-1].reason
+
+
+def test_ok_is_no_action() -> None:
+    assert decide_retrain("OK", D0, [], GuardConfig()).action is Action.NO_ACTION
+
+
+def test_a_missing_day_or_an_ok_day_breaks_the_persistence_streak() -> None:
+    cfg = GuardConfig(persistence_days=3, cooldown_days=0)
+    gap = [DayRecord(D0, "DRIFT", "guard_held:persistence")]  # D0+1 missing
+    ok_between = [
+        DayRecord(D0, "DRIFT", "guard_held:persistence"),
+        DayRecord(D0 + timedelta(days=1), "OK", "no_action"),
+    ]
+
+    held_gap = decide_retrain(Verdict.DRIFT, D0 + timedelta(days=2), gap, cfg)
+    held_ok = decide_retrain(Verdict.DRIFT, D0 + timedelta(days=2), ok_between, cfg)
+
+    assert (held_gap.action, held_gap.streak, held_gap.needed) == (Action.HELD_PERSISTENCE, 1, 3)
+    assert (held_ok.action, held_ok.streak) == (Action.HELD_PERSISTENCE, 1)
+
+
+def test_a_running_retrain_holds() -> None:
+    history = [DayRecord(D0, "DRIFT", "guard_held:persistence")]
+
+    decision = decide_retrain(
+        Verdict.DRIFT, D0 + timedelta(days=1), history, GuardConfig(), retrain_running=True
+    )
+
+    assert decision.action is Action.HELD_RUNNING
+
+
+def test_cooldown_counts_retrains_of_any_cause_and_says_until_when() -> None:
+    cfg = GuardConfig(persistence_days=1, cooldown_days=7)
+    scheduled = datetime(2026, 11, 16, 23, 30, tzinfo=UTC)  # a weekly scheduled retrain
+
+    held = decide_retrain(Verdict.DRIFT, D0, [], cfg, retrains=[scheduled])
+    free = decide_retrain(Verdict.DRIFT, date(2026, 11, 23), [], cfg, retrains=[scheduled])
+
+    assert held.action is Action.HELD_COOLDOWN
+    assert held.until == date(2026, 11, 23)
+    assert "2026-11-23" in held.reason
+    assert free.action is Action.RETRAIN_TRIGGERED
+
+
+def test_rate_limit_caps_drift_triggered_retrains_per_7_days() -> None:
+    cfg = GuardConfig(persistence_days=1, cooldown_days=0, max_retrains_per_7d=2)
+
+    actions = [d.action for d in _simulate([Verdict.DRIFT] * 8, cfg)]
+
+    assert actions[:3] == [
+        Action.RETRAIN_TRIGGERED,
+        Action.RETRAIN_TRIGGERED,
+        Action.HELD_RATE_LIMIT,
+    ]
+    assert actions[3:7] == [Action.HELD_RATE_LIMIT] * 4
+    assert actions[7] is Action.RETRAIN_TRIGGERED  # day 1's retrain left the 7-day window
+    assert sum(a is Action.RETRAIN_TRIGGERED for a in actions[:7]) == 2
+
+
+def test_rerunning_a_date_that_triggered_does_not_trigger_again() -> None:
+    cfg = GuardConfig(persistence_days=1, cooldown_days=0)
+    today = D0 + timedelta(days=1)
+    history = [DayRecord(today, "DRIFT", "retrain_triggered")]
+
+    decision = decide_retrain(Verdict.DRIFT, today, history, cfg)
+
+    assert decision.action is Action.ALREADY_TRIGGERED
+    assert not decision.triggers_retrain
+
+
+def test_rerunning_a_held_date_decides_afresh_from_prior_days_only() -> None:
+    cfg = GuardConfig(persistence_days=2, cooldown_days=0)
+    history = [
+        DayRecord(D0, "DRIFT", "guard_held:persistence"),
+        DayRecord(D0 + timedelta(days=1), "DRIFT", "guard_held:persistence"),  # today's old row
+    ]
+
+    decision = decide_retrain(Verdict.DRIFT, D0 + timedelta(days=1), history, cfg)
+
+    assert decision.action is Action.RETRAIN_TRIGGERED
+    assert decision.streak == 2
+
+
+def test_registry_rows_as_mappings_are_accepted() -> None:
+    rows = [
+        {"report_date": "2026-11-17", "verdict": "DRIFT", "decision": "guard_held:persistence"},
+        {"report_date": date(2026, 11, 16), "verdict": "DRIFT", "decision": None},
+    ]
+
+    decision = decide_retrain("DRIFT", D0, rows, GuardConfig(persistence_days=3, cooldown_days=0))
+
+    assert decision.action is Action.RETRAIN_TRIGGERED
+    assert decision.streak == 3
+
+
+def test_unknown_verdict_is_rejected() -> None:
+    with pytest.raises(ValueError, match="DRIFTED"):
+        decide_retrain("DRIFTED", D0, [], GuardConfig())
+
+
+def test_bad_guard_config_is_rejected() -> None:
+    with pytest.raises(ValueError, match="persistence_days"):
+        GuardConfig(persistence_days=0)
