@@ -93,18 +93,24 @@ def bantay_features():
 
     @task
     def validate(days: list[str], run_id: str | None = None) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from bantay.config import get_settings
-        from bantay.contract import enforce
+        from bantay.contract import ContractViolation, enforce
 
         settings = get_settings()
-        results = enforce(
-            settings.raw_dir,
-            settings.quarantine_dir,
-            settings.features.sources,
-            [dt.date.fromisoformat(d) for d in days],
-            settings.features.contract,
-            run_id=run_id,
-        )
+        try:
+            results = enforce(
+                settings.raw_dir,
+                settings.quarantine_dir,
+                settings.features.sources,
+                [dt.date.fromisoformat(d) for d in days],
+                settings.features.contract,
+                run_id=run_id,
+            )
+        except ContractViolation as exc:
+            # Bad data does not get better by retrying: fail now, with what to fix.
+            raise AirflowFailException(str(exc)) from exc
         return {"partitions": len(results), "rows": sum(r.rows for r in results)}
 
     @task(outlets=[FEATURES])
