@@ -20,6 +20,7 @@ Only loopback traffic; every name is unique per run so parallel sessions do not 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -145,9 +146,9 @@ def pg_server_url() -> str:
     return os.environ.get(PG_URL_ENV) or DEFAULT_PG_SERVER_URL
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """SQLAlchemy URL of a fresh PostgreSQL database, dropped (WITH FORCE) after the test."""
+@contextlib.contextmanager
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for as long as the block runs; dropped (WITH FORCE) after."""
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
@@ -172,3 +173,10 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """SQLAlchemy URL of a fresh PostgreSQL database, dropped (WITH FORCE) after the test."""
+    with pg_database() as url:
+        yield url
