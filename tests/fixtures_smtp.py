@@ -10,6 +10,7 @@ Bind the fixtures in a test module (``tests/`` is on ``sys.path``, see tests/con
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import socket
@@ -79,9 +80,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    """aiosmtpd Controller on 127.0.0.1 and a free port; ``.messages`` holds what arrived."""
+@contextlib.contextmanager
+def running_smtp_server() -> Iterator[SmtpServer]:
+    """aiosmtpd Controller on 127.0.0.1 and a free port for as long as the block runs."""
     handler = _KeepingHandler()
     last_error: OSError | None = None
     for _ in range(5):  # the free port can be taken between probing and binding
@@ -98,6 +99,13 @@ def smtp_server() -> Iterator[SmtpServer]:
             controller.stop()
         return
     raise RuntimeError(f"could not start the test SMTP server on 127.0.0.1: {last_error}")
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """aiosmtpd Controller on 127.0.0.1 and a free port; ``.messages`` holds what arrived."""
+    with running_smtp_server() as server:
+        yield server
 
 
 def smtp_conn_json(host: str, port: int, **extra: object) -> str:

@@ -114,7 +114,10 @@ class DriftSettings(_Strict):
     persistence_days: int = Field(2, ge=1, le=30)
     cooldown_days: int = Field(7, ge=0, le=90)
     max_retrains_per_7d: int = Field(1, ge=0, le=7)
-    window_days: int = Field(1, ge=1, le=30)
+    # The current window is the last 7 days of predictions: a daily check that still sees a whole
+    # week, so weekly seasonality is not mistaken for drift; the reference spans 14 days likewise.
+    window_days: int = Field(7, ge=1, le=30)
+    reference_days: int = Field(14, ge=1, le=90)
 
 
 def _default_search_space() -> list[TrialSpec]:

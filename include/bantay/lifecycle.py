@@ -186,6 +186,46 @@ def _production_metrics(
     ), manifest["version"]
 
 
+def build_reference(
+    settings: Settings, ctx: RunContext, fitted, test: pd.DataFrame
+) -> pd.DataFrame:
+    """The drift reference: what serving will see, from the most recent days before ``as_of``.
+
+    The same learners as the test set, at the end of each of the last ``reference_days`` days
+    (every weekday, so weekly seasonality is in the reference as it is in a 7-day current
+    window), features from Feast as of then, scored by the new model; capped at the drift
+    sample size with a fixed seed.
+    """
+    import numpy as np
+
+    from bantay.features import store
+    from bantay.training import predict_scores
+
+    model = settings.model(ctx.model)
+    as_of = dt.datetime.fromisoformat(ctx.as_of)
+    last = as_of.date() - dt.timedelta(days=1)
+    days = [last - dt.timedelta(days=i) for i in range(model.drift.reference_days)]
+    learners = np.unique(test[ENTITY].to_numpy())
+    rng = np.random.default_rng(model.drift.seed)
+    n = min(model.drift.sample_size, len(learners) * len(days))
+    picks = rng.choice(len(learners) * len(days), size=n, replace=False)
+    entity = pd.DataFrame(
+        {
+            ENTITY: learners[picks % len(learners)],
+            TIMESTAMP: [
+                pd.Timestamp(dt.datetime.combine(days[i], dt.time(23, 59), dt.UTC))
+                for i in picks // len(learners)
+            ],
+        }
+    )
+    fs = store(settings)
+    frame = fs.get_historical_features(
+        entity_df=entity, features=fs.get_feature_service(model.feature_service)
+    ).to_df()
+    frame["score"] = predict_scores(fitted, frame, _features())
+    return frame.sort_values([TIMESTAMP, ENTITY]).reset_index(drop=True)
+
+
 def evaluate_candidate(
     settings: Settings, ctx: RunContext, training: dict[str, Any], results: list[dict]
 ) -> dict:
@@ -229,7 +269,7 @@ def evaluate_candidate(
     # Keyed on the run: a re-run of this task names (and overwrites) the same version.
     version = new_version_id(ctx.model, dt.datetime.fromisoformat(ctx.as_of), salt=ctx.run_id)
     joblib.dump(fitted, run_dir(ctx) / "model.joblib")
-    reference = split.test.assign(score=scores)
+    reference = build_reference(settings, ctx, fitted, split.test)
     reference.to_parquet(run_dir(ctx) / "reference.parquet", index=False)
     lineage = {
         "data_window": training["window"],

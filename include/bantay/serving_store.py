@@ -457,6 +457,65 @@ class ServingStore:
             f"(bantay promote --model {model} --to <version>)"
         )
 
+    # -- shadow deployment and reports ------------------------------------------------------
+
+    def shadow_key(self, model: str) -> str:
+        return f"{self.model_root(model)}shadow.json"
+
+    def stage_shadow(self, model: str, version: str, actor: str, reason: str) -> dict[str, Any]:
+        """Score ``version`` beside production (never instead of it) until cleared."""
+        manifest = self.verify_version(model, version)
+        body = {
+            "model": model,
+            "version": version,
+            "sha256": manifest["files"][MODEL_FILE]["sha256"],
+            "staged_at": dt.datetime.now(dt.UTC).isoformat(),
+            "staged_by": actor,
+            "reason": reason,
+        }
+        self._put_overwrite(self.shadow_key(model), json.dumps(body).encode(), "application/json")
+        return body
+
+    def shadow(self, model: str) -> dict[str, Any] | None:
+        found = self._get(self.shadow_key(model))
+        return json.loads(found[0]) if found else None
+
+    def clear_shadow(self, model: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self.shadow_key(model))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, self.shadow_key(model)) from None
+
+    def report_key(self, model: str, day: str, name: str) -> str:
+        return f"{self.prefix}/reports/drift/{model}/{day}/{name}"
+
+    def put_report(self, model: str, day: str, name: str, body: bytes, content_type: str) -> str:
+        """Write one file of a day's drift report (a re-run of the day replaces it)."""
+        key = self.report_key(model, day, name)
+        self._put_overwrite(key, body, content_type)
+        return self.uri(key)
+
+    def presigned_url(self, uri: str, expires_seconds: int) -> str:
+        """A time-limited HTTPS link to an object of this bucket, for people without S3 access."""
+        key = uri.removeprefix(f"s3://{self.bucket}/")
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_seconds
+        )
+
+    def _put_overwrite(self, key: str, body: bytes, content_type: str) -> None:
+        checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=checksum,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, key) from None
+
     def load_version(self, model: str, version: str) -> tuple[Any, dict[str, Any]]:
         """(model object, manifest) of a version; the sha256 is checked before unpickling."""
         import joblib

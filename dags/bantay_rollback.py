@@ -1,0 +1,84 @@
+"""
+### bantay_rollback: put a previous model version back into production, by hand
+
+Triggered manually (never scheduled). The trigger form picks the **model**, the **version** to
+go back to (empty: the version before the current one, from the pointer's `previous`), and a
+**reason**, which is required and kept in the promotion audit log with who triggered the run.
+
+The target's integrity is verified (every file's sha256 against its manifest) **before** the
+production pointer moves; the pointer is swapped with a conditional write (If-Match), so a
+rollback racing another promotion fails cleanly instead of clobbering it. Emits
+`models/<model>/production`. The same action is `bantay rollback --model M [--to VERSION]`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Metadata, Param, dag, task
+
+from bantay.assets import production_asset
+from bantay.config import get_settings
+from bantay.dag_defaults import START_DATE, default_args
+
+SETTINGS = get_settings()
+MODELS = [m.name for m in SETTINGS.models]
+PRODUCTION = [production_asset(m) for m in MODELS]
+
+
+@dag(
+    dag_id="bantay_rollback",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    tags=["bantay", "serving", "rollback"],
+    default_args=default_args(SETTINGS, execution_timeout=dt.timedelta(minutes=15)),
+    params={
+        "model": Param(MODELS[0], enum=MODELS, title="Model"),
+        "version": Param(
+            None,
+            type=["null", "string"],
+            title="Version to restore",
+            description="Empty: the previous production version.",
+        ),
+        "reason": Param("", type="string", minLength=1, title="Why (kept in the audit log)"),
+    },
+)
+def bantay_rollback():
+    @task(outlets=PRODUCTION)
+    def rollback(params: dict, dag_run=None):
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from bantay.config import get_settings
+        from bantay.lifecycle import registry, serving_store
+        from bantay.serving_store import ServingStoreError
+
+        reason = (params.get("reason") or "").strip()
+        if not reason:
+            raise AirflowFailException("a rollback needs a 'reason' in the trigger form")
+        settings = get_settings()
+        store = serving_store(settings, registry(settings))
+        who = getattr(dag_run, "triggering_user_name", None) or "airflow"
+        try:
+            pointer = store.rollback(
+                params["model"],
+                params.get("version") or None,
+                actor=f"{who} via {dag_run.run_id}",
+                reason=reason,
+            )
+        except ServingStoreError as exc:
+            # Integrity failures and unknown versions will not fix themselves on retry.
+            raise AirflowFailException(str(exc)) from exc
+        print(
+            f"{params['model']} production is now {pointer['version']} (was {pointer.get('previous')})"
+        )
+        for asset in PRODUCTION:
+            if asset.name == f"models/{params['model']}/production":
+                yield Metadata(asset, extra={"version": pointer["version"], "rollback": True})
+
+    rollback()
+
+
+bantay_rollback()

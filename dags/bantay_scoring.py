@@ -1,0 +1,81 @@
+"""
+### bantay_scoring: score active learners with the production model, daily, after features
+
+Scheduled on the `features/bantay` Asset: runs each time `bantay_features` has put a new day of
+features in the online store.
+
+For each model: load the production version named by `production.json` in S3 (its sha256 is
+checked against the manifest **before** anything is unpickled), read online features for every
+learner enrolled that day (Feast `get_online_features`, in batches), score, and write the
+prediction log partition `predictions/<model>/date=<day>/` (features used, score, model
+version). When a candidate is staged for **shadow** (`bantay shadow --model M --to VERSION`), it is
+scored beside production and the log keeps both; agreement statistics are in the task's return
+value (XCom) and log. Re-running a date replaces that date's partition.
+
+Trigger form: `date` to (re)score one day by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Param, dag, task
+
+from bantay.assets import features_asset
+from bantay.config import get_settings
+from bantay.dag_defaults import START_DATE, default_args
+
+SETTINGS = get_settings()
+
+
+@dag(
+    dag_id="bantay_scoring",
+    doc_md=__doc__,
+    schedule=[features_asset(SETTINGS.project)],
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    tags=["bantay", "scoring", "serving"],
+    default_args=default_args(SETTINGS, execution_timeout=dt.timedelta(hours=1)),
+    params={
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Day to score",
+            description="Default: the last day the features event covered.",
+        )
+    },
+)
+def bantay_scoring():
+    @task
+    def plan(params: dict, triggering_asset_events=None, dag_run=None) -> list[dict]:
+        from bantay.config import get_settings
+
+        day = params.get("date")
+        if not day:
+            days = [
+                d
+                for events in (triggering_asset_events or {}).values()
+                for event in events
+                for d in (event.extra or {}).get("days", [])
+            ]
+            day = (
+                max(days) if days else (dag_run.run_after.date() - dt.timedelta(days=1)).isoformat()
+            )
+        return [{"model": m.name, "day": day} for m in get_settings().models]
+
+    @task(map_index_template="{{ job['model'] }}")
+    def score(job: dict) -> dict:
+        from bantay.config import get_settings
+        from bantay.scoring import score_day
+
+        summary = score_day(get_settings(), job["model"], dt.date.fromisoformat(job["day"]))
+        if "shadow" in summary:
+            print(f"shadow {summary['shadow']['version']} vs production: {summary['shadow']}")
+        return summary
+
+    score.expand(job=plan())
+
+
+bantay_scoring()
