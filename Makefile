@@ -3,10 +3,8 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-export BANTAY_HOME ?= $(CURDIR)/.demo
-export AIRFLOW_HOME ?= $(CURDIR)/.demo/airflow
 
-.PHONY: venv demo test test-unit lint format airflow bench clean
+.PHONY: venv demo stop test test-unit lint format airflow bench clean
 
 $(BIN)/bantay: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,6 +16,9 @@ venv: $(BIN)/bantay
 
 demo: venv
 	$(BIN)/python scripts/demo.py
+
+stop: venv
+	$(BIN)/python scripts/demo.py --stop
 
 test: venv
 	$(BIN)/ruff check include dags tests benchmarks scripts

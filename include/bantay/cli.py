@@ -114,12 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--learners", required=True, help="comma-separated learner ids")
     show.add_argument("--model")
     show.set_defaults(func=_features_show)
+    from bantay.serving_store import add_cli
+
+    add_cli(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
+        stream=sys.stderr,
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )

@@ -841,6 +841,16 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_cmd_pointer)
 
+    p = subparsers.add_parser(
+        "shadow",
+        parents=[common, changing],
+        help="score a version beside production (or --clear)",
+        description="Stage a verified version as shadow: bantay_scoring scores it beside production.",
+    )
+    p.add_argument("--to", help="version to shadow")
+    p.add_argument("--clear", action="store_true", help="stop shadow scoring")
+    p.set_defaults(func=_cmd_shadow)
+
 
 def _store_from_args(args: argparse.Namespace, with_registry: bool) -> ServingStore:
     bucket, prefix, conn_id = args.bucket, args.prefix, args.conn_id
@@ -890,3 +900,15 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 
 def _cmd_pointer(args: argparse.Namespace) -> int:
     return _run(lambda: _store_from_args(args, False)._require_pointer(args.model))
+
+
+def _cmd_shadow(args: argparse.Namespace) -> int:
+    store = _store_from_args(args, False)
+    if args.clear:
+        return _run(lambda: store.clear_shadow(args.model) or {"shadow": None})
+    if not args.to:
+        print("error: give --to VERSION, or --clear", file=sys.stderr)
+        return 2
+    return _run(
+        lambda: store.stage_shadow(args.model, args.to, actor=args.actor, reason=args.reason)
+    )
