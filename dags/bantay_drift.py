@@ -42,7 +42,11 @@ SETTINGS = get_settings()
 @dag(
     dag_id="bantay_drift",
     doc_md=__doc__,
-    schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
+    schedule=(
+        CronDataIntervalTimetable(SETTINGS.drift_schedule, timezone="UTC")
+        if SETTINGS.drift_schedule
+        else None
+    ),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -55,6 +59,7 @@ SETTINGS = get_settings()
 def bantay_drift():
     @task
     def plan(params: dict, data_interval_start=None) -> str:
+        # Cron run at 06:00 on D+1 checks D; a manual run checks the Param date.
         return params.get("date") or data_interval_start.date().isoformat()
 
     day = plan()

@@ -36,7 +36,11 @@ FEATURES = features_asset(SETTINGS.project)
 @dag(
     dag_id="bantay_features",
     doc_md=__doc__,
-    schedule=CronDataIntervalTimetable(SETTINGS.features.schedule, timezone="UTC"),
+    schedule=(
+        CronDataIntervalTimetable(SETTINGS.features.schedule, timezone="UTC")
+        if SETTINGS.features.schedule
+        else None
+    ),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

@@ -129,6 +129,10 @@ def environment(api_port: int, s3_port: int, smtp_port: int) -> dict[str, str]:
             "BANTAY_REGISTRY_URL": f"sqlite:///{home / 'registry.db'}",
             "BANTAY_NOTIFY__AIRFLOW_BASE_URL": f"http://127.0.0.1:{api_port}",
             "BANTAY_CONFIG": str(ROOT / "bantay.yaml"),
+            # The demo drives features and drift day by day itself; the Asset-triggered DAGs
+            # (scoring, retraining) are started by the scheduler as in production.
+            "BANTAY_FEATURES__SCHEDULE": "manual",
+            "BANTAY_DRIFT_SCHEDULE": "manual",
             "PYTHONUNBUFFERED": "1",
         }
     )

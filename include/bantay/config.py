@@ -62,15 +62,22 @@ class ContractSettings(_Strict):
     max_duplicate_ratio: float = Field(0.0, ge=0, le=1)
 
 
+def _manual(value: str | None) -> str | None:
+    """``manual`` (or ``none``) turns a DAG's schedule off: runs are triggered by hand or API."""
+    return None if value is None or value.strip().lower() in ("manual", "none", "") else value
+
+
 class FeatureSettings(_Strict):
     """The features DAG: where raw partitions arrive and how long to wait for them."""
 
-    schedule: str = "0 0 * * *"
+    schedule: str | None = "0 0 * * *"
     start_date: dt.date = dt.date(2026, 1, 1)
     sources: tuple[str, ...] = FEATURE_SOURCES
     sensor_timeout_hours: float = Field(6, gt=0, le=48)
     sensor_poke_minutes: float = Field(10, gt=0)
     contract: ContractSettings = ContractSettings()
+
+    _schedule = field_validator("schedule")(_manual)
 
     @field_validator("sources")
     @classmethod
@@ -208,6 +215,9 @@ class Settings(BaseSettings):
     feast: FeastSettings = FeastSettings()
     notify: NotifySettings = NotifySettings()
     registry_conn_id: str = "bantay_registry"
+    drift_schedule: str | None = "0 6 * * *"
+
+    _drift_schedule = field_validator("drift_schedule")(_manual)
 
     @classmethod
     def settings_customise_sources(
