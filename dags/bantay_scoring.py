@@ -67,10 +67,17 @@ def bantay_scoring():
 
     @task(map_index_template="{{ job['model'] }}")
     def score(job: dict) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from bantay.config import get_settings
         from bantay.scoring import score_day
+        from bantay.serving_store import NoProductionVersion, UnknownModel
 
-        summary = score_day(get_settings(), job["model"], dt.date.fromisoformat(job["day"]))
+        try:
+            summary = score_day(get_settings(), job["model"], dt.date.fromisoformat(job["day"]))
+        except (NoProductionVersion, UnknownModel) as exc:
+            # Features come before the first model: nothing to score yet is not a failure.
+            raise AirflowSkipException(f"not scored: {exc}") from exc
         if "shadow" in summary:
             print(f"shadow {summary['shadow']['version']} vs production: {summary['shadow']}")
         return summary

@@ -53,9 +53,13 @@ PRODUCTION = [production_asset(m) for m in MODELS]
 @dag(
     dag_id="bantay_training",
     doc_md=__doc__,
-    schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable(SETTINGS.models[0].training_schedule, timezone="UTC"),
-        assets=AssetAny(*DRIFT),
+    schedule=(
+        AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable(SETTINGS.models[0].training_schedule, timezone="UTC"),
+            assets=AssetAny(*DRIFT),
+        )
+        if SETTINGS.models[0].training_schedule
+        else AssetAny(*DRIFT)
     ),
     start_date=START_DATE,
     catchup=False,
@@ -85,7 +89,7 @@ def bantay_training():
         from bantay.lifecycle import RunContext
 
         model = params["model"]
-        run_type = str(getattr(dag_run, "run_type", "manual"))
+        run_type = str(getattr(dag_run, "run_type", "manual")).lower()
         reason = (params.get("reason") or "").strip()
         events = []
         for asset, asset_events in (triggering_asset_events or {}).items():

@@ -28,8 +28,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / ".demo"
 BIN = Path(sys.executable).parent
+DEMO = Path(os.environ.get("BANTAY_DEMO_DIR", ROOT / ".demo")).resolve()
 PIDS = DEMO / "pids"
 LOGS = DEMO / "logs"
 MODEL = "learner_risk"
@@ -133,6 +133,7 @@ def environment(api_port: int, s3_port: int, smtp_port: int) -> dict[str, str]:
             # (scoring, retraining) are started by the scheduler as in production.
             "BANTAY_FEATURES__SCHEDULE": "manual",
             "BANTAY_DRIFT_SCHEDULE": "manual",
+            "BANTAY_MODELS": json.dumps([{"name": MODEL, "training_schedule": "manual"}]),
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -212,8 +213,65 @@ def midnight(day: dt.date) -> str:
     return dt.datetime.combine(day, dt.time(), dt.UTC).isoformat()
 
 
-def summary(env: dict[str, str], api_port: int) -> None:
+def write_summary(api: Api, env: dict[str, str], api_port: int) -> dict:
+    """Everything a person (or the end-to-end test) wants to check, as ``summary.json``."""
     os.environ.update({k: v for k, v in env.items() if k.startswith(("BANTAY_", "AIRFLOW"))})
+    from bantay.config import get_settings
+    from bantay.lifecycle import registry
+
+    reg = registry(get_settings())
+    runs = []
+    for dag_id in ("bantay_features", "bantay_scoring", "bantay_training", "bantay_drift"):
+        for r in api.runs(dag_id):
+            runs.append(
+                {
+                    k: r.get(k)
+                    for k in (
+                        "dag_id",
+                        "dag_run_id",
+                        "run_type",
+                        "state",
+                        "start_date",
+                        "end_date",
+                        "conf",
+                    )
+                }
+            )
+    runs.sort(key=lambda r: r["start_date"] or "")
+    data = {
+        "ui": f"http://127.0.0.1:{api_port}",
+        "runs": runs,
+        "versions": [
+            {
+                "version": v.version,
+                "status": v.status,
+                "reason": v.reason,
+                "run_id": v.airflow_run_id,
+            }
+            for v in reg.list_versions(MODEL)
+        ],
+        "promotions": [
+            {"kind": p.kind, "from": p.from_version, "to": p.to_version, "actor": p.actor}
+            for p in reg.promotions(MODEL)
+        ],
+        "drift": [
+            {
+                "date": r.report_date.isoformat(),
+                "verdict": r.verdict,
+                "decision": r.decision,
+                "n_drifted": r.n_drifted,
+                "report": r.report_html_uri,
+            }
+            for r in reg.drift_reports(MODEL)
+        ],
+        "emails": [p.name for p in sorted((DEMO / "mail").glob("*.eml"))],
+        "timings": TIMINGS,
+    }
+    (DEMO / "summary.json").write_text(json.dumps(data, indent=2, default=str))
+    return data
+
+
+def summary(env: dict[str, str], api_port: int) -> None:
     from bantay.config import get_settings
     from bantay.lifecycle import registry
 
@@ -387,6 +445,7 @@ def main() -> int:
                 )
         else:
             say("no drift-triggered training run (see the drift decisions below)")
+    write_summary(api, env, api_port)
     summary(env, api_port)
     return 0
 

@@ -147,13 +147,15 @@ class ModelSettings(_Strict):
     label: str = "at_risk"
     label_source: str = LABEL_SOURCE
     approval: Literal["auto", "manual"] = "auto"
-    training_schedule: str = "0 4 * * 0"
+    training_schedule: str | None = "0 4 * * 0"
     training_window_days: int = Field(56, ge=7, le=730)
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     search_space: list[TrialSpec] = Field(default_factory=_default_search_space)
     gate: GateSettings = GateSettings()
     drift: DriftSettings = DriftSettings()
     recipients: list[str] = Field(default_factory=lambda: ["oncall@example.org"])
+
+    _schedule = field_validator("training_schedule")(_manual)
 
     @model_validator(mode="after")
     def _split_sums_to_one(self) -> ModelSettings:
