@@ -188,6 +188,8 @@ def bantay_training():
         "{{ ti.xcom_pull(task_ids='evaluate')['version'] }} for production?",
         body="{{ ti.xcom_pull(task_ids='evaluate')['gate_table'] }}",
         response_timeout=dt.timedelta(days=3),
+        # A person's answer is not retried: a timed-out request would only ask again and again.
+        retries=0,
     )
 
     @task(outlets=PRODUCTION, trigger_rule="none_failed_min_one_success")

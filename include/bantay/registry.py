@@ -168,6 +168,7 @@ class ModelVersionRow(Base):
     lineage: Mapped[dict[str, Any]] = mapped_column(JSONType)
     reason: Mapped[str | None] = mapped_column(sa.Text)
     rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
     airflow_run_id: Mapped[str | None] = mapped_column(sa.String(250))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -236,6 +237,7 @@ class VersionRecord:
     airflow_run_id: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    status_reason: str | None = None  # why the status last changed (e.g. who approved, their note)
 
 
 @dataclass(frozen=True)
@@ -288,6 +290,7 @@ def _version_record(row: ModelVersionRow) -> VersionRecord:
         airflow_run_id=row.airflow_run_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        status_reason=row.status_reason,
     )
 
 
@@ -658,6 +661,8 @@ class Registry:
             row.updated_at = now
             if target is ModelStatus.REJECTED:
                 row.rejection_reason = reason
+            if reason:
+                row.status_reason = reason
             session.flush()
             log.info(
                 "%s %s: %s -> %s%s",

@@ -66,7 +66,7 @@ def test_version_id_refuses_naive_time():
 def test_upgrade_is_repeatable_and_uses_own_version_table(registry):
     registry.upgrade()
     registry.upgrade()
-    assert registry.current_revision() == "0001"
+    assert registry.current_revision() == "0002"
     tables = set(sa.inspect(registry.engine).get_table_names())
     assert {"model_versions", "promotions", "drift_reports", ALEMBIC_VERSION_TABLE} <= tables
     assert "alembic_version" not in tables
@@ -91,7 +91,7 @@ def test_concurrent_upgrades_on_a_fresh_sqlite_file_all_succeed(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert registries[0].current_revision() == "0001"
+    assert registries[0].current_revision() == "0002"
     for reg in registries:
         reg.dispose()
 
