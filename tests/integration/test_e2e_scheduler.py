@@ -4,6 +4,8 @@ Airflow's REST API records and bantay's registry (summary.json) and the SMTP sin
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import subprocess
@@ -79,11 +81,9 @@ def test_emails_were_received(lifecycle):
     summary, home = lifecycle
     assert len(summary["emails"]) >= len(summary["drift"])
     subjects = [
-        next(
-            line
-            for line in (home / "mail" / name).read_text().splitlines()
-            if line.startswith("Subject:")
-        )
+        email.message_from_bytes((home / "mail" / name).read_bytes(), policy=email.policy.default)[
+            "Subject"
+        ]
         for name in summary["emails"]
     ]
     assert any(
