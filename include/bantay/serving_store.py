@@ -282,9 +282,13 @@ class ServingStore:
         *,
         content_type: str,
         if_match: str | None = None,
+        overwrite: bool = False,
     ) -> str:
-        """Conditional put: create-only unless ``if_match`` (an ETag) is given. Returns ETag."""
-        condition = {"IfMatch": if_match} if if_match else {"IfNoneMatch": "*"}
+        """Conditional put: create-only unless ``if_match`` (an ETag) is given, or plain
+        replacement with ``overwrite`` (reports and the shadow marker). Returns the ETag."""
+        condition: dict[str, str] = {}
+        if not overwrite:
+            condition = {"IfMatch": if_match} if if_match else {"IfNoneMatch": "*"}
         checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
         try:
             response = self.client.put_object(
@@ -473,7 +477,12 @@ class ServingStore:
             "staged_by": actor,
             "reason": reason,
         }
-        self._put_overwrite(self.shadow_key(model), json.dumps(body).encode(), "application/json")
+        self._put(
+            self.shadow_key(model),
+            json.dumps(body).encode(),
+            content_type="application/json",
+            overwrite=True,
+        )
         return body
 
     def shadow(self, model: str) -> dict[str, Any] | None:
@@ -492,7 +501,7 @@ class ServingStore:
     def put_report(self, model: str, day: str, name: str, body: bytes, content_type: str) -> str:
         """Write one file of a day's drift report (a re-run of the day replaces it)."""
         key = self.report_key(model, day, name)
-        self._put_overwrite(key, body, content_type)
+        self._put(key, body, content_type=content_type, overwrite=True)
         return self.uri(key)
 
     def presigned_url(self, uri: str, expires_seconds: int) -> str:
@@ -501,20 +510,6 @@ class ServingStore:
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_seconds
         )
-
-    def _put_overwrite(self, key: str, body: bytes, content_type: str) -> None:
-        checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
-        try:
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                ContentType=content_type,
-                ChecksumAlgorithm="SHA256",
-                ChecksumSHA256=checksum,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(exc, key) from None
 
     def load_version(self, model: str, version: str) -> tuple[Any, dict[str, Any]]:
         """(model object, manifest) of a version; the sha256 is checked before unpickling."""
