@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -360,7 +359,3 @@ def publish_and_promote(settings: Settings, ctx: RunContext, version: str) -> di
         "pointer": pointer,
         "s3": store.uri(store.version_key(ctx.model, version, "")),
     }
-
-
-def actor_from_env() -> str:
-    return os.environ.get("USER") or "unknown"
