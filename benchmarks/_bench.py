@@ -172,8 +172,15 @@ def child_main(args: argparse.Namespace, steps: dict[str, Step]) -> None:
     Path(args._out).write_text(json.dumps(result, default=str))
 
 
-def run_step(script: Path, step: str, payload: dict[str, Any], timeout: float = 7200) -> dict:
-    """Run ``step`` of ``script`` in a fresh Python process; return its result dict."""
+def run_step(
+    script: Path,
+    step: str,
+    payload: dict[str, Any],
+    timeout: float = 7200,
+    env: dict[str, str] | None = None,
+) -> dict:
+    """Run ``step`` of ``script`` in a fresh Python process (``env`` added to the environment);
+    return its result dict."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = Path(fh.name)
     cmd = [
@@ -186,7 +193,14 @@ def run_step(script: Path, step: str, payload: dict[str, Any], timeout: float = 
         "--_out",
         str(out),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=os.environ | (env or {}),
+    )
     try:
         if proc.returncode != 0:
             raise RuntimeError(
