@@ -39,8 +39,11 @@ airflow: venv
 	$(BIN)/python scripts/demo.py --airflow-only
 
 bench: venv
-	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_parse.py
+	$(BIN)/python benchmarks/bench_features.py
+	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_serving.py
+	$(BIN)/python benchmarks/bench_drift.py
 
 clean:
 	rm -rf .demo .pytest_cache .ruff_cache
