@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from bantay.config import ModelSettings, Settings, bantay_home
-from bantay.schema import CATEGORICAL, ENTITY, NUMERICAL, TIMESTAMP
+from bantay.schema import ENTITY, TIMESTAMP, feature_set
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def build_training_set(settings: Settings, ctx: RunContext) -> dict[str, Any]:
 
 
 def _features() -> dict[str, list[str]]:
-    return {"numerical": list(NUMERICAL), "categorical": list(CATEGORICAL)}
+    return feature_set()
 
 
 def _split(settings: Settings, ctx: RunContext, path: str):

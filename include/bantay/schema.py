@@ -76,3 +76,8 @@ def source_columns(source: str) -> dict[str, str]:
         )
     cols[CREATED] = "timestamp"
     return cols
+
+
+def feature_set() -> dict[str, list[str]]:
+    """The model's features split by kind, as training, scoring and manifests describe them."""
+    return {"numerical": list(NUMERICAL), "categorical": list(CATEGORICAL)}

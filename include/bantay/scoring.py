@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bantay.config import Settings
-from bantay.schema import CATEGORICAL, ENTITY, NUMERICAL, TIMESTAMP
+from bantay.schema import CATEGORICAL, ENTITY, NUMERICAL, TIMESTAMP, feature_set
 
 log = logging.getLogger(__name__)
 FEATURES = list(NUMERICAL) + list(CATEGORICAL)
@@ -84,10 +84,7 @@ def score_day(settings: Settings, model: str, day: dt.date, store=None) -> dict[
     fitted, manifest = store.load_production(model)
     learners = active_learners(settings, day)
     frame = online_feature_frame(settings, cfg.feature_service, learners)
-    features = manifest.get("features") or {
-        "numerical": list(NUMERICAL),
-        "categorical": list(CATEGORICAL),
-    }
+    features = manifest.get("features") or feature_set()
     frame["score"] = predict_scores(fitted, frame, features)
     frame["model_version"] = manifest["version"]
     summary: dict[str, Any] = {
