@@ -4,7 +4,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo stop test test-unit lint format airflow bench clean
+.PHONY: venv demo stop test test-unit test-browser test-spark test-celery lint format airflow bench bench-crossover eval-drift eval-drift-quick clean
 
 $(BIN)/bantay: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(BIN)/bantay: pyproject.toml constraints.txt
 
 venv: $(BIN)/bantay
 
+# Optional extras for the scale-out tiers, installed on top of the dev venv (one stamp each).
+$(VENV)/.extra-%: $(BIN)/bantay pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,$*]'
+	touch $@
+
 demo: venv
 	$(BIN)/python scripts/demo.py
 
@@ -21,19 +26,33 @@ stop: venv
 	$(BIN)/python scripts/demo.py --stop
 
 test: venv
-	$(BIN)/ruff check include dags tests benchmarks scripts
-	$(BIN)/pytest -q
+	$(BIN)/ruff check include dags tests benchmarks scripts plugins
+	$(BIN)/pytest -q -m "not spark and not celery"
 
 test-unit: venv
 	$(BIN)/pytest -q tests/dags tests/unit
 
+# The bantay pages in Debian's Chromium (never a downloaded browser) against a real API server;
+# also part of `make test`. BANTAY_UI_SCREENSHOTS=docs/img refreshes the README's pictures.
+test-browser: venv
+	$(BIN)/pytest -q tests/browser
+
+# Feast's Spark profile on local[2] against the DuckDB profile (Java 17; a few minutes).
+test-spark: $(VENV)/.extra-spark
+	$(BIN)/pytest -q -m spark tests/spark
+
+# The end-to-end episode through Airflow's CeleryExecutor: a Celery worker, Redis broker,
+# PostgreSQL metadata and result backend, all on loopback.
+test-celery: $(VENV)/.extra-celery
+	$(BIN)/pytest -q -m celery tests/celery
+
 lint: venv
-	$(BIN)/ruff check include dags tests benchmarks scripts
-	$(BIN)/ruff format --check include dags tests benchmarks scripts
+	$(BIN)/ruff check include dags tests benchmarks scripts plugins
+	$(BIN)/ruff format --check include dags tests benchmarks scripts plugins
 
 format: venv
-	$(BIN)/ruff format include dags tests benchmarks scripts
-	$(BIN)/ruff check --fix include dags tests benchmarks scripts
+	$(BIN)/ruff format include dags tests benchmarks scripts plugins
+	$(BIN)/ruff check --fix include dags tests benchmarks scripts plugins
 
 airflow: venv
 	$(BIN)/python scripts/demo.py --airflow-only
@@ -44,6 +63,17 @@ bench: venv
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_serving.py
 	$(BIN)/python benchmarks/bench_drift.py
+	$(BIN)/python benchmarks/bench_online.py
+
+# DuckDB against Spark local[2] for training sets at 50k-500k learners: an hour or more.
+bench-crossover: $(VENV)/.extra-spark
+	$(BIN)/python benchmarks/bench_crossover.py
+
+eval-drift: venv
+	$(BIN)/python benchmarks/eval_drift.py
+
+eval-drift-quick: venv
+	$(BIN)/python benchmarks/eval_drift.py --quick
 
 clean:
 	rm -rf .demo .pytest_cache .ruff_cache

@@ -46,19 +46,20 @@ Step = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def set_env(home: Path) -> dict[str, str]:
-    """Point bantay (and Airflow) at ``home`` only; call BEFORE anything imports bantay.config."""
+    """Point bantay (and Airflow) at ``home`` only; call BEFORE anything imports bantay.settings."""
     env = {
         "BANTAY_HOME": str(home),
         "BANTAY_DATA_DIR": str(home / "data"),
         "BANTAY_FEAST_REGISTRY_URL": f"sqlite:///{home / 'feast_registry.db'}",
         "BANTAY_FEAST_ONLINE_PATH": str(home / "online_store.db"),
-        "BANTAY_CONFIG": str(home / "no-bantay.yaml"),  # defaults, never a stray project file
+        "BANTAY_CONFIG": str(home / "bantay.yaml"),  # defaults, never a stray project file
         "AIRFLOW_HOME": str(home / "airflow"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow' / 'airflow.db'}",
     }
     (home / "airflow").mkdir(parents=True, exist_ok=True)
+    (home / "bantay.yaml").write_text("project: bantay\n")  # BANTAY_CONFIG must name a file
     os.environ.update(env)
     return env
 
@@ -73,7 +74,7 @@ def isolated_home(name: str, keep: Path | None = None) -> Path:
 
 def settings():
     """Settings re-read from the (benchmark) environment."""
-    from bantay.config import get_settings
+    from bantay.settings import get_settings
 
     get_settings.cache_clear()
     return get_settings()

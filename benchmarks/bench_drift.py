@@ -76,7 +76,7 @@ def frame(n: int, seed: int, shift: float = 0.0, labels: bool = True):
 
 
 def drift_config():
-    from bantay.monitoring import DriftConfig
+    from bantay.monitoring.config import DriftConfig
     from bantay.schema import CATEGORICAL, NUMERICAL
 
     return DriftConfig(numerical_columns=list(NUMERICAL), categorical_columns=list(CATEGORICAL))
@@ -92,7 +92,7 @@ def _current_rss_mib() -> float:
 def _step_case(p: dict[str, Any]) -> dict[str, Any]:
     import logging
 
-    from bantay.monitoring import run_drift
+    from bantay.monitoring.drift import run_drift
 
     logging.disable(logging.INFO)
     # What run_drift imports lazily, imported first so the RSS deltas below are the run's own.

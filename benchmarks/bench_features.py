@@ -12,7 +12,7 @@ Measures, each heavy step in a fresh subprocess (wall time and peak RSS of that 
    nightly cost follows the day or the history;
 5. the same one-day materialization with only the last k days of history visible to Feast
    (older partitions moved aside), to see what the one-day cost grows with;
-6. ``bantay.contract.enforce`` for one day (median of ``--repeats``, in process).
+6. ``bantay.features.contract.enforce`` for one day (median of ``--repeats``, in process).
 
     .venv/bin/python benchmarks/bench_features.py            # reference scale (minutes)
     .venv/bin/python benchmarks/bench_features.py --quick    # smoke scale (seconds)
@@ -30,6 +30,8 @@ from typing import Any
 
 import _bench
 
+from bantay.layout import accepted_root
+
 SCRIPT = Path(__file__).resolve()
 FIRST_DAY = dt.date(2026, 1, 1)
 FEATURE_SOURCES = ("learning_activity", "family_contact", "learner_profile")
@@ -39,19 +41,27 @@ FEATURE_SOURCES = ("learning_activity", "family_contact", "learner_profile")
 
 
 def _step_simulate(p: dict[str, Any]) -> dict[str, Any]:
+    """Simulate the raw deliveries, then let the data contract accept them (Feast and training
+    read only the accepted tree), as the nightly DAG does before it materializes."""
     from bantay import simulate as sim
+    from bantay.features.contract import enforce_for
 
     s = _bench.settings()
     start = dt.date.fromisoformat(p["start"])
     t0 = time.perf_counter()
-    sim.write_range(s.raw_dir, start, p["days"], sim.Scenario(learners=p["learners"], seed=7))
-    return {"_wall_s": time.perf_counter() - t0}
+    days = sim.write_range(
+        s.raw_dir, start, p["days"], sim.Scenario(learners=p["learners"], seed=7)
+    )
+    wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    enforce_for(s, days)
+    return {"_wall_s": wall, "accept_s": time.perf_counter() - t0}
 
 
 def _step_materialize(p: dict[str, Any]) -> dict[str, Any]:
     import logging
 
-    from bantay.features import materialize
+    from bantay.features.materialize import materialize
 
     logging.disable(logging.INFO)
     s = _bench.settings()
@@ -69,7 +79,7 @@ def _step_store_overhead(p: dict[str, Any]) -> dict[str, Any]:
     """The fixed part of every materialize call: FeatureStore and registry reads, no data."""
     import feast  # noqa: F401
 
-    from bantay.features import store
+    from bantay.stores.feast_store import store
 
     s = _bench.settings()
     t0 = time.perf_counter()
@@ -84,7 +94,7 @@ def _step_online_rows(p: dict[str, Any]) -> dict[str, Any]:
     import sqlite3
 
     s = _bench.settings()
-    from bantay.features import feast_env
+    from bantay.stores.feast_store import feast_env
 
     path = feast_env(s)["BANTAY_FEAST_ONLINE_PATH"]
     with sqlite3.connect(path) as db:
@@ -116,7 +126,7 @@ def _step_profile(p: dict[str, Any]) -> dict[str, Any]:
     import feast  # noqa: F401
     from feast.infra.compute_engines.local import nodes
 
-    from bantay.features import materialize
+    from bantay.features.materialize import materialize
 
     logging.disable(logging.INFO)
     s = _bench.settings()
@@ -200,7 +210,8 @@ def materialize_repeated(home: Path, days: list[dt.date], repeats: int) -> dict[
 def history_probe(
     home: Path, raw_dir: Path, day: dt.date, keep_days: list[int], repeats: int
 ) -> list[dict[str, Any]]:
-    """One-day materialization of ``day`` with only the last k days of partitions visible."""
+    """One-day materialization of ``day`` with only the last k days of partitions visible
+    (``raw_dir``: the tree Feast reads, i.e. the accepted one)."""
     aside = home / "aside"
     out = []
     for k in sorted(keep_days):
@@ -231,16 +242,10 @@ def history_probe(
 
 
 def contract_times(settings: Any, day: dt.date, repeats: int) -> dict[str, Any]:
-    from bantay.contract import enforce
+    from bantay.features.contract import enforce_for
 
     def once() -> None:
-        enforce(
-            settings.raw_dir,
-            settings.quarantine_dir,
-            settings.features.sources,
-            [day],
-            settings.features.contract,
-        )
+        enforce_for(settings, [day])
 
     once()  # warm the page cache and imports; the nightly task reads freshly written files too
     times = _bench.repeat(once, repeats)
@@ -285,7 +290,8 @@ def main() -> None:
     )
     print(f"simulated in {sim['_wall_s']:.1f} s", flush=True)
 
-    from bantay.features import apply, materialization_window
+    from bantay.features.materialize import materialization_window
+    from bantay.stores.feast_store import apply
 
     t0 = time.perf_counter()
     apply(settings)
@@ -317,7 +323,7 @@ def main() -> None:
     probe = []
     if not args.no_probe:
         ks = sorted({k for k in (2, 7, 30, 60, args.days + 1) if k <= args.days + 1})
-        probe = history_probe(home, settings.raw_dir, next_day, ks, 3)
+        probe = history_probe(home, accepted_root(settings.data_dir), next_day, ks, 3)
 
     overhead = [
         _bench.run_step(SCRIPT, "store_overhead", {"home": str(home)})["_wall_s"]

@@ -3,7 +3,7 @@
 With a realistic model (the shipped pipeline, HistGradientBoosting ``max_depth=6`` fitted on
 ``--train-rows`` rows of the 12 features) and a 20,000-row drift reference sample:
 
-* **publish**: ``ServingStore.publish`` of a new version (model.joblib, reference.parquet,
+* **publish**: ``ModelStore.publish`` of a new version (model.joblib, reference.parquet,
   manifest.json; each a conditional put), median of ``--publish-repeats``;
 * **promote -> readable**: from the ``promote()`` call until ``pointer()`` returns the new
   version (promote verifies every file's sha256 by download before the compare-and-swap),
@@ -15,7 +15,7 @@ With a realistic model (the shipped pipeline, HistGradientBoosting ``max_depth=6
 each without a registry and with a PostgreSQL registry (a fresh database on 127.0.0.1:5432,
 dropped afterwards; ``--no-pg`` skips it), so the audit-log cost is visible.
 
-**Scoring throughput** (``bantay.scoring.score_day``, measured only if that module exists): every
+**Scoring throughput** (``bantay.serving.scoring.score_day``, measured only if that module exists): every
 learner of ``--learners`` (50,000) simulated learners, with online features materialized by Feast
 (SQLite online store) and the production model read from S3: learners/s for the whole task
 function (cold: FeatureStore, pointer, sha256-checked model download, online reads, predict, write
@@ -38,7 +38,6 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,23 +47,16 @@ MODEL = "learner_risk"
 SCRIPT = Path(__file__).resolve()
 SCORE_DAYS = 3  # simulated and materialized days before the scored day (features within TTL)
 FIRST_DAY = dt.date(2026, 3, 1)
-sys.path.insert(0, str(_bench.ROOT / "tests"))  # reuse the tests' moto server and PG helpers
+sys.path.insert(0, str(_bench.ROOT / "scripts"))  # the dev S3 endpoint and PG helpers
 sys.path.insert(0, str(_bench.ROOT / "benchmarks"))
 
 
-@contextlib.contextmanager
-def moto_endpoint() -> Iterator[str]:
-    """The tests' serialised moto server (conditional writes behave like S3's)."""
-    from fixtures_services import _serialised_moto_server, free_port
+def moto_endpoint() -> contextlib.AbstractContextManager[str]:
+    """The serialised dev S3 endpoint (conditional writes behave like S3's), as the demo and the
+    tests use it."""
+    from devservices import s3_endpoint
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = free_port()
-    server = _serialised_moto_server(port)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    return s3_endpoint()
 
 
 def realistic_model(train_rows: int) -> tuple[Any, Any, dict[str, Any]]:
@@ -72,7 +64,7 @@ def realistic_model(train_rows: int) -> tuple[Any, Any, dict[str, Any]]:
     from bench_drift import frame
 
     from bantay.schema import CATEGORICAL, NUMERICAL
-    from bantay.training import fit_final, predict_scores
+    from bantay.training.pipeline import fit_final, predict_scores
 
     features = {"numerical": list(NUMERICAL), "categorical": list(CATEGORICAL)}
     train = frame(train_rows, seed=3, labels=True)
@@ -96,14 +88,17 @@ def realistic_model(train_rows: int) -> tuple[Any, Any, dict[str, Any]]:
 
 
 def new_version() -> str:
-    from bantay.registry import new_version_id
+    from bantay.stores.registry_models import new_version_id
 
     return new_version_id(MODEL, dt.datetime.now(dt.UTC))
 
 
 def measure(store: Any, registry: Any, fitted: Any, reference: Any, manifest: dict, args) -> dict:
     """publish, promote -> readable, rollback and cold load on one store."""
-    from bantay.registry import ModelStatus
+    from bantay.serving.promotion import Promotion
+    from bantay.stores.registry_models import ModelStatus
+
+    promotion = Promotion(store, registry)
 
     def register(version: str) -> None:
         if registry is not None:
@@ -112,24 +107,24 @@ def measure(store: Any, registry: Any, fitted: Any, reference: Any, manifest: di
 
     warm = new_version()  # the first request of a client pays connection set-up: not counted
     register(warm)
-    store.publish(MODEL, warm, fitted, manifest, reference)
+    promotion.publish(MODEL, warm, fitted, manifest, reference)
     publish_s, versions = [], []
     for _ in range(args.publish_repeats):
         version = new_version()
         register(version)
         t0 = time.perf_counter()
-        stored = store.publish(MODEL, version, fitted, manifest, reference)
+        stored = promotion.publish(MODEL, version, fitted, manifest, reference)
         publish_s.append(time.perf_counter() - t0)
         versions.append(version)
     files = stored["files"]
 
     a, b = versions[0], versions[1]
-    store.promote(MODEL, a, actor="bench", reason="warm-up")
+    promotion.promote(MODEL, a, actor="bench", reason="warm-up")
     promote_s, readable_s, polls = [], [], []
     target = b
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        store.promote(MODEL, target, actor="bench", reason="benchmark promote")
+        promotion.promote(MODEL, target, actor="bench", reason="benchmark promote")
         t1 = time.perf_counter()
         n = 1
         while (store.pointer(MODEL) or {}).get("version") != target:
@@ -144,7 +139,7 @@ def measure(store: Any, registry: Any, fitted: Any, reference: Any, manifest: di
     for _ in range(args.repeats):
         before = store.pointer(MODEL)["version"]
         t0 = time.perf_counter()
-        after = store.rollback(MODEL, actor="bench", reason="benchmark rollback")
+        after = promotion.rollback(MODEL, actor="bench", reason="benchmark rollback")
         rollback_s.append(time.perf_counter() - t0)
         if after["version"] == before:
             raise RuntimeError(f"rollback did not move the pointer off {before}")
@@ -177,14 +172,14 @@ def _step_score(p: dict[str, Any]) -> dict[str, Any]:
     import feast  # noqa: F401
     import pandas  # noqa: F401  (imports are paid before the clock, as a warm worker would)
     import sklearn.ensemble  # noqa: F401
+    from devservices import s3_client_for
 
-    from bantay.scoring import active_learners, online_feature_frame, score_day
-    from bantay.serving_store import ServingStore
-    from bantay.training import predict_scores
-    from fixtures_services import s3_client_for
+    from bantay.serving.scoring import active_learners, online_feature_frame, score_day
+    from bantay.stores.model_store import ModelStore
+    from bantay.training.pipeline import predict_scores
 
     settings = _bench.settings()
-    store = ServingStore(s3_client_for(p["endpoint"]), p["bucket"], settings.storage.prefix)
+    store = ModelStore(s3_client_for(p["endpoint"]), p["bucket"], settings.storage.prefix)
     day = dt.date.fromisoformat(p["day"])
     t0 = time.perf_counter()
     summary = score_day(settings, MODEL, day, store=store)
@@ -216,21 +211,26 @@ def scoring_throughput(
     """Simulate and materialize ``args.learners`` learners, promote the model, score a day."""
     from bench_features import _step_simulate
 
-    from bantay.features import apply, materialize
-    from bantay.serving_store import ServingStore
+    from bantay.features.contract import enforce_for
+    from bantay.features.materialize import materialize
+    from bantay.stores.feast_store import apply
+    from bantay.stores.model_store import ModelStore
 
     settings = _bench.settings()
     days = [FIRST_DAY + dt.timedelta(days=i) for i in range(SCORE_DAYS)]
     t0 = time.perf_counter()
     _step_simulate({"start": days[0].isoformat(), "days": SCORE_DAYS, "learners": args.learners})
     apply(settings)
+    enforce_for(settings, days)  # Feast reads only what the data contract accepted
     materialize(settings, days)
     setup_s = time.perf_counter() - t0
     client.create_bucket(Bucket=settings.storage.bucket)
-    store = ServingStore(client, settings.storage.bucket, settings.storage.prefix)
+    store = ModelStore(client, settings.storage.bucket, settings.storage.prefix)
     version = new_version()
-    store.publish(MODEL, version, fitted, manifest, reference)
-    store.promote(MODEL, version, actor="bench", reason="scoring benchmark")
+    from bantay.serving.promotion import Promotion
+
+    Promotion(store).publish(MODEL, version, fitted, manifest, reference)
+    Promotion(store).promote(MODEL, version, actor="bench", reason="scoring benchmark")
     payload = {
         "home": os.environ["BANTAY_HOME"],
         "endpoint": endpoint,
@@ -257,7 +257,7 @@ def scoring_throughput(
 
 
 def pg_registry() -> contextlib.AbstractContextManager[str]:
-    from fixtures_services import pg_database
+    from devservices import pg_database
 
     return pg_database()
 
@@ -285,9 +285,10 @@ def main() -> None:
 
     home = _bench.isolated_home("serving")
     logging.basicConfig(level=logging.WARNING)
-    from bantay.registry import Registry
-    from bantay.serving_store import ServingStore
-    from fixtures_services import s3_client_for
+    from devservices import s3_client_for
+
+    from bantay.stores.model_store import ModelStore
+    from bantay.stores.registry import Registry
 
     t0 = time.perf_counter()
     fitted, reference, manifest = realistic_model(args.train_rows)
@@ -298,7 +299,7 @@ def main() -> None:
         client = s3_client_for(endpoint)
         bucket = f"bantay-bench-{uuid.uuid4().hex[:8]}"
         client.create_bucket(Bucket=bucket)
-        store = ServingStore(client, bucket, "plain")
+        store = ModelStore(client, bucket, "plain")
         cases["no registry"] = measure(store, None, fitted, reference, manifest, args)
         print(f"no registry: {cases['no registry']['promote_to_readable_s_median']:.3f} s")
         if not args.no_pg:
@@ -306,7 +307,7 @@ def main() -> None:
                 registry = Registry(url)
                 registry.upgrade()
                 try:
-                    store = ServingStore(client, bucket, "pg", registry=registry)
+                    store = ModelStore(client, bucket, "pg")
                     cases["PostgreSQL registry"] = measure(
                         store, registry, fitted, reference, manifest, args
                     )
@@ -314,8 +315,8 @@ def main() -> None:
                     registry.dispose()
             print(f"with PG: {cases['PostgreSQL registry']['promote_to_readable_s_median']:.3f} s")
 
-        if importlib.util.find_spec("bantay.scoring") is None:
-            scoring: Any = "skipped: bantay.scoring does not exist yet"
+        if importlib.util.find_spec("bantay.serving.scoring") is None:
+            scoring: Any = "skipped: bantay.serving.scoring does not exist yet"
         else:
             scoring = scoring_throughput(endpoint, client, fitted, reference, manifest, args)
 

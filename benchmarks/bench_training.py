@@ -5,9 +5,9 @@ Steps, each in a fresh subprocess, ``--repeats`` times (median wall time of the 
 median peak RSS of the process; heavy libraries are imported before the clock starts and their
 import time is reported apart):
 
-1. ``bantay.lifecycle.build_training_set``: labels as the entity frame, Feast's point-in-time
+1. ``bantay.training.tasks.build_training_set``: labels as the entity frame, Feast's point-in-time
    join over the raw partitions (DuckDB offline store);
-2. ``bantay.lifecycle.trials`` and ``tune_one`` for every trial, one after the other, and their
+2. ``bantay.training.tasks.trials`` and ``tune_one`` for every trial, one after the other, and their
    sum (what the mapped ``tune`` tasks cost on one worker slot); again with
    ``OMP_NUM_THREADS=1`` (HistGradientBoosting is OpenMP-parallel: this is its cost when mapped
    tasks share the cores);
@@ -61,7 +61,7 @@ def as_of(first_day: dt.date, days: int) -> str:
 
 
 def _context(p: dict[str, Any]):
-    from bantay.lifecycle import RunContext
+    from bantay.training.tasks import RunContext
 
     return RunContext(model=MODEL, run_id=p["run_id"], as_of=p["as_of"], reason="benchmark")
 
@@ -84,9 +84,9 @@ def _step_build(p: dict[str, Any]) -> dict[str, Any]:
     logging.disable(logging.INFO)
     os.environ["BANTAY_CONFIG"] = p["config"]
     import_s = _preimport(
-        "pandas", "pyarrow.dataset", "feast", "bantay.features", "bantay.lifecycle"
+        "pandas", "pyarrow.dataset", "feast", "bantay.features", "bantay.training.tasks"
     )
-    from bantay.lifecycle import build_training_set
+    from bantay.training.tasks import build_training_set
 
     s = _bench.settings()
     t0 = time.perf_counter()
@@ -100,13 +100,19 @@ def _step_tune(p: dict[str, Any]) -> dict[str, Any]:
     logging.disable(logging.INFO)
     os.environ["BANTAY_CONFIG"] = p["config"]
     import_s = _preimport(
-        "pandas", "sklearn.ensemble", "sklearn.linear_model", "bantay.training", "bantay.lifecycle"
+        "pandas",
+        "sklearn.ensemble",
+        "sklearn.linear_model",
+        "bantay.training",
+        "bantay.training.tasks",
     )
-    from bantay.lifecycle import tune_one
+    from bantay.schema import feature_set
+    from bantay.training.tasks import tune_one
 
     s = _bench.settings()
+    training = {"path": p["path"], "features": feature_set()}
     t0 = time.perf_counter()
-    result = tune_one(s, _context(p), p["path"], p["trial"])
+    result = tune_one(s, _context(p), training, p["trial"])
     return {"_wall_s": time.perf_counter() - t0, "import_s": import_s, "result": result}
 
 
@@ -124,14 +130,13 @@ def _step_dag(p: dict[str, Any]) -> dict[str, Any]:
     import logging
 
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    sys.path.insert(0, str(_bench.ROOT / "tests"))
-    from fixtures_services import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, free_port
+    sys.path.insert(0, str(_bench.ROOT / "scripts"))
+    from devservices import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, free_port, serialised_moto_server
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = serialised_moto_server(port)  # the dev endpoint of the demo and the tests
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     boto3.client(
@@ -164,7 +169,7 @@ def _step_dag(p: dict[str, Any]) -> dict[str, Any]:
         bag = DagBag(str(_bench.ROOT / "dags"))
         if bag.import_errors:
             raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-        dag = bag.get_dag("bantay_training")
+        dag = bag.get_dag("bantay_training_learner_risk")
         logical = dt.datetime.fromisoformat(p["as_of"])
         t0 = time.perf_counter()
         run = dag.test(
@@ -222,7 +227,7 @@ def prepare_data(home: Path, learners: int, days: int) -> dict[str, Any]:
         )
         out["simulate_s"] = sim["_wall_s"]
         marker.touch()
-    from bantay.features import apply
+    from bantay.stores.feast_store import apply
 
     t0 = time.perf_counter()
     apply(settings)
@@ -298,7 +303,7 @@ def main() -> None:
     summary = build["summary"]
     print(f"training set: {summary['rows']:,} rows in {build['_wall_s']:.1f} s", flush=True)
 
-    from bantay.lifecycle import trials as list_trials
+    from bantay.training.tasks import trials as list_trials
 
     trials = list_trials(_bench.settings(), MODEL)
     tuned = []

@@ -3,18 +3,22 @@
 
 Daily, for the day that just ended (data interval `[D, D+1)` UTC), for each model:
 
-1. **check**: reference = the production version's `reference.parquet` (stored with the
-   version); current = the day's prediction log (features and scores). Both sampled to
-   `drift.sample_size` with a fixed seed. Evidently 0.7 computes per-feature drift, prediction
-   drift and data quality; the HTML and JSON go to `reports/drift/<model>/<date>/` in S3 and a
-   summary row (verdict, drifted share, per-feature scores, report location, decision) to the
+1. **check**: reference = the production version's `reference.parquet` (its training data's
+   last days, with labels); the newest day of the prediction log is judged per feature against
+   the reference rows of the same weekday with Evidently's tests (score and drifted flag), the
+   last `window_days` days give context, every day is checked for data quality, and matured
+   labels joined to the log give quality with an interval. The HTML (opened by bantay's verdict
+   and decision) and JSON go to `reports/drift/<model>/<date>/` in S3 and a summary row to the
    registry. The **verdict**:
-   * `OK`: nothing to do;
-   * `DRIFT`: the inputs or the scores moved; retraining is asked for;
-   * `DATA QUALITY`: a broken feed (nulls, frozen values, a unit change): data engineers fix the
-     feed; **never** retrain on bad data.
-   The retrain **decision** passes the guards: drift for `persistence_days` days in a row, a
-   `cooldown_days` since the last retrain, no training run already running or queued, at most
+   * `OK`: nothing moved; `WATCH`: a feature moved over the window only;
+   * `DRIFT`: a monitored feature or the score moved on the newest day;
+   * `PERFORMANCE`: quality on matured labels dropped beyond the gate's tolerance;
+   * `DATA QUALITY`: a broken feed (nulls, frozen or stuck values, a unit change): data
+     engineers fix the feed; **never** retrain on bad data.
+   The retrain **decision** passes the guards: no data-quality day in the window, drift for
+   `persistence_days` days in a row, no run of this model's training DAG running or queued, the
+   labels of the drifted period matured (else it waits for them and says when), a cooldown
+   after the last drift-triggered or promoted retrain (or the sooner scheduled run), at most
    `max_retrains_per_7d`. Every decision, including "guard held", is recorded and e-mailed.
 2. **email**: the on-call e-mail via `smtp_default` (subject starts with the verdict; what to do;
    the feature table; inline charts; links to the report and this run). Retried on its own:
@@ -32,11 +36,13 @@ import datetime as dt
 
 from airflow.sdk import CronDataIntervalTimetable, Metadata, Param, TaskGroup, dag, task
 
-from bantay.assets import drift_asset
-from bantay.config import get_settings
-from bantay.dag_defaults import START_DATE, default_args
+from bantay.airflow.assets import drift_asset
+from bantay.airflow.defaults import START_DATE, default_args
+from bantay.airflow.training_dag import training_dag_id
+from bantay.settings import get_settings
 
 SETTINGS = get_settings()
+# One training DAG per model: only that model's runs hold its drift retrain.
 
 
 @dag(
@@ -72,11 +78,13 @@ def bantay_drift():
             def check(day: str, model_name: str = model.name, ti=None, dag_run=None) -> dict:
                 from airflow.sdk.exceptions import AirflowFailException
 
-                from bantay.config import get_settings
-                from bantay.drift import check_day
+                from bantay.monitoring.tasks import check_day
+                from bantay.settings import get_settings
 
                 settings = get_settings()
-                running = ti.get_dr_count(dag_id="bantay_training", states=["running", "queued"])
+                running = ti.get_dr_count(
+                    dag_id=training_dag_id(model_name), states=["running", "queued"]
+                )
                 run_url = f"{settings.notify.airflow_base_url}/dags/{dag_run.dag_id}/runs/{dag_run.run_id}"
                 try:
                     summary = check_day(
@@ -94,8 +102,8 @@ def bantay_drift():
 
             @task(task_id="email", retries=5, retry_delay=dt.timedelta(minutes=5))
             def email(summary: dict) -> str:
-                from bantay.config import get_settings
-                from bantay.drift import send_day_email
+                from bantay.monitoring.tasks import send_day_email
+                from bantay.settings import get_settings
 
                 return send_day_email(
                     get_settings(), summary["model"], dt.date.fromisoformat(summary["date"])

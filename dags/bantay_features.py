@@ -8,10 +8,13 @@ Runs daily for the day that just ended (data interval `[D, D+1)` UTC):
 2. **wait_for_partitions**: a sensor in *reschedule* mode (frees its worker slot between pokes)
    until every source's partition for those days has arrived; gives up after
    `features.sensor_timeout_hours`.
-3. **validate**: the data contract (schema, nulls, ranges, duplicate keys, timestamps inside the
-   interval, row count against recent days). A failing partition is moved to
-   `quarantine/<source>/date=<day>/` with `reason.json`, this task fails with what to fix, and
-   nothing of that day is materialized.
+3. **validate**: the data contract over every file of every partition the window reads (the
+   days, the earlier day that late rows reach back into, and the label partitions delivered):
+   schema, nulls and NaN, ranges, frozen columns, duplicate or conflicting rows, ids against the
+   day's profile, timestamps, future-dated partitions, row count against recent days. A passing
+   partition is copied to `accepted/`, the only tree Feast and training read; a failing one is
+   moved to `quarantine/<source>/date=<day>/attempt-N/` with `reason.json`, and this task fails
+   with what to fix.
 4. **materialize**: Feast `materialize` over exactly the interval (plus allowed lateness) with an
    explicit start and end, so re-runs and backfills are idempotent and never depend on Feast's
    own watermark. Emits the `features/bantay` Asset, which starts `bantay_scoring`.
@@ -25,9 +28,9 @@ import datetime as dt
 
 from airflow.sdk import CronDataIntervalTimetable, Metadata, Param, PokeReturnValue, dag, task
 
-from bantay.assets import features_asset
-from bantay.config import get_settings
-from bantay.dag_defaults import START_DATE, default_args
+from bantay.airflow.assets import features_asset
+from bantay.airflow.defaults import START_DATE, default_args
+from bantay.settings import get_settings
 
 SETTINGS = get_settings()
 FEATURES = features_asset(SETTINGS.project)
@@ -68,15 +71,15 @@ def bantay_features():
     def plan(
         params: dict | None = None, data_interval_start=None, data_interval_end=None
     ) -> list[str]:
-        from bantay.features import day_range
+        from airflow.sdk.exceptions import AirflowFailException
 
-        if params and params.get("start_date"):
-            start = dt.date.fromisoformat(params["start_date"])
-            end = dt.date.fromisoformat(params.get("end_date") or params["start_date"])
-        else:
-            start = data_interval_start.date()
-            end = (data_interval_end - dt.timedelta(microseconds=1)).date()
-        return [d.isoformat() for d in day_range(start, end)]
+        from bantay.airflow.planning import PlanError, days_to_process
+
+        try:
+            days = days_to_process(params, data_interval_start, data_interval_end)
+        except PlanError as exc:
+            raise AirflowFailException(str(exc)) from exc
+        return [d.isoformat() for d in days]
 
     @task.sensor(
         mode="reschedule",
@@ -84,8 +87,8 @@ def bantay_features():
         timeout=SETTINGS.features.sensor_timeout_hours * 3600,
     )
     def wait_for_partitions(days: list[str]) -> PokeReturnValue:
-        from bantay.config import get_settings
-        from bantay.features import missing_partitions
+        from bantay.features.materialize import missing_partitions
+        from bantay.settings import get_settings
 
         settings = get_settings()
         missing = missing_partitions(
@@ -96,21 +99,18 @@ def bantay_features():
         return PokeReturnValue(is_done=not missing)
 
     @task
-    def validate(days: list[str], run_id: str | None = None) -> dict:
+    def validate(days: list[str], run_id: str | None = None, logical_date=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from bantay.config import get_settings
-        from bantay.contract import ContractViolation, enforce
+        from bantay.features.contract import ContractViolation, enforce_for
+        from bantay.settings import get_settings
 
-        settings = get_settings()
         try:
-            results = enforce(
-                settings.raw_dir,
-                settings.quarantine_dir,
-                settings.features.sources,
+            results = enforce_for(
+                get_settings(),
                 [dt.date.fromisoformat(d) for d in days],
-                settings.features.contract,
                 run_id=run_id,
+                as_of=logical_date.date() if logical_date else None,
             )
         except ContractViolation as exc:
             # Bad data does not get better by retrying: fail now, with what to fix.
@@ -119,8 +119,8 @@ def bantay_features():
 
     @task(outlets=[FEATURES])
     def materialize(days: list[str], checked: dict):
-        from bantay.config import get_settings
-        from bantay.features import materialize
+        from bantay.features.materialize import materialize
+        from bantay.settings import get_settings
 
         summary = materialize(get_settings(), [dt.date.fromisoformat(d) for d in days])
         print(f"materialized {checked['rows']} validated rows: {summary}")

@@ -5,8 +5,8 @@ Triggered manually (never scheduled). The trigger form picks the **model**, the 
 go back to (empty: the version before the current one, from the pointer's `previous`), and a
 **reason**, which is required and kept in the promotion audit log with who triggered the run.
 
-The target's integrity is verified (every file's sha256 against its manifest) **before** the
-production pointer moves; the pointer is swapped with a conditional write (If-Match), so a
+The target's integrity is verified (every file's sha256 against its manifest, and the manifest
+against the sha256 recorded in the registry at publish) **before** the production pointer moves; the pointer is swapped with a conditional write (If-Match), so a
 rollback racing another promotion fails cleanly instead of clobbering it. Emits
 `models/<model>/production`. The same action is `bantay rollback --model M [--to VERSION]`.
 """
@@ -17,9 +17,9 @@ import datetime as dt
 
 from airflow.sdk import Metadata, Param, dag, task
 
-from bantay.assets import production_asset
-from bantay.config import get_settings
-from bantay.dag_defaults import START_DATE, default_args
+from bantay.airflow.assets import production_asset
+from bantay.airflow.defaults import START_DATE, default_args
+from bantay.settings import get_settings
 
 SETTINGS = get_settings()
 MODELS = [m.name for m in SETTINGS.models]
@@ -51,24 +51,25 @@ def bantay_rollback():
     def rollback(params: dict, dag_run=None):
         from airflow.sdk.exceptions import AirflowFailException
 
-        from bantay.config import get_settings
-        from bantay.lifecycle import registry, serving_store
-        from bantay.serving_store import ServingStoreError
+        from bantay.serving.promotion import promotion_for
+        from bantay.settings import get_settings
+        from bantay.stores.model_store import ModelStoreError
+        from bantay.stores.registry import registry_for
 
         reason = (params.get("reason") or "").strip()
         if not reason:
             raise AirflowFailException("a rollback needs a 'reason' in the trigger form")
         settings = get_settings()
-        store = serving_store(settings, registry(settings))
+        promotion = promotion_for(settings, registry_for(settings))
         who = getattr(dag_run, "triggering_user_name", None) or "airflow"
         try:
-            pointer = store.rollback(
+            pointer = promotion.rollback(
                 params["model"],
                 params.get("version") or None,
                 actor=f"{who} via {dag_run.run_id}",
                 reason=reason,
             )
-        except ServingStoreError as exc:
+        except ModelStoreError as exc:
             # Integrity failures and unknown versions will not fix themselves on retry.
             raise AirflowFailException(str(exc)) from exc
         print(

@@ -21,9 +21,9 @@ import datetime as dt
 
 from airflow.sdk import Param, dag, task
 
-from bantay.assets import features_asset
-from bantay.config import get_settings
-from bantay.dag_defaults import START_DATE, default_args
+from bantay.airflow.assets import features_asset
+from bantay.airflow.defaults import START_DATE, default_args
+from bantay.settings import get_settings
 
 SETTINGS = get_settings()
 
@@ -50,28 +50,20 @@ SETTINGS = get_settings()
 def bantay_scoring():
     @task
     def plan(params: dict, triggering_asset_events=None, dag_run=None) -> list[dict]:
-        from bantay.config import get_settings
+        from bantay.airflow.planning import day_to_score, events_from_context
+        from bantay.settings import get_settings
 
-        day = params.get("date")
-        if not day:
-            days = [
-                d
-                for events in (triggering_asset_events or {}).values()
-                for event in events
-                for d in (event.extra or {}).get("days", [])
-            ]
-            day = (
-                max(days) if days else (dag_run.run_after.date() - dt.timedelta(days=1)).isoformat()
-            )
+        events = events_from_context(triggering_asset_events)
+        day = day_to_score(params, events, dag_run.run_after)
         return [{"model": m.name, "day": day} for m in get_settings().models]
 
     @task(map_index_template="{{ job['model'] }}")
     def score(job: dict) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from bantay.config import get_settings
-        from bantay.scoring import score_day
-        from bantay.serving_store import NoProductionVersion, UnknownModel
+        from bantay.serving.scoring import score_day
+        from bantay.settings import get_settings
+        from bantay.stores.model_store import NoProductionVersion, UnknownModel
 
         try:
             summary = score_day(get_settings(), job["model"], dt.date.fromisoformat(job["day"]))

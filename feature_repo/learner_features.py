@@ -1,29 +1,57 @@
 """Feast definitions for the learner early-warning model.
 
-Sources are the daily raw partitions (``<data>/raw/<source>/date=*/part-0.parquet``) after the data
-contract has accepted them; rejected partitions are moved to quarantine and never match the glob.
+Sources are the ACCEPTED daily partitions (``<data>/accepted/<source>/date=*/part-0.parquet``): the
+data contract writes a day there only after every file delivered for it passed, and takes it out
+again when a later delivery is rejected. Nothing reads the raw delivery tree directly.
+
+One definitions file serves every ``feature_store*.yaml``: the source class follows the offline
+store of the yaml being applied (a ``FileSource`` for DuckDB, a ``SparkSource`` over the same
+files for Spark), so switching profiles is configuration only.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 
+import yaml
 from feast import Entity, FeatureService, FeatureView, Field, FileSource
 from feast.types import Float64, Int64, String
 from feast.value_type import ValueType
 
-RAW = os.path.join(os.environ.get("BANTAY_DATA_DIR", "var/data"), "raw")
+# bantay.layout.accepted_root; feature_repo/ does not import bantay (feast apply runs anywhere).
+ACCEPTED = os.path.join(os.environ.get("BANTAY_DATA_DIR", "var/data"), "accepted")
+HERE = Path(__file__).resolve().parent
 
 
-def _source(name: str) -> FileSource:
-    return FileSource(
-        name=f"{name}_source",
-        path=os.path.join(RAW, name, "date=*", "*.parquet"),
-        timestamp_field="event_timestamp",
-        created_timestamp_column="created_timestamp",
-        description=f"Daily {name.replace('_', ' ')} partitions, validated by the data contract.",
-    )
+def offline_store_type() -> str:
+    """The offline store type of the yaml being applied: ``FEAST_FS_YAML_FILE_PATH`` (Feast's own
+    variable, which ``bantay features apply`` sets), else Feast's default ``feature_store.yaml``.
+    """
+    path = Path(os.environ.get("FEAST_FS_YAML_FILE_PATH") or HERE / "feature_store.yaml")
+    config = yaml.safe_load(path.read_text()) or {}
+    return str((config.get("offline_store") or {}).get("type", "dask"))
+
+
+OFFLINE_STORE = offline_store_type()
+
+
+def _source(name: str):
+    kwargs = {
+        "name": f"{name}_source",
+        "path": os.path.join(ACCEPTED, name, "date=*", "*.parquet"),
+        "timestamp_field": "event_timestamp",
+        "created_timestamp_column": "created_timestamp",
+        "description": f"Daily {name.replace('_', ' ')} partitions, validated by the data contract.",
+    }
+    if OFFLINE_STORE == "spark":
+        from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import (
+            SparkSource,
+        )
+
+        return SparkSource(file_format="parquet", **kwargs)
+    return FileSource(**kwargs)
 
 
 learner = Entity(
@@ -85,4 +113,11 @@ learner_risk_v1 = FeatureService(
     features=[learning_activity, family_contact, learner_profile],
     description="Features of the learner_risk model, version 1.",
     tags={"model": "learner_risk"},
+)
+
+learner_engagement_v1 = FeatureService(
+    name="learner_engagement_v1",
+    features=[learning_activity, learner_profile],
+    description="Features of the learner_engagement model, version 1: school activity and profile.",
+    tags={"model": "learner_engagement"},
 )

@@ -1,7 +1,7 @@
 """Synthetic learner-risk frames with known ground truth for drift and e-mail tests.
 
 Shapes and value ranges follow the shipped schema (12 features of ``learner_risk_v1``, ``score``,
-``at_risk``); distributions are plausible, not the lead's simulator, so these tests do not depend
+``at_risk``); distributions are plausible, independent of the project's simulator, so these tests do not depend
 on it.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bantay import schema
-from bantay.monitoring import DriftConfig
+from bantay.monitoring.config import DriftConfig
 
 NUMERICAL = list(schema.NUMERICAL)
 CATEGORICAL = list(schema.CATEGORICAL)

@@ -34,15 +34,16 @@ class LifecycleEnv:
     scenario: sim.Scenario
 
     def settings(self):
-        from bantay.config import get_settings
+        from bantay.settings import get_settings
 
         return get_settings()
 
 
 @pytest.fixture(scope="module")
 def lifecycle_env(tmp_path_factory, moto_s3, request) -> Iterator[LifecycleEnv]:
-    from bantay.config import get_settings
-    from bantay.features import apply
+    from bantay.features.contract import enforce_for
+    from bantay.settings import get_settings
+    from bantay.stores.feast_store import apply
 
     params = getattr(request.module, "LIFECYCLE", {})
     days = params.get("days", 70)
@@ -71,14 +72,18 @@ def lifecycle_env(tmp_path_factory, moto_s3, request) -> Iterator[LifecycleEnv]:
             mp.setenv(key, value)
         get_settings.cache_clear()
         settings = get_settings()
-        sim.write_range(settings.raw_dir, first_day, days, scenario)
+        dates = sim.write_range(settings.raw_dir, first_day, days, scenario)
+        enforce_for(settings, dates)  # the data contract accepts what Feast and training read
         apply(settings)
+        from bantay.stores.registry import Registry
+
+        Registry(registry_url).upgrade()  # the deploy step, as `bantay registry upgrade`
         try:
             yield LifecycleEnv(
                 home, moto_s3, bucket, registry_url, s3, first_day, last_day, scenario
             )
         finally:
-            from bantay.registry import Registry
+            from bantay.stores.registry import Registry
 
             Registry(registry_url).dispose()
             get_settings.cache_clear()

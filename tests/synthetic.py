@@ -1,6 +1,6 @@
 """Seeded synthetic learner frames for unit tests of training, evaluation and the gate.
 
-Not the project's simulator (the lead owns ``bantay.simulate``): a small numpy generator with the
+Not the project's simulator (``bantay.simulate``): a small numpy generator with the
 same columns and a known label signal, so tests know what a good model can reach.
 """
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bantay.schema import CATEGORICAL, NUMERICAL, REGIONS
-from bantay.training import FeatureSet
+from bantay.training.pipeline import FeatureSet
 
 FEATURES = FeatureSet(NUMERICAL, CATEGORICAL)
 

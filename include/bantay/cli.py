@@ -1,6 +1,8 @@
-"""``bantay`` command line: simulate data, deploy the feature repo, inspect features, roll back.
+"""``bantay`` command line: every subcommand, each a thin wrapper over a library function, so what
+the CLI does the DAGs do too.
 
-Each subcommand is a thin wrapper over a library function, so what the CLI does the DAGs do too.
+Errors a person can fix (bad configuration, bad data, an unknown version, an unreachable store)
+print one message naming the input and the fix, and exit non-zero; never a traceback.
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def _simulate(args: argparse.Namespace) -> int:
     from bantay import simulate
-    from bantay.config import get_settings
+    from bantay.settings import get_settings
 
     scenario = simulate.Scenario(
         learners=args.learners,
@@ -35,36 +39,30 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _features_apply(args: argparse.Namespace) -> int:
-    from bantay.config import get_settings
-    from bantay.features import apply
+    from bantay.settings import get_settings
+    from bantay.stores.feast_store import apply
 
     apply(get_settings())
     return 0
 
 
 def _features_materialize(args: argparse.Namespace) -> int:
-    from bantay.config import get_settings
-    from bantay.contract import enforce
-    from bantay.features import day_range, materialize
+    from bantay.features.contract import enforce_for
+    from bantay.features.materialize import day_range, materialize
+    from bantay.settings import get_settings
 
     settings = get_settings()
     days = day_range(
         dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end or args.start)
     )
-    enforce(
-        settings.raw_dir,
-        settings.quarantine_dir,
-        settings.features.sources,
-        days,
-        settings.features.contract,
-    )
+    enforce_for(settings, days, as_of=dt.datetime.now(dt.UTC).date())
     print(json.dumps(materialize(settings, days), indent=2))
     return 0
 
 
 def _features_show(args: argparse.Namespace) -> int:
-    from bantay.config import get_settings
-    from bantay.features import online_features
+    from bantay.settings import get_settings
+    from bantay.stores.feast_store import online_features
 
     settings = get_settings()
     ids = [int(x) for x in args.learners.split(",")]
@@ -72,6 +70,126 @@ def _features_show(args: argparse.Namespace) -> int:
     frame = online_features(settings, ids, model.feature_service)
     print(frame.T.to_string())
     return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    import evidently  # noqa: F401  (loaded: drift methods are checked against its registry)
+
+    from bantay.settings import load_settings
+
+    settings = load_settings()
+    source = os.environ.get("BANTAY_CONFIG", "bantay.yaml")
+    print(f"{source}: OK")
+    print(f"  storage: s3://{settings.storage.bucket}/{settings.storage.prefix}")
+    print(
+        f"  features: schedule {settings.features.schedule or 'manual'}, sources {list(settings.features.sources)}"
+    )
+    for m in settings.models:
+        print(
+            f"  model {m.name}: label {m.label}, feature service {m.feature_service}, "
+            f"training {m.training_schedule or 'manual'}, approval {m.approval}, "
+            f"{len(m.search_space)} search-space entries"
+        )
+    return 0
+
+
+def _registry_upgrade(args: argparse.Namespace) -> int:
+    from bantay.stores.registry import Registry
+
+    registry = Registry.from_connection()
+    registry.upgrade()
+    print(f"{registry!r} at migration {registry.current_revision()}")
+    return 0
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from bantay.settings import get_settings
+    from bantay.stores.model_store import ModelStore
+
+    storage = get_settings().storage
+    return ModelStore.from_connection(
+        args.bucket or storage.bucket,
+        args.prefix or storage.prefix,
+        conn_id=args.conn_id or storage.aws_conn_id,
+    )
+
+
+def _promotion(args: argparse.Namespace, with_registry: bool = True) -> Any:
+    from bantay.serving.promotion import Promotion
+    from bantay.settings import get_settings
+    from bantay.stores.registry import registry_for
+
+    registry = registry_for(get_settings()) if with_registry else None
+    return Promotion(_store(args), registry)
+
+
+def _print_json(result: Any) -> int:
+    print(json.dumps(result, indent=2, sort_keys=True, default=str))
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    promotion = _promotion(args)
+    return _print_json(promotion.promote(args.model, args.to, actor=args.actor, reason=args.reason))
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    promotion = _promotion(args)
+    return _print_json(
+        promotion.rollback(args.model, args.to, actor=args.actor, reason=args.reason)
+    )
+
+
+def _pointer(args: argparse.Namespace) -> int:
+    return _print_json(_store(args).require_pointer(args.model))
+
+
+def _shadow(args: argparse.Namespace) -> int:
+    promotion = _promotion(args)
+    if args.clear:
+        promotion.store.clear_shadow(args.model)
+        return _print_json({"shadow": None})
+    if not args.to:
+        raise ValueError("shadow needs --to VERSION (or --clear to stop shadow scoring)")
+    return _print_json(
+        promotion.stage_shadow(args.model, args.to, actor=args.actor, reason=args.reason)
+    )
+
+
+def _add_model_store_commands(sub: argparse._SubParsersAction) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", required=True, help="model name, e.g. learner_risk")
+    common.add_argument("--bucket", help="S3 bucket (default: storage.bucket from settings)")
+    common.add_argument("--prefix", help="S3 key prefix (default: storage.prefix from settings)")
+    common.add_argument(
+        "--conn-id", help="Airflow AWS connection id (default: storage.aws_conn_id)"
+    )
+    changing = argparse.ArgumentParser(add_help=False)
+    changing.add_argument("--reason", required=True, help="why; recorded in the audit log")
+    changing.add_argument(
+        "--actor", default=os.environ.get("USER") or "unknown", help="who (default: $USER)"
+    )
+    p = sub.add_parser(
+        "promote", parents=[common, changing], help="point production at a verified version"
+    )
+    p.add_argument("--to", required=True, help="version to promote")
+    p.set_defaults(func=_promote)
+    p = sub.add_parser(
+        "rollback",
+        parents=[common, changing],
+        help="point production back at the previous (or a named) version",
+    )
+    p.add_argument("--to", help="version to roll back to (default: the pointer's previous)")
+    p.set_defaults(func=_rollback)
+    sub.add_parser(
+        "pointer", parents=[common], help="print the production pointer as JSON"
+    ).set_defaults(func=_pointer)
+    p = sub.add_parser(
+        "shadow", parents=[common, changing], help="score a version beside production (or --clear)"
+    )
+    p.add_argument("--to", help="version to shadow")
+    p.add_argument("--clear", action="store_true", help="stop shadow scoring")
+    p.set_defaults(func=_shadow)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,9 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--learners", required=True, help="comma-separated learner ids")
     show.add_argument("--model")
     show.set_defaults(func=_features_show)
-    from bantay.serving_store import add_cli
-
-    add_cli(sub)
+    config = sub.add_parser("config", help="the project configuration").add_subparsers(
+        dest="action", required=True
+    )
+    config.add_parser(
+        "check", help="validate bantay.yaml and BANTAY_* (every error, or a summary)"
+    ).set_defaults(func=_config_check)
+    registry = sub.add_parser("registry", help="the registry database").add_subparsers(
+        dest="action", required=True
+    )
+    registry.add_parser(
+        "upgrade", help="apply the registry migrations (a deploy step)"
+    ).set_defaults(func=_registry_upgrade)
+    _add_model_store_commands(sub)
     return parser
 
 
@@ -129,9 +257,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except _user_errors() as exc:
         print(f"bantay: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that carry a message for a person (the input and the fix), not for a debugger."""
+    from bantay.features.contract import ContractViolation
+    from bantay.settings import ConfigError
+    from bantay.stores.model_store import ModelStoreError
+    from bantay.stores.registry_models import RegistryError
+
+    return (ConfigError, ContractViolation, ModelStoreError, RegistryError, ValueError, OSError)
 
 
 if __name__ == "__main__":

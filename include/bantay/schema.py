@@ -31,7 +31,7 @@ SOURCE_FEATURES = {
 LABEL_SOURCE = "term_outcomes"
 SOURCES = (*SOURCE_FEATURES, LABEL_SOURCE)
 
-# Valid ranges used for clipping here and by the data contract (bantay.contract).
+# Valid ranges used for clipping here and by the data contract (bantay.features.contract).
 RANGES: dict[str, tuple[float, float]] = {
     "attendance_rate": (0.0, 1.0),
     "assignment_completion": (0.0, 1.0),
@@ -53,12 +53,15 @@ INT_COLUMNS = {
     "grade_level",
     "parent_abroad",
     "at_risk",
+    "disengaged",
 }
 
 ENTITY = "learner_id"
 TIMESTAMP = "event_timestamp"
 CREATED = "created_timestamp"
 LABEL = "at_risk"
+# Outcomes in the term_outcomes feed, one column per model label.
+LABELS = ("at_risk", "disengaged")
 CATEGORICAL = ("region", "parent_abroad")
 NUMERICAL = tuple(f for f in FEATURES if f not in CATEGORICAL)
 
@@ -66,7 +69,12 @@ NUMERICAL = tuple(f for f in FEATURES if f not in CATEGORICAL)
 def source_columns(source: str) -> dict[str, str]:
     """Expected columns and dtypes of one raw partition of ``source``."""
     if source == LABEL_SOURCE:
-        return {ENTITY: "int64", TIMESTAMP: "timestamp", LABEL: "int64", CREATED: "timestamp"}
+        return {
+            ENTITY: "int64",
+            TIMESTAMP: "timestamp",
+            **{label: "int64" for label in LABELS},
+            CREATED: "timestamp",
+        }
     if source not in SOURCE_FEATURES:
         raise ValueError(f"unknown source {source!r}; allowed: {list(SOURCES)}")
     cols = {ENTITY: "int64", TIMESTAMP: "timestamp"}

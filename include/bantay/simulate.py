@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bantay.layout import partition_path
 from bantay.schema import (
     ACTIVITY_FEATURES,
     CONTACT_FEATURES,
@@ -40,7 +41,13 @@ _EPOCH = dt.date(2020, 1, 1)
 
 @dataclass(frozen=True)
 class CovariateShift:
-    """Shift ``features`` by ``size`` standard deviations from ``start`` on (ground truth drift)."""
+    """Shift ``features`` by ``size`` standard deviations from ``start`` on (ground truth drift).
+
+    The standard deviation is measured on the day's own unshifted values of the feature, so
+    ``size`` means what it says on every feature. Integer features move by randomised rounding
+    (``x + size * sd`` rounded up with the probability of its fractional part), so a small
+    shift of a count is not rounded away: the mean moves by ``size * sd`` up to clipping.
+    """
 
     features: tuple[str, ...]
     start: dt.date
@@ -67,13 +74,20 @@ class ConceptShift:
             raise ValueError(f"concept shift size must be in (0, 1], got {self.size}")
 
 
-BROKEN_KINDS = ("nulls", "frozen", "unit")
+BROKEN_KINDS = ("nulls", "frozen", "stuck", "unit")
 
 
 @dataclass(frozen=True)
 class BrokenFeed:
-    """An upstream bug from ``start``: ``nulls`` (90 % missing), ``frozen`` (one constant) or
-    ``unit`` (minutes reported as seconds: x60)."""
+    """An upstream bug from ``start`` on:
+
+    * ``nulls``: 90 % of the values are missing;
+    * ``frozen``: every row carries the same constant, the same on every day of the break (the
+      feature's typical value, so the mean barely moves: only the spread collapses);
+    * ``stuck``: each learner's value stops changing, stuck at its value of the day before
+      ``start`` (the distribution looks normal; only the day-over-day change is gone);
+    * ``unit``: minutes reported as seconds (x60), or a ratio as a percentage (x100).
+    """
 
     feature: str
     start: dt.date
@@ -157,21 +171,28 @@ def _timestamps(rng: np.random.Generator, day: dt.date, n: int) -> pd.DatetimeIn
 
 
 def _apply_shifts(frame: pd.DataFrame, day: dt.date, scenario: Scenario) -> None:
-    for shift in scenario.covariate:
+    for k, shift in enumerate(scenario.covariate):
         if day < shift.start:
             continue
-        for col in shift.features:
+        for j, col in enumerate(shift.features):
             if col not in frame:
                 continue
             lo, hi = RANGES[col]
-            spread = _REFERENCE_STD[col]
-            shifted = frame[col].astype("float64") + shift.size * spread
-            shifted = shifted.clip(lo, hi)
-            frame[col] = shifted.round() if col in INT_COLUMNS else shifted
+            values = frame[col].astype("float64")
+            shifted = values + shift.size * float(values.std(ddof=0) or 0.0)
+            if col in INT_COLUMNS:  # randomised rounding keeps the expected shift
+                rng = _rng(scenario, 10, _day_index(day), k, j)
+                floor = np.floor(shifted)
+                shifted = floor + (rng.random(len(shifted)) < (shifted - floor))
+            frame[col] = shifted.clip(lo, hi)
 
 
 def _apply_broken(
-    frame: pd.DataFrame, day: dt.date, scenario: Scenario, rng: np.random.Generator
+    frame: pd.DataFrame,
+    day: dt.date,
+    scenario: Scenario,
+    rng: np.random.Generator,
+    source: str,
 ) -> None:
     for bug in scenario.broken:
         if day < bug.start or bug.feature not in frame:
@@ -181,25 +202,29 @@ def _apply_broken(
             mask = rng.random(len(frame)) < 0.9
             frame[col] = frame[col].astype("float64").mask(mask)
         elif bug.kind == "frozen":
-            frame[col] = frame[col].iloc[0] if len(frame) else frame[col]
+            frame[col] = _TYPICAL[col]
+        elif bug.kind == "stuck":
+            before = _feature_rows(
+                source, bug.start - dt.timedelta(days=1), scenario, population(scenario)
+            )
+            last = before.set_index("learner_id")[col]
+            frame[col] = frame["learner_id"].map(last).fillna(frame[col]).to_numpy()
         else:  # unit: a feed switched from minutes (or fractions) to seconds (or percent)
             factor = 60.0 if RANGES[col][1] > 1 else 100.0
             frame[col] = frame[col].astype("float64") * factor
 
 
-# Typical spreads of each feature, so a shift of size 1 means "one standard deviation".
-_REFERENCE_STD: dict[str, float] = {
-    "attendance_rate": 0.08,
-    "assignment_completion": 0.12,
-    "quiz_score_avg": 12.0,
-    "study_minutes": 35.0,
+# The typical value of each feature a broken feed can freeze at (the mean barely moves).
+_TYPICAL: dict[str, float] = {
+    "attendance_rate": 0.85,
+    "assignment_completion": 0.8,
+    "quiz_score_avg": 74.0,
+    "study_minutes": 95.0,
     "late_submissions": 1.0,
     "calls_with_parent": 1.0,
-    "messages_with_parent": 2.5,
-    "days_since_last_contact": 3.0,
-    "support_on_time_ratio": 0.12,
-    "grade_level": 3.4,
-    "parent_abroad": 0.5,
+    "messages_with_parent": 3.0,
+    "days_since_last_contact": 2.0,
+    "support_on_time_ratio": 0.85,
 }
 
 
@@ -292,7 +317,8 @@ def feature_partition(source: str, day: dt.date, scenario: Scenario) -> pd.DataF
     frame = pd.concat([today[~today["_late"]], yesterday[yesterday["_late"]]], ignore_index=True)
     frame = frame.drop(columns="_late")
     # A broken feed is a property of what arrives, so it hits the whole partition of ``day``.
-    _apply_broken(frame, day, scenario, _rng(scenario, 6, _day_index(day), _SOURCE_IDS[source]))
+    rng = _rng(scenario, 6, _day_index(day), _SOURCE_IDS[source])
+    _apply_broken(frame, day, scenario, rng, source)
     frame["created_timestamp"] = _utc(day) + pd.Timedelta(hours=23)
     return _typed(frame)
 
@@ -319,12 +345,20 @@ def label_partition(day: dt.date, scenario: Scenario) -> pd.DataFrame:
     rng = _rng(scenario, 8, _day_index(observed))
     p = 1.0 / (1.0 + np.exp(-(-2.6 + 1.6 * r)))
     y = (rng.random(len(r)) < p).astype(np.int64)
+    # disengaged: attendance and work collapse next month; driven by the same latent risk without
+    # the family-contact part, so a model without family-contact features can learn it.
+    activity_risk = r - 0.25 * pop.parent_abroad
+    p_disengaged = 1.0 / (1.0 + np.exp(-(-1.9 + 1.3 * activity_risk)))
+    disengaged = (_rng(scenario, 9, _day_index(observed)).random(len(r)) < p_disengaged).astype(
+        np.int64
+    )
     enrolled = rng.random(len(r)) >= 0.02  # a few learners leave and get no outcome
     frame = pd.DataFrame(
         {
             "learner_id": pop.learner_id[enrolled],
             "event_timestamp": _utc(observed) + pd.Timedelta(hours=23, minutes=59),
             "at_risk": y[enrolled],
+            "disengaged": disengaged[enrolled],
             "created_timestamp": _utc(day) + pd.Timedelta(hours=6),
         }
     )
@@ -337,6 +371,7 @@ def _empty_labels() -> pd.DataFrame:
             "learner_id": pd.Series([], dtype="int64"),
             "event_timestamp": pd.Series([], dtype="datetime64[us, UTC]"),
             "at_risk": pd.Series([], dtype="int64"),
+            "disengaged": pd.Series([], dtype="int64"),
             "created_timestamp": pd.Series([], dtype="datetime64[us, UTC]"),
         }
     )
@@ -363,10 +398,6 @@ def partition(source: str, day: dt.date, scenario: Scenario) -> pd.DataFrame:
     if source == LABEL_SOURCE:
         return label_partition(day, scenario)
     return feature_partition(source, day, scenario)
-
-
-def partition_path(raw_dir: Path, source: str, day: dt.date) -> Path:
-    return Path(raw_dir) / source / f"date={day.isoformat()}" / "part-0.parquet"
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> str:
@@ -427,7 +458,7 @@ def parse_concept(text: str) -> ConceptShift:
 
 
 def parse_broken(text: str) -> BrokenFeed:
-    """``FEATURE@YYYY-MM-DD:KIND`` with KIND one of nulls, frozen, unit."""
+    """``FEATURE@YYYY-MM-DD:KIND`` with KIND one of nulls, frozen, stuck, unit."""
     try:
         feat, rest = text.split("@", 1)
         start, _, kind = rest.partition(":")

@@ -12,8 +12,8 @@ import pytest
 
 from airflow_support import run_dag, task_states
 from bantay import simulate as sim
-from bantay.config import get_settings
 from bantay.schema import SOURCE_FEATURES
+from bantay.settings import get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ def _expected_latest(raw_dir, source: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def feature_history():
-    from bantay.features import apply
+    from bantay.stores.feast_store import apply
 
     settings = get_settings()
     sim.write_range(settings.raw_dir, START - dt.timedelta(days=1), DAYS + 1, SCENARIO)
@@ -66,7 +66,7 @@ def feature_history():
 
 
 def test_online_store_matches_the_simulators_latest_values(feature_history):
-    from bantay.features import online_features
+    from bantay.stores.feast_store import online_features
 
     settings = feature_history
     online = online_features(settings, SAMPLE, "learner_risk_v1").set_index("learner_id")
@@ -108,5 +108,6 @@ def test_quarantined_partition_leaves_online_store_unchanged(feature_history):
     assert states["materialize"] == "upstream_failed", states
     assert _online_dump() == before
     where = settings.quarantine_dir / "learning_activity" / f"date={bad_day.isoformat()}"
+    where = where / "attempt-1"
     assert (where / "reason.json").is_file() and (where / "part-0.parquet").is_file()
     assert not sim.partition_path(settings.raw_dir, "learning_activity", bad_day).exists()

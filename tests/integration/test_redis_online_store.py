@@ -4,12 +4,13 @@ gives the same online features as the embedded SQLite store."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pandas as pd
 import pytest
 
 from bantay import simulate as sim
+from feast_support import feast_profile
+from fixtures_services import redis_address, redis_database
 
 pytestmark = pytest.mark.integration
 
@@ -17,51 +18,23 @@ DAYS = [dt.date(2026, 9, 1) + dt.timedelta(days=i) for i in range(4)]
 SAMPLE = [100_001, 100_123, 100_456, 100_789]
 
 
-def _redis_url() -> str:
-    return os.environ.get("BANTAY_TEST_REDIS", "127.0.0.1:6379")
-
-
 @pytest.fixture(scope="module")
 def redis_db():
-    import redis
-
-    host, port = _redis_url().split(":")
-    client = redis.Redis(host=host, port=int(port), db=7)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.fail(
-            f"Redis is not reachable at {_redis_url()} ({exc}); start it (.ci/run does: redis-server "
-            "--daemonize yes --bind 127.0.0.1 --port 6379) or set BANTAY_TEST_REDIS=host:port",
-            pytrace=False,
-        )
-    client.flushdb()
-    yield client
-    client.flushdb()
+    with redis_database(7) as client:
+        yield client
 
 
 def _online(tmp_path, yaml: str, extra_env: dict[str, str]):
-    from bantay.config import get_settings
-    from bantay.features import apply, materialize, online_features
+    from bantay.features.contract import enforce_for
+    from bantay.features.materialize import materialize
+    from bantay.stores.feast_store import apply, online_features
 
     home = tmp_path / yaml.replace(".", "_")
-    env = {
-        "BANTAY_HOME": str(home),
-        "BANTAY_DATA_DIR": str(tmp_path / "data"),
-        "BANTAY_FEAST_REGISTRY_URL": f"sqlite:///{home / 'registry.db'}",
-        "BANTAY_FEAST_ONLINE_PATH": str(home / "online.db"),
-        "BANTAY_FEAST__STORE_YAML": yaml,
-        **extra_env,
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        get_settings.cache_clear()
-        settings = get_settings()
+    with feast_profile(home, tmp_path / "data", yaml, extra_env) as settings:
         apply(settings)
+        enforce_for(settings, DAYS)
         summary = materialize(settings, DAYS)
         frame = online_features(settings, SAMPLE, "learner_risk_v1")
-    get_settings.cache_clear()
     return summary, frame.set_index("learner_id").sort_index()
 
 
@@ -72,7 +45,7 @@ def test_redis_and_sqlite_online_stores_agree(tmp_path, redis_db):
         len(DAYS) + 1,
         sim.Scenario(learners=800, seed=9),
     )
-    redis_conn = f"{_redis_url()},db=7"
+    redis_conn = f"{redis_address()},db=7"
     _, sqlite_frame = _online(tmp_path, "feature_store.yaml", {})
     summary, redis_frame = _online(
         tmp_path, "feature_store.redis.yaml", {"BANTAY_FEAST_REDIS": redis_conn}

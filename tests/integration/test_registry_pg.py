@@ -8,11 +8,11 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from bantay.registry import (
+from bantay.stores.registry import Registry
+from bantay.stores.registry_models import (
     ALEMBIC_VERSION_TABLE,
     InvalidTransition,
     ModelStatus,
-    Registry,
     RegistryError,
 )
 from fixtures_services import pg_url  # noqa: F401  (pytest fixture)
@@ -48,7 +48,7 @@ def test_concurrent_upgrades_of_an_empty_database_converge_on_head(pg_url):  # n
     assert errors == []
     reg = registries[0]
     reg.upgrade()  # and once more, later
-    assert reg.current_revision() == "0002"
+    assert reg.current_revision() == "0004"
     inspector = sa.inspect(reg.engine)
     assert {"model_versions", "promotions", "drift_reports", ALEMBIC_VERSION_TABLE} <= set(
         inspector.get_table_names()
@@ -178,11 +178,11 @@ def test_drift_report_upsert_on_postgres(registry):
 def test_downgrade_to_base_removes_everything(registry):
     from alembic import command
 
-    from bantay.registry import alembic_config
+    from bantay.stores.registry import alembic_config
 
     with registry.engine.begin() as conn:
         command.downgrade(alembic_config(conn), "base")
     tables = set(sa.inspect(registry.engine).get_table_names())
     assert not {"model_versions", "promotions", "drift_reports"} & tables
     registry.upgrade()
-    assert registry.current_revision() == "0002"
+    assert registry.current_revision() == "0004"

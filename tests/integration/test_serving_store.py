@@ -7,7 +7,6 @@ that raises fakes a network failure at the S3 boundary and says so.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import io
@@ -23,20 +22,21 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from sklearn.linear_model import LogisticRegression
 
-from bantay.connections import s3_client
-from bantay.registry import ModelStatus, Registry
-from bantay.serving_store import (
+from bantay.serving.promotion import Promotion
+from bantay.stores.connections import s3_client
+from bantay.stores.model_store import (
     ArtifactCorrupt,
     BucketNotFound,
+    ModelStore,
+    ModelStoreError,
     NoProductionVersion,
     PromotionConflict,
-    ServingStore,
-    ServingStoreError,
     UnknownModel,
     UnknownVersion,
     VersionExists,
-    add_cli,
 )
+from bantay.stores.registry import Registry
+from bantay.stores.registry_models import ModelStatus
 from fixtures_services import (  # noqa: F401  (pytest fixtures)
     aws_connection,
     moto_s3,
@@ -80,19 +80,28 @@ def registry(tmp_path):
 
 
 @pytest.fixture
-def store(s3_bucket, registry):  # noqa: F811
+def store(s3_bucket):  # noqa: F811
     client, bucket = s3_bucket
-    return ServingStore(client, bucket, PREFIX, registry=registry)
+    return ModelStore(client, bucket, PREFIX)
 
 
-def publish(store: ServingStore, version: str, seed: int, approve: bool = True) -> dict[str, Any]:
+@pytest.fixture
+def promo(store, registry):
+    return Promotion(store, registry)
+
+
+def publish(
+    target: Promotion | ModelStore, version: str, seed: int, approve: bool = True
+) -> dict[str, Any]:
+    """Register (with a registry) and publish; through ``Promotion`` the sha256 is recorded."""
     model, reference = tiny_model(seed)
-    if store.registry is not None:
-        store.registry.upsert_version(MODEL, version, status="approved" if approve else "candidate")
-    return store.publish(MODEL, version, model, manifest_for(version), reference)
+    registry = getattr(target, "registry", None)
+    if registry is not None:
+        registry.upsert_version(MODEL, version, status="approved" if approve else "candidate")
+    return target.publish(MODEL, version, model, manifest_for(version), reference)
 
 
-def raw_bytes(store: ServingStore, key: str) -> bytes:
+def raw_bytes(store: ModelStore, key: str) -> bytes:
     return store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
 
 
@@ -109,7 +118,7 @@ class _Delegate:
 # -- the happy path ---------------------------------------------------------------------------
 
 
-def test_publish_promote_load_round_trip(store, registry):
+def test_publish_promote_load_round_trip(store, promo, registry):
     model, reference = tiny_model(1)
     registry.upsert_version(MODEL, "v1", status="approved")
     manifest = store.publish(MODEL, "v1", model, manifest_for("v1"), reference)
@@ -125,7 +134,7 @@ def test_publish_promote_load_round_trip(store, registry):
     assert json.loads(raw_bytes(store, root + "manifest.json")) == manifest
     assert store.list_versions(MODEL) == ["v1"]
 
-    pointer = store.promote(MODEL, "v1", actor="bantay_training", reason="gate passed")
+    pointer = promo.promote(MODEL, "v1", actor="bantay_training", reason="gate passed")
     assert pointer["version"] == "v1" and pointer["previous"] is None
     assert pointer["sha256"] == manifest["files"]["model.joblib"]["sha256"]
     assert store.pointer(MODEL) == pointer
@@ -159,11 +168,11 @@ def test_every_put_is_conditional_checksummed_and_manifest_last(store):
             calls.append({k: v for k, v in kwargs.items() if k != "Body"})
             return self._client.put_object(**kwargs)
 
-    recording = ServingStore(Recording(store.client), store.bucket, PREFIX)
+    recording = ModelStore(Recording(store.client), store.bucket, PREFIX)
     publish(recording, "v1", seed=1, approve=False)
-    recording.promote(MODEL, "v1", actor="a", reason="first")
+    Promotion(recording).promote(MODEL, "v1", actor="a", reason="first")
     publish(recording, "v2", seed=2, approve=False)
-    recording.promote(MODEL, "v2", actor="a", reason="second")
+    Promotion(recording).promote(MODEL, "v2", actor="a", reason="second")
 
     names = [c["Key"].rsplit("/", 1)[-1] for c in calls]
     assert (
@@ -196,14 +205,14 @@ def test_every_put_is_conditional_checksummed_and_manifest_last(store):
     assert head["ChecksumSHA256"] == expected.decode()
 
 
-def test_versions_are_immutable_but_an_identical_retry_is_a_no_op(store):
-    first = publish(store, "v1", seed=1)
+def test_versions_are_immutable_but_an_identical_retry_is_a_no_op(store, promo):
+    first = publish(promo, "v1", seed=1)
     manifest_key = f"{PREFIX}/models/{MODEL}/versions/v1/manifest.json"
     stored = raw_bytes(store, manifest_key)
 
-    assert publish(store, "v1", seed=1) == first  # retried task, same contents
+    assert publish(promo, "v1", seed=1) == first  # retried task, same contents
     with pytest.raises(VersionExists, match="versions are immutable") as info:
-        publish(store, "v1", seed=2)
+        publish(promo, "v1", seed=2)
     assert "v1" in str(info.value) and "new version id" in str(info.value)
     assert raw_bytes(store, manifest_key) == stored
 
@@ -211,10 +220,10 @@ def test_versions_are_immutable_but_an_identical_retry_is_a_no_op(store):
 # -- concurrency ------------------------------------------------------------------------------
 
 
-def test_two_simultaneous_promotions_exactly_one_wins(store, registry, moto_s3):  # noqa: F811
+def test_two_simultaneous_promotions_exactly_one_wins(store, promo, registry, moto_s3):  # noqa: F811
     for version, seed in (("v1", 1), ("v2", 2), ("v3", 3)):
-        publish(store, version, seed)
-    store.promote(MODEL, "v1", actor="setup", reason="baseline")
+        publish(promo, version, seed)
+    promo.promote(MODEL, "v1", actor="setup", reason="baseline")
     audit_before = len(registry.promotions(MODEL))
     barrier = threading.Barrier(2)
 
@@ -234,8 +243,9 @@ def test_two_simultaneous_promotions_exactly_one_wins(store, registry, moto_s3):
     outcomes: dict[str, Any] = {}
 
     def promote(version: str) -> None:
-        racer = ServingStore(
-            PauseAfterPointerRead(s3_client_for(moto_s3)), store.bucket, PREFIX, registry=registry
+        racer = Promotion(
+            ModelStore(PauseAfterPointerRead(s3_client_for(moto_s3)), store.bucket, PREFIX),
+            registry,
         )
         try:
             outcomes[version] = racer.promote(
@@ -272,9 +282,9 @@ def test_two_simultaneous_promotions_exactly_one_wins(store, registry, moto_s3):
 
 
 @pytest.mark.parametrize("failing_file", ["reference.parquet", "manifest.json"])
-def test_interrupted_publish_never_reaches_serving(store, failing_file):
-    publish(store, "v1", seed=1)
-    store.promote(MODEL, "v1", actor="setup", reason="baseline")
+def test_interrupted_publish_never_reaches_serving(store, promo, failing_file):
+    publish(promo, "v1", seed=1)
+    promo.promote(MODEL, "v1", actor="setup", reason="baseline")
 
     class NetworkDropsOn(_Delegate):
         """Fakes a network failure at the S3 boundary: the PUT of one file never arrives."""
@@ -284,26 +294,26 @@ def test_interrupted_publish_never_reaches_serving(store, failing_file):
                 raise EndpointConnectionError(endpoint_url=self._client.meta.endpoint_url)
             return self._client.put_object(**kwargs)
 
-    flaky = ServingStore(
-        NetworkDropsOn(store.client), store.bucket, PREFIX, registry=store.registry
-    )
-    with pytest.raises(ServingStoreError, match="cannot reach the S3 endpoint"):
-        publish(flaky, "v2", seed=2)
+    flaky = ModelStore(NetworkDropsOn(store.client), store.bucket, PREFIX)
+    with pytest.raises(ModelStoreError, match="cannot reach the S3 endpoint"):
+        publish(Promotion(flaky, promo.registry), "v2", seed=2)
 
-    fresh = ServingStore(store.client, store.bucket, PREFIX, registry=store.registry)
+    fresh = ModelStore(store.client, store.bucket, PREFIX)
     loaded, manifest = fresh.load_production(MODEL)
     assert manifest["version"] == "v1"
     assert fresh.list_versions(MODEL) == ["v1"]
     with pytest.raises(UnknownVersion, match=r"'v2' of model 'learner_risk' is incomplete") as info:
-        fresh.promote(MODEL, "v2", actor="ana", reason="try the half-written one")
+        Promotion(fresh, promo.registry).promote(
+            MODEL, "v2", actor="ana", reason="try the half-written one"
+        )
     assert "manifest.json is missing" in str(info.value)
     assert "model.joblib" in str(info.value)
     assert fresh.pointer(MODEL)["version"] == "v1"
-    assert len(store.registry.promotions(MODEL)) == 1
+    assert len(promo.registry.promotions(MODEL)) == 1
 
     # The retried task (same model, same bytes) completes the version.
-    publish(store, "v2", seed=2)
-    assert store.promote(MODEL, "v2", actor="ana", reason="retry")["version"] == "v2"
+    publish(promo, "v2", seed=2)
+    assert promo.promote(MODEL, "v2", actor="ana", reason="retry")["version"] == "v2"
 
 
 TRIPPED: list[str] = []
@@ -320,18 +330,18 @@ class Tripwire:
         return (_tripwire, ())
 
 
-def test_corrupted_artifact_is_refused_and_rollback_recovers(store, registry):
-    publish(store, "v1", seed=1)
-    publish(store, "v2", seed=2)
-    store.promote(MODEL, "v1", actor="setup", reason="baseline")
-    store.promote(MODEL, "v2", actor="setup", reason="newer")
+def test_corrupted_artifact_is_refused_and_rollback_recovers(store, promo, registry):
+    publish(promo, "v1", seed=1)
+    publish(promo, "v2", seed=2)
+    promo.promote(MODEL, "v1", actor="setup", reason="baseline")
+    promo.promote(MODEL, "v2", actor="setup", reason="newer")
 
     key = f"{PREFIX}/models/{MODEL}/versions/v2/model.joblib"
     evil = io.BytesIO()
     joblib.dump(Tripwire(), evil)
     store.client.put_object(Bucket=store.bucket, Key=key, Body=evil.getvalue())  # bypasses store
 
-    serving = ServingStore(store.client, store.bucket, PREFIX)
+    serving = ModelStore(store.client, store.bucket, PREFIX)
     with pytest.raises(ArtifactCorrupt) as info:
         serving.load_production(MODEL)
     message = str(info.value)
@@ -339,9 +349,9 @@ def test_corrupted_artifact_is_refused_and_rollback_recovers(store, registry):
     assert "does not match the manifest" in message and "bantay rollback" in message
     assert TRIPPED == []
     with pytest.raises(ArtifactCorrupt, match="model.joblib"):
-        store.promote(MODEL, "v2", actor="ana", reason="re-promote the corrupt one")
+        promo.promote(MODEL, "v2", actor="ana", reason="re-promote the corrupt one")
 
-    pointer = store.rollback(MODEL, actor="oncall", reason="v2 artifact corrupt")
+    pointer = promo.rollback(MODEL, actor="oncall", reason="v2 artifact corrupt")
     assert pointer["version"] == "v1" and pointer["kind"] == "rollback"
     assert pointer["previous"] == "v2"
     assert serving.load_production(MODEL)[1]["version"] == "v1"
@@ -356,8 +366,8 @@ def test_corrupted_artifact_is_refused_and_rollback_recovers(store, registry):
     assert registry.production_version(MODEL).version == "v1"
 
 
-def test_no_production_version_yet(store):
-    publish(store, "v1", seed=1)
+def test_no_production_version_yet(store, promo):
+    publish(promo, "v1", seed=1)
     with pytest.raises(NoProductionVersion) as info:
         store.load_production(MODEL)
     message = str(info.value)
@@ -365,11 +375,11 @@ def test_no_production_version_yet(store):
     assert "production.json does not exist" in message
     assert "['v1']" in message and "bantay promote --model learner_risk" in message
     with pytest.raises(NoProductionVersion):
-        store.rollback(MODEL, actor="a", reason="b")
+        promo.rollback(MODEL, actor="a", reason="b")
 
 
-def test_unknown_model(store):
-    publish(store, "v1", seed=1)
+def test_unknown_model(store, promo):
+    publish(promo, "v1", seed=1)
     with pytest.raises(UnknownModel) as info:
         store.load_production("learner_rsik")
     message = str(info.value)
@@ -380,19 +390,19 @@ def test_unknown_model(store):
         store.read_manifest("nobody", "v1")
 
 
-def test_unknown_version(store):
-    publish(store, "v1", seed=1)
+def test_unknown_version(store, promo):
+    publish(promo, "v1", seed=1)
     with pytest.raises(UnknownVersion) as info:
         store.load_version(MODEL, "v9")
     assert "unknown version 'v9' of model 'learner_risk'" in str(info.value)
     assert "available versions: ['v1']" in str(info.value)
     with pytest.raises(UnknownVersion, match="unknown version 'v9'"):
-        store.promote(MODEL, "v9", actor="a", reason="b")
+        promo.promote(MODEL, "v9", actor="a", reason="b")
 
 
 def test_bad_bucket(s3_bucket):  # noqa: F811
     client, _ = s3_bucket
-    store = ServingStore(client, "bantay-no-such-bucket", PREFIX)
+    store = ModelStore(client, "bantay-no-such-bucket", PREFIX)
     with pytest.raises(BucketNotFound) as info:
         store.load_production(MODEL)
     assert "S3 bucket 'bantay-no-such-bucket' does not exist" in str(info.value)
@@ -415,26 +425,26 @@ def test_bad_bucket(s3_bucket):  # noqa: F811
 def test_bad_prefix_is_refused_at_construction(s3_bucket, prefix, message):  # noqa: F811
     client, bucket = s3_bucket
     with pytest.raises(ValueError, match=message):
-        ServingStore(client, bucket, prefix)
+        ModelStore(client, bucket, prefix)
 
 
-def test_promotion_respects_registry_status(store, registry):
-    publish(store, "v1", seed=1, approve=False)  # registered as candidate
-    with pytest.raises(ServingStoreError, match="registry status is 'candidate'"):
-        store.promote(MODEL, "v1", actor="ana", reason="skip the gate")
+def test_promotion_respects_registry_status(store, promo, registry):
+    publish(promo, "v1", seed=1, approve=False)  # registered as candidate
+    with pytest.raises(ModelStoreError, match="registry status is 'candidate'"):
+        promo.promote(MODEL, "v1", actor="ana", reason="skip the gate")
     assert store.pointer(MODEL) is None
     registry.set_status(MODEL, "v1", "approved")
-    store.promote(MODEL, "v1", actor="ana", reason="approved now")
-    again = store.promote(MODEL, "v1", actor="ana", reason="retried task")
+    promo.promote(MODEL, "v1", actor="ana", reason="approved now")
+    again = promo.promote(MODEL, "v1", actor="ana", reason="retried task")
     assert again["reason"] == "approved now"  # already production: pointer unchanged
     assert len(registry.promotions(MODEL)) == 1
 
 
-def test_rollback_needs_a_previous_version(store):
-    publish(store, "v1", seed=1)
-    store.promote(MODEL, "v1", actor="a", reason="first")
-    with pytest.raises(ServingStoreError, match="no previous production version recorded"):
-        store.rollback(MODEL, actor="a", reason="b")
+def test_rollback_needs_a_previous_version(store, promo):
+    publish(promo, "v1", seed=1)
+    promo.promote(MODEL, "v1", actor="a", reason="first")
+    with pytest.raises(ModelStoreError, match="no previous production version recorded"):
+        promo.rollback(MODEL, actor="a", reason="b")
 
 
 # -- credentials and the CLI ------------------------------------------------------------------
@@ -454,9 +464,9 @@ def test_no_credentials_in_logs(aws_connection, s3_bucket, pg_url, monkeypatch, 
 
     registry = Registry.from_connection()
     registry.upgrade()
-    store = ServingStore.from_connection(bucket, PREFIX, registry=registry)
-    publish(store, "v1", seed=1)
-    store.promote(MODEL, "v1", actor="ana", reason="first")
+    store = ModelStore.from_connection(bucket, PREFIX)
+    publish(Promotion(store, registry), "v1", seed=1)
+    Promotion(store, registry).promote(MODEL, "v1", actor="ana", reason="first")
     store.load_production(MODEL)
     registry.dispose()
 
@@ -470,12 +480,15 @@ def test_no_credentials_in_logs(aws_connection, s3_bucket, pg_url, monkeypatch, 
 def test_cli_pointer_promote_rollback(aws_connection, s3_bucket, tmp_path, monkeypatch, capsys):  # noqa: F811
     client, bucket = s3_bucket
     monkeypatch.setenv("BANTAY_REGISTRY_URL", f"sqlite:///{tmp_path / 'cli-registry.db'}")
-    store = ServingStore(client, bucket, PREFIX)
+    store = ModelStore(client, bucket, PREFIX)
     publish(store, "v1", seed=1)
     publish(store, "v2", seed=2)
 
-    parser = argparse.ArgumentParser(prog="bantay")
-    add_cli(parser.add_subparsers(dest="command", required=True))
+    from bantay import cli
+    from bantay.stores.registry import _registry_at
+
+    _registry_at.cache_clear()
+    assert cli.main(["registry", "upgrade"]) == 0  # the deploy step
 
     def printed_json() -> dict[str, Any]:
         # Airflow's logging also writes to stdout (see report); the JSON document comes last.
@@ -484,10 +497,9 @@ def test_cli_pointer_promote_rollback(aws_connection, s3_bucket, tmp_path, monke
         return json.loads("\n".join(lines[start:]))
 
     def run(*argv: str) -> int:
-        args = parser.parse_args([*argv, "--model", MODEL, "--bucket", bucket, "--prefix", PREFIX])
-        return args.func(args)
+        return cli.main([*argv, "--model", MODEL, "--bucket", bucket, "--prefix", PREFIX])
 
-    assert run("pointer") == 1
+    assert run("pointer") == 2
     assert "has no production version yet" in capsys.readouterr().err
     assert run("promote", "--to", "v1", "--reason", "first", "--actor", "ana") == 0
     assert printed_json()["version"] == "v1"
@@ -502,7 +514,7 @@ def test_cli_pointer_promote_rollback(aws_connection, s3_bucket, tmp_path, monke
     )
     assert run("pointer") == 0
     assert printed_json()["version"] == "v1"
-    assert run("rollback", "--to", "v7", "--reason", "x") == 1
+    assert run("rollback", "--to", "v7", "--reason", "x") == 2
     assert "unknown version 'v7'" in capsys.readouterr().err
 
     audit = Registry(f"sqlite:///{tmp_path / 'cli-registry.db'}").promotions(MODEL)
@@ -513,13 +525,13 @@ def test_cli_pointer_promote_rollback(aws_connection, s3_bucket, tmp_path, monke
     ]
 
 
-def test_serving_follows_the_pointer_and_refuses_one_that_disagrees(store):
-    publish(store, "v1", seed=1)
-    publish(store, "v2", seed=2)
-    serving = ServingStore(store.client, store.bucket, PREFIX)
-    store.promote(MODEL, "v1", actor="a", reason="first")
+def test_serving_follows_the_pointer_and_refuses_one_that_disagrees(store, promo):
+    publish(promo, "v1", seed=1)
+    publish(promo, "v2", seed=2)
+    serving = ModelStore(store.client, store.bucket, PREFIX)
+    promo.promote(MODEL, "v1", actor="a", reason="first")
     assert serving.load_production(MODEL)[1]["version"] == "v1"
-    store.promote(MODEL, "v2", actor="a", reason="second")
+    promo.promote(MODEL, "v2", actor="a", reason="second")
     assert serving.load_production(MODEL)[1]["version"] == "v2"  # cache does not pin a version
 
     pointer = {**store.pointer(MODEL), "sha256": "0" * 64}

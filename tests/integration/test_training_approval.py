@@ -21,7 +21,7 @@ from lifecycle_env import lifecycle_env  # noqa: F401
 pytestmark = pytest.mark.integration
 
 MODEL = "learner_risk"
-DAG_ID = "bantay_training"
+DAG_ID = "bantay_training_learner_risk"
 LIFECYCLE = {"env": {"BANTAY_MODELS": json.dumps([{"name": MODEL, "approval": "manual"}])}}
 APPROVE_NOTE = "looks good"
 REJECT_NOTE = "recall gap on region=north too wide; wait for the attendance feed fix"
@@ -73,7 +73,8 @@ def test_config_asks_for_manual_approval(lifecycle_env):  # noqa: F811
 
 
 def test_approve_via_rest_api_promotes_the_version(approved):
-    from bantay.lifecycle import registry, serving_store
+    from bantay.stores.model_store import model_store_for
+    from bantay.stores.registry import registry_for
 
     env, run, answer = approved
     states = task_states(run)
@@ -83,7 +84,7 @@ def test_approve_via_rest_api_promotes_the_version(approved):
     assert states["publish_and_promote"] == "success", states
 
     settings = env.settings()
-    reg = registry(settings)
+    reg = registry_for(settings)
     version = _version_of(reg, run)
     # The reviewer saw this run's request, rendered: the version in the subject, the gate below.
     assert answer.run_id == run.run_id
@@ -95,21 +96,22 @@ def test_approve_via_rest_api_promotes_the_version(approved):
 
     assert version.status == "production"
     assert [v.status for v in reg.list_versions(MODEL)] == ["production"]
-    assert serving_store(settings, reg).pointer(MODEL)["version"] == version.version
+    assert model_store_for(settings).pointer(MODEL)["version"] == version.version
     assert [p.to_version for p in reg.promotions(MODEL)] == [version.version]
 
 
 def test_approval_keeps_who_approved_and_their_note(approved):
-    from bantay.lifecycle import registry
+    from bantay.stores.registry import registry_for
 
     env, run, _ = approved
-    reg = registry(env.settings())
+    reg = registry_for(env.settings())
     version = _version_of(reg, run)
     assert version.status_reason == f"approved by {REVIEWER}: {APPROVE_NOTE}"
 
 
 def test_reject_via_rest_api_skips_publish_and_keeps_production(rejected):
-    from bantay.lifecycle import registry, serving_store
+    from bantay.stores.model_store import model_store_for
+    from bantay.stores.registry import registry_for
 
     env, first_run, run, answer = rejected
     states = task_states(run)
@@ -118,7 +120,7 @@ def test_reject_via_rest_api_skips_publish_and_keeps_production(rejected):
     assert states["publish_and_promote"] == "skipped", states
 
     settings = env.settings()
-    reg = registry(settings)
+    reg = registry_for(settings)
     first = _version_of(reg, first_run)
     second = _version_of(reg, run)
     assert second.version != first.version
@@ -129,7 +131,7 @@ def test_reject_via_rest_api_skips_publish_and_keeps_production(rejected):
     assert second.status == "rejected"
     assert second.rejection_reason == f"rejected by {REVIEWER}: {REJECT_NOTE}"
     assert reg.get_version(MODEL, first.version).status == "production"
-    store = serving_store(settings, reg)
+    store = model_store_for(settings)
     assert store.pointer(MODEL)["version"] == first.version
     assert [p.to_version for p in reg.promotions(MODEL)] == [first.version]
     # Never published: nothing of the rejected version reached the bucket.

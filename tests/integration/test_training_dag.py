@@ -24,7 +24,7 @@ def _as_of(env) -> str:
 def first_run(lifecycle_env):  # noqa: F811
     env = lifecycle_env
     run = run_dag(
-        "bantay_training",
+        "bantay_training_learner_risk",
         dt.datetime.fromisoformat(_as_of(env)),
         {"reason": "first model for the test school", "as_of": _as_of(env)},
     )
@@ -32,14 +32,15 @@ def first_run(lifecycle_env):  # noqa: F811
 
 
 def test_first_run_trains_validates_and_promotes(first_run):
-    from bantay.lifecycle import registry, serving_store
+    from bantay.stores.model_store import model_store_for
+    from bantay.stores.registry import registry_for
 
     env, run = first_run
     states = task_states(run)
     assert str(run.state) == "success", states
     assert states["manual_approval"] == "skipped" and states["auto_approve"] == "success"
     settings = env.settings()
-    reg = registry(settings)
+    reg = registry_for(settings)
     versions = reg.list_versions("learner_risk")
     assert [v.status for v in versions] == ["production"]
     version = versions[0]
@@ -52,7 +53,7 @@ def test_first_run_trains_validates_and_promotes(first_run):
         "regression.pr_auc",
         "fairness.recall_gap",
     }
-    store = serving_store(settings, reg)
+    store = model_store_for(settings)
     assert store.pointer("learner_risk")["version"] == version.version
     model, manifest = store.load_production("learner_risk")
     assert manifest["lineage"]["training_rows"] > 1000
@@ -64,7 +65,7 @@ def test_point_in_time_features_never_come_from_after_the_label(first_run):
     that a leaky join would have picked."""
     env, run = first_run
     settings = env.settings()
-    from bantay.lifecycle import RunContext, run_dir
+    from bantay.training.tasks import RunContext, run_dir
 
     training = pd.read_parquet(
         run_dir(RunContext("learner_risk", run.run_id, _as_of(env), "")) / "training.parquet"
@@ -91,34 +92,33 @@ def test_point_in_time_features_never_come_from_after_the_label(first_run):
 
 
 def test_rerunning_a_run_updates_its_own_record(first_run):
-    from bantay.lifecycle import RunContext, evaluate_candidate, registry, trials, tune_one
+    from bantay.stores.registry import registry_for
+    from bantay.training.tasks import RunContext, evaluate_candidate, trials, tune_one
 
     env, run = first_run
     settings = env.settings()
     ctx = RunContext("learner_risk", "manual__rerun-check", _as_of(env), "re-run check")
-    from bantay.lifecycle import build_training_set
+    from bantay.training.tasks import build_training_set
 
     training = build_training_set(settings, ctx)
-    results = [
-        tune_one(settings, ctx, training["path"], t) for t in trials(settings, "learner_risk")[:1]
-    ]
+    results = [tune_one(settings, ctx, training, t) for t in trials(settings, "learner_risk")[:1]]
     first = evaluate_candidate(settings, ctx, training, results)
     second = evaluate_candidate(settings, ctx, training, results)
-    reg = registry(settings)
+    reg = registry_for(settings)
     mine = [v for v in reg.list_versions("learner_risk") if v.airflow_run_id == ctx.run_id]
     assert len(mine) == 1
     assert mine[0].version == second["version"] == first["version"]
 
 
 def test_shuffled_labels_are_rejected_and_never_promoted(first_run):
-    from bantay.lifecycle import (
+    from bantay.stores.model_store import model_store_for
+    from bantay.stores.registry import registry_for
+    from bantay.training.tasks import (
         RunContext,
         _split,
         build_training_set,
         evaluate_candidate,
         publish_and_promote,
-        registry,
-        serving_store,
         trials,
         tune_one,
     )
@@ -135,26 +135,24 @@ def test_shuffled_labels_are_rejected_and_never_promoted(first_run):
     shuffled = np.random.default_rng(0).permutation(frame.loc[learn, "at_risk"].to_numpy())
     frame.loc[learn, "at_risk"] = shuffled
     frame.to_parquet(training["path"], index=False)
-    results = [
-        tune_one(settings, ctx, training["path"], t) for t in trials(settings, "learner_risk")
-    ]
+    results = [tune_one(settings, ctx, training, t) for t in trials(settings, "learner_risk")]
     evaluation = evaluate_candidate(settings, ctx, training, results)
     assert evaluation["passed"] is False
     reasons = " ".join(evaluation["reasons"])
     assert "quality.roc_auc" in reasons and "regression.pr_auc" in reasons
-    reg = registry(settings)
+    reg = registry_for(settings)
     record = reg.get_version("learner_risk", evaluation["version"])
     assert record.status == "rejected" and "quality.roc_auc" in record.rejection_reason
-    before = serving_store(settings).pointer("learner_risk")
+    before = model_store_for(settings).pointer("learner_risk")
     with pytest.raises(RuntimeError, match="only an approved version is published"):
         publish_and_promote(settings, ctx, evaluation["version"])
-    assert serving_store(settings).pointer("learner_risk") == before
+    assert model_store_for(settings).pointer("learner_risk") == before
 
 
 def test_force_without_reason_fails_clearly(first_run):
     env, _ = first_run
     run = run_dag(
-        "bantay_training",
+        "bantay_training_learner_risk",
         dt.datetime.fromisoformat(_as_of(env)) + dt.timedelta(hours=1),
         {"reason": "try force", "force": True, "force_reason": "  ", "as_of": _as_of(env)},
     )

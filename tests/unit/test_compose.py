@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
+AIRFLOW_ENV_FILE = ROOT / "docker" / "airflow.env"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 DOCKERIGNORE = ROOT / "docker" / "Dockerfile.dockerignore"
@@ -52,9 +53,19 @@ ONE_SHOT_SERVICES = {"airflow-init", "minio-init"}
 CONTAINER_PORTS = {"apiserver": 8080, "minio_api": 9000, "smtp": 1025, "redis": 6379, "pg": 5432}
 # Bind sources Docker may create empty: git cannot track an empty plugins/ folder.
 OPTIONAL_BIND_SOURCES = {"plugins"}
-# Options of Airflow's celery provider, which is installed in the image only (not in the dev venv,
-# so its config schema cannot be read here).
-CELERY_OPTIONS = {"broker_url", "result_backend", "worker_concurrency"}
+# Options of Airflow's celery provider, read from the provider when the celery extra is installed
+# (make test-celery); the dev venv does without it, hence this list of the options used.
+CELERY_OPTIONS = {
+    "celery": {
+        "broker_url",
+        "result_backend",
+        "worker_concurrency",
+        "worker_prefetch_multiplier",
+        "task_acks_late",
+        "operation_timeout",
+    },
+    "celery_broker_transport_options": {"visibility_timeout"},
+}
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|FERNET_KEY|SECRET_KEY|TOKEN)$")
 CODE_ENV_NAME = re.compile(r"BANTAY_[A-Z0-9_]*[A-Z0-9]")
 
@@ -187,11 +198,26 @@ class Mount:
     target: str
 
 
+def env_files(service: Mapping[str, Any]) -> list[Path]:
+    """The service's ``env_file`` entries, relative to the project directory."""
+    files = service.get("env_file") or []
+    files = [files] if isinstance(files, str | dict) else files
+    return [ROOT / (f["path"] if isinstance(f, dict) else f) for f in files]
+
+
 def service_env(service: Mapping[str, Any]) -> dict[str, str]:
+    """The container's environment as Compose builds it: ``env_file`` values, then
+    ``environment`` (which wins)."""
+    from celery_stack import read_env_file
+
+    merged: dict[str, str] = {}
+    for path in env_files(service):
+        merged.update(read_env_file(path))
     env = service.get("environment") or {}
     if isinstance(env, list):
         env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
-    return {k: "" if v is None else str(v) for k, v in env.items()}
+    merged.update({k: "" if v is None else str(v) for k, v in env.items()})
+    return merged
 
 
 def mounts(service: Mapping[str, Any]) -> list[Mount]:
@@ -347,7 +373,7 @@ def yaml_env_names(path: Path) -> set[str]:
 
 def settings_path(name: str) -> list[str] | None:
     """``BANTAY_STORAGE__BUCKET`` -> ``["storage", "bucket"]`` if Settings has that field."""
-    from bantay.config import Settings
+    from bantay.settings import Settings
 
     model: type[BaseModel] = Settings
     parts = name.removeprefix("BANTAY_").lower().split("__")
@@ -535,7 +561,7 @@ def test_image_is_the_pinned_airflow_with_bantay_installed_from_constraints() ->
 
 
 def test_stack_only_providers_match_executor_and_auth_manager() -> None:
-    env = load_compose({})["x-airflow-common"]["environment"]
+    env = service_env(load_compose({})["x-airflow-common"])
     lines = (ROOT / "docker" / "requirements-stack.txt").read_text().splitlines()
     specs = [line.split("#")[0].strip() for line in lines]
     pins = dict(spec.partition("==")[::2] for spec in specs if spec)
@@ -543,6 +569,10 @@ def test_stack_only_providers_match_executor_and_auth_manager() -> None:
     assert not unpinned, f"docker/requirements-stack.txt: pin {unpinned} with =="
     if env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor":
         assert "apache-airflow-providers-celery" in pins
+        # make test-celery installs the `celery` extra: the same provider the image runs.
+        extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+        celery = dict(d.split("==") for d in extra["optional-dependencies"]["celery"])
+        assert celery["apache-airflow-providers-celery"] == pins["apache-airflow-providers-celery"]
     if ".fab." in env["AIRFLOW__CORE__AUTH_MANAGER"]:
         assert "apache-airflow-providers-fab" in pins
 
@@ -576,6 +606,60 @@ def test_executor_is_celery_with_redis_broker_and_postgres_backend(stack: Stack)
     assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql")
 
 
+def test_executor_settings_are_one_file_shared_with_the_celery_tier() -> None:
+    """docker/airflow.env configures the executor of the stack AND of make test-celery: a value
+    changed in one place only, or a stack-only override, fails here."""
+    import celery_stack
+
+    compose = raw_compose()
+    common = compose["x-airflow-common"]
+    assert celery_stack.ENV_FILE == AIRFLOW_ENV_FILE
+    assert env_files(common) == [AIRFLOW_ENV_FILE], "x-airflow-common must load docker/airflow.env"
+    shared = celery_stack.read_env_file()
+    assert shared["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert "${" not in AIRFLOW_ENV_FILE.read_text(), "keep docker/airflow.env literal (no secrets)"
+
+    scopes = {"x-airflow-common": common, **compose["services"]}
+    for name, service in scopes.items():
+        own = service.get("environment") or {}
+        overridden = sorted(set(own) & set(shared))
+        assert not overridden, (
+            f"{name} overrides {overridden} of docker/airflow.env in compose only"
+        )
+        files = env_files(service)
+        assert not files or files == [AIRFLOW_ENV_FILE], f"{name} loads other env files: {files}"
+        executor_keys = {
+            k for k in own if k.startswith(("AIRFLOW__CELERY", "AIRFLOW__CORE__EXECUTOR"))
+        }
+        # The result backend holds the database password, so it stays beside the metadata URL.
+        stray = sorted(executor_keys - {celery_stack.RESULT_BACKEND_KEY})
+        assert not stray, f"{name} sets executor settings {stray} outside docker/airflow.env"
+
+    metadata = "postgresql+psycopg2://postgres@127.0.0.1:5432/bantay_test_x"
+    broker = "redis://127.0.0.1:6379/11"
+    tier = celery_stack.celery_environment(metadata, broker)
+    moved = {celery_stack.BROKER_KEY, celery_stack.RESULT_BACKEND_KEY}
+    assert set(tier) == set(shared) | {celery_stack.RESULT_BACKEND_KEY}
+    assert {k: v for k, v in tier.items() if k not in moved} == {
+        k: v for k, v in shared.items() if k not in moved
+    }, "the Celery tier changes more than where the broker and result backend are"
+    assert (
+        urlsplit(tier[celery_stack.BROKER_KEY]).scheme
+        == urlsplit(shared[celery_stack.BROKER_KEY]).scheme
+    )
+    assert tier[celery_stack.RESULT_BACKEND_KEY] == f"db+{metadata}"
+    stack = Stack(load_compose({}), defaults=True)
+    stack_backend = make_url(stack.env[celery_stack.RESULT_BACKEND_KEY].removeprefix("db+"))
+    stack_metadata = make_url(stack.env[celery_stack.METADATA_KEY])
+    assert (stack_backend.host, stack_backend.database) == (
+        stack_metadata.host,
+        stack_metadata.database,
+    ), "in the stack too the result backend is the metadata database"
+    cmd, _ = celery_stack.worker(tier, "bantay-worker-test@host")
+    concurrency = cmd[cmd.index("--concurrency") + 1]
+    assert concurrency == shared["AIRFLOW__CELERY__WORKER_CONCURRENCY"]
+
+
 def test_workers_reach_the_execution_api_and_share_one_jwt_secret(stack: Stack) -> None:
     env = stack.env
     url = urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
@@ -607,7 +691,13 @@ def test_airflow_settings_are_real_options() -> None:
     options = {
         s: set(v.get("options") or {}) for s, v in yaml.safe_load(schema.read_text()).items()
     }
-    options["celery"] = CELERY_OPTIONS
+    try:
+        from airflow.providers.celery.get_provider_info import get_provider_info
+
+        provider = get_provider_info()["config"]
+        options |= {name: set(section["options"]) for name, section in provider.items()}
+    except ImportError:
+        options |= CELERY_OPTIONS
     compose = load_compose({})
     for name, service in {
         "x-airflow-common": compose["x-airflow-common"],
@@ -665,7 +755,7 @@ def test_every_bantay_variable_set_is_read_by_the_code() -> None:
 def test_settings_load_under_the_stack_environment(
     stack: Stack, stack_process_env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bantay.config import load_settings
+    from bantay.settings import load_settings
 
     env = stack_process_env(stack)
     config = stack.host_path("airflow-worker", env["BANTAY_CONFIG"])
@@ -698,13 +788,15 @@ def test_settings_load_under_the_stack_environment(
         base = urlsplit(settings.notify.airflow_base_url)
         assert base.port == stack.host_port("airflow-apiserver", CONTAINER_PORTS["apiserver"])
 
-    from bantay.connections import REGISTRY_URL_ENV
+    from bantay.stores.connections import REGISTRY_URL_ENV
 
     conn_ids = dict(conn_id_settings(settings))
     assert {"storage.aws_conn_id", "notify.smtp_conn_id", "registry_conn_id"} <= set(conn_ids)
     for field, conn_id in conn_ids.items():
         provided = f"AIRFLOW_CONN_{conn_id.upper()}" in env
-        if field == "registry_conn_id":  # bantay.connections.registry_url reads the URL first
+        if (
+            field == "registry_conn_id"
+        ):  # bantay.stores.connections.registry_url reads the URL first
             provided = provided or REGISTRY_URL_ENV in env
         assert provided, f"settings.{field}={conn_id!r} but no AIRFLOW_CONN_{conn_id.upper()}"
 
@@ -712,7 +804,7 @@ def test_settings_load_under_the_stack_environment(
 def test_connections_point_at_the_stack_services(stack: Stack, stack_process_env) -> None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    from bantay.connections import registry_url, s3_client
+    from bantay.stores.connections import registry_url, s3_client
 
     stack_process_env(stack)
 
@@ -766,7 +858,7 @@ def test_feast_store_resolves_to_the_stack(stack: Stack, stack_process_env) -> N
     from feast.infra.registry.sql import metadata as feast_metadata
     from feast.repo_config import load_repo_config
 
-    from bantay.registry import ALEMBIC_VERSION_TABLE, Base
+    from bantay.stores.registry_models import ALEMBIC_VERSION_TABLE, Base
 
     env = stack_process_env(stack)
     repo = stack.host_path("airflow-worker", env["BANTAY_FEAST__REPO_PATH"])
@@ -880,7 +972,7 @@ def test_init_applies_feast_and_migrates_as_a_deploy_step() -> None:
         env.get("_AIRFLOW_DB_MIGRATE") == "true" and env.get("_AIRFLOW_WWW_USER_CREATE") == "true"
     )
     assert "bantay features apply" in script, "feast apply is the stack's deploy step"
-    assert "Registry.from_connection().upgrade()" in script
+    assert "bantay registry upgrade" in script
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from bantay import simulate as sim
-from bantay.config import ContractSettings
-from bantay.contract import ContractViolation, check_partition, enforce
+from bantay.features.contract import ContractViolation, check_partition, enforce
+from bantay.settings import ContractSettings
 
 DAY = dt.date(2026, 9, 10)
 SCENARIO = sim.Scenario(learners=800, seed=3)
@@ -96,7 +96,9 @@ def test_unknown_category(raw):
     _rewrite(raw, bad_region, source="learner_profile")
     result, rules = _rules(raw, "learner_profile")
     assert rules == {"range"}
-    assert "atlantis" in result.violations[0].sentence()
+    sentence = result.violations[0].sentence()
+    assert "5 values in 1 unknown categories" in sentence
+    assert "atlantis" not in sentence  # raw values are never echoed, only masked
 
 
 def test_duplicate_keys(raw):
@@ -135,7 +137,8 @@ def test_enforce_quarantines_whole_partition_with_reason(raw, tmp_path):
     assert "clear this task" in message
     assert not sim.partition_path(raw, SOURCE, DAY).exists()
     assert sim.partition_path(raw, "family_contact", DAY).exists()  # good sources stay
-    reason = json.loads((quarantine / SOURCE / "date=2026-09-10" / "reason.json").read_text())
+    attempt = quarantine / SOURCE / "date=2026-09-10" / "attempt-1"
+    reason = json.loads((attempt / "reason.json").read_text())
     assert reason["passed"] is False and reason["run_id"] == "r1"
     assert reason["violations"][0]["rule"] == "range"
-    assert (quarantine / SOURCE / "date=2026-09-10" / "part-0.parquet").is_file()
+    assert (attempt / "part-0.parquet").is_file()

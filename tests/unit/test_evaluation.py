@@ -1,4 +1,4 @@
-"""Unit tests of bantay.evaluation: metrics on hand-checkable and seeded synthetic scores."""
+"""Unit tests of bantay.training.evaluation: metrics on hand-checkable and seeded synthetic scores."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bantay.evaluation import evaluate, evaluate_slices, grade_band, recall_gap
+from bantay.training.evaluation import evaluate, evaluate_slices, grade_band, recall_gap
 
 
 def test_evaluate_perfect_ranking():

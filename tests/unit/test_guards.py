@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bantay.monitoring import Action, DayRecord, Decision, GuardConfig, Verdict, decide_retrain
+from bantay.monitoring.config import GuardConfig, Verdict
+from bantay.monitoring.guards import Action, DayRecord, Decision, decide_retrain
 
 D0 = date(2026, 11, 18)
 
@@ -154,3 +155,64 @@ def test_unknown_verdict_is_rejected() -> None:
 def test_bad_guard_config_is_rejected() -> None:
     with pytest.raises(ValueError, match="persistence_days"):
         GuardConfig(persistence_days=0)
+
+
+def test_a_data_quality_day_in_the_window_holds_a_drift_retrain() -> None:
+    cfg = GuardConfig(persistence_days=1, cooldown_days=0)
+
+    held = decide_retrain(Verdict.DRIFT, D0, [], cfg, data_quality_days=[D0 - timedelta(days=3)])
+
+    assert held.action is Action.HELD_DATA_QUALITY
+    assert str(D0 - timedelta(days=3)) in held.reason
+
+
+def test_drift_waits_for_the_labels_of_the_drifted_period_then_triggers() -> None:
+    cfg = GuardConfig(persistence_days=1, cooldown_days=0)
+    ready = D0 + timedelta(days=9)
+
+    early = decide_retrain(Verdict.DRIFT, D0, [], cfg, labels_ready=ready)
+    on_time = decide_retrain(Verdict.DRIFT, ready, [], cfg, labels_ready=ready)
+
+    assert early.action is Action.HELD_LABELS and early.until == ready
+    assert str(ready) in early.reason
+    assert on_time.triggers_retrain
+
+
+def test_a_scheduled_run_before_the_cooldown_ends_is_named_instead_of_the_cooldown() -> None:
+    cfg = GuardConfig(persistence_days=1, cooldown_days=7)
+    promoted = D0 - timedelta(days=2)
+    sunday = D0 + timedelta(days=3)
+
+    held = decide_retrain(Verdict.DRIFT, D0, [], cfg, retrains=[promoted], next_scheduled=sunday)
+
+    assert held.action is Action.HELD_SCHEDULED and held.until == sunday
+    assert f"scheduled retrain on {sunday}" in held.reason
+
+
+def test_weekly_unpromoted_candidates_never_hold_a_drift_retrain() -> None:
+    """Only promoted retrains are passed as ``retrains``: a week of DRIFT triggers once."""
+    cfg = GuardConfig(persistence_days=2, cooldown_days=7)
+
+    actions = [d.action for d in _simulate([Verdict.DRIFT] * 9, cfg, retrains=[])]
+
+    assert actions.count(Action.RETRAIN_TRIGGERED) == 2  # day 2, then after the cooldown
+    assert actions[1] is Action.RETRAIN_TRIGGERED and actions[8] is Action.RETRAIN_TRIGGERED
+
+
+def test_labels_ready_on_reads_delay_and_cadence_from_the_label_feed() -> None:
+    import pandas as pd
+
+    from bantay.monitoring.tasks import labels_ready_on
+
+    observed = [date(2026, 10, 5), date(2026, 10, 12)]  # weekly, mature 14 days later
+    labels = pd.DataFrame(
+        {
+            "learner_id": [1, 2],
+            "event_timestamp": [pd.Timestamp(d, tz="UTC") for d in observed],
+            "at_risk": [0, 1],
+            "_matured": [pd.Timestamp(d + timedelta(days=14)) for d in observed],
+        }
+    )
+
+    assert labels_ready_on(labels, date(2026, 10, 15), "at_risk") == date(2026, 11, 2)
+    assert labels_ready_on(labels, date(2026, 10, 12), "at_risk") is None  # already matured

@@ -12,15 +12,11 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from bantay.monitoring import (
-    DataQualityFinding,
-    DriftConfig,
-    FeatureDrift,
-    Verdict,
-    check_data_quality,
-    run_drift,
-    sample,
-)
+from bantay.monitoring.config import DriftConfig, Verdict
+from bantay.monitoring.drift import evidently_flags, run_drift, sample
+from bantay.monitoring.quality import check_data_quality
+from bantay.monitoring.results import DataQualityFinding, FeatureDrift
+from bantay.monitoring.stattests import column_drift, higher_is_drift
 from fixtures_monitoring import FEATURES, learner_config, learner_frame
 
 N = 3_000
@@ -200,7 +196,11 @@ def test_labels_join_gives_classification_quality_and_report_outputs() -> None:
 
     snapshot = json.loads(result.json())
     names = " ".join(m["metric_name"] for m in snapshot["metrics"])
-    assert "ValueDrift(column=study_minutes" in names and "RocAuc" in names
+    assert "ValueDrift(column=study_minutes" in names
+    flags = evidently_flags(result.snapshot().dict())
+    for f in [*result.features, result.prediction]:  # the report says what bantay decided
+        assert flags[f.column]["drifted"] is f.drifted, f.column
+        assert flags[f.column]["score"] == pytest.approx(f.score), f.column
     html = result.html()
     assert html.lstrip().lower().startswith("<!doctype html") or "<html" in html[:500].lower()
     assert len(html) > 100_000
@@ -228,7 +228,9 @@ def test_learner_ids_never_reach_the_report() -> None:
 
 
 def test_severity_orders_p_value_and_distance_methods_alike() -> None:
-    ks = FeatureDrift("a", "numerical", "ks", 0.01, 0.05, True)
+    assert higher_is_drift("ks", "numerical") is False  # asked of Evidently, not a table
+    assert higher_is_drift("wasserstein", "numerical") is True
+    ks = FeatureDrift("a", "numerical", "ks", 0.01, 0.05, True, higher_is_drift=False)
     wd = FeatureDrift("b", "numerical", "wasserstein", 0.2, 0.1, True)
     calm = FeatureDrift("c", "numerical", "wasserstein", 0.05, 0.1, False)
     missing = FeatureDrift("d", "numerical", "wasserstein", None, 0.1, False)
@@ -249,6 +251,8 @@ def test_severity_orders_p_value_and_distance_methods_alike() -> None:
     ],
 )
 def test_bad_config_names_the_key(overrides: dict, message: str) -> None:
+    import evidently  # noqa: F401  (loaded: methods are checked against its registry)
+
     with pytest.raises(ValidationError, match=message.replace("[", r"\[").replace("]", r"\]")):
         learner_config(**overrides)
 
@@ -260,4 +264,9 @@ def test_per_column_override_uses_that_methods_default_threshold() -> None:
         per_column_method={"b": "ks"},
     )
     assert (cfg.method_for("a"), cfg.threshold_for("a")) == ("wasserstein", 0.2)
-    assert (cfg.method_for("b"), cfg.threshold_for("b")) == ("ks", 0.05)
+    assert (cfg.method_for("b"), cfg.threshold_for("b")) == ("ks", None)
+    ref, cur = (
+        learner_frame(500, seed=1)["study_minutes"],
+        learner_frame(500, seed=2)["study_minutes"],
+    )
+    assert column_drift(ref, cur, "numerical", "ks", None).threshold == 0.05  # Evidently's default

@@ -7,16 +7,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from bantay.monitoring import (
-    Action,
-    DataQualityFinding,
-    Decision,
-    DriftResult,
-    FeatureDrift,
-    PredictionDrift,
-    Verdict,
-)
-from bantay.notify import render_drift_email, subject_line, what_to_do
+from bantay.monitoring.config import Verdict
+from bantay.monitoring.email import render_drift_email, subject_line, what_to_do
+from bantay.monitoring.guards import Action, Decision
+from bantay.monitoring.results import DataQualityFinding, DriftResult, FeatureDrift, PredictionDrift
 from fixtures_monitoring import learner_frame
 
 DAY = date(2026, 11, 22)
@@ -46,7 +40,12 @@ def _result(
         dataset_drift=n / n_features >= 0.3,
         drift_share_threshold=0.3,
         prediction=PredictionDrift(
-            "score", "wasserstein", 0.3 if prediction_drifted else 0.02, 0.1, prediction_drifted
+            "score",
+            "numerical",
+            "wasserstein",
+            0.3 if prediction_drifted else 0.02,
+            0.1,
+            prediction_drifted,
         ),
         data_quality=findings or [],
         classification=None,
@@ -55,6 +54,7 @@ def _result(
         reference_rows_total=5000,
         current_rows_total=7000,
         verdict=verdict,
+        day=str(DAY),
     )
 
 
@@ -76,47 +76,64 @@ BROKEN = [
         (
             _result(Verdict.DRIFT, FOUR),
             Decision(Action.RETRAIN_TRIGGERED, "", streak=2, needed=2),
-            "[bantay] DRIFT learner_risk 2026-11-22: 4 of 12 features drifted, retraining started",
+            "[bantay] DRIFT learner_risk 2026-11-22: retraining started (auto-approve); "
+            "4 of 12 features drifted, widespread: quiz_score_avg, attendance_rate, "
+            "study_minutes ...",
         ),
         (
             _result(Verdict.OK, {}),
             Decision(Action.NO_ACTION, "no drift"),
-            "[bantay] OK learner_risk 2026-11-22: no drift (0 of 12 features)",
+            "[bantay] OK learner_risk 2026-11-22: nothing to do; 0 of 12 features drifted",
         ),
         (
             _result(Verdict.DATA_QUALITY, {"study_minutes": 3.0}, BROKEN),
             Decision(Action.DATA_QUALITY_ALERT, ""),
-            "[bantay] DATA QUALITY learner_risk 2026-11-22: broken feed in 2 columns, "
-            "retraining blocked",
+            "[bantay] DATA QUALITY learner_risk 2026-11-22: fix the feed, no retrain; "
+            "nulls, unit change in study_minutes, attendance_rate",
         ),
         (
-            _result(Verdict.DRIFT, FOUR),
+            _result(Verdict.DRIFT, {"study_minutes": 0.5}),
             Decision(Action.HELD_COOLDOWN, "", until=date(2026, 11, 25)),
-            "[bantay] DRIFT learner_risk 2026-11-22: 4 of 12 features drifted, "
-            "guard held (cooldown until 2026-11-25)",
+            "[bantay] DRIFT learner_risk 2026-11-22: no retrain until 2026-11-25; "
+            "1 of 12 features drifted: study_minutes",
         ),
         (
-            _result(Verdict.DRIFT, FOUR),
+            _result(Verdict.DRIFT, {"study_minutes": 0.5}),
             Decision(Action.HELD_PERSISTENCE, "", streak=1, needed=2),
-            "[bantay] DRIFT learner_risk 2026-11-22: 4 of 12 features drifted, "
-            "guard held (persistence: day 1 of 2)",
+            "[bantay] DRIFT learner_risk 2026-11-22: watching, day 1 of 2; "
+            "1 of 12 features drifted: study_minutes",
         ),
         (
             _result(Verdict.DRIFT, {"study_minutes": 0.5}, prediction_drifted=True),
             "guard_held:running",
-            "[bantay] DRIFT learner_risk 2026-11-22: prediction drifted, 1 of 12 features "
-            "drifted, guard held (a retrain is already running)",
+            "[bantay] DRIFT learner_risk 2026-11-22: a retrain is already running; "
+            "1 of 12 features drifted: score, study_minutes",
         ),
         (
-            _result(Verdict.OK, {"study_minutes": 0.5}),
-            None,
-            "[bantay] OK learner_risk 2026-11-22: no dataset drift (1 of 12 features drifted, "
-            "below 30%)",
+            _result(Verdict.DRIFT, {"study_minutes": 0.5}),
+            Decision(Action.HELD_LABELS, "", until=date(2026, 12, 3)),
+            "[bantay] DRIFT learner_risk 2026-11-22: retrain when labels mature 2026-12-03; "
+            "1 of 12 features drifted: study_minutes",
         ),
     ],
 )
 def test_subject_says_verdict_and_what_happened(result, decision, expected) -> None:
-    assert subject_line(result, model="learner_risk", date=DAY, decision=decision) == expected
+    subject = subject_line(result, model="learner_risk", date=DAY, decision=decision)
+    assert subject == expected
+    assert len(subject.split(";")[0]) <= 80  # verdict, model, date and decision come first
+
+
+def test_wording_follows_the_approval_mode() -> None:
+    result = _result(Verdict.DRIFT, FOUR)
+    started = Decision(Action.RETRAIN_TRIGGERED, "", streak=2, needed=2)
+
+    manual = subject_line(result, model="m", date=DAY, decision=started, approval="manual")
+    auto_text = what_to_do(result, started, "auto")
+    manual_text = what_to_do(result, started, "manual")
+
+    assert "approval needed" in manual
+    assert "approve" in manual_text and "Required Actions" in manual_text
+    assert "approv" not in auto_text.replace("promoted automatically", "")
 
 
 def test_data_quality_advice_names_the_feed_columns_and_forbids_retraining() -> None:
@@ -158,11 +175,43 @@ def test_message_is_alternative_with_related_html_and_inline_charts() -> None:
     assert html.index("What to do") < html.index('id="features"')
 
 
-def test_ok_mail_has_no_charts() -> None:
+def test_ok_mail_still_shows_charts_of_the_top_features() -> None:
     msg = _render(_result(Verdict.OK, {}), decision=Decision(Action.NO_ACTION, "no drift"))
 
-    assert not [p for p in msg.walk() if p.get_content_type() == "image/png"]
+    assert len([p for p in msg.walk() if p.get_content_type() == "image/png"]) == 3
     assert "Nothing to do" in msg.get_body(("plain",)).get_content()
+
+
+def test_report_banner_opens_with_verdict_and_decision() -> None:
+    from bantay.monitoring.email import report_banner
+
+    result = _result(Verdict.DRIFT, {"study_minutes": 0.5})
+    banner = report_banner(
+        result,
+        model="learner_risk",
+        decision=Decision(Action.HELD_PERSISTENCE, "", streak=1, needed=2),
+    )
+
+    assert banner.index("DRIFT") < banner.index("watching, day 1 of 2")
+    assert "study_minutes" in banner
+
+
+def test_retrain_outcome_email_puts_the_outcome_first() -> None:
+    from bantay.monitoring.outcome import render_retrain_outcome
+
+    msg = render_retrain_outcome(
+        model="learner_risk",
+        version="v1",
+        outcome="rejected",
+        drift_summary="DRIFT on 2026-11-20: study_minutes",
+        metrics={"roc_auc": 0.8, "pr_auc": 0.4},
+        production_metrics={"roc_auc": 0.82, "pr_auc": 0.45},
+        reasons=["no_regression: PR AUC fell 0.05"],
+        run_url="http://airflow/run",
+    )
+
+    assert msg["Subject"].startswith("[bantay] RETRAIN learner_risk: candidate rejected")
+    assert "production is unchanged" in msg.get_body(("plain",)).get_content().lower()
 
 
 def test_charts_are_dropped_to_respect_the_size_limit() -> None:

@@ -1,4 +1,4 @@
-"""Unit tests of bantay.registry (on an embedded SQLite file) and bantay.connections."""
+"""Unit tests of bantay.stores.registry (on an embedded SQLite file) and bantay.stores.connections."""
 
 from __future__ import annotations
 
@@ -9,16 +9,12 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from bantay.connections import (
-    connection_to_sqlalchemy_url,
-    redact_url,
-    registry_url,
-)
-from bantay.registry import (
+from bantay.stores.connections import connection_to_sqlalchemy_url, redact_url, registry_url
+from bantay.stores.registry import Registry
+from bantay.stores.registry_models import (
     ALEMBIC_VERSION_TABLE,
     InvalidTransition,
     ModelStatus,
-    Registry,
     RegistryError,
     VersionNotFound,
     new_version_id,
@@ -66,7 +62,7 @@ def test_version_id_refuses_naive_time():
 def test_upgrade_is_repeatable_and_uses_own_version_table(registry):
     registry.upgrade()
     registry.upgrade()
-    assert registry.current_revision() == "0002"
+    assert registry.current_revision() == "0004"
     tables = set(sa.inspect(registry.engine).get_table_names())
     assert {"model_versions", "promotions", "drift_reports", ALEMBIC_VERSION_TABLE} <= tables
     assert "alembic_version" not in tables
@@ -91,7 +87,7 @@ def test_concurrent_upgrades_on_a_fresh_sqlite_file_all_succeed(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert registries[0].current_revision() == "0002"
+    assert registries[0].current_revision() == "0004"
     for reg in registries:
         reg.dispose()
 

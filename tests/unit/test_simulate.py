@@ -116,19 +116,44 @@ def test_concept_shift_weakens_the_feature_label_relation():
 @pytest.mark.parametrize("kind", sim.BROKEN_KINDS)
 def test_broken_feed(kind):
     bug = sim.BrokenFeed("study_minutes", DAY, kind)
-    frame = sim.partition(
-        "learning_activity", DAY, sim.Scenario(learners=3000, seed=11, broken=(bug,))
-    )
+    scenario = sim.Scenario(learners=3000, seed=11, broken=(bug,))
+    frame = sim.partition("learning_activity", DAY, scenario)
     base = sim.partition("learning_activity", DAY, BASE)
     col = frame["study_minutes"]
     if kind == "nulls":
         assert col.isna().mean() > 0.85
     elif kind == "frozen":
-        assert col.nunique() == 1
+        later = sim.partition("learning_activity", DAY + dt.timedelta(days=3), scenario)
+        assert col.nunique() == 1 and set(later["study_minutes"]) == set(col)  # one constant
+    elif kind == "stuck":
+        before = sim.partition("learning_activity", DAY - dt.timedelta(days=1), BASE)
+        later = sim.partition("learning_activity", DAY + dt.timedelta(days=4), scenario)
+        last = before.drop_duplicates("learner_id", keep="last").set_index("learner_id")
+        for day_frame in (frame, later):
+            known = day_frame[day_frame["learner_id"].isin(last.index)]
+            expected = last.loc[known["learner_id"], "study_minutes"].to_numpy()
+            assert (known["study_minutes"].to_numpy() == expected).mean() > 0.97
+        assert col.nunique() > 1000  # each learner keeps a different value
     else:
         assert np.allclose(col.to_numpy(), base["study_minutes"].to_numpy() * 60)
     others = [c for c in FEATURES if c in frame and c != "study_minutes"]
     assert frame[others].equals(base[others])
+
+
+@pytest.mark.parametrize("feature", ["late_submissions", "calls_with_parent", "study_minutes"])
+def test_shift_size_is_measured_in_sds_and_small_shifts_of_counts_survive(feature):
+    source = next(s for s, cols in sim.SOURCE_FEATURES.items() if feature in cols)
+    day = DAY + dt.timedelta(days=1)
+    moved = []
+    for size in (0.1, 0.3):
+        scenario = sim.Scenario(
+            learners=3000, seed=11, covariate=(sim.CovariateShift((feature,), DAY, size),)
+        )
+        after = sim.partition(source, day, scenario)[feature]
+        base = sim.partition(source, day, BASE)[feature]
+        moved.append((after.mean() - base.mean()) / base.std(ddof=0))
+    assert moved[0] == pytest.approx(0.1, abs=0.04), moved
+    assert moved[1] == pytest.approx(0.3, abs=0.06), moved
 
 
 def test_knob_errors_name_the_input():

@@ -8,21 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bantay.training import (
+from bantay.training.checks import training_data_checks
+from bantay.training.pipeline import (
     FeatureSet,
-    SearchSpaceError,
-    TrainingDataError,
     TrialResult,
     build_pipeline,
-    expand_search_space,
     fit_and_score,
     fit_final,
     predict_scores,
     resolve_features,
     select_best,
-    temporal_split,
-    training_data_checks,
 )
+from bantay.training.search_space import SearchSpaceError, TrainingDataError, expand_search_space
+from bantay.training.split import temporal_split
 from synthetic import FEATURES, make_learner_frame
 
 SPACE = [
@@ -324,7 +322,7 @@ def test_fitted_pipeline_survives_a_joblib_round_trip(split, tmp_path):
 
 def test_expand_search_space_accepts_the_settings_models():
     # bantay.yaml's search_space arrives as pydantic TrialSpec objects, not plain dicts.
-    from bantay.config import TrialSpec
+    from bantay.settings import TrialSpec
 
     specs = [TrialSpec(name="lr", estimator="logistic_regression", params={"C": [0.1, 1.0]})]
     assert [t["trial_id"] for t in expand_search_space(specs)] == ["lr-C=0.1", "lr-C=1.0"]

@@ -9,14 +9,11 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from bantay.evaluation import evaluate, evaluate_slices
-from bantay.training import (
-    fit_final,
-    predict_scores,
-    temporal_split,
-    training_data_checks,
-)
-from bantay.validation import Check, GateConfig, GateReport, run_gate
+from bantay.training.checks import training_data_checks
+from bantay.training.evaluation import evaluate, evaluate_slices
+from bantay.training.gate import Check, GateConfig, GateReport, run_gate
+from bantay.training.pipeline import fit_final, predict_scores
+from bantay.training.split import temporal_split
 from synthetic import FEATURES, make_learner_frame
 
 LOGREG = {"trial_id": "logreg", "name": "logreg", "estimator": "logistic_regression", "params": {}}
@@ -227,11 +224,12 @@ def test_check_status_must_agree_with_passed():
         Check("x", 1, 2, False, "bad", status="overridden")
 
 
-def test_gate_config_accepts_the_gate_block_of_bantay_settings():
-    # The lead's settings object feeds the gate; a renamed field on either side must fail here.
-    from bantay.config import GateSettings
+def test_the_models_gate_block_is_the_gate_config_itself():
+    # One source of configuration: bantay.yaml's gate block parses straight into GateConfig.
+    from bantay.settings import ModelSettings
 
-    settings = GateSettings()
-    cfg = GateConfig(**settings.model_dump())
-    assert cfg.min_roc_auc == settings.min_roc_auc
-    assert cfg.label_rate_bounds == settings.label_rate_bounds
+    model = ModelSettings(name="mm", gate={"min_roc_auc": 0.8, "recall_gap_z": 1.645})
+    assert isinstance(model.gate, GateConfig)
+    assert (model.gate.min_roc_auc, model.gate.recall_gap_z) == (0.8, 1.645)
+    with pytest.raises(ValueError, match="label_rate_bounds"):
+        ModelSettings(name="mm", gate={"label_rate_bounds": [0.5, 0.1]})

@@ -1,0 +1,145 @@
+"""Run planning: which day, model and reason a run is for, from its Params, its asset events and
+its data interval. Pure functions over plain values, so every rule is unit-tested without Airflow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DRIFT_DAG_ID = "bantay_drift"
+
+
+class PlanError(ValueError):
+    """A run cannot start as asked; the message says what to fill in or fix."""
+
+
+@dataclass(frozen=True)
+class AssetEvent:
+    """What planning needs of one triggering asset event."""
+
+    asset: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    source_dag_id: str | None = None
+
+
+def events_from_context(
+    triggering_asset_events: Mapping[Any, Iterable[Any]] | None,
+) -> list[AssetEvent]:
+    """Every queued event of an asset-triggered run (Airflow hands them all over at once)."""
+    events = []
+    for asset, queued in (triggering_asset_events or {}).items():
+        for event in queued:
+            events.append(
+                AssetEvent(
+                    asset=getattr(asset, "name", str(asset)),
+                    extra=dict(event.extra or {}),
+                    source_dag_id=getattr(event, "source_dag_id", None),
+                )
+            )
+    return events
+
+
+def drift_reason(model: str, events: list[AssetEvent]) -> str:
+    """One reason for all of a model's queued drift events, deduplicated by the day checked.
+
+    Events from ``bantay_drift`` carry its summary and report; an event created by hand (the
+    "create asset event" button) must say why in its extra, or the run is refused: a retrain
+    that skipped the guards needs a person's reason as much as a manual trigger does.
+    """
+    mine = [e for e in events if e.asset == f"drift/{model}"]
+    if not mine:
+        raise PlanError(f"no drift/{model} event among {[e.asset for e in events]}")
+    parts: dict[str, str] = {}
+    for event in mine:
+        if event.source_dag_id == DRIFT_DAG_ID:
+            day = str(event.extra.get("date", "?"))
+            parts[day] = (
+                f"drift on {day}: {event.extra.get('summary', 'drift confirmed')} "
+                f"(report {event.extra.get('report_json', 'n/a')})"
+            )
+            continue
+        reason = str(event.extra.get("reason") or "").strip()
+        if not reason:
+            raise PlanError(
+                f"a drift/{model} event not sent by {DRIFT_DAG_ID} (source: "
+                f"{event.source_dag_id or 'created by hand'}) has no 'reason' in its extra; "
+                'create it with extra {"reason": "why retrain now"}, or trigger the training '
+                "DAG with a reason"
+            )
+        parts[f"manual:{reason}"] = f"drift event by hand: {reason}"
+    return "; ".join(parts[k] for k in sorted(parts))
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    reason: str
+    as_of: str
+    force_reason: str | None
+    trigger: str  # schedule | drift | manual
+
+
+def plan_training(
+    model: str,
+    params: Mapping[str, Any],
+    run_type: str,
+    events: list[AssetEvent],
+    run_after: dt.datetime,
+) -> TrainingPlan:
+    """Why this training run happens, and as of when; PlanError when a person must say more."""
+    run_type = str(run_type).lower()
+    reason = str(params.get("reason") or "").strip()
+    if events:
+        trigger, reason = "drift", drift_reason(model, events)
+    elif "scheduled" in run_type:
+        trigger, reason = "schedule", reason or "training schedule"
+    elif reason:
+        trigger = "manual"
+    else:
+        raise PlanError("a manual training run needs a 'reason' in the trigger form")
+    force_reason = None
+    if params.get("force"):
+        force_reason = str(params.get("force_reason") or "").strip()
+        if not force_reason:
+            raise PlanError(
+                "'force' needs a written 'force_reason'; it is audited with the version"
+            )
+    as_of = params.get("as_of") or run_after.isoformat()
+    try:
+        dt.datetime.fromisoformat(as_of)
+    except ValueError:
+        raise PlanError(
+            f"as_of {as_of!r} is not an ISO date-time, e.g. 2026-11-01T00:00:00+00:00"
+        ) from None
+    return TrainingPlan(reason=reason, as_of=as_of, force_reason=force_reason, trigger=trigger)
+
+
+def days_to_process(
+    params: Mapping[str, Any] | None,
+    interval_start: dt.datetime | None,
+    interval_end: dt.datetime | None,
+) -> list[dt.date]:
+    """The features DAG's days: the Param range (inclusive) for a backfill, else the interval."""
+    if params and params.get("start_date"):
+        start = dt.date.fromisoformat(params["start_date"])
+        end = dt.date.fromisoformat(params.get("end_date") or params["start_date"])
+    elif interval_start is not None and interval_end is not None:
+        start = interval_start.date()
+        end = (interval_end - dt.timedelta(microseconds=1)).date()
+    else:
+        raise PlanError("no data interval and no start_date: give start_date in the trigger form")
+    if end < start:
+        raise PlanError(f"end_date {end} is before start_date {start}; swap them")
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def day_to_score(
+    params: Mapping[str, Any], events: list[AssetEvent], run_after: dt.datetime
+) -> str:
+    """The scoring day: the Param, else the newest day the features events covered."""
+    if params.get("date"):
+        return str(params["date"])
+    days = [d for e in events for d in e.extra.get("days", [])]
+    return max(days) if days else (run_after.date() - dt.timedelta(days=1)).isoformat()

@@ -1,0 +1,405 @@
+"""The data contract: what a raw delivery must pass before any of its rows are used.
+
+Upstream delivers into ``<data>/raw/<source>/date=D/`` (untrusted). Every file in that folder is
+read and checked (``bantay.features.rules``); a day that passes is written, as exactly the rows
+that were checked, to ``<data>/accepted/<source>/date=D/part-0.parquet``, the only tree the Feast
+sources and the label reader look at. A day that fails is moved whole to
+``<data>/quarantine/<source>/date=D/attempt-N/`` beside a ``reason.json`` (a new folder per
+attempt, so evidence is never overwritten), and removed from the accepted tree. The error a
+person reads says which partition, which rule and column, what was found, and what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bantay.features.rules import (
+    MAX_FUTURE_DAYS,
+    RULES,
+    History,
+    Violation,
+    bounded,
+    check_table,
+)
+from bantay.layout import (
+    PARTITION_FILE,
+    REASON_FILE,
+    accepted_root,
+    attempt_dirs,
+    new_attempt_dir,
+    partition_dir,
+    partition_path,
+)
+from bantay.schema import ENTITY, LABEL_SOURCE, source_columns
+from bantay.settings import ContractSettings, Settings
+
+__all__ = [
+    "RULES",
+    "ContractResult",
+    "ContractViolation",
+    "Violation",
+    "check_partition",
+    "check_table",
+    "enforce",
+    "enforce_for",
+    "quarantine",
+]
+
+log = logging.getLogger(__name__)
+
+PROFILE = "learner_profile"
+_ARROW = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
+_MAX_LISTED = 8  # violations per partition in a message
+
+
+@dataclass
+class ContractResult:
+    source: str
+    day: dt.date
+    path: str
+    rows: int
+    violations: list[Violation] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    table: pa.Table | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+    @property
+    def missing(self) -> bool:
+        return any(v.rule == "missing" for v in self.violations)
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "date": self.day.isoformat(),
+            "path": self.path,
+            "rows": self.rows,
+            "files": [bounded(f, 100) for f in self.files[:20]],
+            "passed": self.passed,
+            "violations": [asdict(v) for v in self.violations],
+        }
+
+
+class ContractViolation(RuntimeError):
+    """One or more partitions broke the data contract (quarantined) or never arrived."""
+
+    def __init__(self, results: list[ContractResult], quarantined: list[Path | None]):
+        self.results = results
+        self.quarantined = quarantined
+        lines = []
+        for res, where in zip(results, quarantined, strict=True):
+            if res.missing:
+                lines.append(f"- {res.source} {res.day}: missing")
+            else:
+                lines.append(f"- {res.source} {res.day} ({res.rows} rows) moved to {where}:")
+            shown = res.violations[:_MAX_LISTED]
+            lines.extend(f"    {v.sentence()}" for v in shown)
+            if len(res.violations) > len(shown):
+                lines.append(f"    ... and {len(res.violations) - len(shown)} more in reason.json")
+        super().__init__(
+            "data contract failed; nothing from these partitions was materialized or trained on:\n"
+            + "\n".join(lines)
+            + "\nFix the upstream feed, write a corrected partition to the raw location, then "
+            "clear this task (each quarantined attempt and its reason.json stay for the "
+            "post-mortem)."
+        )
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def _read_folder(folder: Path) -> tuple[pa.Table | None, list[Violation], list[str]]:
+    """Every file of one delivery folder as one table, or the violations that prevent it."""
+    if folder.is_symlink():
+        return None, [Violation("files", None, "the partition folder is a symlink", "a folder")], []
+    if not folder.is_dir():
+        what = "a file, not a folder" if folder.exists() else "no partition folder"
+        return (
+            None,
+            [Violation("missing", None, f"{what} at {folder}", "a delivered partition")],
+            [],
+        )
+    entries = sorted(folder.iterdir())
+    names = [e.name for e in entries]
+    if not entries:
+        return None, [Violation("missing", None, f"empty folder {folder}", "a parquet file")], names
+    odd = [e for e in entries if e.is_symlink() or not e.is_file() or e.suffix != ".parquet"]
+    if odd:
+        kinds = sorted(
+            {
+                "symlink" if e.is_symlink() else "folder" if e.is_dir() else "non-parquet file"
+                for e in odd
+            }
+        )
+        found = f"{len(odd)} unexpected entries ({', '.join(kinds)})"
+        return None, [Violation("files", None, found, "only regular *.parquet files")], names
+    tables = []
+    for entry in entries:
+        try:
+            tables.append(pq.read_table(entry))
+        except (OSError, pa.ArrowException) as exc:
+            reason = "permission denied" if isinstance(exc, PermissionError) else str(exc)
+            found = f"{entry.name}: {bounded(reason, 160)}"
+            return None, [Violation("readable", None, found, "a readable parquet file")], names
+    if len(tables) == 1:
+        return tables[0], [], names
+    try:
+        return pa.concat_tables(tables, promote_options="none"), [], names
+    except pa.ArrowException:
+        found = f"{len(tables)} files with different schemas"
+        return None, [Violation("schema", None, found, "one schema for every file of a day")], names
+
+
+def _history(root: Path, source: str, day: dt.date, window: int) -> History:
+    """Row counts and the columns that varied on the last ``window`` days under ``root``."""
+    history = History()
+    for back in range(1, window + 1):
+        path = partition_path(root, source, day - dt.timedelta(days=back))
+        if not path.is_file():
+            continue
+        meta = pq.ParquetFile(path).metadata
+        history.row_counts.append(meta.num_rows)
+        for i in range(meta.num_columns):
+            name = meta.schema.column(i).name
+            for rg in range(meta.num_row_groups):
+                stats = meta.row_group(rg).column(i).statistics
+                if stats is not None and stats.has_min_max and stats.min != stats.max:
+                    history.varying.add(name)
+    return history
+
+
+def _profile_ids(accepted: Path, day: dt.date, back: int = 7) -> pa.Array | None:
+    """Learner ids of the newest accepted profile on or before ``day`` (None if none)."""
+    for i in range(back + 1):
+        path = partition_path(accepted, PROFILE, day - dt.timedelta(days=i))
+        if path.is_file():
+            return pq.read_table(path, columns=[ENTITY])[ENTITY].combine_chunks()
+    return None
+
+
+def check_partition(
+    raw_dir: Path,
+    source: str,
+    day: dt.date,
+    cfg: ContractSettings,
+    *,
+    history_dir: Path | None = None,
+    profile_ids: pa.Array | None = None,
+    previous_profile: pa.Array | None = None,
+    as_of: dt.date | None = None,
+) -> ContractResult:
+    """Read every file of one raw partition and check it. ``history_dir`` (default: the raw
+    tree) holds the recent days the row count and frozen-column rules compare against."""
+    folder = partition_dir(raw_dir, source, day)
+    if as_of is not None and (day - as_of).days > MAX_FUTURE_DAYS:
+        found = f"a partition dated {day}, {(day - as_of).days} days after the run's date {as_of}"
+        future = Violation("future", None, found, f"at most {MAX_FUTURE_DAYS} day(s) ahead")
+        return ContractResult(source, day, str(folder), 0, [future])
+    table, problems, names = _read_folder(folder)
+    if table is None:
+        return ContractResult(source, day, str(folder), 0, problems, names)
+    history = _history(history_dir or raw_dir, source, day, cfg.row_count_window_days)
+    violations = check_table(
+        table,
+        source,
+        day,
+        cfg,
+        history=history,
+        profile_ids=profile_ids,
+        previous_profile=previous_profile,
+    )
+    return ContractResult(source, day, str(folder), table.num_rows, violations, names, table)
+
+
+# -- outcomes ------------------------------------------------------------------------------
+
+
+def _canonical(table: pa.Table, source: str) -> pa.Table:
+    """The checked rows in the contract's exact schema (int64, float64, string, us UTC)."""
+    columns = source_columns(source)
+    arrays = []
+    for name, kind in columns.items():
+        col = table[name]
+        if kind == "timestamp":
+            arrays.append(col.cast(pa.timestamp("us", "UTC"), safe=False))
+        else:
+            arrays.append(col.cast(_ARROW[kind]))
+    return pa.table(arrays, names=list(columns))
+
+
+def accept(result: ContractResult, accepted_dir: Path) -> Path:
+    """Publish the rows that passed to the accepted tree, atomically (temp file + rename)."""
+    if not result.passed or result.table is None:
+        raise ValueError(f"{result.source} {result.day} did not pass the contract; not accepted")
+    path = partition_path(accepted_dir, result.source, result.day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{PARTITION_FILE}.tmp")
+    pq.write_table(_canonical(result.table, result.source), tmp, coerce_timestamps="us")
+    os.replace(tmp, path)
+    return path
+
+
+def withdraw(accepted_dir: Path, source: str, day: dt.date) -> None:
+    """Take a day out of the accepted tree (a later delivery of it was rejected)."""
+    folder = partition_dir(accepted_dir, source, day)
+    if folder.is_dir() and not folder.is_symlink():
+        shutil.rmtree(folder)
+
+
+def quarantine(
+    result: ContractResult,
+    quarantine_dir: Path,
+    *,
+    run_id: str | None = None,
+    accepted_dir: Path | None = None,
+) -> Path:
+    """Move a failed delivery out of the raw tree into a new ``attempt-N`` folder, reason first.
+
+    A symlinked folder is moved as the link (its target is never touched); so are symlinks
+    inside. The day is also withdrawn from the accepted tree.
+    """
+    src = Path(result.path)
+    dest = new_attempt_dir(quarantine_dir, result.source, result.day)
+    reason = result.to_dict() | {
+        "quarantined_at": dt.datetime.now(dt.UTC).isoformat(),
+        "run_id": run_id,
+        "original_path": str(src),
+        "attempt": dest.name,
+    }
+    tmp = dest / f".{REASON_FILE}.tmp"
+    tmp.write_text(json.dumps(reason, indent=2, sort_keys=True))
+    os.replace(tmp, dest / REASON_FILE)
+    if src.is_symlink():
+        os.rename(src, dest / "partition-folder-symlink")
+    elif src.is_dir():
+        for entry in src.iterdir():
+            os.rename(entry, dest / entry.name)
+        with contextlib.suppress(OSError):
+            src.rmdir()
+    if accepted_dir is not None:
+        withdraw(accepted_dir, result.source, result.day)
+    log.warning(
+        "quarantined %s %s to %s: %s",
+        result.source,
+        result.day,
+        dest,
+        "; ".join(v.sentence() for v in result.violations[:_MAX_LISTED]),
+    )
+    return dest
+
+
+def _missing(result: ContractResult, quarantine_dir: Path) -> ContractResult:
+    attempts = attempt_dirs(quarantine_dir, result.source, result.day)
+    if attempts:
+        v = result.violations[0]
+        found = f"{v.found} (an earlier delivery was quarantined to {attempts[-1]})"
+        result.violations[0] = Violation(v.rule, v.column, found, v.expected)
+    return result
+
+
+def enforce(
+    raw_dir: Path,
+    quarantine_dir: Path,
+    sources: tuple[str, ...],
+    days: list[dt.date],
+    cfg: ContractSettings,
+    *,
+    run_id: str | None = None,
+    accepted_dir: Path | None = None,
+    labels: tuple[str, ...] = (),
+    also: tuple[dt.date, ...] = (),
+    as_of: dt.date | None = None,
+) -> list[ContractResult]:
+    """Check every (source, day) and accept what passes; quarantine what fails and raise
+    ``ContractViolation`` naming every failed or missing partition.
+
+    ``sources`` must all be delivered; ``labels`` (label sources) and every source on the days
+    in ``also`` (earlier days inside the materialization window) are checked when delivered.
+    A day whose raw folder is gone but which is already accepted stays accepted. ``as_of`` (the
+    run's logical date) refuses partitions dated in the future.
+    """
+    accepted = accepted_dir or accepted_root(Path(raw_dir).parent)
+    ordered = sorted(set(sources), key=lambda s: (s != PROFILE, s)) + [
+        s for s in dict.fromkeys(labels) if s not in sources
+    ]
+    results: list[ContractResult] = []
+    failed: list[ContractResult] = []
+    for day in sorted(set(days) | set(also)):
+        for source in ordered:
+            raw_folder = partition_dir(raw_dir, source, day)
+            kept = partition_path(accepted, source, day)
+            if not os.path.lexists(raw_folder) and kept.is_file():
+                rows = pq.ParquetFile(kept).metadata.num_rows
+                results.append(ContractResult(source, day, str(kept), rows))
+                continue
+            optional = day in also and day not in days or source not in sources
+            if optional and not os.path.lexists(raw_folder):
+                continue  # labels arrive when they mature; earlier days were checked by their run
+            result = check_partition(
+                raw_dir,
+                source,
+                day,
+                cfg,
+                history_dir=accepted,
+                profile_ids=None if source == PROFILE else _profile_ids(accepted, day),
+                previous_profile=_profile_ids(accepted, day - dt.timedelta(days=1))
+                if source == PROFILE
+                else None,
+                as_of=as_of,
+            )
+            results.append(result)
+            if result.passed:
+                accept(result, accepted)
+                log.info("contract ok: %s %s (%d rows)", source, day, result.rows)
+                result.table = None
+            else:
+                failed.append(result)
+    if failed:
+        where: list[Path | None] = []
+        for r in failed:
+            if r.missing:
+                where.append(None)
+                _missing(r, quarantine_dir)
+            else:
+                where.append(quarantine(r, quarantine_dir, run_id=run_id, accepted_dir=accepted))
+        raise ContractViolation(failed, where)
+    return results
+
+
+def enforce_for(
+    settings: Settings,
+    days: list[dt.date],
+    *,
+    run_id: str | None = None,
+    as_of: dt.date | None = None,
+) -> list[ContractResult]:
+    """``enforce`` as the features DAG and the CLI run it: every feature source of ``days``, the
+    models' label sources when delivered, and every partition delivered for the earlier days
+    that the materialization window reaches back into (allowed lateness)."""
+    lateness = settings.features.contract.max_lateness_days
+    first = min(days)
+    earlier = tuple(first - dt.timedelta(days=i) for i in range(1, lateness + 1))
+    return enforce(
+        settings.raw_dir,
+        settings.quarantine_dir,
+        settings.features.sources,
+        days,
+        settings.features.contract,
+        run_id=run_id,
+        accepted_dir=accepted_root(settings.data_dir),
+        labels=tuple(dict.fromkeys(m.label_source for m in settings.models)) or (LABEL_SOURCE,),
+        also=earlier,
+        as_of=as_of,
+    )

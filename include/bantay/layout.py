@@ -1,0 +1,87 @@
+"""Every data-lake path in one place: raw deliveries, accepted data, quarantine, predictions, runs.
+
+The lake is Hive-partitioned by day so Feast's file sources, pyarrow datasets and people all read
+the same tree::
+
+    <data>/raw/<source>/date=YYYY-MM-DD/*.parquet           what upstream delivered (untrusted)
+    <data>/accepted/<source>/date=YYYY-MM-DD/part-0.parquet exactly the rows the data contract
+                                                             validated; the ONLY tree Feast and
+                                                             training read
+    <data>/quarantine/<source>/date=YYYY-MM-DD/attempt-N/   a rejected delivery + reason.json,
+                                                             one folder per attempt, never reused
+    <data>/predictions/<model>/date=YYYY-MM-DD/part-0.parquet
+    <home>/runs/<model>/<run key>/                           intermediate files of one training run
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+PARTITION_FILE = "part-0.parquet"
+PARTITION_GLOB = "date=*"
+RAW, ACCEPTED, QUARANTINE = "raw", "accepted", "quarantine"
+ATTEMPT_PREFIX = "attempt-"
+REASON_FILE = "reason.json"
+
+
+def raw_root(data_dir: Path) -> Path:
+    """Where upstream feeds deliver; nothing reads it except the data contract."""
+    return Path(data_dir) / RAW
+
+
+def accepted_root(data_dir: Path) -> Path:
+    """Validated partitions only: the Feast file sources and the label reader read this tree."""
+    return Path(data_dir) / ACCEPTED
+
+
+def quarantine_root(data_dir: Path) -> Path:
+    return Path(data_dir) / QUARANTINE
+
+
+def partition_dir(root: Path, name: str, day: dt.date) -> Path:
+    """``<root>/<name>/date=<day>``: one day of one source (raw, quarantine) or model (predictions)."""
+    return Path(root) / name / f"date={day.isoformat()}"
+
+
+def partition_path(root: Path, name: str, day: dt.date) -> Path:
+    """The file a writer puts in a day's folder."""
+    return partition_dir(root, name, day) / PARTITION_FILE
+
+
+def partition_day(folder: Path) -> dt.date:
+    """The day of a ``date=YYYY-MM-DD`` folder; ValueError naming the folder otherwise."""
+    key, _, value = Path(folder).name.partition("=")
+    if key != "date":
+        raise ValueError(
+            f"{folder} is not a day partition (expected a folder named date=YYYY-MM-DD)"
+        )
+    return dt.date.fromisoformat(value)
+
+
+def attempt_dirs(quarantine_dir: Path, name: str, day: dt.date) -> list[Path]:
+    """Earlier quarantine attempts of one partition, oldest first."""
+    folder = partition_dir(quarantine_dir, name, day)
+    found = [p for p in folder.glob(f"{ATTEMPT_PREFIX}*") if p.is_dir()]
+    return sorted(found, key=lambda p: int(p.name.removeprefix(ATTEMPT_PREFIX) or 0))
+
+
+def new_attempt_dir(quarantine_dir: Path, name: str, day: dt.date) -> Path:
+    """A fresh ``attempt-N`` folder (created exclusively: evidence is never overwritten)."""
+    folder = partition_dir(quarantine_dir, name, day)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = len(attempt_dirs(quarantine_dir, name, day)) + 1
+    while True:
+        path = folder / f"{ATTEMPT_PREFIX}{n}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
+
+
+def run_dir(home: Path, model: str, key: str) -> Path:
+    """Intermediate files of one training run, keyed on the DAG run so a re-run overwrites them."""
+    path = Path(home) / "runs" / model / key
+    path.mkdir(parents=True, exist_ok=True)
+    return path

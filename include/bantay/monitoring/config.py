@@ -1,0 +1,252 @@
+"""How one model's drift is judged: statistics, thresholds, data-quality limits, label-based
+performance checks and retrain guards. ``bantay.yaml``'s ``models[].drift`` block *is* a
+:class:`DriftConfig` (``bantay.settings`` uses it directly), validated when configuration loads.
+
+Drift methods are Evidently's: a configured name is checked against Evidently's registry of
+statistical tests (name and the column kinds it supports), and the drifted flag and default
+thresholds are Evidently's own. Importing Evidently costs seconds, so DAG parsing does not pay
+for it: the check runs whenever Evidently is already loaded, and :meth:`DriftConfig.check_methods`
+forces it (the drift task and ``bantay config check`` call it first).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bantay import schema
+
+ColumnKind = Literal["numerical", "categorical"]
+Issue = Literal[
+    "nulls", "frozen", "stuck", "unit_change", "new_category", "out_of_range", "too_few_rows"
+]
+
+
+class Verdict(StrEnum):
+    """The one-word answer on-call reads first; stored as-is in the registry.
+
+    ``WATCH``: a feature moved in the 7-day view but not (or no longer) on the newest day;
+    ``PERFORMANCE``: quality on matured labels dropped beyond the gate's tolerance.
+    """
+
+    OK = "OK"
+    WATCH = "WATCH"
+    DRIFT = "DRIFT"
+    PERFORMANCE = "PERFORMANCE"
+    DATA_QUALITY = "DATA QUALITY"
+
+
+class GuardConfig(BaseModel):
+    """Retrain guards: drift must persist, retrains cool down, and are rate limited."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    persistence_days: int = Field(2, ge=1, le=30, description="DRIFT on N days in a row")
+    cooldown_days: int = Field(
+        7, ge=0, le=90, description="days after a drift-triggered or promoted retrain"
+    )
+    max_retrains_per_7d: int = Field(
+        2, ge=0, description="drift-triggered and promoted retrains per 7 days"
+    )
+
+
+def _default_ranges(numerical: list[str]) -> dict[str, tuple[float | None, float | None]]:
+    return {c: schema.RANGES[c] for c in numerical if c in schema.RANGES}
+
+
+def _default_categories(categorical: list[str]) -> dict[str, list[Any]]:
+    known: dict[str, list[Any]] = {"region": list(schema.REGIONS), "parent_abroad": [0, 1]}
+    return {c: known[c] for c in categorical if c in known}
+
+
+class DriftConfig(BaseModel):
+    """How one model's drift is judged (the ``drift:`` block of a model in ``bantay.yaml``).
+
+    Example (YAML)::
+
+        drift:
+          numerical_threshold: 0.1      # normalised Wasserstein distance of one day
+          per_column_method: {grade_level: psi}
+          guards: {persistence_days: 2, cooldown_days: 7}
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    numerical_columns: list[str] = Field(default_factory=lambda: list(schema.NUMERICAL))
+    categorical_columns: list[str] = Field(default_factory=lambda: list(schema.CATEGORICAL))
+    prediction_column: str | None = "score"
+    target_column: str | None = None  # None: the model's label
+    label_join_keys: list[str] = Field(default_factory=lambda: ["learner_id", "event_timestamp"])
+
+    numerical_method: str = "wasserstein"
+    numerical_threshold: float | None = Field(0.1, gt=0)  # None: the method's default
+    categorical_method: str = "jensenshannon"
+    categorical_threshold: float | None = Field(0.05, gt=0)
+    prediction_method: str = "wasserstein"
+    prediction_threshold: float | None = Field(0.1, gt=0)
+    per_column_method: dict[str, str] = Field(default_factory=dict)
+    per_column_threshold: dict[str, float] = Field(default_factory=dict)
+    drift_share: float = Field(
+        0.3, gt=0, le=1, description="share of drifted features called widespread (severity)"
+    )
+
+    window_days: int = Field(7, ge=1, le=30, description="the context view: last N days")
+    reference_days: int = Field(14, ge=7, le=90, description="days in the reference sample")
+    same_weekday: bool = Field(True, description="judge the newest day against its weekday")
+    sample_size: int = Field(20_000, ge=500, le=1_000_000)
+    seed: int = 42
+    min_rows: int = Field(500, ge=1, description="fewer rows on a day cannot be judged")
+
+    # data quality (a broken feed -> DATA QUALITY, never a retrain)
+    null_share_increase: float = Field(0.1, gt=0, le=1)
+    frozen_share: float = Field(0.8, gt=0, le=1, description="one value covers this share")
+    stuck_share: float = Field(
+        0.8, gt=0, le=1, description="of the learners that normally change, share unchanged"
+    )
+    stuck_reference_max: float = Field(0.8, gt=0, le=1)
+    unit_change_factor: float = Field(10.0, gt=1)
+    out_of_range_share: float = Field(0.01, ge=0, le=1)
+    new_category_share: float = Field(0.01, ge=0, le=1)
+    valid_ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
+    allowed_categories: dict[str, list[Any]] = Field(default_factory=dict)
+
+    # performance on matured labels
+    label_lookback_days: int = Field(42, ge=7, le=365)
+    min_labelled_rows: int = Field(200, ge=20)
+    performance_confidence: float = Field(0.95, gt=0.5, lt=1)
+
+    guards: GuardConfig = Field(default_factory=GuardConfig)
+
+    @property
+    def target(self) -> str:
+        """The label column (the model's label unless set here)."""
+        return self.target_column or schema.LABEL
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numerical_columns, *self.categorical_columns]
+
+    def for_features(self, features: Mapping[str, list[str]] | None) -> DriftConfig:
+        """This config watching a version's features (from its manifest), so every model is
+        watched on its own features; columns set explicitly in bantay.yaml narrow them further."""
+        if not features:
+            return self
+        num = list(features.get("numerical", []))
+        cat = list(features.get("categorical", []))
+        if "numerical_columns" in self.model_fields_set:
+            num = [c for c in num if c in self.numerical_columns]
+        if "categorical_columns" in self.model_fields_set:
+            cat = [c for c in cat if c in self.categorical_columns]
+        keep = set(num) | set(cat)
+        data = self.model_dump()
+        data.update(
+            numerical_columns=num,
+            categorical_columns=cat,
+            per_column_method={k: v for k, v in self.per_column_method.items() if k in keep},
+            per_column_threshold={k: v for k, v in self.per_column_threshold.items() if k in keep},
+            valid_ranges={k: v for k, v in self.valid_ranges.items() if k in num},
+            allowed_categories={k: v for k, v in self.allowed_categories.items() if k in cat},
+        )
+        return DriftConfig.model_validate(data)
+
+    def kind(self, column: str) -> ColumnKind:
+        return "categorical" if column in self.categorical_columns else "numerical"
+
+    def method_for(self, column: str) -> str:
+        if column == self.prediction_column:
+            return self.prediction_method
+        default = (
+            self.categorical_method if self.kind(column) == "categorical" else self.numerical_method
+        )
+        return self.per_column_method.get(column, default)
+
+    def threshold_for(self, column: str) -> float | None:
+        """The configured threshold, or None for the method's own default (Evidently's)."""
+        if column in self.per_column_threshold:
+            return self.per_column_threshold[column]
+        if column == self.prediction_column:
+            return self.prediction_threshold
+        if column in self.per_column_method:
+            return None
+        if self.kind(column) == "categorical":
+            return self.categorical_threshold
+        return self.numerical_threshold
+
+    def _method_keys(self) -> list[tuple[str, str, ColumnKind]]:
+        keys: list[tuple[str, str, ColumnKind]] = [
+            ("numerical_method", self.numerical_method, "numerical"),
+            ("categorical_method", self.categorical_method, "categorical"),
+            ("prediction_method", self.prediction_method, "numerical"),
+        ]
+        keys += [
+            (f"per_column_method.{c}", m, self.kind(c)) for c, m in self.per_column_method.items()
+        ]
+        return keys
+
+    def method_errors(self) -> list[str]:
+        """Every configured method Evidently does not know, or not for that column kind."""
+        from bantay.monitoring.stattests import stattests
+
+        registry = stattests()
+        errors = []
+        for key, method, kind in self._method_keys():
+            if method not in registry:
+                errors.append(
+                    f"{key}: unknown drift method {method!r}; Evidently's methods: "
+                    f"{sorted(registry)}"
+                )
+            elif kind not in registry[method]:
+                allowed = sorted(m for m, kinds in registry.items() if kind in kinds)
+                errors.append(
+                    f"{key}: method {method!r} does not support {kind} columns; "
+                    f"use one of {allowed}"
+                )
+        return errors
+
+    def check_methods(self) -> DriftConfig:
+        """Validate method names against Evidently's registry (imports Evidently)."""
+        errors = self.method_errors()
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_for_columns(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        num = data.get("numerical_columns", list(schema.NUMERICAL))
+        cat = data.get("categorical_columns", list(schema.CATEGORICAL))
+        data.setdefault("valid_ranges", _default_ranges(list(num)))
+        data.setdefault("allowed_categories", _default_categories(list(cat)))
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> DriftConfig:
+        if not self.features:
+            raise ValueError(
+                "drift config lists no columns: set numerical_columns and/or categorical_columns"
+            )
+        both = set(self.numerical_columns) & set(self.categorical_columns)
+        if both:
+            raise ValueError(
+                f"columns {sorted(both)} are listed as both numerical and categorical; keep one"
+            )
+        for key in ("per_column_method", "per_column_threshold", "valid_ranges"):
+            unknown = set(getattr(self, key)) - set(self.features)
+            if unknown:
+                raise ValueError(
+                    f"{key} names {sorted(unknown)}, which are not drift columns; "
+                    f"known columns: {self.features}"
+                )
+        unknown = set(self.allowed_categories) - set(self.categorical_columns)
+        if unknown:
+            raise ValueError(f"allowed_categories names non-categorical columns {sorted(unknown)}")
+        if "evidently" in sys.modules:  # free once Evidently is loaded; see check_methods
+            self.check_methods()
+        return self

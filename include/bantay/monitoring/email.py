@@ -1,0 +1,271 @@
+"""The on-call drift e-mail: render it (Jinja2 + small inline charts) and send it over SMTP.
+
+On-call reads this at 7 a.m. and must know in ten seconds whether to act, so the subject carries
+the verdict and what happened, and the body opens with one sentence saying what to do. Details
+follow (features by drift score, a few reference-vs-current charts); the full Evidently report
+is megabytes and is only linked (a presigned URL), never attached. No learner ids, no secrets:
+the e-mail is built from the drift result's column-level numbers only.
+
+Sending goes through Airflow's SMTP provider so the ``smtp_default`` Connection (Mailpit, a
+relay, or the test server) decides where mail goes; the message is prebuilt
+(``multipart/alternative`` with a ``multipart/related`` HTML part), so it is handed to the
+hook's authenticated client rather than to ``send_email_smtp``, which builds its own MIME.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date
+from email.message import EmailMessage
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from bantay.monitoring.charts import _chart_columns, _chart_title, chart_png
+from bantay.monitoring.guards import Action, Decision
+from bantay.monitoring.results import DriftResult
+from bantay.monitoring.wording import (
+    Approval,
+    as_decision,
+    decision_phrase,
+    subject_line,
+    what_to_do,
+)
+
+__all__ = ["render_drift_email", "report_banner", "subject_line", "what_to_do"]
+
+if TYPE_CHECKING:
+    import jinja2
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+MAX_EMAIL_BYTES = 300_000
+
+
+class EmailDeliveryError(RuntimeError):
+    """The drift e-mail could not be delivered; the message names the server, never secrets."""
+
+
+@cache
+def _env() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("bantay.monitoring", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _fmt_score(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _context(
+    result: DriftResult,
+    *,
+    model: str,
+    date: date | str,
+    decision: Decision | None,
+    report_url: str,
+    run_url: str,
+    charts: Sequence[dict[str, str]],
+    approval: Approval = "auto",
+) -> dict[str, Any]:
+    kind_by_column = {f.column: f.kind for f in result.features}
+    rows = [
+        {
+            "column": f.column,
+            "kind": f.kind,
+            "method": f.method,
+            "score": _fmt_score(f.score),
+            "threshold": f"{f.threshold:g}",
+            "drifted": "yes" if f.drifted else "no",
+            "window_score": _fmt_score(f.window_score),
+            "window_drifted": "yes" if f.window_drifted else "no",
+        }
+        for f in result.ranked_features()
+    ]
+    cls = result.classification
+    quality = None
+    if cls is not None:
+        keys = ("roc_auc", "pr_auc", "log_loss", "positive_rate")
+        quality = [
+            {
+                "metric": k,
+                "current": _fmt_score(cls.current.get(k)),
+                "reference": _fmt_score(cls.reference.get(k)) if cls.reference else "n/a",
+            }
+            for k in keys
+        ]
+    return {
+        "model": model,
+        "date": str(date),
+        "verdict": str(result.verdict),
+        "verdict_key": result.verdict.name.lower(),
+        "what_to_do": what_to_do(result, decision, approval),
+        "decision_phrase": decision_phrase(decision, result.verdict, approval),
+        "watched": [f.column for f in result.watched],
+        "performance": result.performance,
+        "day": result.day or str(date),
+        "decision": decision,
+        "decision_action": str(decision.action) if decision else "",
+        "decision_reason": decision.reason if decision else "",
+        "result": result,
+        "rows": rows,
+        "findings": [
+            {
+                "column": f.column,
+                "kind": kind_by_column.get(f.column, ""),
+                "issue": f.issue,
+                "detail": f.detail,
+                "day": f.day or "",
+            }
+            for f in result.data_quality
+        ],
+        "prediction": result.prediction,
+        "quality": quality,
+        "quality_rows": cls.current_labelled_rows if cls else 0,
+        "charts": charts,
+        "report_url": report_url,
+        "run_url": run_url,
+        "drifted_pct": f"{result.drifted_share:.0%}",
+        "share_threshold_pct": f"{result.drift_share_threshold:.0%}",
+    }
+
+
+def _build(
+    result: DriftResult,
+    *,
+    model: str,
+    date: date | str,
+    decision: Decision | None,
+    report_url: str,
+    run_url: str,
+    charts: Sequence[tuple[str, bytes]],
+    approval: Approval = "auto",
+) -> EmailMessage:
+    env = _env()
+    # Content-IDs only need to be unique within the message; deterministic ones keep renders
+    # reproducible (Message-ID, unique per send, is set by send_email).
+    # Content-IDs double as file names when sent through the SMTP hook (see mailer).
+    cids = [f"<chart-{i}.png>" for i in range(len(charts))]
+    chart_ctx = [
+        {"cid": cid[1:-1], "title": title} for cid, (title, _) in zip(cids, charts, strict=True)
+    ]
+    ctx = _context(
+        result,
+        model=model,
+        date=date,
+        decision=decision,
+        report_url=report_url,
+        run_url=run_url,
+        charts=chart_ctx,
+        approval=approval,
+    )
+    msg = EmailMessage()
+    msg["Subject"] = subject_line(
+        result, model=model, date=date, decision=decision, approval=approval
+    )
+    msg["X-Bantay-Model"] = model
+    msg["X-Bantay-Verdict"] = str(result.verdict)
+    if decision is not None:
+        msg["X-Bantay-Decision"] = str(decision.action)
+    msg.set_content(env.get_template("drift_email.txt.j2").render(ctx))
+    msg.add_alternative(env.get_template("drift_email.html.j2").render(ctx), subtype="html")
+    html_part = msg.get_payload()[1]
+    for cid, (title, png) in zip(cids, charts, strict=True):
+        html_part.add_related(
+            png,
+            maintype="image",
+            subtype="png",
+            cid=cid,
+            filename=f"{title.split(' | ')[0]}.png",
+            disposition="inline",
+        )
+    return msg
+
+
+def render_drift_email(
+    result: DriftResult,
+    *,
+    model: str,
+    date: date | str,
+    decision: Decision | Action | str | None,
+    report_url: str,
+    run_url: str,
+    top_n_charts: int = 3,
+    reference_sample: pd.DataFrame,
+    current_sample: pd.DataFrame,
+    max_bytes: int = MAX_EMAIL_BYTES,
+    approval: Approval = "auto",
+) -> EmailMessage:
+    """The on-call e-mail: verdict subject, what to do, feature table, inline charts, links.
+
+    ``reference_sample``/``current_sample`` feed the charts (the frames given to ``run_drift``
+    or the same samples); only the charted columns are read. Charts are dropped, last first,
+    while the message exceeds ``max_bytes``. From/To are set by :func:`send_email`.
+    """
+    d = as_decision(decision)
+    charts: list[tuple[str, bytes]] = []
+    for column in _chart_columns(result, len(result.features) + 1):
+        if len(charts) >= top_n_charts:
+            break
+        if column not in reference_sample.columns or column not in current_sample.columns:
+            continue
+        kind = next((f.kind for f in result.features if f.column == column), "numerical")
+        title = _chart_title(result, column)
+        png = chart_png(column, kind, reference_sample[column], current_sample[column], title)
+        charts.append((title, png))
+    while True:
+        msg = _build(
+            result,
+            model=model,
+            date=date,
+            decision=d,
+            report_url=report_url,
+            run_url=run_url,
+            charts=charts,
+            approval=approval,
+        )
+        size = len(msg.as_bytes())
+        if size <= max_bytes or not charts:
+            break
+        log.warning("drift e-mail is %d bytes (> %d); dropping a chart", size, max_bytes)
+        charts = charts[:-1]
+    if size > max_bytes:
+        log.warning("drift e-mail is %d bytes even without charts (limit %d)", size, max_bytes)
+    return msg
+
+
+def report_banner(
+    result: DriftResult,
+    *,
+    model: str,
+    decision: Decision | Action | str | None,
+    approval: Approval = "auto",
+) -> str:
+    """The block that opens the Evidently HTML report: bantay's verdict and decision first,
+    so the report never contradicts the e-mail that links it."""
+    d = as_decision(decision)
+    return (
+        _env()
+        .get_template("report_banner.html.j2")
+        .render(
+            verdict=str(result.verdict),
+            verdict_key=result.verdict.name.lower(),
+            model=model,
+            day=result.day or "",
+            decision=decision_phrase(d, result.verdict, approval),
+            reason=d.reason if d else "",
+            what_to_do=what_to_do(result, d, approval),
+            drifted=[f.column for f in result.ranked_features() if f.drifted],
+            watched=[f.column for f in result.watched],
+            n_features=result.n_features,
+        )
+    )

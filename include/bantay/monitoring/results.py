@@ -1,0 +1,197 @@
+"""What a drift check found: per-feature drift of the newest day (with the 7-day view for
+context), data-quality findings per day, quality on matured labels, and the verdict."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+from bantay.monitoring.config import ColumnKind, Issue, Verdict
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureDrift:
+    """One column on the newest day against the reference (Evidently's score and flag), and
+    the same column over the whole window for context."""
+
+    column: str
+    kind: ColumnKind
+    method: str
+    score: float | None  # None: not computed (no values; see data quality)
+    threshold: float
+    drifted: bool
+    window_score: float | None = None
+    window_drifted: bool = False
+    higher_is_drift: bool = True
+
+    @property
+    def severity(self) -> float:
+        """Score relative to its threshold, >= 1 when drifted, comparable across methods."""
+        if self.score is None or math.isnan(self.score):
+            return -1.0
+        if self.higher_is_drift:
+            return self.score / self.threshold if self.threshold else math.inf
+        return self.threshold / self.score if self.score else math.inf
+
+
+# The score column is judged like a feature; the name says what it is in e-mails and XCom.
+PredictionDrift = FeatureDrift
+
+
+@dataclasses.dataclass(frozen=True)
+class DataQualityFinding:
+    column: str
+    issue: Issue
+    detail: str
+    day: str | None = None  # ISO date of the day with the finding; None: the whole window
+
+
+@dataclasses.dataclass(frozen=True)
+class PerformanceCheck:
+    """Quality on matured labels against the reference's, with an interval on the drop."""
+
+    metric: str
+    reference: float
+    current: float
+    drop: float  # reference - current: positive is worse
+    low: float
+    high: float
+    tolerance: float
+    degraded: bool
+    labelled_day: str
+    rows: int
+    reference_rows: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassificationQuality:
+    """Quality on labelled rows; ``reference`` is None when the reference has no labels."""
+
+    current: dict[str, float | None]
+    reference: dict[str, float | None] | None
+    current_labelled_rows: int
+    reference_labelled_rows: int
+
+
+@dataclasses.dataclass
+class DriftResult:
+    """Everything the e-mail, the registry row and the Asset event need from one drift check."""
+
+    features: list[FeatureDrift]
+    drifted_share: float
+    n_drifted: int
+    n_features: int
+    dataset_drift: bool  # widespread: drifted_share >= drift_share (severity, not the gate)
+    drift_share_threshold: float
+    prediction: FeatureDrift | None
+    data_quality: list[DataQualityFinding]
+    classification: ClassificationQuality | None
+    reference_rows: int
+    current_rows: int
+    reference_rows_total: int
+    current_rows_total: int
+    verdict: Verdict
+    day: str | None = None
+    performance: PerformanceCheck | None = None
+    window_days: int = 1
+    _report: Callable[[], Any] | None = dataclasses.field(default=None, repr=False, compare=False)
+    _snapshot: Any = dataclasses.field(default=None, repr=False, compare=False)
+
+    @property
+    def has_report(self) -> bool:
+        """False when the newest day was empty or too small for Evidently (see data_quality)."""
+        return self._report is not None or self._snapshot is not None
+
+    @property
+    def broken_columns(self) -> list[str]:
+        """Columns with data-quality findings on the newest day, in order of first finding."""
+        return list(dict.fromkeys(f.column for f in self.today_findings))
+
+    @property
+    def today_findings(self) -> list[DataQualityFinding]:
+        return [f for f in self.data_quality if f.day in (None, self.day)]
+
+    @property
+    def data_quality_days(self) -> list[str]:
+        """Days of the window with a data-quality finding (no drift retrain while any)."""
+        return sorted({f.day or str(self.day) for f in self.data_quality})
+
+    @property
+    def watched(self) -> list[FeatureDrift]:
+        """Features that moved in the window view but not on the newest day."""
+        broken = {f.column for f in self.data_quality}
+        return [
+            f
+            for f in self.ranked_features()
+            if f.window_drifted and not f.drifted and f.column not in broken
+        ]
+
+    def ranked_features(self) -> list[FeatureDrift]:
+        """Features by severity, most drifted first."""
+        return sorted(self.features, key=lambda f: f.severity, reverse=True)
+
+    def snapshot(self) -> Any:
+        """The Evidently snapshot of the newest day against the reference (built on demand)."""
+        if self._snapshot is None:
+            if self._report is None:
+                raise RuntimeError(
+                    "this drift result has no Evidently report (the newest day was empty or "
+                    "too small to test); read data_quality for the reason"
+                )
+            self._snapshot = self._report()
+        return self._snapshot
+
+    def html(self, banner: str | None = None) -> str:
+        """The full Evidently HTML report, opened by ``banner`` (bantay's verdict and decision).
+
+        Megabytes: upload it, link it, never inline it.
+        """
+        page = self.snapshot().get_html_str(as_iframe=False)
+        if not banner:
+            return page
+        head, sep, tail = page.partition("<body>")
+        if not sep:
+            return banner + page
+        return head + sep + banner + tail
+
+    def json(self) -> str:
+        """The Evidently snapshot as JSON (metrics with their configuration)."""
+        return self.snapshot().json()
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-serialisable summary for the registry row, XCom and Asset event extras."""
+        return {
+            "verdict": str(self.verdict),
+            "day": self.day,
+            "drifted_share": self.drifted_share,
+            "n_drifted": self.n_drifted,
+            "n_features": self.n_features,
+            "dataset_drift": self.dataset_drift,
+            "drift_share_threshold": self.drift_share_threshold,
+            "feature_scores": {
+                f.column: {
+                    "method": f.method,
+                    "score": f.score,
+                    "threshold": f.threshold,
+                    "drifted": f.drifted,
+                    "window_score": f.window_score,
+                    "window_drifted": f.window_drifted,
+                    "kind": f.kind,
+                }
+                for f in self.ranked_features()
+            },
+            "watched": [f.column for f in self.watched],
+            "prediction": dataclasses.asdict(self.prediction) if self.prediction else None,
+            "data_quality": [dataclasses.asdict(f) for f in self.data_quality],
+            "data_quality_days": self.data_quality_days,
+            "performance": dataclasses.asdict(self.performance) if self.performance else None,
+            "classification": dataclasses.asdict(self.classification)
+            if self.classification
+            else None,
+            "reference_rows": self.reference_rows,
+            "current_rows": self.current_rows,
+            "reference_rows_total": self.reference_rows_total,
+            "current_rows_total": self.current_rows_total,
+        }

@@ -1,0 +1,258 @@
+"""The daily drift check of one model: reference vs the day's prediction log, the Evidently
+report to S3, a verdict, the retrain decision under its guards, the registry row, and the on-call
+e-mail (rendered here, sent by its own task so SMTP trouble never loses the report).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.policy
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bantay.layout import PARTITION_FILE, PARTITION_GLOB, accepted_root, partition_day
+from bantay.schema import ENTITY, TIMESTAMP
+from bantay.settings import ModelSettings, Settings, bantay_home
+
+log = logging.getLogger(__name__)
+
+
+def current_window(settings: Settings, model: str, day: dt.date) -> pd.DataFrame:
+    """The prediction log of the ``window_days`` days ending on ``day``."""
+    from bantay.serving.scoring import prediction_path
+
+    days = settings.model(model).drift.window_days
+    paths = [prediction_path(settings, model, day - dt.timedelta(days=i)) for i in range(days)]
+    present = [p for p in paths if p.is_file()]
+    if not present:
+        raise FileNotFoundError(
+            f"no prediction log for {model} on {day} ({paths[0]}); bantay_scoring has not run for that "
+            "day: run it (trigger bantay_scoring with date) and then re-run this task"
+        )
+    return pd.concat([pd.read_parquet(p) for p in present], ignore_index=True)
+
+
+def matured_labels(settings: Settings, model: ModelSettings, day: dt.date) -> pd.DataFrame:
+    """Labels that matured by ``day`` within the lookback, with the day each one matured (from
+    the accepted tree: only label partitions the data contract passed)."""
+    root = accepted_root(settings.data_dir) / model.label_source
+    first = day - dt.timedelta(days=model.drift.label_lookback_days)
+    parts = []
+    for path in sorted(root.glob(f"{PARTITION_GLOB}/{PARTITION_FILE}")):
+        matured = partition_day(path.parent)
+        if first <= matured <= day:
+            frame = pd.read_parquet(path, columns=[ENTITY, TIMESTAMP, model.label])
+            parts.append(frame.assign(_matured=pd.Timestamp(matured)))
+    if not parts:
+        return pd.DataFrame(columns=[ENTITY, TIMESTAMP, model.label, "_matured"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def labelled_predictions(
+    settings: Settings, model: str, labels: pd.DataFrame, version: str
+) -> pd.DataFrame | None:
+    """Prediction-log rows of the production version joined with their matured labels."""
+    from bantay.serving.scoring import prediction_path
+
+    cfg = settings.model(model)
+    if labels.empty:
+        return None
+    parts = []
+    for observed in sorted(pd.to_datetime(labels[TIMESTAMP], utc=True).dt.date.unique()):
+        path = prediction_path(settings, model, observed)
+        if path.is_file():
+            log_day = pd.read_parquet(path)
+            if "model_version" in log_day.columns:
+                log_day = log_day[log_day["model_version"] == version]
+            parts.append(log_day)
+    if not parts:
+        return None
+    logs = pd.concat(parts, ignore_index=True).drop(columns=[cfg.label], errors="ignore")
+    right = labels[[ENTITY, TIMESTAMP, cfg.label]].drop_duplicates([ENTITY, TIMESTAMP], keep="last")
+    return logs.merge(right, on=[ENTITY, TIMESTAMP], how="inner")
+
+
+def labels_ready_on(labels: pd.DataFrame, drift_start: dt.date, label: str) -> dt.date | None:
+    """When the first labels observed on or after ``drift_start`` mature; None if they have.
+
+    Estimated from the label feed itself: the delay between observation and maturity, and
+    the spacing of observation days.
+    """
+    if labels.empty:
+        return None
+    observed = pd.to_datetime(labels[TIMESTAMP], utc=True).dt.date
+    if observed.max() >= drift_start:
+        return None
+    delay = (labels["_matured"].dt.date - observed).map(lambda d: d.days).median()
+    days = sorted(observed.unique())
+    step = min((b - a).days for a, b in zip(days, days[1:], strict=False)) if len(days) > 1 else 7
+    nxt = days[-1]
+    while nxt < drift_start:
+        nxt += dt.timedelta(days=max(step, 1))
+    return nxt + dt.timedelta(days=int(delay))
+
+
+def next_scheduled(model: ModelSettings, day: dt.date) -> dt.date | None:
+    """The day of the model's next scheduled training run after ``day`` (None: manual)."""
+    if not model.training_schedule:
+        return None
+    from croniter import croniter
+
+    start = dt.datetime.combine(day, dt.time(), dt.UTC)
+    return croniter(model.training_schedule, start).get_next(dt.datetime).date()
+
+
+def promoted_retrains(reg: Any, model: str) -> list[dt.date]:
+    """Data times of promoted versions that drift did not trigger (schedule, a person).
+
+    Drift-triggered retrains are counted from the drift history; a candidate that was never
+    promoted changed nothing in production and starts no cooldown.
+    """
+    versions = {v.version: v for v in reg.list_versions(model)}
+    out = []
+    for p in reg.promotions(model):
+        v = versions.get(p.to_version)
+        if p.kind != "promote" or v is None or str(v.reason or "").startswith("drift event"):
+            continue
+        as_of = v.lineage.get("as_of") if v.lineage else None
+        out.append(dt.datetime.fromisoformat(as_of).date() if as_of else p.at.date())
+    return out
+
+
+def email_path(model: str, day: dt.date) -> Path:
+    path = bantay_home() / "outbox" / model / f"{day.isoformat()}.eml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_day(
+    settings: Settings,
+    model: str,
+    day: dt.date,
+    *,
+    run_id: str,
+    run_url: str,
+    retrain_running: bool,
+) -> dict[str, Any]:
+    """Run the report, store it, decide, record, and render the e-mail. Returns the summary."""
+    from bantay.monitoring.drift import run_drift
+    from bantay.monitoring.email import render_drift_email, report_banner
+    from bantay.monitoring.guards import decide_retrain, drift_start
+    from bantay.stores.model_store import model_store_for
+    from bantay.stores.registry import registry_for
+
+    cfg = settings.model(model)
+    dcfg = cfg.drift.check_methods()
+    reg = registry_for(settings)
+    store = model_store_for(settings)
+    pointer = store.pointer(model)
+    if pointer is None:
+        raise FileNotFoundError(f"{model} has no production version yet; nothing to compare with")
+    reference = store.read_reference(model, pointer["version"])
+    manifest = store.read_manifest(model, pointer["version"])
+    current = current_window(settings, model, day)
+    # Watched on the features the production version was trained on (its manifest).
+    dcfg = dcfg.for_features(manifest.get("features"))
+    labels = matured_labels(settings, cfg, day)
+    result = run_drift(
+        reference,
+        current,
+        dcfg,
+        day=day,
+        labelled=labelled_predictions(settings, model, labels, pointer["version"]),
+        performance_tolerance=cfg.gate.max_regression,
+        name=f"{model} {day}",
+    )
+    history = reg.drift_reports(model, since=day - dt.timedelta(days=30))
+    ready = None
+    if str(result.verdict) == "DRIFT":
+        ready = labels_ready_on(labels, drift_start(day, history), cfg.label)
+    decision = decide_retrain(
+        result.verdict,
+        day,
+        history,
+        dcfg.guards,
+        retrain_running=retrain_running,
+        retrains=promoted_retrains(reg, model),
+        data_quality_days=result.data_quality_days,
+        labels_ready=ready,
+        next_scheduled=next_scheduled(cfg, day),
+    )
+    day_s = day.isoformat()
+    html_uri = json_uri = None
+    if result.has_report:
+        banner = report_banner(result, model=model, decision=decision, approval=cfg.approval)
+        html_uri = store.put_report(
+            model, day_s, "report.html", result.html(banner).encode(), "text/html"
+        )
+        json_uri = store.put_report(
+            model, day_s, "report.json", result.json().encode(), "application/json"
+        )
+    summary = result.summary()
+    drifted = [c for c, f in summary["feature_scores"].items() if f["drifted"]]
+    reg.upsert_drift_report(
+        model,
+        day,
+        verdict=str(result.verdict),
+        drifted_share=result.drifted_share,
+        n_drifted=result.n_drifted,
+        n_features=result.n_features,
+        decision=str(decision.action),
+        feature_scores=summary["feature_scores"],
+        report_html_uri=html_uri,
+        report_json_uri=json_uri,
+        decision_detail=decision.reason,
+        airflow_run_id=run_id,
+    )
+    expiry = settings.storage.presign_expiry_hours * 3600
+    report_url = store.presigned_url(html_uri, expiry) if html_uri else "(no report: too few rows)"
+    message = render_drift_email(
+        result,
+        model=model,
+        date=day,
+        decision=decision,
+        report_url=report_url,
+        run_url=run_url,
+        reference_sample=reference,
+        current_sample=current[pd.to_datetime(current[TIMESTAMP], utc=True).dt.date == day],
+        approval=cfg.approval,
+    )
+    message["From"] = settings.notify.sender
+    message["To"] = ", ".join(cfg.recipients)
+    path = email_path(model, day)
+    path.write_bytes(message.as_bytes(policy=email.policy.SMTP))
+    out = {
+        "model": model,
+        "date": day_s,
+        "verdict": str(result.verdict),
+        "decision": str(decision.action),
+        "decision_reason": decision.reason,
+        "triggers_retrain": decision.triggers_retrain,
+        "hold_until": decision.until.isoformat() if decision.until else None,
+        "drifted_features": drifted,
+        "n_drifted": result.n_drifted,
+        "n_features": result.n_features,
+        "report_html": html_uri,
+        "report_json": json_uri,
+        "email": str(path),
+        "subject": str(message["Subject"]),
+        "reference_rows": result.reference_rows,
+        "current_rows": result.current_rows,
+    }
+    log.info("drift %s %s: %s", model, day, out)
+    return out
+
+
+def send_day_email(settings: Settings, model: str, day: dt.date) -> str:
+    """Send the rendered e-mail through ``smtp_default`` (retried by the task on failure)."""
+    import email as email_lib
+
+    from bantay.monitoring.mailer import send_email
+
+    path = email_path(model, day)
+    message = email_lib.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    send_email(message, settings.notify.smtp_conn_id)
+    return str(message["Subject"])

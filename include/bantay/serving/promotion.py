@@ -1,0 +1,240 @@
+"""The promotion policy: which version may serve, the compare-and-swap of the production pointer,
+the audit log, and the registry following the pointer.
+
+``ModelStore`` (S3) and ``Registry`` (SQL) are storage; the rules live here:
+
+* A target is verified before the pointer moves: every file against its manifest, and the
+  manifest against the model sha256 recorded in the registry at publish (so a consistent rewrite
+  of model + manifest in the bucket is refused, for promotion, rollback and shadow alike).
+* The pointer moves only by a conditional write on the ETag that was read; the loser of a race
+  gets ``PromotionConflict`` naming who serves now. A corrupt ``production.json`` is replaced
+  the same way (conditional on its ETag, ``previous: null``, audited).
+* Every successful swap is audited once, keyed on the pointer's ``promoted_at``: re-running a
+  promotion repairs a missing audit row and never adds a second one.
+* Registry statuses follow the pointer as read under a registry lock, never the order in which
+  promotions happened to write the registry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from bantay.stores.model_store import (
+    MODEL_FILE,
+    PROMOTE,
+    ROLLBACK,
+    ModelStore,
+    ModelStoreError,
+    PointerChanged,
+    PromotionConflict,
+    model_store_for,
+)
+from bantay.stores.model_store_io import _check_name
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bantay.settings import Settings
+    from bantay.stores.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+class Promotion:
+    """Promote, roll back and shadow versions of ``store``, audited in ``registry`` (optional:
+    without one, only the S3 checks apply)."""
+
+    def __init__(self, store: ModelStore, registry: Registry | None = None) -> None:
+        self.store = store
+        self.registry = registry
+
+    # -- publishing and verification --------------------------------------------------------
+
+    def publish(
+        self,
+        model: str,
+        version: str,
+        model_obj: Any,
+        manifest: Mapping[str, Any],
+        reference: pd.DataFrame,
+    ) -> dict[str, Any]:
+        """Publish an immutable version and record its model sha256 in the registry."""
+        stored = self.store.publish(model, version, model_obj, manifest, reference)
+        if self.registry is not None:
+            self.registry.record_artifact(model, version, stored["files"][MODEL_FILE]["sha256"])
+        return stored
+
+    def verified(self, model: str, version: str) -> dict[str, Any]:
+        """The manifest of ``version`` after checking every file, anchored to the registry."""
+        anchor = None
+        if self.registry is not None:
+            record = self.registry.get_version(model, version)
+            anchor = record.artifact_sha256 if record is not None else None
+        if anchor is None:
+            log.info(
+                "%s %s has no sha256 recorded at publish; checked against its manifest",
+                model,
+                version,
+            )
+        return self.store.verify_version(model, version, expected_sha256=anchor)
+
+    def _check_registry_allows(self, model: str, version: str) -> None:
+        if self.registry is None:
+            return
+        from bantay.stores.registry_models import ModelStatus
+
+        record = self.registry.get_version(model, version)
+        servable = {ModelStatus.APPROVED, ModelStatus.PRODUCTION, ModelStatus.ARCHIVED}
+        if record is not None and record.status not in servable:
+            raise ModelStoreError(
+                f"refusing to promote {model} {version}: its registry status is "
+                f"{record.status.value!r}; only approved versions (or archived ones, to roll "
+                "back) can serve. Approve it first"
+            )
+
+    # -- the pointer --------------------------------------------------------------------------
+
+    def promote(
+        self, model: str, version: str, *, actor: str, reason: str, kind: str = PROMOTE
+    ) -> dict[str, Any]:
+        """Point production at ``version`` by compare-and-swap; returns the new pointer.
+
+        Promoting the version that already serves changes nothing (retry-safe) but repairs a
+        missing audit row and the registry. A corrupt pointer is replaced (``previous: null``).
+        """
+        _check_name("model", model)
+        _check_name("version", version)
+        if kind not in (PROMOTE, ROLLBACK):
+            raise ValueError(f"promotion kind {kind!r} is not one of {[PROMOTE, ROLLBACK]}")
+        if not actor or not str(actor).strip():
+            raise ValueError("promote needs an actor: a person's name or the DAG run id")
+        if not reason or not str(reason).strip():
+            raise ValueError("promote needs a reason: why this version, why now")
+        self._check_registry_allows(model, version)
+        manifest = self.verified(model, version)
+        state = self.store.read_pointer(model)
+        current = state.pointer
+        if state.corrupt:
+            log.warning(
+                "%s is %s; replacing it (conditional on its ETag)",
+                self.store.uri(self.store.pointer_key(model)),
+                state.corrupt,
+            )
+        elif current is not None and current.get("version") == version:
+            log.info("%s %s is already production; pointer unchanged", model, version)
+            self._audit(current, actor=actor, reason=reason, kind=kind)
+            self._follow(model)
+            return current
+        new_pointer = {
+            "model": model,
+            "version": version,
+            "sha256": manifest["files"][MODEL_FILE]["sha256"],
+            "promoted_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
+            "promoted_by": actor,
+            "reason": reason,
+            "kind": kind,
+            "previous": current.get("version") if current else None,
+        }
+        try:
+            self.store.put_pointer(model, new_pointer, state.etag)
+        except PointerChanged:
+            now = self.store.read_pointer(model).pointer or {}
+            raise PromotionConflict(
+                f"promotion of {model} to {version} lost a race: "
+                f"{self.store.uri(self.store.pointer_key(model))} changed while promoting. "
+                f"Production is now {now.get('version', 'unknown')} (by "
+                f"{now.get('promoted_by', 'unknown')} at {now.get('promoted_at', 'unknown')}). "
+                "Check it and retry if still wanted"
+            ) from None
+        log.info(
+            "%s %s: production %s -> %s by %s", kind, model, new_pointer["previous"], version, actor
+        )
+        self._audit(new_pointer, actor=actor, reason=reason, kind=kind)
+        self._follow(model)
+        return new_pointer
+
+    def rollback(
+        self, model: str, to_version: str | None = None, *, actor: str, reason: str
+    ) -> dict[str, Any]:
+        """Point production back at ``to_version`` (default: the pointer's ``previous``),
+        verified like any promotion (against the sha256 recorded at publish)."""
+        state = self.store.read_pointer(model)
+        if state.corrupt and not to_version:
+            raise ModelStoreError(
+                f"{self.store.uri(self.store.pointer_key(model))} is {state.corrupt}, so there "
+                f"is no previous version to read; name the version to restore with --to "
+                f"(versions: {self.store.list_versions(model)[-5:]})"
+            )
+        if state.pointer is None and not state.corrupt:
+            self.store.require_pointer(model)  # raises: unknown model or nothing promoted yet
+        target = to_version or (state.pointer or {}).get("previous")
+        if not target:
+            raise ModelStoreError(
+                f"model {model!r} has no previous production version recorded in "
+                f"{self.store.uri(self.store.pointer_key(model))}; name one with --to (versions: "
+                f"{self.store.list_versions(model)[-5:]})"
+            )
+        return self.promote(model, target, actor=actor, reason=reason, kind=ROLLBACK)
+
+    def stage_shadow(self, model: str, version: str, *, actor: str, reason: str) -> dict[str, Any]:
+        """Score ``version`` beside production (never instead of it), once verified."""
+        manifest = self.verified(model, version)
+        body = {
+            "model": model,
+            "version": version,
+            "sha256": manifest["files"][MODEL_FILE]["sha256"],
+            "staged_at": dt.datetime.now(dt.UTC).isoformat(),
+            "staged_by": actor,
+            "reason": reason,
+        }
+        self.store.put_shadow(model, body)
+        return body
+
+    # -- the registry ---------------------------------------------------------------------------
+
+    def _audit(self, pointer: Mapping[str, Any], *, actor: str, reason: str, kind: str) -> None:
+        """One audit row per swap, keyed on the pointer's time (idempotent on re-runs)."""
+        if self.registry is None:
+            return
+        model, version = pointer["model"], pointer["version"]
+        try:
+            at = dt.datetime.fromisoformat(pointer["promoted_at"])
+            if not self.registry.has_promotion(model, version, at):
+                self.registry.record_promotion(
+                    model,
+                    version,
+                    from_version=pointer.get("previous"),
+                    actor=pointer.get("promoted_by") or actor,
+                    reason=pointer.get("reason") or reason,
+                    kind=pointer.get("kind") or kind,
+                    at=at,
+                )
+        except Exception as exc:
+            raise self._registry_failed(model, version, exc) from exc
+
+    def _follow(self, model: str) -> None:
+        """Registry statuses follow the pointer as read under the registry's lock."""
+        if self.registry is None:
+            return
+        try:
+            self.registry.follow_pointer(
+                model, lambda: (self.store.read_pointer(model).pointer or {}).get("version")
+            )
+        except Exception as exc:
+            raise self._registry_failed(model, None, exc) from exc
+
+    @staticmethod
+    def _registry_failed(model: str, version: str | None, exc: Exception) -> ModelStoreError:
+        return ModelStoreError(
+            f"production of {model} now points at {version or 'a new version'}, but updating "
+            f"the registry failed ({type(exc).__name__}: {exc}); re-run the same promotion to "
+            "reconcile (promoting the current production version only syncs the registry)"
+        )
+
+
+def promotion_for(settings: Settings, registry: Registry | None = None) -> Promotion:
+    """The promotion policy over the model store of these settings and ``registry``."""
+    return Promotion(model_store_for(settings), registry)

@@ -1,0 +1,128 @@
+"""Daily batch scoring: the production model (verified before unpickling) on the day's features,
+written as one prediction-log partition per model and day; a staged shadow candidate is scored
+beside production and the log keeps both.
+
+Prediction log: ``<data>/predictions/<model>/date=YYYY-MM-DD/part-0.parquet`` with learner_id,
+event_timestamp (end of the scored day, so matured labels join on it), the features used, score,
+model_version, and shadow_score / shadow_version when a shadow is staged. Re-running a date
+replaces its partition.
+
+A nightly batch reads its features from the accepted partitions with the online store's as-of
+semantics (``bantay.serving.batch_features``: one columnar read instead of a Feast online lookup
+per learner); ``online_feature_frame`` (Feast's online store) stays for lookups of a few learners.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bantay.layout import accepted_root, partition_path
+from bantay.schema import ENTITY, TIMESTAMP, feature_set
+from bantay.settings import Settings
+
+log = logging.getLogger(__name__)
+BATCH = 5_000
+
+
+def prediction_path(settings: Settings, model: str, day: dt.date) -> Path:
+    return partition_path(settings.predictions_dir, model, day)
+
+
+def active_learners(settings: Settings, day: dt.date) -> np.ndarray:
+    """Learners enrolled on ``day``: those in that day's profile snapshot."""
+    import pyarrow.parquet as pq
+
+    path = partition_path(accepted_root(settings.data_dir), "learner_profile", day)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no accepted learner_profile partition for {day} at {path}; run bantay_features "
+            "for that day first (it validates and accepts the day)"
+        )
+    return np.unique(pq.read_table(path, columns=[ENTITY])[ENTITY].to_numpy())
+
+
+def online_feature_frame(
+    settings: Settings, feature_service: str, learners: np.ndarray
+) -> pd.DataFrame:
+    """Online features for ``learners`` in batches (bounded request size and memory)."""
+    from bantay.stores.feast_store import store
+
+    fs = store(settings)
+    service = fs.get_feature_service(feature_service)
+    parts = []
+    for start in range(0, len(learners), BATCH):
+        rows = [{ENTITY: int(i)} for i in learners[start : start + BATCH]]
+        parts.append(fs.get_online_features(features=service, entity_rows=rows).to_df())
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[ENTITY])
+
+
+def agreement(primary: np.ndarray, shadow: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """How far the shadow model agrees with production on the same learners."""
+    both = (primary >= threshold) == (shadow >= threshold)
+    k = max(1, len(primary) // 10)
+    top_p = set(np.argsort(-primary)[:k])
+    top_s = set(np.argsort(-shadow)[:k])
+    return {
+        "rows": int(len(primary)),
+        "decision_agreement": float(both.mean()) if len(both) else float("nan"),
+        "top_decile_overlap": len(top_p & top_s) / k,
+        "mean_abs_diff": float(np.abs(primary - shadow).mean()) if len(primary) else float("nan"),
+        "spearman": float(pd.Series(primary).corr(pd.Series(shadow), method="spearman")),
+    }
+
+
+def score_day(settings: Settings, model: str, day: dt.date, store=None) -> dict[str, Any]:
+    """Score every active learner for ``day``; write (replace) the day's prediction log."""
+    from bantay.serving.batch_features import batch_features
+    from bantay.stores.model_store import model_store_for
+    from bantay.training.pipeline import predict_scores
+
+    cfg = settings.model(model)
+    store = store or model_store_for(settings)
+    fitted, manifest = store.load_production(model)
+    learners = active_learners(settings, day)
+    frame = batch_features(settings, cfg.feature_service, learners, day)
+    features = manifest.get("features") or feature_set()
+    names = [*features["numerical"], *features["categorical"]]
+    for missing in sorted(set(names) - set(frame.columns)):
+        frame[missing] = np.nan  # no learner to score, or a view not online yet
+    frame["score"] = predict_scores(fitted, frame, features)
+    frame["model_version"] = manifest["version"]
+    summary: dict[str, Any] = {
+        "model": model,
+        "date": day.isoformat(),
+        "version": manifest["version"],
+        "rows": len(frame),
+        "mean_score": float(frame["score"].mean()) if len(frame) else None,
+        "missing_feature_share": float(frame[names].isna().any(axis=1).mean())
+        if len(frame)
+        else None,
+    }
+    staged = store.shadow(model)
+    if staged and staged["version"] != manifest["version"]:
+        shadow_model, shadow_manifest = store.load_version(model, staged["version"])
+        frame["shadow_score"] = predict_scores(
+            shadow_model, frame, shadow_manifest.get("features") or features
+        )
+        frame["shadow_version"] = staged["version"]
+        summary["shadow"] = {
+            "version": staged["version"],
+            **agreement(frame["score"].to_numpy(), frame["shadow_score"].to_numpy()),
+        }
+    end_of_day = pd.Timestamp(dt.datetime.combine(day, dt.time(23, 59), dt.UTC))
+    frame.insert(1, TIMESTAMP, end_of_day)
+    frame[TIMESTAMP] = frame[TIMESTAMP].astype("datetime64[us, UTC]")
+    path = prediction_path(settings, model, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+    summary["path"] = str(path)
+    log.info("scored %s for %s: %s", model, day, summary)
+    return summary

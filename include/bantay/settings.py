@@ -1,0 +1,340 @@
+"""Validated settings for bantay: environment variables plus one project file, ``bantay.yaml``.
+
+Everything that is not a credential lives here (credentials are Airflow Connections). A wrong key
+or value fails at parse time with a message that names the key and what is allowed, so a typo in
+``bantay.yaml`` stops a deploy instead of a 3 a.m. run.
+
+Precedence (highest first): keyword arguments, ``BANTAY_*`` environment variables (nested keys
+with ``__``, e.g. ``BANTAY_STORAGE__BUCKET``), ``bantay.yaml`` (path in ``BANTAY_CONFIG``, default
+``./bantay.yaml``), defaults below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from bantay.monitoring.config import DriftConfig
+from bantay.training.config import GateConfig
+
+FEATURE_SOURCES = ("learning_activity", "family_contact", "learner_profile")
+LABEL_SOURCE = "term_outcomes"
+
+
+class ConfigError(ValueError):
+    """Raised for bad configuration; the message names each bad key and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def bantay_home() -> Path:
+    """Root for local state (data, registry, online store); ``BANTAY_HOME`` or ``./var``."""
+    return Path(os.environ.get("BANTAY_HOME", "var")).resolve()
+
+
+class ColumnRule(_Strict):
+    """Data-contract rule for one column of a raw partition."""
+
+    dtype: Literal["int64", "float64", "string"]
+    min: float | None = None
+    max: float | None = None
+    max_null_ratio: float = Field(0.02, ge=0, le=1)
+    allowed: list[str] | None = None
+
+
+class ContractSettings(_Strict):
+    """Thresholds for the data contract checked before anything is materialized."""
+
+    max_lateness_days: int = Field(1, ge=0, le=14)
+    row_count_window_days: int = Field(7, ge=1, le=60)
+    min_row_ratio: float = Field(0.5, gt=0, le=1)
+    max_row_ratio: float = Field(1.5, ge=1)
+    max_duplicate_ratio: float = Field(0.0, ge=0, le=1)
+
+
+def _manual(value: str | None) -> str | None:
+    """``manual`` (or ``none``) turns a DAG's schedule off; anything else must be a cron string."""
+    if value is None or value.strip().lower() in ("manual", "none", ""):
+        return None
+    from croniter import croniter
+
+    if not croniter.is_valid(value):
+        raise ValueError(
+            f"{value!r} is not a cron expression (five fields, e.g. '0 4 * * 0' for Sundays at "
+            "04:00 UTC) nor 'manual'"
+        )
+    return value
+
+
+def _recipients(value: list[str]) -> list[str]:
+    """E-mail addresses, checked when the configuration loads rather than when a mail bounces."""
+    from email_validator import EmailNotValidError, validate_email
+
+    bad = []
+    for address in value:
+        try:
+            validate_email(address, check_deliverability=False, test_environment=True)
+        except EmailNotValidError as exc:
+            bad.append(f"{address!r} ({exc})")
+    if bad:
+        raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
+    if not value:
+        raise ValueError("give at least one address")
+    return value
+
+
+class FeatureSettings(_Strict):
+    """The features DAG: where raw partitions arrive and how long to wait for them."""
+
+    schedule: str | None = "0 0 * * *"
+    start_date: dt.date = dt.date(2026, 1, 1)
+    sources: tuple[str, ...] = FEATURE_SOURCES
+    sensor_timeout_hours: float = Field(6, gt=0, le=48)
+    sensor_poke_minutes: float = Field(10, gt=0)
+    contract: ContractSettings = ContractSettings()
+
+    _schedule = field_validator("schedule")(_manual)
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(FEATURE_SOURCES))
+        if unknown:
+            raise ValueError(f"unknown source(s) {unknown}; allowed: {list(FEATURE_SOURCES)}")
+        return value
+
+
+class TrialSpec(_Strict):
+    """One estimator family in the search space; each list in ``params`` is a grid axis."""
+
+    name: str
+    estimator: Literal["logistic_regression", "hist_gradient_boosting"]
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def _default_search_space() -> list[TrialSpec]:
+    return [
+        TrialSpec(name="logreg", estimator="logistic_regression", params={"C": [0.1, 1.0]}),
+        TrialSpec(
+            name="hgb",
+            estimator="hist_gradient_boosting",
+            params={"max_depth": [3, 6], "learning_rate": [0.1]},
+        ),
+    ]
+
+
+class ModelSettings(_Strict):
+    """One model: its features, label, training schedule, gate, approval and drift policy."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
+    feature_service: str = "learner_risk_v1"
+    entity: str = "learner_id"
+    label: str = "at_risk"
+    label_source: str = LABEL_SOURCE
+    approval: Literal["auto", "manual"] = "auto"
+    training_schedule: str | None = "0 4 * * 0"
+    training_window_days: int = Field(56, ge=7, le=730)
+    split: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    search_space: list[TrialSpec] = Field(default_factory=_default_search_space)
+    gate: GateConfig = GateConfig()
+    slices: list[str] = Field(
+        default_factory=lambda: ["region", "grade_band", "parent_abroad"],
+        description="columns (or grade_band) whose recall gap the gate's fairness check bounds",
+    )
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    recipients: list[str] = Field(default_factory=lambda: ["oncall@example.org"])
+
+    _schedule = field_validator("training_schedule")(_manual)
+    _recipients = field_validator("recipients")(_recipients)
+
+    @field_validator("search_space")
+    @classmethod
+    def _grid_is_valid(cls, value: list[TrialSpec]) -> list[TrialSpec]:
+        # Estimator parameters are checked per estimator (names, types, ranges) at load time.
+        from bantay.training.search_space import SearchSpaceError, expand_search_space
+
+        try:
+            expand_search_space(value)
+        except SearchSpaceError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drift_target_is_the_label(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("drift", {}), dict):
+            drift = dict(data.get("drift") or {})
+            drift.setdefault("target_column", data.get("label", "at_risk"))
+            data = {**data, "drift": drift}
+        return data
+
+    @model_validator(mode="after")
+    def _split_sums_to_one(self) -> ModelSettings:
+        if abs(sum(self.split) - 1.0) > 1e-6 or min(self.split) <= 0:
+            raise ValueError(
+                f"split {list(self.split)} must be three positive fractions summing to 1"
+            )
+        return self
+
+
+class StorageSettings(_Strict):
+    """Where serving artifacts and reports live (credentials: Connection ``aws_default``)."""
+
+    bucket: str = Field("bantay", pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+    prefix: str = "bantay"
+    aws_conn_id: str = "aws_default"
+    presign_expiry_hours: int = Field(72, ge=1, le=168)
+
+    @field_validator("prefix")
+    @classmethod
+    def _clean_prefix(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/") or not value.strip("/"):
+            raise ValueError(f"prefix {value!r} must be a relative key prefix like 'bantay/prod'")
+        return value.strip("/")
+
+
+class FeastSettings(_Strict):
+    """Which ``feature_store.yaml`` to use; paths and URLs inside it come from ``${ENV}``."""
+
+    repo_path: Path = Path("feature_repo")
+    store_yaml: str = "feature_store.yaml"
+
+
+class NotifySettings(_Strict):
+    smtp_conn_id: str = "smtp_default"
+    sender: str = "bantay@example.org"
+    failure_recipients: list[str] = Field(default_factory=lambda: ["data-eng@example.org"])
+    airflow_base_url: str = "http://localhost:8080"
+
+    _failure_recipients = field_validator("failure_recipients")(_recipients)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return _recipients([value])[0]
+
+
+class Settings(BaseSettings):
+    """All of bantay's non-secret configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BANTAY_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        yaml_file=None,
+    )
+
+    project: str = "bantay"
+    data_dir: Path = Field(default_factory=lambda: bantay_home() / "data")
+    features: FeatureSettings = FeatureSettings()
+    models: list[ModelSettings] = Field(
+        default_factory=lambda: [ModelSettings(name="learner_risk")], min_length=1
+    )
+    storage: StorageSettings = StorageSettings()
+    feast: FeastSettings = FeastSettings()
+    notify: NotifySettings = NotifySettings()
+    registry_conn_id: str = "bantay_registry"
+    drift_schedule: str | None = "0 6 * * *"
+
+    _drift_schedule = field_validator("drift_schedule")(_manual)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        explicit = os.environ.get("BANTAY_CONFIG")
+        path = Path(explicit or "bantay.yaml")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if explicit and not path.is_file():
+            # A named file that is not there is a deploy mistake, not a reason to run on defaults.
+            raise ConfigError(
+                f"BANTAY_CONFIG names {explicit}, which does not exist; point it at the project "
+                "file (bantay.yaml) or unset it"
+            )
+        if path.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, value: list[ModelSettings]) -> list[ModelSettings]:
+        names = [m.name for m in value]
+        if len(names) != len(set(names)):
+            raise ValueError(f"model names must be unique, got {names}")
+        return value
+
+    def model(self, name: str) -> ModelSettings:
+        """The settings of model ``name``; unknown names list the configured ones."""
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise ConfigError(
+            f"unknown model {name!r}; configured models: {[m.name for m in self.models]} "
+            "(add it under 'models:' in bantay.yaml)"
+        )
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.data_dir / "predictions"
+
+
+def _format_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the bantay.yaml reference in README.md)"
+        elif err["type"] == "literal_error":
+            msg = f"got {err.get('input')!r}; allowed values: {err['ctx']['expected']}"
+        lines.append(f"  {key}: {msg}")
+    source = os.environ.get("BANTAY_CONFIG", "bantay.yaml")
+    return f"invalid bantay configuration ({source} and BANTAY_* environment):\n" + "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Parse and validate settings; raise ``ConfigError`` naming every bad key."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        source = os.environ.get("BANTAY_CONFIG", "bantay.yaml")
+        raise ConfigError(f"{source}{where}: {problem}; fix the YAML syntax there") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (cached: parse once per worker process)."""
+    return load_settings()

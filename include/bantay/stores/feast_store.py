@@ -1,0 +1,96 @@
+"""Feast, as one external system: the environment ``feature_store.yaml`` reads, ``feast apply`` as
+a deploy step, the FeatureStore handle, and online reads by feature service."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bantay.settings import Settings, bantay_home
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from feast import FeatureStore
+
+log = logging.getLogger(__name__)
+
+
+def feast_env(settings: Settings) -> dict[str, str]:
+    """The ``${ENV}`` values ``feature_store.yaml`` needs; set in ``os.environ`` unless already set.
+
+    In the stack these come from the deployment (compose or Helm); locally they default to files
+    under ``BANTAY_HOME``.
+    """
+    home = bantay_home()
+    defaults = {
+        "BANTAY_DATA_DIR": str(settings.data_dir),
+        "BANTAY_FEAST_REGISTRY_URL": f"sqlite:///{home / 'feast_registry.db'}",
+        "BANTAY_FEAST_ONLINE_PATH": str(home / "online_store.db"),
+        "BANTAY_FEAST_REDIS": "127.0.0.1:6379",
+        # Spark profile: local Spark's Python workers run this interpreter (it has feast and
+        # bantay); on a cluster the deployment sets the executors' interpreter.
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+    home.mkdir(parents=True, exist_ok=True)
+    return {k: os.environ[k] for k in defaults}
+
+
+def repo_path(settings: Settings) -> Path:
+    path = settings.feast.repo_path
+    if not path.is_absolute():
+        # Relative to the project root (the parent of include/), not the worker's cwd.
+        root = Path(__file__).resolve().parents[3]
+        path = (root / path) if (root / path).is_dir() else path.resolve()
+    if not (path / settings.feast.store_yaml).is_file():
+        raise FileNotFoundError(
+            f"feast.repo_path: no {settings.feast.store_yaml} in {path}; set feast.repo_path in "
+            "bantay.yaml (or BANTAY_FEAST__REPO_PATH) to the feature_repo folder"
+        )
+    return path
+
+
+def store(settings: Settings) -> FeatureStore:
+    from feast import FeatureStore
+
+    feast_env(settings)
+    path = repo_path(settings)
+    return FeatureStore(repo_path=str(path), fs_yaml_file=path / settings.feast.store_yaml)
+
+
+def apply(settings: Settings) -> None:
+    """``feast apply`` as a deploy step (never from the nightly DAG: apply can reset watermarks)."""
+    path = repo_path(settings)
+    # FEAST_FS_YAML_FILE_PATH tells the definitions which profile they are applied for (they
+    # declare Spark sources for the Spark offline store).
+    yaml_env = {"FEAST_FS_YAML_FILE_PATH": str(path / settings.feast.store_yaml)}
+    env = os.environ | feast_env(settings) | yaml_env
+    feast = Path(sys.executable).with_name("feast")
+    # Sources are globs over daily partitions that may not exist yet at deploy time; the data
+    # contract, not apply, is what checks the data.
+    cmd = [
+        str(feast),
+        "--chdir",
+        str(path),
+        "--feature-store-yaml",
+        settings.feast.store_yaml,
+        "apply",
+        "--skip-source-validation",
+    ]
+    log.info("running %s", " ".join(cmd))
+    subprocess.run(cmd, env=env, check=True, cwd=path)
+
+
+def online_features(
+    settings: Settings, learner_ids: list[int], feature_service: str
+) -> pd.DataFrame:
+    """Online features for ``learner_ids`` by feature service, as a DataFrame."""
+    fs = store(settings)
+    service = fs.get_feature_service(feature_service)
+    rows = [{"learner_id": int(i)} for i in learner_ids]
+    return fs.get_online_features(features=service, entity_rows=rows).to_df()

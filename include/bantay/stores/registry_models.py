@@ -1,0 +1,306 @@
+"""The registry's vocabulary and tables: statuses, ORM rows and the records callers get back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bantay.monitoring.config import Verdict
+
+log = logging.getLogger(__name__)
+
+
+MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+# Own version table, so the registry can share a database (even Airflow's) without colliding.
+ALEMBIC_VERSION_TABLE = "bantay_alembic_version"
+# Arbitrary constant: serialises concurrent ``upgrade()`` calls on PostgreSQL.
+_PG_MIGRATION_LOCK = 0x62616E746179  # "bantay"
+
+
+class ModelStatus(enum.StrEnum):
+    """Lifecycle of a model version; stored as its string value."""
+
+    CANDIDATE = "candidate"
+    REJECTED = "rejected"
+    APPROVED = "approved"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+
+
+TRANSITIONS: dict[ModelStatus, frozenset[ModelStatus]] = {
+    ModelStatus.CANDIDATE: frozenset({ModelStatus.APPROVED, ModelStatus.REJECTED}),
+    ModelStatus.APPROVED: frozenset({ModelStatus.PRODUCTION, ModelStatus.ARCHIVED}),
+    ModelStatus.PRODUCTION: frozenset({ModelStatus.ARCHIVED}),
+    ModelStatus.ARCHIVED: frozenset({ModelStatus.PRODUCTION}),  # rollback
+    ModelStatus.REJECTED: frozenset(),
+}
+# A fresh registration may start here (auto-approval registers straight as approved).
+INITIAL_STATUSES = frozenset({ModelStatus.CANDIDATE, ModelStatus.APPROVED, ModelStatus.REJECTED})
+# A re-run may rewrite a record only while nothing downstream can have used it.
+_REWRITABLE = frozenset({ModelStatus.CANDIDATE, ModelStatus.REJECTED})
+
+PROMOTION_KINDS = ("promote", "rollback")
+VERDICTS = tuple(v.value for v in Verdict)  # the monitoring vocabulary, one source
+DECISION_RETRAIN = "retrain_triggered"
+
+
+class RegistryError(Exception):
+    """A registry operation was refused; the message says why and what to do."""
+
+
+class VersionNotFound(RegistryError):
+    """No such (model, version) in the registry."""
+
+
+class InvalidTransition(RegistryError):
+    """A status change that the lifecycle does not allow."""
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_version_id(model: str, when: dt.datetime, salt: str | None = None) -> str:
+    """A version id like ``v20261122T031500-1a2b3c4d`` that sorts by creation time (UTC).
+
+    The hash of (model, when, salt) tells apart versions made in the same second. Without a
+    ``salt`` it is random, so every training attempt gets a fresh id (S3 versions are immutable);
+    pass a salt (e.g. the Airflow run id plus try number) to make the id reproducible.
+    """
+    if when.tzinfo is None:
+        raise ValueError(
+            f"new_version_id needs a timezone-aware time, got naive {when!r}; "
+            "pass e.g. the run's logical_date or datetime.now(datetime.UTC)"
+        )
+    utc = when.astimezone(dt.UTC)
+    salt = uuid.uuid4().hex if salt is None else salt
+    digest = hashlib.sha256(f"{model}\0{utc.isoformat()}\0{salt}".encode()).hexdigest()[:8]
+    return f"v{utc:%Y%m%dT%H%M%S}-{digest}"
+
+
+class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: registry timestamps must be tz-aware")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def _in(column: str, values: Sequence[str]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the registry tables (``target_metadata`` for Alembic)."""
+
+
+class ModelVersionRow(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        sa.UniqueConstraint("model", "version", name="uq_model_versions_model_version"),
+        sa.UniqueConstraint("model", "airflow_run_id", name="uq_model_versions_model_run"),
+        sa.CheckConstraint(
+            _in("status", [s.value for s in ModelStatus]), name="ck_model_versions_status"
+        ),
+        sa.Index(
+            "uq_model_versions_one_production",
+            "model",
+            unique=True,
+            sqlite_where=sa.text("status = 'production'"),
+            postgresql_where=sa.text("status = 'production'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(sa.String(128))
+    version: Mapped[str] = mapped_column(sa.String(128))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    gate: Mapped[list[Any]] = mapped_column(JSONType)
+    lineage: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    artifact_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    airflow_run_id: Mapped[str | None] = mapped_column(sa.String(250))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PromotionRow(Base):
+    __tablename__ = "promotions"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", PROMOTION_KINDS), name="ck_promotions_kind"),
+        sa.Index("ix_promotions_model_at", "model", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(sa.String(128))
+    from_version: Mapped[str | None] = mapped_column(sa.String(128))
+    to_version: Mapped[str] = mapped_column(sa.String(128))
+    actor: Mapped[str] = mapped_column(sa.String(256))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class DriftReportRow(Base):
+    __tablename__ = "drift_reports"
+    __table_args__ = (
+        sa.UniqueConstraint("model", "report_date", name="uq_drift_reports_model_date"),
+        sa.CheckConstraint(_in("verdict", VERDICTS), name="ck_drift_reports_verdict"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(sa.String(128))
+    report_date: Mapped[dt.date] = mapped_column(sa.Date)
+    verdict: Mapped[str] = mapped_column(sa.String(16))
+    drifted_share: Mapped[float] = mapped_column(sa.Float)
+    n_drifted: Mapped[int] = mapped_column(sa.Integer)
+    n_features: Mapped[int] = mapped_column(sa.Integer)
+    feature_scores: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    report_html_uri: Mapped[str | None] = mapped_column(sa.Text)
+    report_json_uri: Mapped[str | None] = mapped_column(sa.Text)
+    decision: Mapped[str] = mapped_column(sa.String(64))
+    decision_detail: Mapped[str | None] = mapped_column(sa.Text)
+    airflow_run_id: Mapped[str | None] = mapped_column(sa.String(250))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One registered model version."""
+
+    id: int
+    model: str
+    version: str
+    status: ModelStatus
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+    gate: list[Any]
+    lineage: dict[str, Any]
+    reason: str | None
+    rejection_reason: str | None
+    airflow_run_id: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    status_reason: str | None = None  # why the status last changed (e.g. who approved, their note)
+    artifact_sha256: str | None = None  # sha256 of model.joblib as published (outside S3)
+
+
+@dataclass(frozen=True)
+class PromotionRecord:
+    """One entry of the append-only promotion audit log."""
+
+    id: int
+    model: str
+    from_version: str | None
+    to_version: str
+    actor: str
+    reason: str
+    kind: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DriftReportRecord:
+    """The summary of one day's drift report and what it led to."""
+
+    id: int
+    model: str
+    report_date: dt.date
+    verdict: str
+    drifted_share: float
+    n_drifted: int
+    n_features: int
+    feature_scores: dict[str, Any]
+    report_html_uri: str | None
+    report_json_uri: str | None
+    decision: str
+    decision_detail: str | None
+    airflow_run_id: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def _version_record(row: ModelVersionRow) -> VersionRecord:
+    return VersionRecord(
+        id=row.id,
+        model=row.model,
+        version=row.version,
+        status=ModelStatus(row.status),
+        metrics=dict(row.metrics or {}),
+        params=dict(row.params or {}),
+        gate=list(row.gate or []),
+        lineage=dict(row.lineage or {}),
+        reason=row.reason,
+        rejection_reason=row.rejection_reason,
+        airflow_run_id=row.airflow_run_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        status_reason=row.status_reason,
+        artifact_sha256=row.artifact_sha256,
+    )
+
+
+def _promotion_record(row: PromotionRow) -> PromotionRecord:
+    return PromotionRecord(
+        id=row.id,
+        model=row.model,
+        from_version=row.from_version,
+        to_version=row.to_version,
+        actor=row.actor,
+        reason=row.reason,
+        kind=row.kind,
+        at=row.at,
+    )
+
+
+def _drift_record(row: DriftReportRow) -> DriftReportRecord:
+    return DriftReportRecord(
+        id=row.id,
+        model=row.model,
+        report_date=row.report_date,
+        verdict=row.verdict,
+        drifted_share=row.drifted_share,
+        n_drifted=row.n_drifted,
+        n_features=row.n_features,
+        feature_scores=dict(row.feature_scores or {}),
+        report_html_uri=row.report_html_uri,
+        report_json_uri=row.report_json_uri,
+        decision=row.decision,
+        decision_detail=row.decision_detail,
+        airflow_run_id=row.airflow_run_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

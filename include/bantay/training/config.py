@@ -1,0 +1,44 @@
+"""Training configuration owned by the training stage: the validation gate's thresholds.
+
+Light on purpose (pydantic only): ``bantay.settings`` composes it, and settings are read where the
+scheduler parses DAG files.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class GateConfig(BaseModel):
+    """Thresholds of the gate; built from the model's ``gate:`` block in bantay.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_roc_auc: float = Field(0.70, ge=0.0, le=1.0)
+    min_pr_auc: float = Field(0.30, ge=0.0, le=1.0)
+    primary_metric: Literal["pr_auc", "roc_auc"] = "pr_auc"
+    max_regression: float = Field(
+        0.02, ge=0.0, le=1.0, description="allowed drop of the primary metric vs production"
+    )
+    max_recall_gap: float = Field(0.25, ge=0.0, le=1.0)
+    # 0 applies the bound to the raw gap. Slice recalls on a few dozen positives carry sampling
+    # error near 0.1, so z > 0 (e.g. 1.645) fails only gaps that exceed the bound beyond noise.
+    recall_gap_z: float = Field(0.0, ge=0.0)
+    min_slice_positives: int = Field(5, ge=1)
+    min_rows: int = Field(1000, ge=1)
+    label_rate_bounds: tuple[float, float] = (0.02, 0.50)
+    min_prediction_std: float = Field(0.01, ge=0.0)
+    # The precision at which recall metrics are read; carried so the report states it.
+    target_precision: float = Field(0.5, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> GateConfig:
+        low, high = self.label_rate_bounds
+        if not 0.0 <= low < high <= 1.0:
+            raise ValueError(
+                f"label_rate_bounds must be [low, high] with 0 <= low < high <= 1, got "
+                f"{list(self.label_rate_bounds)}; fix the gate's label_rate_bounds in bantay.yaml."
+            )
+        return self

@@ -1,0 +1,146 @@
+"""The actions: each one triggers an existing DAG through Airflow, as the logged-in user.
+
+The web process never moves a pointer or writes the registry: a retrain is a run of the model's
+training DAG, a rollback a ``bantay_rollback`` run, a re-check a ``bantay_drift`` run. The run is created
+by Airflow's own trigger endpoint code (the same parameter validation, ``triggering_user_name``
+and run note as the UI's Trigger button), so users, audit, retries and permissions stay Airflow's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi.responses import RedirectResponse
+
+from bantay.airflow.training_dag import training_dag_id
+from bantay.ui.app import relative
+from bantay.ui.auth import DRIFT, ROLLBACK, require_trigger, same_origin
+from bantay.ui.queries import reader
+
+router = APIRouter(dependencies=[Depends(same_origin)])
+Reason = Annotated[str, Form(max_length=2000)]
+
+_DAG_BAG: Any = None
+
+
+def _dag_bag():
+    global _DAG_BAG
+    if _DAG_BAG is None:
+        from airflow.api_fastapi.common.dagbag import create_dag_bag
+
+        _DAG_BAG = create_dag_bag()
+    return _DAG_BAG
+
+
+def trigger(request: Request, user: BaseUser, dag_id: str, conf: dict, note: str) -> str:
+    """Create a run of ``dag_id`` exactly as ``POST /api/v2/dags/{dag_id}/dagRuns`` does."""
+    from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
+    from airflow.api_fastapi.core_api.routes.public.dag_run import trigger_dag_run
+    from airflow.utils.session import create_session
+
+    body = TriggerDAGRunPostBody(logical_date=None, conf=conf, note=note)
+    with create_session() as session:
+        run = trigger_dag_run(
+            dag_id=dag_id,
+            body=body,
+            dag_bag=_dag_bag(),
+            user=user,
+            session=session,
+            request=request,
+        )
+        return run.run_id
+
+
+def _back(request: Request, page: str, **query: str) -> RedirectResponse:
+    return RedirectResponse(
+        relative(request, page) + "?" + urlencode(query), status.HTTP_303_SEE_OTHER
+    )
+
+
+def _run(request: Request, page: str, user: BaseUser, dag_id: str, conf: dict, note: str):
+    try:
+        run_id = trigger(request, user, dag_id, conf, note)
+    except HTTPException as exc:  # Airflow refused (bad params, paused DAG, import errors)
+        return _back(request, page, error=f"{dag_id} was not triggered: {exc.detail}")
+    return _back(request, page, triggered=dag_id, run=run_id)
+
+
+def _reason(reason: str, what: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"a {what} needs a reason: write why in the form; it is kept in the audit log",
+        )
+    return reason
+
+
+def _known(model: str) -> None:
+    names = reader().model_names()
+    if model not in names:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"unknown model {model!r}; configured models: {names}"
+        )
+
+
+@router.post("/models/{model}/retrain")
+def retrain(
+    request: Request,
+    model: str,
+    reason: Reason,
+    user: Annotated[BaseUser, Depends(require_trigger())],
+):
+    """Start a run of ``model``'s training DAG with the person's reason."""
+    _known(model)
+    why = _reason(reason, "retrain")
+    conf = {"reason": why, "force": False, "force_reason": None, "as_of": None}
+    dag_id = training_dag_id(model)
+    return _run(request, f"/models/{model}", user, dag_id, conf, f"Retrain: {why}")
+
+
+@router.post("/models/{model}/rollback")
+def rollback(
+    request: Request,
+    model: str,
+    version: Annotated[str, Form(min_length=1, max_length=128)],
+    reason: Reason,
+    user: Annotated[BaseUser, Depends(require_trigger(ROLLBACK))],
+):
+    """Start a ``bantay_rollback`` run that puts ``version`` back into production."""
+    _known(model)
+    why = _reason(reason, "rollback")
+    if reader().version(model, version) is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no version {version!r} of {model} in the registry"
+        )
+    conf = {"model": model, "version": version, "reason": why}
+    note = f"Roll back {model} to {version}: {why}"
+    return _run(request, f"/models/{model}", user, ROLLBACK, conf, note)
+
+
+@router.post("/models/{model}/drift/{day}/recheck")
+def recheck(
+    request: Request,
+    model: str,
+    day: str,
+    user: Annotated[BaseUser, Depends(require_trigger(DRIFT))],
+):
+    """Run ``bantay_drift`` again for ``day`` (its report and row are overwritten)."""
+    _known(model)
+    try:
+        checked = dt.date.fromisoformat(day)
+    except ValueError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{day!r} is not a day") from None
+    page = f"/models/{model}/drift/{checked.isoformat()}"
+    return _run(
+        request,
+        page,
+        user,
+        DRIFT,
+        {"date": checked.isoformat()},
+        f"Re-check {checked} from the bantay pages",
+    )

@@ -1,0 +1,92 @@
+"""Who may see and do what on the bantay pages: Airflow's auth manager decides, nothing else.
+
+Reading any page needs read access to every bantay DAG (the pages join their outcomes). An action
+needs the right to create a run of the DAG it triggers. The user comes from the same place as for
+Airflow's own REST API: a bearer token, or the UI's session cookie (which the ``external_views``
+iframe sends), through ``airflow.api_fastapi.core_api.security.get_user``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.core_api.security import get_user
+from fastapi import Depends, HTTPException, Request, status
+
+from bantay.airflow.training_dag import training_dag_id
+
+FEATURES, SCORING, DRIFT, ROLLBACK = (
+    "bantay_features",
+    "bantay_scoring",
+    "bantay_drift",
+    "bantay_rollback",
+)
+TRAINING_PREFIX = training_dag_id("")
+
+
+def bantay_dags() -> list[str]:
+    """Every bantay DAG: the shared ones and one training DAG per configured model."""
+    from bantay.settings import get_settings
+
+    models = [m.name for m in get_settings().models]
+    return [FEATURES, SCORING, DRIFT, ROLLBACK, *(training_dag_id(m) for m in models)]
+
+
+def require_read(request: Request, user: Annotated[BaseUser, Depends(get_user)]) -> BaseUser:
+    """403 unless the user may read every bantay DAG (401 comes earlier, from ``get_user``)."""
+    allowed = get_auth_manager().batch_is_authorized_dag(
+        [{"method": "GET", "details": DagDetails(id=dag_id)} for dag_id in bantay_dags()],
+        user=user,
+    )
+    if not allowed:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "the bantay pages need read access to the DAGs " + ", ".join(bantay_dags()),
+        )
+    request.state.bantay_user = user
+    return user
+
+
+ReadUser = Annotated[BaseUser, Depends(require_read)]
+
+
+def may_trigger(user: BaseUser, dag_id: str) -> bool:
+    """Whether the auth manager lets ``user`` create a run of ``dag_id``."""
+    return get_auth_manager().is_authorized_dag(
+        method="POST",
+        access_entity=DagAccessEntity.RUN,
+        details=DagDetails(id=dag_id),
+        user=user,
+    )
+
+
+def require_trigger(dag_id: str | None = None):
+    """A dependency: 403 unless the reading user may also trigger ``dag_id`` (default: the
+    training DAG of the ``model`` in the path)."""
+
+    def check(request: Request, user: ReadUser) -> BaseUser:
+        target = dag_id or training_dag_id(request.path_params.get("model", ""))
+        if not may_trigger(user, target):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"{user.get_name()} may not trigger {target}; ask an Airflow admin for the "
+                "permission to create its runs",
+            )
+        return user
+
+    return check
+
+
+def same_origin(request: Request) -> None:
+    """Refuse a cross-site form post: the Origin (or Referer) must be this server."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin:
+        return  # not a browser form post (a script with a bearer token)
+    expected = f"{request.url.scheme}://{request.url.netloc}"
+    if not origin.startswith(expected):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"cross-site request refused (origin {origin})"
+        )

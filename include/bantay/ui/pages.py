@@ -1,0 +1,185 @@
+"""The read-only pages: Models, Model (Versions / Promotions / Drift / Serving), Version, Drift
+day, the DAG-run tab, and the stylesheet."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from bantay.ui import views
+from bantay.ui.app import HERE, relative, render
+from bantay.ui.auth import DRIFT, SCORING, TRAINING_PREFIX
+from bantay.ui.queries import Reader, reader
+
+router = APIRouter()
+TABS = ("versions", "promotions", "drift", "serving")
+SERVING_DAYS = 30
+
+
+def _model(model: str) -> Reader:
+    r = reader()
+    if not r.known_model(model):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"unknown model {model!r}; configured models: {r.model_names()}",
+        )
+    return r
+
+
+def _day(day: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(day)
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"{day!r} is not a day; use YYYY-MM-DD"
+        ) from None
+
+
+@router.get("/", include_in_schema=False)
+def index(request: Request) -> RedirectResponse:
+    return RedirectResponse(relative(request, "/models"), status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/static/bantay.css")
+def stylesheet() -> FileResponse:
+    return FileResponse(HERE / "static" / "bantay.css", media_type="text/css")
+
+
+@router.get("/models", response_class=HTMLResponse)
+def models(request: Request) -> HTMLResponse:
+    r = reader()
+    rows = views.model_rows(r)
+    return render(request, "models.html", rows=rows, errors=r.errors)
+
+
+def _model_page(request: Request, model: str, tab: str, **context) -> HTMLResponse:
+    r = context.pop("r")
+    row = context.pop("row", None) or views.model_header(r, model)
+    return render(
+        request,
+        "model.html",
+        model=model,
+        tab=tab,
+        tabs=TABS,
+        row=row,
+        uri=r.version_uri(model, row["prod_id"]) if row["prod_id"] else None,
+        errors=r.errors,
+        **context,
+    )
+
+
+@router.get("/models/{model}", response_class=HTMLResponse)
+def model_versions(request: Request, model: str) -> HTMLResponse:
+    r = _model(model)
+    versions = [
+        {
+            "record": v,
+            "metrics": views.test_metrics(v),
+            "changes": views.changes(v),
+            "gate": views.gate_summary(v),
+            "decided_by": views.decided_by(v),
+            "label_rate": views.label_rate(v),
+        }
+        for v in r.versions(model)
+    ]
+    return _model_page(request, model, "versions", r=r, versions=versions)
+
+
+@router.get("/models/{model}/promotions", response_class=HTMLResponse)
+def model_promotions(request: Request, model: str) -> HTMLResponse:
+    r = _model(model)
+    row = views.model_header(r, model)
+    return _model_page(request, model, "promotions", r=r, row=row, promotions=row["promotions"])
+
+
+@router.get("/models/{model}/drift", response_class=HTMLResponse)
+def model_drift(request: Request, model: str) -> HTMLResponse:
+    r = _model(model)
+    row = views.model_header(r, model)
+    drift = views.drift_tab(r, model, row["promotions"])
+    return _model_page(request, model, "drift", r=r, row=row, drift=drift, top=views.top_features)
+
+
+@router.get("/models/{model}/serving", response_class=HTMLResponse)
+def model_serving(request: Request, model: str) -> HTMLResponse:
+    r = _model(model)
+    return _model_page(
+        request,
+        model,
+        "serving",
+        r=r,
+        days=r.serving_days(model, SERVING_DAYS),
+        threshold=r.settings.model(model).gate.target_precision,
+    )
+
+
+@router.get("/models/{model}/versions/{version}", response_class=HTMLResponse)
+def version_page(request: Request, model: str, version: str) -> HTMLResponse:
+    r = _model(model)
+    record = r.version(model, version)
+    if record is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no version {version!r} of {model} in the registry"
+        )
+    pointer = r.pointer(model) or {}
+    return render(
+        request,
+        "version.html",
+        model=model,
+        v=record,
+        is_production=pointer.get("version") == record.version,
+        page=views.version_page(r, model, record),
+        errors=r.errors,
+    )
+
+
+@router.get("/models/{model}/drift/{day}", response_class=HTMLResponse)
+def drift_day(request: Request, model: str, day: str) -> HTMLResponse:
+    r = _model(model)
+    row = r.drift_day(model, _day(day))
+    if row is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no drift report of {model} for {day}; see the Drift tab"
+        )
+    return render(
+        request,
+        "drift_day.html",
+        model=model,
+        row=row,
+        page=views.drift_day_page(r, model, row),
+        errors=r.errors,
+    )
+
+
+@router.get("/models/{model}/drift/{day}/report.html")
+def drift_report(model: str, day: str) -> Response:
+    """The Evidently report, read from S3 by the server: no presigned URL to leak or expire."""
+    r = _model(model)
+    row = r.drift_day(model, _day(day))
+    body = r.report_html(row) if row else None
+    if body is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no stored report for {model} on {day}" + (f": {r.errors[0]}" if r.errors else ""),
+        )
+    return Response(body, media_type="text/html")
+
+
+@router.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse)
+def run_tab(request: Request, dag_id: str, run_id: str) -> HTMLResponse:
+    """The tab on DAG run pages: what this run meant for the models."""
+    r = reader()
+    context: dict = {"dag_id": dag_id, "run_id": run_id, "versions": [], "drift": []}
+    if dag_id.startswith(TRAINING_PREFIX):
+        context["versions"] = [
+            {"record": v, "gate": views.gate_summary(v), "checks": views.gate_rows(v)}
+            for v in r.versions_of_run(run_id)
+        ]
+    elif dag_id == DRIFT:
+        context["drift"] = r.drift_of_run(run_id)
+    elif dag_id == SCORING:
+        context["pointers"] = {m: r.pointer(m) for m in r.model_names()}
+        context["shadows"] = {m: r.shadow(m) for m in r.model_names()}
+    return render(request, "run.html", errors=r.errors, top=views.top_features, **context)

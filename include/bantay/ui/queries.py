@@ -1,0 +1,289 @@
+"""What the bantay pages read, and the only module of the UI that knows where it lives.
+
+Sources: the registry (versions, the promotion audit log, drift rows), the production and shadow
+pointers and version manifests in S3, drift reports in S3, and the prediction log. Nothing here
+writes anything; one ``Reader`` per process keeps only the clients (an engine, an S3 client).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from bantay.settings import Settings, get_settings
+from bantay.stores.model_store import ModelStore, ModelStoreError
+from bantay.stores.registry import (
+    DriftReportRecord,
+    ModelStatus,
+    PromotionRecord,
+    Registry,
+    RegistryError,
+    VersionRecord,
+)
+from bantay.stores.registry_models import DriftReportRow, ModelVersionRow
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DriftReportRecord",
+    "ModelStatus",
+    "PromotionRecord",
+    "Reader",
+    "ServingDay",
+    "VersionRecord",
+    "reader",
+]
+
+
+@dataclass(frozen=True)
+class ServingDay:
+    """One day of the prediction log, summarised."""
+
+    day: dt.date
+    versions: tuple[str, ...]
+    rows: int
+    mean_score: float | None
+    above_threshold: float | None
+    missing_features: float | None
+    shadow_version: str | None = None
+    agreement: float | None = None
+
+
+@dataclass
+class Reader:
+    """Read-only access to everything the pages show."""
+
+    settings: Settings
+    registry: Registry
+    store: ModelStore
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Reader:
+        settings = settings or get_settings()
+        registry = Registry.from_connection(settings.registry_conn_id)
+        store = ModelStore.from_connection(
+            settings.storage.bucket, settings.storage.prefix, settings.storage.aws_conn_id
+        )
+        return cls(settings, registry, store)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def model_names(self) -> list[str]:
+        return [m.name for m in self.settings.models]
+
+    def known_model(self, model: str) -> bool:
+        return model in self.model_names()
+
+    # -- S3 --------------------------------------------------------------------------------
+
+    def pointer(self, model: str) -> dict[str, Any] | None:
+        """``production.json`` of ``model``, or None (never promoted, or S3 unreachable)."""
+        return self._s3(lambda: self.store.pointer(model), f"production pointer of {model}")
+
+    def shadow(self, model: str) -> dict[str, Any] | None:
+        return self._s3(lambda: self.store.shadow(model), f"shadow pointer of {model}")
+
+    def manifest(self, model: str, version: str) -> dict[str, Any] | None:
+        """The version's manifest, or None when it was never published (e.g. rejected)."""
+        return self._s3(
+            lambda: self.store.read_manifest(model, version), None, quiet=(ModelStoreError,)
+        )
+
+    def version_uri(self, model: str, version: str) -> str:
+        return self.store.uri(self.store.version_key(model, version, ""))
+
+    def report_html(self, record: DriftReportRecord) -> bytes | None:
+        """The Evidently report of a drift row, read through the store's client."""
+        uri = record.report_html_uri
+        if not uri or not uri.startswith(f"s3://{self.store.bucket}/"):
+            return None
+        key = uri.removeprefix(f"s3://{self.store.bucket}/")
+        found = self._s3(lambda: self.store._get(key), f"report {uri}")
+        return found[0] if found else None
+
+    def _s3(self, read, what: str | None, quiet: tuple[type[Exception], ...] = ()) -> Any:
+        try:
+            return read()
+        except quiet:
+            return None
+        except (ModelStoreError, ValueError) as exc:
+            if what:
+                self.errors.append(f"could not read the {what}: {exc}")
+            log.warning("bantay UI: %s", exc)
+            return None
+
+    # -- registry --------------------------------------------------------------------------
+
+    def versions(self, model: str) -> list[VersionRecord]:
+        """Every registered version, newest first."""
+        return list(reversed(self._registry(lambda: self.registry.list_versions(model), [])))
+
+    def version(self, model: str, version: str) -> VersionRecord | None:
+        return self._registry(lambda: self.registry.get_version(model, version), None)
+
+    def promotions(self, model: str) -> list[PromotionRecord]:
+        """The audit log, newest first."""
+        return list(reversed(self._registry(lambda: self.registry.promotions(model), [])))
+
+    def drift(self, model: str, since: dt.date | None = None) -> list[DriftReportRecord]:
+        """Drift rows from ``since``, oldest first."""
+        return self._registry(lambda: self.registry.drift_reports(model, since=since), [])
+
+    def drift_day(self, model: str, day: dt.date) -> DriftReportRecord | None:
+        rows = self.drift(model, since=day)
+        return rows[0] if rows and rows[0].report_date == day else None
+
+    def recent_drift(self, model: str, days: int) -> tuple[list[DriftReportRecord], int]:
+        """The rows of the ``days`` days ending with the last report (oldest first), and how
+        many rows the model has in all; two indexed queries, whatever the history's length."""
+
+        def read():
+            with self.registry.engine.connect() as conn:
+                last, total = conn.execute(
+                    sa.select(sa.func.max(DriftReportRow.report_date), sa.func.count()).where(
+                        DriftReportRow.model == model
+                    )
+                ).one()
+            if last is None:
+                return [], 0
+            return self.registry.drift_reports(
+                model, since=last - dt.timedelta(days=days - 1)
+            ), total
+
+        return self._registry(read, ([], 0))
+
+    def versions_of_run(self, run_id: str) -> list[VersionRecord]:
+        """The versions a training run registered (normally one)."""
+        return self._by_run(ModelVersionRow, VersionRecord, run_id)
+
+    def drift_of_run(self, run_id: str) -> list[DriftReportRecord]:
+        """The drift rows a drift run wrote (one per model)."""
+        return self._by_run(DriftReportRow, DriftReportRecord, run_id)
+
+    def _by_run(self, table, record, run_id: str) -> list:
+        names = [f.name for f in dataclasses.fields(record)]
+
+        def read():
+            with self.registry.engine.connect() as conn:
+                columns = table.__table__.c
+                rows = conn.execute(
+                    sa.select(table.__table__)
+                    .where(columns.airflow_run_id == run_id)
+                    .where(columns.model.in_(self.model_names()))
+                ).mappings()
+                out = []
+                for row in rows:
+                    values = {n: row[n] for n in names if n in row}
+                    if "status" in values:
+                        values["status"] = ModelStatus(values["status"])
+                    out.append(record(**values))
+                return out
+
+        return self._registry(read, [])
+
+    def _registry(self, read, default):
+        try:
+            return read()
+        except RegistryError as exc:
+            self.errors.append(str(exc))
+        except Exception as exc:  # an unmigrated or unreachable database: say so, keep serving
+            if type(exc).__module__.startswith("sqlalchemy"):
+                self.errors.append(
+                    f"the registry could not be read ({type(exc).__name__}); has any bantay DAG "
+                    "run yet? Check the bantay_registry connection"
+                )
+                log.warning("bantay UI: registry read failed: %s", exc)
+            else:
+                raise
+        return default
+
+    # -- prediction log --------------------------------------------------------------------
+
+    def serving_days(self, model: str, days: int) -> list[ServingDay]:
+        """The last ``days`` days of the prediction log that exist, newest first."""
+
+        root = self.settings.predictions_dir / model
+        if not root.is_dir():
+            return []
+        parts = sorted(root.glob("date=*/part-0.parquet"), reverse=True)[:days]
+        threshold = self.settings.model(model).gate.target_precision
+        features = set(self.settings_features())
+        return [self._serving_day(path, threshold, features) for path in parts]
+
+    @staticmethod
+    def _serving_day(path, threshold: float, features: set[str]) -> ServingDay:
+        """One partition: score columns read, feature null counts from the parquet footer."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        day = dt.date.fromisoformat(path.parent.name.split("=", 1)[1])
+        parquet = pq.ParquetFile(path)
+        meta = parquet.metadata
+        names = set(parquet.schema_arrow.names)
+        wanted = [
+            c for c in ("score", "model_version", "shadow_score", "shadow_version") if c in names
+        ]
+        table = parquet.read(columns=wanted)
+        rows = meta.num_rows
+        nulls = cells = 0
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for c in range(group.num_columns):
+                column = group.column(c)
+                if column.path_in_schema in features:
+                    stats = column.statistics
+                    nulls += stats.null_count if stats is not None and stats.has_null_count else 0
+                    cells += group.num_rows
+        score = table.column("score") if "score" in names else None
+        above = pc.greater_equal(score, threshold).cast("double") if score is not None else None
+        shadow_version = agreement = None
+        if "shadow_score" in names and rows:
+            shadow = table.column("shadow_score")
+            shadow_version = table.column("shadow_version")[0].as_py()
+            same = pc.equal(pc.greater_equal(score, threshold), pc.greater_equal(shadow, threshold))
+            agreement = pc.mean(same.cast("double")).as_py()
+        return ServingDay(
+            day=day,
+            versions=tuple(sorted(set(table.column("model_version").unique().to_pylist())))
+            if "model_version" in names
+            else (),
+            rows=rows,
+            mean_score=pc.mean(score).as_py() if score is not None and rows else None,
+            above_threshold=pc.mean(above).as_py() if above is not None and rows else None,
+            missing_features=nulls / cells if cells else None,
+            shadow_version=shadow_version,
+            agreement=agreement,
+        )
+
+    def settings_features(self) -> list[str]:
+        from bantay.schema import feature_set
+
+        groups = feature_set()
+        return [name for names in groups.values() for name in names]
+
+
+_READER: Reader | None = None
+_LOCK = threading.Lock()
+
+
+def reader() -> Reader:
+    """The process's Reader (clients are reused; a fresh error list per request)."""
+    global _READER
+    with _LOCK:
+        if _READER is None:
+            _READER = Reader.from_settings()
+        return Reader(_READER.settings, _READER.registry, _READER.store)
+
+
+def reset() -> None:
+    """Forget the process's clients (tests change settings between modules)."""
+    global _READER
+    with _LOCK:
+        _READER = None

@@ -1,0 +1,323 @@
+"""Page contents: what each bantay page says, computed from the read model (no I/O of its own)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from bantay.ui.queries import DriftReportRecord, PromotionRecord, Reader, VersionRecord
+
+PRIMARY = ("pr_auc", "roc_auc")
+STRIP_DAYS = 90
+HEATMAP_DAYS = 30
+RETRAIN = "retrain_triggered"
+
+
+def test_metrics(version: VersionRecord | None) -> dict[str, Any]:
+    return dict((version.metrics.get("test") or {}) if version else {})
+
+
+def baseline_metrics(version: VersionRecord | None) -> dict[str, Any]:
+    """The production model of the time, scored on this version's own test set."""
+    return dict((version.metrics.get("production_on_same_test") or {}) if version else {})
+
+
+def changes(version: VersionRecord | None) -> dict[str, float | None]:
+    """Primary metrics minus production's on the same test set (None without a baseline)."""
+    mine, base = test_metrics(version), baseline_metrics(version)
+    return {
+        k: (mine[k] - base[k]) if isinstance(base.get(k), int | float) and k in mine else None
+        for k in PRIMARY
+    }
+
+
+def gate_summary(version: VersionRecord) -> dict[str, Any]:
+    """``passed 12/12`` or the failed checks, plus the worst fairness gap and whether forced."""
+    checks = [c for c in version.gate if isinstance(c, dict)]
+    failed = [c["name"] for c in checks if not c.get("passed")]
+    overridden = [c["name"] for c in checks if c.get("status") == "overridden"]
+    fairness = [c for c in checks if str(c.get("name", "")).startswith("fairness")]
+    return {
+        "passed": not failed,
+        "n_passed": len(checks) - len(failed),
+        "n": len(checks),
+        "failed": failed,
+        "overridden": overridden,
+        "fairness_gap": fairness[0].get("value") if fairness else None,
+    }
+
+
+def gate_rows(version: VersionRecord) -> list[dict[str, Any]]:
+    """Every check, failures first (then overridden, skipped, passed), as the version page shows."""
+    order = {"failed": 0, "overridden": 1, "skipped": 2, "passed": 3}
+    checks = [c for c in version.gate if isinstance(c, dict)]
+    return sorted(checks, key=lambda c: order.get(str(c.get("status")), 4))
+
+
+def decided_by(version: VersionRecord) -> str:
+    """Who let this version through (or stopped it) and their note."""
+    if version.status_reason:
+        return version.status_reason
+    if version.rejection_reason:
+        return f"gate: {version.rejection_reason}"
+    return "–"
+
+
+def label_rate(version: VersionRecord) -> float | None:
+    train = (version.lineage.get("split") or {}).get("train") or {}
+    return train.get("label_rate")
+
+
+# -- Models page -----------------------------------------------------------------------------
+
+
+@dataclass
+class Guard:
+    cooldown_until: dt.date | None
+    retrains_7d: int
+    max_retrains_7d: int
+
+
+def streak(reports: list[DriftReportRecord]) -> int:
+    """How many days in a row (ending with the last report) had the last report's verdict."""
+    if not reports:
+        return 0
+    last = reports[-1].verdict
+    n = 0
+    for r in reversed(reports):
+        if r.verdict != last:
+            break
+        n += 1
+    return n
+
+
+def guard_state(reader: Reader, model: str, reports: list[DriftReportRecord]) -> Guard:
+    policy = reader.settings.model(model).drift
+    retrains = [r.report_date for r in reports if r.decision == RETRAIN]
+    today = reports[-1].report_date if reports else dt.date.today()
+    until = retrains[-1] + dt.timedelta(days=policy.guards.cooldown_days) if retrains else None
+    week = [d for d in retrains if d > today - dt.timedelta(days=7)]
+    return Guard(
+        cooldown_until=until if until and until > today else None,
+        retrains_7d=len(week),
+        max_retrains_7d=policy.guards.max_retrains_per_7d,
+    )
+
+
+def production_since(
+    promotions: list[PromotionRecord], version: str | None
+) -> PromotionRecord | None:
+    """The audit entry that made ``version`` production most recently (newest-first input)."""
+    return next((p for p in promotions if p.to_version == version), None)
+
+
+def model_header(reader: Reader, model: str) -> dict[str, Any]:
+    """What every Model page shows on top: what serves, since when, by whom, why."""
+    pointer = reader.pointer(model)
+    prod_id = (pointer or {}).get("version")
+    production = reader.version(model, prod_id) if prod_id else None
+    if production is None and prod_id is None:
+        production = next((v for v in reader.versions(model) if v.status == "production"), None)
+        prod_id = production.version if production else None
+    promotions = reader.promotions(model)
+    return {
+        "name": model,
+        "pointer": pointer,
+        "prod_id": prod_id,
+        "production": production,
+        "promotion": production_since(promotions, prod_id),
+        "promotions": promotions,
+    }
+
+
+def model_row(reader: Reader, model: str) -> dict[str, Any]:
+    """One row of the Models page."""
+    header = model_header(reader, model)
+    versions = reader.versions(model)
+    shadow = reader.shadow(model)
+    recent, _ = reader.recent_drift(model, STRIP_DAYS)
+    serving = reader.serving_days(model, 1) if shadow else []
+    production = header["production"]
+    return {
+        **header,
+        "metrics": test_metrics(production),
+        "changes": changes(production),
+        "shadow": shadow,
+        "agreement": serving[0].agreement if serving else None,
+        "last_drift": recent[-1] if recent else None,
+        "streak": streak(recent),
+        "guard": guard_state(reader, model, recent),
+        "last_version": versions[0] if versions else None,
+        "waiting": [v for v in versions if v.status == "candidate"],
+        "rollback_targets": [
+            v
+            for v in versions
+            if v.status in ("archived", "approved") and v.version != header["prod_id"]
+        ],
+    }
+
+
+def model_rows(reader: Reader) -> list[dict[str, Any]]:
+    """Every configured model's row; the models are read side by side (S3 and SQL wait)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = reader.model_names()
+    if len(names) == 1:
+        return [model_row(reader, names[0])]
+    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+        return list(pool.map(lambda m: model_row(reader, m), names))
+
+
+# -- Drift tab -------------------------------------------------------------------------------
+
+
+def drift_tab(reader: Reader, model: str, promotions: list[PromotionRecord]) -> dict[str, Any]:
+    rows, total = reader.recent_drift(model, STRIP_DAYS)
+    policy = reader.settings.model(model).drift
+    last = rows[-1].report_date if rows else dt.date.today()
+    first = last - dt.timedelta(days=STRIP_DAYS - 1)
+    by_day = {r.report_date: r for r in rows if r.report_date >= first}
+    moves: dict[dt.date, list[str]] = {}
+    for p in promotions:
+        moves.setdefault(p.at.date(), []).append(p.kind)
+    strip = []
+    for i in range(STRIP_DAYS):
+        day = first + dt.timedelta(days=i)
+        row = by_day.get(day)
+        strip.append(
+            {
+                "day": day,
+                "row": row,
+                "retrain": bool(row and row.decision == RETRAIN),
+                "moves": moves.get(day, []),
+            }
+        )
+    recent = [r for r in rows if r.report_date >= first]
+    features = _heatmap_features(recent[-HEATMAP_DAYS:])
+    heat_days = recent[-HEATMAP_DAYS:]
+    heatmap = [
+        {
+            "feature": f,
+            "cells": [_heat_cell(r.feature_scores.get(f)) for r in heat_days],
+        }
+        for f in features
+    ]
+    return {
+        "strip": strip,
+        "first": first,
+        "last": last,
+        "line": _share_line(strip, policy.drift_share),
+        "threshold": policy.drift_share,
+        "heat_days": heat_days,
+        "heatmap": heatmap,
+        "table": list(reversed(recent)),
+        "older": total - len(recent),
+    }
+
+
+def top_features(row: DriftReportRecord, n: int = 3) -> list[str]:
+    drifted = [
+        (name, s.get("score") or 0.0)
+        for name, s in row.feature_scores.items()
+        if isinstance(s, dict) and s.get("drifted")
+    ]
+    return [name for name, _ in sorted(drifted, key=lambda x: -x[1])[:n]]
+
+
+def _heatmap_features(rows: list[DriftReportRecord]) -> list[str]:
+    names: dict[str, None] = {}
+    for r in rows:
+        names.update(dict.fromkeys(r.feature_scores))
+    return list(names)
+
+
+def _heat_cell(score: dict[str, Any] | None) -> dict[str, Any]:
+    if not isinstance(score, dict) or not score.get("threshold"):
+        return {"level": -1, "title": "no score"}
+    ratio = float(score.get("score") or 0.0) / float(score["threshold"])
+    level = 0 if ratio < 0.5 else 1 if ratio < 1 else 2 if ratio < 2 else 3
+    return {"level": level, "drifted": bool(score.get("drifted")), "score": score.get("score")}
+
+
+def _share_line(strip: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    """An SVG polyline of the drifted share per day (0..1 mapped to a 0..60 px tall box)."""
+    width, height = 4 * len(strip), 60
+    points = [
+        f"{4 * i + 2},{height - height * min(1.0, s['row'].drifted_share):.1f}"
+        for i, s in enumerate(strip)
+        if s["row"] is not None
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "points": " ".join(points),
+        "threshold_y": f"{height - height * threshold:.1f}",
+    }
+
+
+# -- Version page ----------------------------------------------------------------------------
+
+
+def version_page(reader: Reader, model: str, version: VersionRecord) -> dict[str, Any]:
+    policy = reader.settings.model(model).drift
+    manifest = reader.manifest(model, version.version)
+    as_of = version.lineage.get("as_of")
+    window = None
+    overlaps: list[DriftReportRecord] = []
+    if as_of:
+        end = dt.datetime.fromisoformat(as_of).date() - dt.timedelta(days=1)
+        start = end - dt.timedelta(days=policy.reference_days - 1)
+        window = (start, end)
+        overlaps = [
+            r
+            for r in reader.drift(model, since=start)
+            if r.report_date <= end and r.verdict != "OK"
+        ]
+    mine, base = test_metrics(version), baseline_metrics(version)
+    metric_rows = [
+        {"name": k, "mine": mine.get(k), "base": base.get(k)}
+        for k in mine
+        if isinstance(mine.get(k), int | float)
+    ]
+    return {
+        "gate": gate_summary(version),
+        "checks": gate_rows(version),
+        "metric_rows": metric_rows,
+        "compared_with": version.lineage.get("compared_with"),
+        "slices": version.metrics.get("slices") or {},
+        "manifest": manifest,
+        "files": (manifest or {}).get("files") or {},
+        "uri": reader.version_uri(model, version.version) if manifest else None,
+        "reference_window": window,
+        "reference_overlaps": overlaps,
+    }
+
+
+# -- Drift day -------------------------------------------------------------------------------
+
+
+def drift_day_page(reader: Reader, model: str, row: DriftReportRecord) -> dict[str, Any]:
+    promotions = reader.promotions(model)  # newest first
+    end_of_day = dt.datetime.combine(row.report_date + dt.timedelta(days=1), dt.time(), dt.UTC)
+    watched = next((p.to_version for p in promotions if p.at < row.created_at), None)
+    started = None
+    if row.decision == RETRAIN:
+        started = next(
+            (
+                v
+                for v in reversed(reader.versions(model))
+                if v.created_at >= row.created_at and (v.reason or "").startswith("drift event")
+            ),
+            None,
+        )
+    return {
+        "watched": watched,
+        "started": started,
+        "top": top_features(row, n=20),
+        "end_of_day": end_of_day,
+        "scores": sorted(
+            ((k, v) for k, v in row.feature_scores.items() if isinstance(v, dict)),
+            key=lambda kv: -(kv[1].get("score") or 0.0),
+        ),
+    }

@@ -1,0 +1,133 @@
+"""The bantay pages in a real browser (Debian's Chromium through Playwright) against a real
+Airflow API server, signed in as a named user through Airflow's own login form."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from urllib.parse import quote
+
+import pytest
+
+from conftest import shot
+from ui_support import MODELS
+
+pytestmark = pytest.mark.integration
+
+
+def frame(page):
+    """The bantay page inside the Airflow UI's iframe."""
+    return page.frame_locator("iframe").first
+
+
+def test_every_route_refuses_an_anonymous_request(airflow_server):
+    from fastapi.routing import APIRoute
+
+    from bantay.ui.app import PREFIX, create_app
+
+    routes = [r for r in create_app().routes if isinstance(r, APIRoute)]
+    assert len(routes) >= 12
+    for route in routes:
+        path = re.sub(r"\{\w+\}", "x", route.path)
+        for method in route.methods - {"HEAD"}:
+            request = urllib.request.Request(airflow_server.base + PREFIX + path, method=method)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=30)
+            assert refused.value.code == 401, (method, path)
+
+
+def test_models_nav_entry_lists_every_model_with_its_production_version(page, airflow_server):
+    page.goto(airflow_server.base + "/plugin/bantay")
+    models = frame(page).locator("#models")
+    for model in MODELS:
+        row = models.locator(f"tr[data-model='{model}']")
+        production = airflow_server.seeded[model].production
+        assert row.locator("td.production").inner_text().strip() == production
+    shot(page, "ui-models")
+
+
+def test_versions_show_archived_production_and_rejected_rows(page, airflow_server):
+    model = MODELS[0]
+    seeded = airflow_server.seeded[model]
+    page.goto(f"{airflow_server.base}/bantay/models/{model}")
+    rows = page.locator("#versions tbody tr")
+    statuses = dict(
+        zip(
+            rows.evaluate_all("rs => rs.map(r => r.dataset.version)"),
+            rows.evaluate_all("rs => rs.map(r => r.dataset.status)"),
+            strict=True,
+        )
+    )
+    assert statuses == {
+        seeded.archived: "archived",
+        seeded.production: "production",
+        seeded.rejected: "rejected",
+    }
+    assert (
+        "failed: no_regression.pr_auc"
+        in page.locator(f"#versions tr[data-version='{seeded.rejected}']").inner_text()
+    )
+    shot(page, "ui-model-versions")
+
+
+def test_drift_tab_shows_the_verdicts(page, airflow_server):
+    model = MODELS[0]
+    page.goto(f"{airflow_server.base}/bantay/models/{model}/drift")
+    verdicts = page.locator("#drift tbody tr").evaluate_all("rs => rs.map(r => r.dataset.verdict)")
+    assert verdicts.count("DRIFT") == 4 and "OK" in verdicts
+    assert page.locator("#drift-strip .day.drift").count() == 4
+    assert page.locator("#drift-strip .day.retrain").count() == 1
+    shot(page, "ui-model-drift")
+    drift_day = airflow_server.seeded[model].days[-13].isoformat()
+    page.click(f"#drift tr[data-day='{drift_day}'] a")
+    assert page.locator("h1").inner_text().startswith("DRIFT")
+    assert "retrain_triggered" in page.locator("p.lead").inner_text()
+    shot(page, "ui-drift-day")
+
+
+def test_version_page_shows_the_gate_failures_first(page, airflow_server):
+    model = MODELS[0]
+    rejected = airflow_server.seeded[model].rejected
+    page.goto(f"{airflow_server.base}/bantay/models/{model}/versions/{rejected}")
+    first = page.locator("#gate tbody tr").first
+    assert "no_regression.pr_auc" in first.inner_text() and "failed" in first.inner_text()
+    shot(page, "ui-version")
+
+
+def test_training_run_tab_shows_the_gate(page, airflow_server):
+    model = MODELS[0]
+    production = airflow_server.seeded[model].production
+    run_id = airflow_server.seeded[model].runs[1]  # the run that registered ``production``
+    dag_id = f"bantay_training_{model}"
+    airflow_server.api(
+        "POST",
+        f"/api/v2/dags/{dag_id}/dagRuns",
+        {"dag_run_id": run_id, "logical_date": None, "conf": {"reason": "browser test"}},
+    )
+    page.goto(f"{airflow_server.base}/dags/{dag_id}/runs/{quote(run_id)}/plugin/bantay-run")
+    tab = frame(page)
+    tab.locator("#gate").wait_for()
+    text = tab.locator("body").inner_text()
+    assert production in text and "fairness.recall_gap" in text and "passed 4/4" in text
+    shot(page, "ui-run-tab")
+
+
+def test_roll_back_to_this_creates_a_rollback_run(page, airflow_server):
+    model = MODELS[1]
+    archived = airflow_server.seeded[model].archived
+    page.goto(airflow_server.base + "/plugin/bantay")
+    app = frame(page)
+    app.locator(f"tr[data-model='{model}'] a").first.click()
+    row = app.locator(f"#versions tr[data-version='{archived}']")
+    row.locator("input[name=reason]").fill("north-region recall dropped after the promotion")
+    row.get_by_role("button", name="Roll back to this").click()
+    banner = app.locator("#triggered")
+    banner.wait_for()
+    assert "bantay_rollback" in banner.inner_text()
+    shot(page, "ui-rollback-started")
+    runs = airflow_server.api("GET", "/api/v2/dags/bantay_rollback/dagRuns")["dag_runs"]
+    mine = [r for r in runs if r["conf"].get("version") == archived]
+    assert len(mine) == 1
+    assert mine[0]["conf"]["reason"] == "north-region recall dropped after the promotion"
+    assert mine[0]["triggering_user_name"] == airflow_server.user

@@ -1,0 +1,98 @@
+"""The end-to-end episode (scripts/demo.py at a smaller scale through Airflow's real scheduler,
+PostgreSQL as metadata database) and the checks every executor must pass on it.
+
+Used by tests/integration/test_e2e_scheduler.py (LocalExecutor) and tests/celery/ (the
+CeleryExecutor with the compose stack's settings): each defines a module fixture ``lifecycle``
+(``(summary, home)`` from ``episode``) and imports ``EPISODE_TESTS``. The checks are asserted from
+Airflow's REST API records and bantay's registry (summary.json) and the SMTP sink's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from fixtures_services import pg_database
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = [sys.executable, str(ROOT / "scripts" / "demo.py")]
+# A free port of its own: on a shared machine 8080 is often another Airflow's.
+SCALE = ["--learners", "2000", "--days", "80", "--api-port", "0"]
+
+
+@contextlib.contextmanager
+def episode(home: Path, *demo_args: str, timeout: float = 1500) -> Iterator[tuple[dict, Path]]:
+    """Run the episode in a fresh PostgreSQL metadata database; yield ``(summary, home)`` while
+    Airflow is still up, stop it afterwards."""
+    with pg_database() as metadata_url:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW", "BANTAY_"))  # the demo builds its own environment
+        }
+        env["BANTAY_DEMO_DIR"] = str(home)
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata_url
+        try:
+            done = subprocess.run(
+                [*DEMO, *SCALE, *demo_args],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+            assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+            yield json.loads((home / "summary.json").read_text()), home
+        finally:
+            subprocess.run([*DEMO, "--stop"], env=env, cwd=ROOT, capture_output=True, timeout=120)
+
+
+def test_runs_happen_in_lifecycle_order(lifecycle) -> None:
+    summary, _ = lifecycle
+    runs = summary["runs"]
+    failed = [(r["dag_id"], r["dag_run_id"], r["state"]) for r in runs if r["state"] != "success"]
+    assert not failed
+    order = [r["dag_id"] for r in runs]
+    first_training = order.index("bantay_training_learner_risk")
+    assert order[0] == "bantay_features"
+    assert "bantay_scoring" in order[:first_training]  # the backfill's Asset event started scoring
+    scoring = [r for r in runs if r["dag_id"] == "bantay_scoring"]
+    assert scoring and all(r["run_type"] == "asset_triggered" for r in scoring)
+    drift_runs = [i for i, r in enumerate(runs) if r["dag_id"] == "bantay_drift"]
+    assert drift_runs and min(drift_runs) > first_training
+
+
+def test_one_retrain_for_the_drift_episode_and_it_is_in_production(lifecycle) -> None:
+    summary, _ = lifecycle
+    training = [r for r in summary["runs"] if r["dag_id"] == "bantay_training_learner_risk"]
+    asset_runs = [r for r in training if r["run_type"] == "asset_triggered"]
+    assert len(asset_runs) == 1, training
+    decisions = [d["decision"] for d in summary["drift"]]
+    assert decisions.count("retrain_triggered") == 1, summary["drift"]
+    assert any(d["verdict"] == "DRIFT" for d in summary["drift"])
+    production = [v for v in summary["versions"] if v["status"] == "production"]
+    assert len(production) == 1 and production[0]["run_id"] == asset_runs[0]["dag_run_id"]
+    assert production[0]["reason"].startswith("drift on ")
+    assert [p["to"] for p in summary["promotions"]][-1] == production[0]["version"]
+    assert len(summary["promotions"]) == 2
+
+
+def test_emails_were_received(lifecycle) -> None:
+    summary, home = lifecycle
+    assert len(summary["emails"]) >= len(summary["drift"])
+    subjects = [
+        email.message_from_bytes((home / "mail" / name).read_bytes(), policy=email.policy.default)[
+            "Subject"
+        ]
+        for name in summary["emails"]
+    ]
+    assert any(
+        "[bantay] DRIFT learner_risk" in s and "retraining started" in s for s in subjects
+    ), subjects

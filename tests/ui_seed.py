@@ -1,0 +1,141 @@
+"""A registry and S3 store filled through bantay's own APIs, as a real lifecycle leaves them.
+
+Per model: a first version promoted, a second promoted over it (the first is archived), a third
+rejected by the gate; one drift row per day with a short DRIFT episode that triggered a retrain.
+Used by the UI tests and ``benchmarks/bench_ui.py`` (365 days x 3 models).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+FEATURES = ("study_minutes", "quiz_score_avg", "attendance_rate", "late_submissions")
+
+
+@dataclass
+class Seeded:
+    model: str
+    archived: str
+    production: str
+    rejected: str
+    runs: list[str] = field(default_factory=list)  # training run ids, like the versions
+    days: list[dt.date] = field(default_factory=list)
+
+
+def _gate(passed: bool) -> list[dict]:
+    checks = [
+        ("quality.min_roc_auc", 0.81, 0.7, True, "roc_auc 0.810 >= 0.700"),
+        ("quality.min_pr_auc", 0.52, 0.3, True, "pr_auc 0.520 >= 0.300"),
+        (
+            "no_regression.pr_auc",
+            -0.004 if passed else -0.08,
+            -0.02,
+            passed,
+            "change vs production",
+        ),
+        ("fairness.recall_gap", 0.11, 0.25, True, "worst slice region=north"),
+    ]
+    return [
+        {
+            "name": n,
+            "value": v,
+            "threshold": t,
+            "passed": ok,
+            "status": "passed" if ok else "failed",
+            "detail": d,
+        }
+        for n, v, t, ok, d in checks
+    ]
+
+
+def _metrics(pr_auc: float, baseline: float | None) -> dict:
+    test = {"pr_auc": pr_auc, "roc_auc": pr_auc + 0.3, "brier": 0.11}
+    base = {"pr_auc": baseline, "roc_auc": baseline + 0.3, "brier": 0.12} if baseline else None
+    slices = {"region": {"north": {"rows": 400, "positives": 40, "recall": 0.6, "precision": 0.5}}}
+    return {"test": test, "production_on_same_test": base, "slices": slices}
+
+
+def seed_model(registry, store, model: str, last_day: dt.date, days: int) -> Seeded:
+    """Versions, promotions and ``days`` drift rows ending ``last_day`` for one model."""
+    import pandas as pd
+
+    first_day = last_day - dt.timedelta(days=days - 1)
+    ids, runs = [], []
+    for i, (pr_auc, baseline, passed) in enumerate(
+        [(0.50, None, True), (0.53, 0.50, True), (0.44, 0.53, False)]
+    ):
+        as_of = dt.datetime.combine(first_day + dt.timedelta(days=i * 20), dt.time(), dt.UTC)
+        version = f"v{as_of:%Y%m%dT%H%M%S}-{model[:4]}{i}"
+        run_id = f"manual__{as_of.isoformat()}_{model}_{i}"
+        lineage = {
+            "as_of": as_of.isoformat(),
+            "data_window": [str(as_of - dt.timedelta(days=56)), str(as_of)],
+            "training_rows": 12000 + i,
+            "feature_service": "learner_risk_v1",
+            "feature_views": ["learning_activity", "family_contact"],
+            "split": {"train": {"rows": 8400, "positives": 900, "label_rate": 0.107}},
+            "airflow_run_id": run_id,
+            "reason": "first model" if i == 0 else "drift event drift/" + model,
+            "package": "0.1.0",
+            "git_revision": "abc1234",
+        }
+        registry.upsert_version(
+            model,
+            version,
+            airflow_run_id=run_id,
+            status="candidate" if passed else "rejected",
+            metrics=_metrics(pr_auc, baseline),
+            params={"estimator": "hist_gradient_boosting", "max_depth": 3},
+            gate=_gate(passed),
+            lineage=lineage,
+            reason=lineage["reason"],
+            rejection_reason=None if passed else "no_regression.pr_auc: change vs production",
+        )
+        if passed:
+            registry.set_status(model, version, "approved", reason="approved by bantay (auto)")
+            reference = pd.DataFrame({f: [0.1 * k for k in range(20)] for f in FEATURES})
+            store.publish(model, version, {"kind": "seeded"}, {"lineage": lineage}, reference)
+            store.promote(model, version, actor=f"airflow:{run_id}", reason=lineage["reason"])
+        ids.append(version)
+        runs.append(run_id)
+    registry_rows(registry, model, first_day, days)
+    return Seeded(
+        model, *ids, runs=runs, days=[first_day + dt.timedelta(days=d) for d in range(days)]
+    )
+
+
+def registry_rows(registry, model: str, first_day: dt.date, days: int) -> None:
+    """One drift row a day; days 10..13 from the end drift, the second of them retrains."""
+    for d in range(days):
+        day = first_day + dt.timedelta(days=d)
+        from_end = days - 1 - d
+        drifting = 10 <= from_end <= 13
+        scores = {
+            f: {
+                "method": "wasserstein",
+                "score": (0.3 if drifting and k < 2 else 0.02 + 0.001 * (d % 7)),
+                "threshold": 0.1,
+                "drifted": drifting and k < 2,
+                "kind": "numerical",
+            }
+            for k, f in enumerate(FEATURES)
+        }
+        n = sum(s["drifted"] for s in scores.values())
+        decision = "no_action"
+        detail = "no drift"
+        if drifting:
+            decision = "retrain_triggered" if from_end == 12 else "guard_held:persistence"
+            detail = "drift confirmed" if from_end == 12 else "persistence: day 1 of 2"
+        registry.upsert_drift_report(
+            model,
+            day,
+            verdict="DRIFT" if drifting else "OK",
+            drifted_share=n / len(FEATURES),
+            n_drifted=n,
+            n_features=len(FEATURES),
+            decision=decision,
+            decision_detail=detail,
+            feature_scores=scores,
+            airflow_run_id=f"manual__{day.isoformat()}T06:00:00+00:00",
+        )

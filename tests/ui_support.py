@@ -1,0 +1,90 @@
+"""The bantay pages under test: a seeded registry and S3 store, and Airflow's API app serving them.
+
+Import what you need into a test module explicitly::
+
+    from fixtures_services import moto_s3  # noqa: F401
+    from ui_support import MODELS, seeded_ui  # noqa: F401
+
+* ``seeded_ui`` (module fixture): two configured models, each with an archived, a production and
+  a rejected version and ``UI_DAYS`` days of drift rows, written through bantay's own Registry
+  and ModelStore (SQLite registry, moto S3 over HTTP). Settings are re-read for the module.
+  Yields ``{model: Seeded}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from fixtures_services import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, s3_client_for
+from ui_seed import Seeded, seed_model
+
+MODELS = ("learner_risk", "dropout_risk")
+LAST_DAY = dt.date(2026, 11, 22)
+UI_DAYS = 40
+USERS = {"viewer": "viewer", "operator": "user"}  # name -> SimpleAuthManager role
+SIMPLE_AUTH_MANAGER = (
+    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+)
+
+
+def bantay_env(home, endpoint: str, bucket: str) -> dict[str, str]:
+    """The environment of a bantay deployment whose registry and store the tests seed."""
+    conn = {
+        "conn_type": "aws",
+        "login": FAKE_ACCESS_KEY,
+        "password": FAKE_SECRET_KEY,
+        "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+    }
+    return {
+        "BANTAY_HOME": str(home),
+        "BANTAY_DATA_DIR": str(home / "data"),
+        "BANTAY_REGISTRY_URL": f"sqlite:///{home / 'registry.db'}",
+        "BANTAY_STORAGE__BUCKET": bucket,
+        "BANTAY_MODELS": json.dumps([{"name": m} for m in MODELS]),
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(conn),
+    }
+
+
+def seed_all(env: dict[str, str], days: int = UI_DAYS) -> dict[str, Seeded]:
+    from bantay.serving.promotion import Promotion
+    from bantay.settings import get_settings
+    from bantay.stores.model_store import ModelStore
+    from bantay.stores.registry import Registry
+
+    settings = get_settings()
+    registry = Registry(env["BANTAY_REGISTRY_URL"])
+    registry.upgrade()
+    client = s3_client_for(json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"])
+    client.create_bucket(Bucket=env["BANTAY_STORAGE__BUCKET"])
+    # Published and promoted through the promotion policy, as the training DAG does.
+    store = Promotion(
+        ModelStore(client, env["BANTAY_STORAGE__BUCKET"], settings.storage.prefix), registry
+    )
+    try:
+        return {m: seed_model(registry, store, m, LAST_DAY, days) for m in MODELS}
+    finally:
+        registry.dispose()
+
+
+@pytest.fixture(scope="module")
+def seeded_ui(tmp_path_factory, moto_s3) -> Iterator[dict[str, Seeded]]:
+    from bantay.settings import get_settings
+    from bantay.ui import queries
+
+    home = tmp_path_factory.mktemp("bantay_ui")
+    env = bantay_env(home, moto_s3, f"bantay-ui-{uuid.uuid4().hex[:10]}")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        get_settings.cache_clear()
+        queries.reset()
+        try:
+            yield seed_all(env)
+        finally:
+            queries.reset()
+            get_settings.cache_clear()

@@ -1,0 +1,97 @@
+"""Run planning as pure functions: every queued drift event counts, hand-made events need a reason,
+manual runs need a reason, force needs its own reason, days and scoring day come out right."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bantay.airflow.planning import (
+    AssetEvent,
+    PlanError,
+    day_to_score,
+    days_to_process,
+    plan_training,
+)
+
+NOW = dt.datetime(2026, 11, 20, 4, tzinfo=dt.UTC)
+
+
+def drift_event(model: str, day: str, source: str | None = "bantay_drift", **extra) -> AssetEvent:
+    return AssetEvent(
+        asset=f"drift/{model}",
+        extra={"date": day, "summary": f"DRIFT {model} {day}", "report_json": "s3://r", **extra},
+        source_dag_id=source,
+    )
+
+
+def test_every_queued_drift_event_is_in_the_reason_deduplicated_by_day():
+    events = [
+        drift_event("m", "2026-11-18"),
+        drift_event("m", "2026-11-19"),
+        drift_event("m", "2026-11-19"),
+    ]
+    plan = plan_training("m", {}, "asset_triggered", events, NOW)
+    assert plan.trigger == "drift"
+    assert plan.reason.count("drift on 2026-11-18") == 1
+    assert plan.reason.count("drift on 2026-11-19") == 1
+
+
+def test_another_models_events_are_not_this_models_reason():
+    with pytest.raises(PlanError, match="no drift/a event"):
+        plan_training("a", {}, "asset_triggered", [drift_event("b", "2026-11-19")], NOW)
+
+
+def test_a_hand_made_drift_event_needs_a_reason():
+    with pytest.raises(PlanError, match="has no 'reason' in its extra"):
+        plan_training(
+            "m", {}, "asset_triggered", [drift_event("m", "2026-11-19", source=None)], NOW
+        )
+    plan = plan_training(
+        "m",
+        {},
+        "asset_triggered",
+        [AssetEvent("drift/m", {"reason": "labels fixed upstream"}, None)],
+        NOW,
+    )
+    assert plan.reason == "drift event by hand: labels fixed upstream"
+
+
+def test_manual_runs_need_a_reason_and_force_needs_its_own():
+    with pytest.raises(PlanError, match="needs a 'reason'"):
+        plan_training("m", {"reason": "  "}, "manual", [], NOW)
+    with pytest.raises(PlanError, match="force_reason"):
+        plan_training("m", {"reason": "x", "force": True, "force_reason": None}, "manual", [], NOW)
+    plan = plan_training(
+        "m", {"reason": "x", "force": False, "force_reason": None}, "manual", [], NOW
+    )
+    assert (plan.trigger, plan.force_reason, plan.as_of) == ("manual", None, NOW.isoformat())
+
+
+def test_scheduled_runs_say_so_and_as_of_must_be_a_time():
+    assert plan_training("m", {}, "DagRunType.SCHEDULED", [], NOW).reason == "training schedule"
+    with pytest.raises(PlanError, match="not an ISO date-time"):
+        plan_training("m", {"reason": "x", "as_of": "yesterday"}, "manual", [], NOW)
+
+
+def test_days_to_process_from_params_or_interval():
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    assert days_to_process(None, start, start + dt.timedelta(days=1)) == [dt.date(2026, 11, 1)]
+    assert days_to_process({"start_date": "2026-11-01", "end_date": "2026-11-03"}, None, None) == [
+        dt.date(2026, 11, 1),
+        dt.date(2026, 11, 2),
+        dt.date(2026, 11, 3),
+    ]
+    with pytest.raises(PlanError, match="before start_date"):
+        days_to_process({"start_date": "2026-11-03", "end_date": "2026-11-01"}, None, None)
+
+
+def test_day_to_score_is_the_newest_day_of_all_events():
+    events = [
+        AssetEvent("features/bantay", {"days": ["2026-11-02", "2026-11-05"]}),
+        AssetEvent("features/bantay", {"days": ["2026-11-04"]}),
+    ]
+    assert day_to_score({}, events, NOW) == "2026-11-05"
+    assert day_to_score({"date": "2026-10-01"}, events, NOW) == "2026-10-01"
+    assert day_to_score({}, [], NOW) == "2026-11-19"

@@ -1,0 +1,84 @@
+"""Configuration fails at load, naming every bad key; a named config file must exist; the shipped
+bantay.yaml configures two first-class models."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bantay.settings import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BAD = """
+models:
+  - name: learner_risk
+    training_schedule: "0 4 * * sundays"
+    approval: sometimes
+    search_space:
+      - name: hgb
+        estimator: hist_gradient_boosting
+        params: {max_dept: [3]}
+      - name: lr
+        estimator: logistic_regression
+        params: {C: [-1]}
+    recipients: [oncall-at-example]
+notify:
+  sender: nobody
+drift_schedule: "every morning"
+"""
+
+
+def test_every_typo_fails_at_load_with_its_key(tmp_path, monkeypatch):
+    path = tmp_path / "bantay.yaml"
+    path.write_text(BAD)
+    monkeypatch.setenv("BANTAY_CONFIG", str(path))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    text = str(err.value)
+    for key in (
+        "models.0.training_schedule: '0 4 * * sundays' is not a cron expression",
+        "models.0.approval: got 'sometimes'",
+        "search_space[0].params.max_dept is not a tunable parameter of hist_gradient_boosting",
+        "models.0.recipients: not e-mail addresses: 'oncall-at-example'",
+        "notify.sender: not e-mail addresses",
+        "drift_schedule: 'every morning' is not a cron expression",
+    ):
+        assert key in text, text
+
+
+def test_a_named_config_file_that_is_missing_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("BANTAY_CONFIG", str(tmp_path / "nope.yaml"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings()
+
+
+def test_config_check_cli_lists_every_error_without_a_traceback(tmp_path):
+    path = tmp_path / "bantay.yaml"
+    path.write_text(BAD)
+    bantay = Path(sys.executable).with_name("bantay")
+    done = subprocess.run(
+        [str(bantay), "config", "check"],
+        env={"BANTAY_CONFIG": str(path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n  ") >= 6, done.stderr
+
+
+def test_the_shipped_config_has_two_first_class_models(monkeypatch):
+    monkeypatch.setenv("BANTAY_CONFIG", str(ROOT / "bantay.yaml"))
+    settings = load_settings()
+    models = {m.name: m for m in settings.models}
+    assert set(models) == {"learner_risk", "learner_engagement"}
+    risk, engagement = models["learner_risk"], models["learner_engagement"]
+    assert (risk.label, engagement.label) == ("at_risk", "disengaged")
+    assert risk.feature_service != engagement.feature_service
+    assert risk.gate != engagement.gate
+    assert risk.training_schedule != engagement.training_schedule
