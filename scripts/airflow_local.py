@@ -118,6 +118,7 @@ def environment(
             # (scoring, retraining) are started by the scheduler as in production.
             "BANTAY_FEATURES__SCHEDULE": "manual",
             "BANTAY_DRIFT_SCHEDULE": "manual",
+            "BANTAY_NIGHTLY_DEADLINE": "manual",
             "BANTAY_MODELS": json.dumps([{"name": "learner_risk", "training_schedule": "manual"}]),
             "PYTHONUNBUFFERED": "1",
         }

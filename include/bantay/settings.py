@@ -250,8 +250,14 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     registry_conn_id: str = "bantay_registry"
     drift_schedule: str | None = "0 6 * * *"
+    nightly_deadline: str | None = Field(
+        "0 8 * * *",
+        description="cron (UTC): when the previous day's features, scoring and drift check must be "
+        "done; bantay_deadline e-mails which DAG is late. 'manual' turns it off",
+    )
 
     _drift_schedule = field_validator("drift_schedule")(_manual)
+    _nightly_deadline = field_validator("nightly_deadline")(_manual)
 
     @classmethod
     def settings_customise_sources(

@@ -179,6 +179,29 @@ def test_on_call_emails_arrive_with_verdict_first(daily, smtp):
         assert len(m.as_bytes()) < 300_000
 
 
+def test_the_nightly_deadline_names_the_late_dag_or_stays_quiet(daily, smtp):
+    """bantay_deadline for a finished day sends nothing; for a day scored but never checked it
+    names bantay_drift; for a day whose features never arrived it names bantay_features."""
+    env, _ = daily
+    on_time, unchecked = CHECK_DAYS[1], CHECK_DAYS[0] - dt.timedelta(days=3)
+    never = env.first_day - dt.timedelta(days=5)
+    late_subjects = {}
+    for day in (on_time, unchecked, never):
+        run = run_dag("bantay_deadline", _midnight(day + dt.timedelta(days=3)), {"date": str(day)})
+        assert str(run.state) == "success", task_states(run)
+        received = [
+            email.message_from_bytes(m.content, policy=email.policy.default)
+            for m in smtp.handler.messages
+        ]
+        late_subjects[day] = [
+            m["Subject"] for m in received if m["X-Bantay-Deadline-Day"] == day.isoformat()
+        ]
+    assert late_subjects[on_time] == []
+    ((drift,), (features,)) = late_subjects[unchecked], late_subjects[never]
+    assert drift.startswith(f"[bantay] LATE {unchecked}: bantay_drift not done by "), drift
+    assert features.startswith(f"[bantay] LATE {never}: bantay_features not done by "), features
+
+
 def test_retrain_shadow_and_rollback(daily):
     """A new version after the drift, shadow-scored, promoted; then rolled back by the DAG."""
     from bantay.serving.promotion import promotion_for

@@ -1,0 +1,89 @@
+"""
+### bantay_deadline: one e-mail when the nightly cycle is late, saying which DAG
+
+Runs at `nightly_deadline` (cron, UTC; default 08:00) and looks at the day before: are that
+day's features accepted, each model's prediction log written and each model's drift check
+recorded? It judges from what `bantay_features`, `bantay_scoring` and `bantay_drift` leave
+behind, not from run states, so a green run that wrote nothing is late too.
+
+When something is missing, the data engineers and the late models' on-call recipients get one
+e-mail (`smtp_default`): the subject names the late DAGs, the body says per model what is
+missing and links to the DAG's runs. When all is done the task logs "on time" and sends nothing.
+
+Why not Airflow's `DeadlineAlert`: it is attached to a single DAG run, while the night is three
+DAGs chained by an Asset (scoring has no run at all when features never arrived); the check here
+also survives a scheduler that was down at the deadline (the run starts when it is back).
+
+Trigger form: `date` to check one day by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
+
+from bantay.airflow.defaults import START_DATE, default_args
+from bantay.settings import get_settings
+
+SETTINGS = get_settings()
+
+
+@dag(
+    dag_id="bantay_deadline",
+    doc_md=__doc__,
+    schedule=(
+        CronTriggerTimetable(SETTINGS.nightly_deadline, timezone="UTC")
+        if SETTINGS.nightly_deadline
+        else None
+    ),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    tags=["bantay", "monitoring", "deadline"],
+    default_args=default_args(SETTINGS, execution_timeout=dt.timedelta(minutes=10)),
+    params={
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Day to check",
+            description="Default: the day before the run.",
+        ),
+    },
+)
+def bantay_deadline():
+    @task(retries=5, retry_delay=dt.timedelta(minutes=2))
+    def check(params: dict, dag_run=None) -> list[dict]:
+        import dataclasses
+
+        from bantay.monitoring.deadline import late_stages, render_deadline_email
+        from bantay.monitoring.mailer import send_email
+        from bantay.settings import get_settings
+        from bantay.stores.registry import registry_for
+
+        settings = get_settings()
+        run_after = dag_run.run_after
+        day = (
+            dt.date.fromisoformat(params["date"])
+            if params.get("date")
+            else (run_after - dt.timedelta(days=1)).date()
+        )
+        registry = registry_for(settings)
+        checked = {
+            m.name: {r.report_date for r in registry.drift_reports(m.name, since=day)}
+            for m in settings.models
+        }
+        late = late_stages(settings, day, checked)
+        if not late:
+            print(f"on time: the cycle for {day} is done for {len(settings.models)} model(s)")
+            return []
+        msg = render_deadline_email(settings, day, late, f"{run_after:%Y-%m-%d %H:%M} UTC")
+        print(msg["Subject"] + "".join(f"\n- {x.dag_id} ({x.model}): {x.missing}" for x in late))
+        send_email(msg, settings.notify.smtp_conn_id)
+        return [dataclasses.asdict(x) for x in late]
+
+    check()
+
+
+bantay_deadline()

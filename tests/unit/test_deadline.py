@@ -1,0 +1,114 @@
+"""The nightly deadline's judgement: which DAG owes what for a day, from the files and rows the
+DAGs leave behind (a temporary data directory; drift checks passed in as the registry would)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+
+import pytest
+
+from bantay.layout import accepted_root, new_attempt_dir, partition_path, quarantine_root
+from bantay.monitoring.deadline import (
+    DRIFT_DAG,
+    FEATURES_DAG,
+    SCORING_DAG,
+    deadline_recipients,
+    late_stages,
+    render_deadline_email,
+)
+from bantay.schema import SOURCE_FEATURES
+from bantay.serving.scoring import prediction_path
+from bantay.settings import ModelSettings, Settings
+
+DAY = dt.date(2026, 11, 22)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        models=[
+            ModelSettings(name="learner_risk", recipients=["risk@example.org"]),
+            ModelSettings(
+                name="learner_engagement", label="disengaged", recipients=["eng@example.org"]
+            ),
+        ],
+    )
+
+
+def _touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+
+
+def _accept(settings: Settings, day: dt.date, sources=tuple(SOURCE_FEATURES)) -> None:
+    for source in sources:
+        _touch(partition_path(accepted_root(settings.data_dir), source, day))
+
+
+def _score(settings: Settings, model: str, day: dt.date) -> None:
+    _touch(prediction_path(settings, model, day))
+
+
+def test_nothing_arrived_blames_features_once_for_every_model(settings):
+    late = late_stages(settings, DAY, {})
+    assert [(x.dag_id, x.model) for x in late] == [(FEATURES_DAG, None)]
+    assert all(source in late[0].missing for source in SOURCE_FEATURES)
+
+
+def test_a_quarantined_source_is_named(settings):
+    sources = list(SOURCE_FEATURES)
+    _accept(settings, DAY, sources[1:])
+    new_attempt_dir(quarantine_root(settings.data_dir), sources[0], DAY)
+    (late,) = late_stages(settings, DAY, {})
+    assert late.dag_id == FEATURES_DAG
+    assert f"no accepted partition for {sources[0]} on {DAY}" in late.missing
+    assert f"quarantined: {sources[0]}" in late.missing
+
+
+def test_each_model_owes_its_first_missing_stage(settings):
+    _accept(settings, DAY)
+    _score(settings, "learner_risk", DAY)
+    late = late_stages(settings, DAY, {"learner_risk": {DAY - dt.timedelta(days=1)}})
+    assert [(x.dag_id, x.model) for x in late] == [
+        (DRIFT_DAG, "learner_risk"),
+        (SCORING_DAG, "learner_engagement"),
+    ]
+
+
+def test_a_done_day_is_on_time(settings):
+    _accept(settings, DAY)
+    for model in settings.models:
+        _score(settings, model.name, DAY)
+    checked = {m.name: {DAY} for m in settings.models}
+    assert late_stages(settings, DAY, checked) == []
+    # Another day is judged on its own: yesterday's work does not cover today.
+    assert late_stages(settings, DAY + dt.timedelta(days=1), checked) != []
+
+
+def test_recipients_are_data_engineers_and_the_late_models_on_call(settings):
+    _accept(settings, DAY)
+    _score(settings, "learner_engagement", DAY)
+    late = late_stages(settings, DAY, {"learner_engagement": {DAY}})
+    assert deadline_recipients(settings, late) == [
+        *settings.notify.failure_recipients,
+        "risk@example.org",
+    ]
+    everyone = deadline_recipients(settings, late_stages(settings, DAY + dt.timedelta(1), {}))
+    assert {"risk@example.org", "eng@example.org"} <= set(everyone)
+
+
+def test_the_email_names_the_late_dags_first_and_links_their_runs(settings):
+    _accept(settings, DAY)
+    late = late_stages(settings, DAY, {})
+    msg = render_deadline_email(settings, DAY, late, "2026-11-23 08:00 UTC")
+    assert msg["Subject"] == (
+        f"[bantay] LATE {DAY}: {SCORING_DAG} not done by 2026-11-23 08:00 UTC"
+    )
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    text = parsed.get_body(("plain",)).get_content()
+    assert f"{SCORING_DAG} (learner_engagement): no prediction log for {DAY}" in text
+    html = parsed.get_body(("html",)).get_content()
+    assert f"{settings.notify.airflow_base_url}/dags/{SCORING_DAG}/runs" in html
