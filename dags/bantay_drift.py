@@ -36,7 +36,7 @@ import datetime as dt
 
 from airflow.sdk import CronDataIntervalTimetable, Metadata, Param, TaskGroup, dag, task
 
-from bantay.airflow.assets import drift_asset
+from bantay.airflow.assets import drift_asset, predictions_asset
 from bantay.airflow.defaults import START_DATE, default_args
 from bantay.airflow.training_dag import training_dag_id
 from bantay.settings import get_settings
@@ -74,7 +74,7 @@ def bantay_drift():
         asset = drift_asset(model.name)
         with TaskGroup(group_id=model.name):
 
-            @task(task_id="check")
+            @task(task_id="check", inlets=[predictions_asset(model.name)])
             def check(day: str, model_name: str = model.name, ti=None, dag_run=None) -> dict:
                 from airflow.sdk.exceptions import AirflowFailException
 

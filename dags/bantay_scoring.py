@@ -4,7 +4,8 @@
 Scheduled on the `features/bantay` Asset: runs each time `bantay_features` has put a new day of
 features in the online store.
 
-For each model: load the production version named by `production.json` in S3 (its sha256 is
+For each model (a task group per model, emitting its `predictions/<model>` Asset): load the
+production version named by `production.json` in S3 (its sha256 is
 checked against the manifest **before** anything is unpickled), read online features for every
 learner enrolled that day (Feast `get_online_features`, in batches), score, and write the
 prediction log partition `predictions/<model>/date=<day>/` (features used, score, model
@@ -19,19 +20,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Metadata, Param, TaskGroup, dag, task
 
-from bantay.airflow.assets import features_asset
+from bantay.airflow.assets import features_asset, predictions_asset, production_asset
 from bantay.airflow.defaults import START_DATE, default_args
 from bantay.settings import get_settings
 
 SETTINGS = get_settings()
+FEATURES = features_asset(SETTINGS.project)
 
 
 @dag(
     dag_id="bantay_scoring",
     doc_md=__doc__,
-    schedule=[features_asset(SETTINGS.project)],
+    schedule=[FEATURES],
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -49,32 +51,46 @@ SETTINGS = get_settings()
 )
 def bantay_scoring():
     @task
-    def plan(params: dict, triggering_asset_events=None, dag_run=None) -> list[dict]:
+    def plan(params: dict, triggering_asset_events=None, dag_run=None) -> str:
         from bantay.airflow.planning import day_to_score, events_from_context
-        from bantay.settings import get_settings
 
         events = events_from_context(triggering_asset_events)
-        day = day_to_score(params, events, dag_run.run_after)
-        return [{"model": m.name, "day": day} for m in get_settings().models]
+        return day_to_score(params, events, dag_run.run_after)
 
-    @task(map_index_template="{{ job['model'] }}")
-    def score(job: dict) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
+    day = plan()
 
-        from bantay.serving.scoring import score_day
-        from bantay.settings import get_settings
-        from bantay.stores.model_store import NoProductionVersion, UnknownModel
+    for model in SETTINGS.models:
+        predictions = predictions_asset(model.name)
+        with TaskGroup(group_id=model.name):
 
-        try:
-            summary = score_day(get_settings(), job["model"], dt.date.fromisoformat(job["day"]))
-        except (NoProductionVersion, UnknownModel) as exc:
-            # Features come before the first model: nothing to score yet is not a failure.
-            raise AirflowSkipException(f"not scored: {exc}") from exc
-        if "shadow" in summary:
-            print(f"shadow {summary['shadow']['version']} vs production: {summary['shadow']}")
-        return summary
+            @task(
+                task_id="score",
+                inlets=[FEATURES, production_asset(model.name)],
+                outlets=[predictions],
+            )
+            def score(day: str, model_name: str = model.name, log_asset=predictions):
+                from airflow.sdk.exceptions import AirflowSkipException
 
-    score.expand(job=plan())
+                from bantay.serving.scoring import score_day
+                from bantay.settings import get_settings
+                from bantay.stores.model_store import NoProductionVersion, UnknownModel
+
+                try:
+                    summary = score_day(get_settings(), model_name, dt.date.fromisoformat(day))
+                except (NoProductionVersion, UnknownModel) as exc:
+                    # Features come before the first model: nothing to score yet is not a failure.
+                    raise AirflowSkipException(f"not scored: {exc}") from exc
+                if "shadow" in summary:
+                    print(
+                        f"shadow {summary['shadow']['version']} vs production: {summary['shadow']}"
+                    )
+                yield Metadata(
+                    log_asset,
+                    extra={"date": day, "model": model_name, "version": summary.get("version")},
+                )
+                return summary
+
+            score(day)
 
 
 bantay_scoring()

@@ -27,6 +27,11 @@ def drift_asset(model: str) -> Asset:
     return _asset(f"drift/{model}")
 
 
+def predictions_asset(model: str) -> Asset:
+    """Updated when ``bantay_scoring`` has written a day of ``model``'s prediction log."""
+    return _asset(f"predictions/{model}")
+
+
 def production_asset(model: str) -> Asset:
     """Updated when a new version of ``model`` is promoted (or rolled back) in serving."""
     return _asset(f"models/{model}/production")
