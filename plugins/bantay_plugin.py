@@ -3,6 +3,7 @@
 * ``/bantay/...``: the FastAPI app (every route authorised by Airflow's auth manager).
 * Nav entry *Models* (top level), rendered inside the Airflow UI.
 * A *bantay* tab on every DAG run page: what the run meant for the models.
+* A *bantay* extra link on training and drift task instances: the version, or the drift day.
 
 The app is built only when the API server asks for it, so the scheduler, the workers and the
 DAG processor, which load plugins too, never import FastAPI routes or Jinja templates.
@@ -13,6 +14,8 @@ from __future__ import annotations
 from functools import cached_property
 
 from airflow.plugins_manager import AirflowPlugin
+
+from bantay.ui.links import BantayPageLink
 
 
 class BantayPlugin(AirflowPlugin):
@@ -32,6 +35,8 @@ class BantayPlugin(AirflowPlugin):
             "destination": "dag_run",
         },
     ]
+
+    global_operator_extra_links = [BantayPageLink()]
 
     @cached_property
     def fastapi_apps(self) -> list[dict]:  # type: ignore[override]

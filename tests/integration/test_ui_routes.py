@@ -84,6 +84,7 @@ def concrete(path: str, seeded, model: str = MODELS[0]) -> str:
         "day": seeded[model].days[-12].isoformat(),
         "dag_id": "bantay_training",
         "run_id": "manual__2026-11-01T00:00:00+00:00_x",
+        "task_id": "evaluate",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
@@ -202,3 +203,37 @@ def test_retrain_creates_a_training_run_whose_form_values_validate(ui):
             "as_of": None,
         }
     ]
+
+
+def test_task_extra_links_lead_to_the_version_and_the_drift_day(ui, seeded_ui):  # noqa: F811
+    """The "bantay" extra link of a training task opens the version that run produced; of a drift
+    task, the day that run checked for the task's model; of a run with nothing yet, its tab."""
+    from urllib.parse import urljoin
+
+    from bantay.airflow.training_dag import training_dag_id
+    from bantay.ui.links import TRAINING_PREFIX, BantayPageLink, link_path
+
+    assert training_dag_id("") == TRAINING_PREFIX
+    model = MODELS[0]
+    seeded = seeded_ui[model]
+    day = seeded.days[-1]
+    cases = {
+        (training_dag_id(model), seeded.runs[1], "evaluate"): (
+            f"/bantay/models/{model}/versions/{seeded.production}"
+        ),
+        ("bantay_drift", f"manual__{day.isoformat()}T06:00:00+00:00", f"{model}.check"): (
+            f"/bantay/models/{model}/drift/{day.isoformat()}"
+        ),
+        (training_dag_id(model), "manual__never_ran", "evaluate"): (
+            f"/bantay/runs/{training_dag_id(model)}/manual__never_ran"
+        ),
+    }
+    for (dag_id, run_id, task_id), expected in cases.items():
+        key = type("TiKey", (), {"dag_id": dag_id, "run_id": run_id, "task_id": task_id})
+        url = BantayPageLink().get_link(None, ti_key=key)
+        assert url == link_path(dag_id, run_id, task_id)
+        moved = ui.client.get(url, headers=ui.as_user("viewer"), follow_redirects=False)
+        assert moved.status_code == 303, (url, moved.status_code, moved.text[:300])
+        assert urljoin(url, moved.headers["location"]) == expected, moved.headers["location"]
+    other = type("TiKey", (), {"dag_id": "someone_elses_dag", "run_id": "r", "task_id": "t"})
+    assert BantayPageLink().get_link(None, ti_key=other) == ""

@@ -4,6 +4,7 @@ day, the DAG-run tab, and the stylesheet."""
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -165,6 +166,24 @@ def drift_report(model: str, day: str) -> Response:
             f"no stored report for {model} on {day}" + (f": {r.errors[0]}" if r.errors else ""),
         )
     return Response(body, media_type="text/html")
+
+
+@router.get("/links/{dag_id}/{run_id}/{task_id}", include_in_schema=False)
+def task_link(request: Request, dag_id: str, run_id: str, task_id: str) -> RedirectResponse:
+    """Where a task's "bantay" extra link leads: the version the training run produced, the day
+    the drift run checked for the task's model; else the run's tab, which says what is there."""
+    r = reader()
+    target = f"runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
+    if dag_id.startswith(TRAINING_PREFIX):
+        versions = r.versions_of_run(run_id)
+        if versions:
+            target = f"models/{versions[-1].model}/versions/{versions[-1].version}"
+    elif dag_id == DRIFT:
+        model = task_id.split(".", 1)[0]
+        days = [d for d in r.drift_of_run(run_id) if d.model == model]
+        if days:
+            target = f"models/{model}/drift/{days[-1].report_date.isoformat()}"
+    return RedirectResponse(relative(request, target), status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse)
