@@ -176,6 +176,24 @@ class Api:
         path = f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='~')}/taskInstances"
         return self.get(path, limit=params.pop("limit", 100), **params)["task_instances"]
 
+    def approvals(self, dag_id: str, run_id: str, *, answered: bool) -> list[dict]:
+        """The run's Human-in-the-loop requests (Required Actions), pending or answered."""
+        path = f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/hitlDetails"
+        return self.get(path, response_received=str(answered).lower())["hitl_details"]
+
+    def answer(self, detail: dict, choice: str, note: str) -> dict:
+        """Answer one pending request as a person does in the UI: a choice and a note."""
+        ti = detail["task_instance"]
+        run_id = urllib.parse.quote(ti["dag_run_id"], safe="")
+        path = (
+            f"/dags/{ti['dag_id']}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/"
+            f"{ti.get('map_index', -1)}/hitlDetails"
+        )
+        # Not retried blindly: a second answer to the same request is refused (409), which
+        # means the first one arrived.
+        body = {"chosen_options": [choice], "params_input": {"note": note}}
+        return self.call("PATCH", path, body, idempotent=True, accept=(409,))[1]
+
     def activity(self) -> str:
         """What the scheduler is doing now: running and queued task instances, all DAGs."""
         busy = self.task_instances(state=["running", "queued", "scheduled", "up_for_reschedule"])

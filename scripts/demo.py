@@ -36,12 +36,16 @@ TRAINING = f"bantay_training_{MODEL}"
 SECOND = "learner_engagement"
 SECOND_TRAINING = f"bantay_training_{SECOND}"
 SHIFTED = "study_minutes,quiz_score_avg"
+APPROVAL_NOTE = "gate table read: metrics above the floors, no regression (make demo)"
 # The demo shows the lifecycle, not a model search: two settings (one per estimator, tuned side
 # by side on the 2 executor slots) instead of bantay.yaml's four keep each training run short.
 DEMO_MODELS = [
     {
         "name": MODEL,
         "training_schedule": "manual",
+        # A person approves each version that passed the gate (Required Actions in the UI); the
+        # demo answers through the same REST API, with a note, so the approval is in history.
+        "approval": "manual",
         "search_space": [
             {"name": "logreg", "estimator": "logistic_regression", "params": {"C": [1.0]}},
             {
@@ -157,6 +161,17 @@ def write_summary(api: Api, stack: LocalAirflow, progress: Progress, error: str 
             }
             for v in reg.list_versions(MODEL)
         ],
+        "approvals": [
+            {
+                "run_id": d["task_instance"]["dag_run_id"],
+                "subject": d["subject"],
+                "chosen": d.get("chosen_options"),
+                "note": (d.get("params_input") or {}).get("note"),
+                "by": (d.get("responded_by_user") or {}).get("name"),
+            }
+            for r in api.runs(TRAINING)
+            for d in api.approvals(TRAINING, r["dag_run_id"], answered=True)
+        ],
         "promotions": [
             {"kind": p.kind, "from": p.from_version, "to": p.to_version, "actor": p.actor}
             for p in reg.promotions(MODEL)
@@ -235,7 +250,21 @@ def lifecycle(api: Api, progress: Progress, first: dt.date, last: dt.date) -> No
     tick = progress.tick
 
     def finish(dag_id: str, run_id: str) -> str:
-        state = api.wait(dag_id, run_id, on_wait=tick)
+        asked = [0.0]
+
+        def answer_approvals() -> None:
+            tick()
+            if dag_id != TRAINING or time.monotonic() - asked[0] < 3:
+                return
+            asked[0] = time.monotonic()
+            for detail in api.approvals(dag_id, run_id, answered=False):
+                say(
+                    f"{dag_id} waits for a person: {detail['subject']} (Required Actions in the "
+                    "UI); the demo approves it through the REST API, as a reviewer would"
+                )
+                api.answer(detail, "Approve", APPROVAL_NOTE)
+
+        state = api.wait(dag_id, run_id, on_wait=answer_approvals)
         if state != "success":
             say(f"!! {dag_id} {run_id} {state}; see the UI or {DEMO / 'airflow' / 'logs'}")
         return state

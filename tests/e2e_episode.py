@@ -96,3 +96,40 @@ def test_emails_were_received(lifecycle) -> None:
     assert any(
         "[bantay] DRIFT learner_risk" in s and "retraining started" in s for s in subjects
     ), subjects
+
+
+def _task_log(home: Path, dag_id: str, run_id: str, task_id: str) -> str:
+    """Every attempt's log of one task of one run, as Airflow wrote it (JSON lines)."""
+    folder = home / "airflow" / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+    logs = sorted(folder.glob(f"task_id={task_id}/**/attempt=*.log"))
+    assert logs, f"no log of {dag_id}.{task_id} under {folder}"
+    return "\n".join(p.read_text() for p in logs)
+
+
+def test_the_drift_retrain_waited_for_a_person_who_approved_it(lifecycle) -> None:
+    summary, _ = lifecycle
+    (retrain,) = [
+        r
+        for r in summary["runs"]
+        if r["dag_id"] == "bantay_training_learner_risk" and r["run_type"] == "asset_triggered"
+    ]
+    answered = [a for a in summary["approvals"] if a["run_id"] == retrain["dag_run_id"]]
+    assert len(answered) == 1, summary["approvals"]
+    assert answered[0]["chosen"] == ["Approve"] and "make demo" in answered[0]["note"]
+    assert answered[0]["subject"].startswith("Approve learner_risk ")
+
+
+def test_the_gate_and_the_verdict_are_in_the_task_logs(lifecycle) -> None:
+    """Logs at INFO: the gate table in ``evaluate``, the verdict in each drift ``check``."""
+    summary, home = lifecycle
+    training = [r for r in summary["runs"] if r["dag_id"] == "bantay_training_learner_risk"]
+    for run in training:
+        log = _task_log(home, run["dag_id"], run["dag_run_id"], "evaluate")
+        assert "validation gate for learner_risk" in log and "roc_auc" in log, log[-2000:]
+    drift_runs = [r for r in summary["runs"] if r["dag_id"] == "bantay_drift"]
+    verdicts = {d["date"]: d["verdict"] for d in summary["drift"]}
+    assert len(drift_runs) == len(verdicts)
+    for run in drift_runs:
+        day = run["conf"]["date"]
+        log = _task_log(home, "bantay_drift", run["dag_run_id"], "learner_risk.check")
+        assert f"[bantay] {verdicts[day]} learner_risk {day}" in log, log[-2000:]
