@@ -7,7 +7,6 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 import fixtures_smtp
 from bantay.monitoring.outcome import send_retrain_outcome
 from bantay.settings import load_settings
-from fixtures_smtp import free_port, smtp_conn_json
+from fixtures_smtp import free_port, smtp_conn_json, table_rows
 
 pytestmark = pytest.mark.integration
 
@@ -48,34 +47,6 @@ REJECTED = {
 }
 
 
-class _MetricRows(HTMLParser):
-    """Cell texts of the rows of <table id="metrics">."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[list[str]] = []
-        self._in_table = self._in_cell = False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self._in_table = dict(attrs).get("id") == "metrics"
-        elif self._in_table and tag == "tr":
-            self.rows.append([])
-        elif self._in_table and tag == "td":
-            self._in_cell = True
-            self.rows[-1].append("")
-
-    def handle_endtag(self, tag):
-        if tag == "table":
-            self._in_table = False
-        elif tag == "td":
-            self._in_cell = False
-
-    def handle_data(self, data):
-        if self._in_cell:
-            self.rows[-1][-1] += data.strip()
-
-
 def _settings():
     return load_settings(models=[{"name": "learner_risk", "recipients": TO}])
 
@@ -100,9 +71,7 @@ def test_a_rejection_arrives_with_the_decision_first_and_both_models_numbers(
     assert REJECTED["version"] in got["Subject"] and "regression.pr_auc" in got["Subject"]
     assert got["X-Bantay-Retrain-Outcome"] == "rejected"
     html = got.get_body(("html",)).get_content()
-    parser = _MetricRows()
-    parser.feed(html)
-    rows = {row[0]: row[1:] for row in parser.rows if row}
+    rows = {row[0]: row[1:] for row in table_rows(html, "metrics")}
     assert rows == {
         "roc_auc": ["0.812", "0.846"],
         "pr_auc": ["0.401", "0.457"],
