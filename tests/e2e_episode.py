@@ -96,3 +96,6 @@ def test_emails_were_received(lifecycle) -> None:
     assert any(
         "[bantay] DRIFT learner_risk" in s and "retraining started" in s for s in subjects
     ), subjects
+    # The drift-triggered retrain was promoted (see above): its run told on-call so, once.
+    promoted = [s for s in subjects if s.startswith("[bantay] RETRAIN learner_risk: new model")]
+    assert len(promoted) == 1, subjects
