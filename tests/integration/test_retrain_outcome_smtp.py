@@ -131,3 +131,25 @@ def test_a_dead_smtp_server_is_a_warning_naming_the_connection_not_an_error(monk
     assert sent["email"] in warning
     kept = email.message_from_bytes(Path(sent["email"]).read_bytes(), policy=email.policy.default)
     assert kept["Subject"].startswith("[bantay] RETRAIN learner_risk: candidate rejected")
+
+
+def test_the_approval_wait_tells_on_call_of_a_drift_run_only(smtp_server, smtp_connection) -> None:
+    """The notifier manual_approval calls once its request exists. The task instance and run are
+    stand-ins exposing what it reads: the plan's and evaluate's XComs, the run's ids."""
+    from types import SimpleNamespace
+
+    from bantay.airflow.approval import WaitingForApprovalNotifier
+
+    passed = {**REJECTED, "passed": True, "reasons": []}
+    run = SimpleNamespace(dag_id="bantay_training_learner_risk", run_id=CTX["run_id"])
+    notifier = WaitingForApprovalNotifier(plan_task_id="plan", evaluate_task_id="evaluate")
+
+    for ctx in ({**CTX, "trigger": "manual", "reason": "new features"}, CTX):
+        xcoms = {"plan": ctx, "evaluate": passed}
+        ti = SimpleNamespace(xcom_pull=lambda task_ids, xcoms=xcoms: xcoms[task_ids])
+        notifier({"ti": ti, "dag_run": run})
+
+    assert len(smtp_server.messages) == 1  # the manual run sent nothing
+    got = email.message_from_bytes(smtp_server.messages[0].content, policy=email.policy.default)
+    assert got["Subject"].startswith("[bantay] RETRAIN learner_risk: candidate waits for your")
+    assert f'href="{RUN_URL}"' in got.get_body(("html",)).get_content()
