@@ -78,6 +78,7 @@ def bantay_drift():
             def check(day: str, model_name: str = model.name, ti=None, dag_run=None) -> dict:
                 from airflow.sdk.exceptions import AirflowFailException
 
+                from bantay.monitoring.mailer import airflow_run_url
                 from bantay.monitoring.tasks import check_day
                 from bantay.settings import get_settings
 
@@ -85,7 +86,9 @@ def bantay_drift():
                 running = ti.get_dr_count(
                     dag_id=training_dag_id(model_name), states=["running", "queued"]
                 )
-                run_url = f"{settings.notify.airflow_base_url}/dags/{dag_run.dag_id}/runs/{dag_run.run_id}"
+                run_url = airflow_run_url(
+                    settings.notify.airflow_base_url, dag_run.dag_id, dag_run.run_id
+                )
                 try:
                     summary = check_day(
                         settings,

@@ -22,6 +22,11 @@ day); an event created by hand must carry a `reason` in its extra.
 6. **publish_and_promote**: the approved version is uploaded to S3 (immutable) and the production
    pointer is swapped atomically; the promotion is in the audit log. Emits
    `models/<model>/production`.
+7. **tell_on_call** (runs started by a drift event only; skipped otherwise): e-mails the model's
+   drift recipients what the retrain led to, `promoted` or `rejected` by the gate (with its
+   reasons), with the candidate against production on the same test rows and a link to the run.
+   With manual approval, `manual_approval` sends `waiting for your approval` when it starts
+   waiting. A failed send is a warning in the log, never a failed promotion.
 
 Trigger form: `reason` (required for a manual run), `force` with `force_reason` (skips only the
 no-regression check; the reason is audited), `as_of` (optional).

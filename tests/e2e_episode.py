@@ -79,7 +79,7 @@ def test_one_retrain_for_the_drift_episode_and_it_is_in_production(lifecycle) ->
     assert any(d["verdict"] == "DRIFT" for d in summary["drift"])
     production = [v for v in summary["versions"] if v["status"] == "production"]
     assert len(production) == 1 and production[0]["run_id"] == asset_runs[0]["dag_run_id"]
-    assert production[0]["reason"].startswith("drift on ")
+    assert production[0]["reason"].startswith("drift event on ")
     assert [p["to"] for p in summary["promotions"]][-1] == production[0]["version"]
     assert len(summary["promotions"]) == 2
 
@@ -96,6 +96,9 @@ def test_emails_were_received(lifecycle) -> None:
     assert any(
         "[bantay] DRIFT learner_risk" in s and "retraining started" in s for s in subjects
     ), subjects
+    # The drift-triggered retrain was promoted (see above): its run told on-call so, once.
+    promoted = [s for s in subjects if s.startswith("[bantay] RETRAIN learner_risk: new model")]
+    assert len(promoted) == 1, subjects
 
 
 def _task_log(home: Path, dag_id: str, run_id: str, task_id: str) -> str:

@@ -16,6 +16,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from html.parser import HTMLParser
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -134,3 +135,37 @@ def smtp_connection(smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) ->
         "AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn_json(smtp_server.host, smtp_server.port)
     )
     return "smtp_default"
+
+
+class _TableRows(HTMLParser):
+    def __init__(self, table_id: str) -> None:
+        super().__init__()
+        self.table_id = table_id
+        self.rows: list[list[str]] = []
+        self._in_table = self._in_cell = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._in_table = dict(attrs).get("id") == self.table_id
+        elif self._in_table and tag == "tr":
+            self.rows.append([])
+        elif self._in_table and tag == "td":
+            self._in_cell = True
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._in_table = False
+        elif tag == "td":
+            self._in_cell = False
+
+    def handle_data(self, data):
+        if self._in_cell:
+            self.rows[-1][-1] += data.strip()
+
+
+def table_rows(html: str, table_id: str) -> list[list[str]]:
+    """Cell texts of the data rows (``<td>``, not the ``<th>`` header) of ``<table id=...>``."""
+    parser = _TableRows(table_id)
+    parser.feed(html)
+    return [row for row in parser.rows if row]

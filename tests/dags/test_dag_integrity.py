@@ -143,3 +143,23 @@ def test_parsing_loads_no_provider_asset_handlers(path):
     assert done.returncode == 0, done.stderr[-2000:]
     loaded = [ln for ln in done.stdout.splitlines() if ln.startswith("LOADED=")]
     assert loaded == ["LOADED="], f"parsing {path.name} imported {loaded}"
+
+
+def test_training_wiring_reports_a_rejection_without_publishing_it(dagbag):
+    """What the outcome e-mail relies on: the gate skips only the approval branch, so
+    tell_on_call still runs after a rejection, while publish_and_promote hangs on the approvals
+    alone (nothing that succeeded before the gate can meet its trigger rule)."""
+    from bantay.settings import get_settings
+
+    for model in get_settings().models:
+        dag = dagbag.dags[f"bantay_training_{model.name}"]
+        assert dag.get_task("gate_passed").ignore_downstream_trigger_rules is False
+        assert dag.get_task("gate_passed").downstream_task_ids == {"approval_mode"}
+        publish = dag.get_task("publish_and_promote")
+        assert publish.upstream_task_ids == {"auto_approve", "manual_approval"}
+        assert publish.trigger_rule == "none_failed_min_one_success"
+        tell = dag.get_task("tell_on_call")
+        assert tell.upstream_task_ids == {"plan", "evaluate", "publish_and_promote"}
+        assert tell.trigger_rule == "none_failed"
+        assert not tell.downstream_task_ids
+        assert dag.get_task("manual_approval").notifiers, "the waiting e-mail"

@@ -8,7 +8,6 @@ import email.policy
 import re
 import smtplib
 from datetime import date
-from html.parser import HTMLParser
 
 import pytest
 
@@ -19,7 +18,7 @@ from bantay.monitoring.email import MAX_EMAIL_BYTES, EmailDeliveryError, render_
 from bantay.monitoring.guards import DayRecord, decide_retrain
 from bantay.monitoring.mailer import send_email
 from fixtures_monitoring import learner_config, learner_frame
-from fixtures_smtp import free_port, smtp_conn_json
+from fixtures_smtp import free_port, smtp_conn_json, table_rows
 
 pytestmark = pytest.mark.integration
 
@@ -34,34 +33,6 @@ REPORT_URL = (
 )
 RUN_URL = "http://localhost:8080/dags/bantay_drift/runs/scheduled__2026-11-22T00:00:00+00:00"
 TO = ["oncall@example.org", "ml-team@example.org"]
-
-
-class _FeatureRows(HTMLParser):
-    """Cell texts of the rows of <table id="features">."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[list[str]] = []
-        self._in_table = self._in_cell = False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self._in_table = dict(attrs).get("id") == "features"
-        elif self._in_table and tag == "tr":
-            self.rows.append([])
-        elif self._in_table and tag == "td":
-            self._in_cell = True
-            self.rows[-1].append("")
-
-    def handle_endtag(self, tag):
-        if tag == "table":
-            self._in_table = False
-        elif tag == "td":
-            self._in_cell = False
-
-    def handle_data(self, data):
-        if self._in_cell:
-            self.rows[-1][-1] += data.strip()
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +92,7 @@ def test_drift_email_arrives_complete_small_and_without_learner_ids(
 
     # what to do comes first, then the table sorted by drift score (descending)
     assert html.index("What to do") < html.index('id="features"')
-    parser = _FeatureRows()
-    parser.feed(html)
-    rows = [row for row in parser.rows if row]  # the header row has <th>, not <td>
+    rows = table_rows(html, "features")  # the header row has <th>, not <td>
     assert len(rows) == 12
     severity = [float(row[2]) / float(row[3]) for row in rows]  # score relative to threshold
     assert severity == sorted(severity, reverse=True)

@@ -216,3 +216,32 @@ def test_labels_ready_on_reads_delay_and_cadence_from_the_label_feed() -> None:
 
     assert labels_ready_on(labels, date(2026, 10, 15), "at_risk") == date(2026, 11, 2)
     assert labels_ready_on(labels, date(2026, 10, 12), "at_risk") is None  # already matured
+
+
+def test_promoted_retrains_leaves_out_what_a_drift_event_started() -> None:
+    """Reasons as planning writes them; the registry is a stand-in (two read methods)."""
+    from types import SimpleNamespace
+
+    from bantay.airflow.planning import AssetEvent, plan_training
+    from bantay.monitoring.tasks import promoted_retrains
+
+    run_after = datetime(2026, 11, 20, 4, tzinfo=UTC)
+    drift = plan_training(
+        "m",
+        {},
+        "asset_triggered",
+        [AssetEvent("drift/m", {"date": "2026-11-19"}, "bantay_drift")],
+        run_after,
+    )
+    weekly = plan_training("m", {}, "scheduled", [], run_after - timedelta(days=5))
+    versions = [
+        SimpleNamespace(version="v1", reason=weekly.reason, lineage={"as_of": weekly.as_of}),
+        SimpleNamespace(version="v2", reason=drift.reason, lineage={"as_of": drift.as_of}),
+    ]
+    at = run_after + timedelta(hours=1)
+    promotions = [SimpleNamespace(kind="promote", to_version=v.version, at=at) for v in versions]
+    registry = SimpleNamespace(
+        list_versions=lambda model: versions, promotions=lambda model: promotions
+    )
+
+    assert promoted_retrains(registry, "m") == [date(2026, 11, 15)]

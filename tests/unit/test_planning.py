@@ -12,6 +12,7 @@ from bantay.airflow.planning import (
     PlanError,
     day_to_score,
     days_to_process,
+    is_drift_reason,
     plan_training,
 )
 
@@ -34,8 +35,9 @@ def test_every_queued_drift_event_is_in_the_reason_deduplicated_by_day():
     ]
     plan = plan_training("m", {}, "asset_triggered", events, NOW)
     assert plan.trigger == "drift"
-    assert plan.reason.count("drift on 2026-11-18") == 1
-    assert plan.reason.count("drift on 2026-11-19") == 1
+    assert plan.reason.count("drift event on 2026-11-18") == 1
+    assert plan.reason.count("drift event on 2026-11-19") == 1
+    assert is_drift_reason(plan.reason)
 
 
 def test_another_models_events_are_not_this_models_reason():
@@ -56,6 +58,7 @@ def test_a_hand_made_drift_event_needs_a_reason():
         NOW,
     )
     assert plan.reason == "drift event by hand: labels fixed upstream"
+    assert is_drift_reason(plan.reason)
 
 
 def test_manual_runs_need_a_reason_and_force_needs_its_own():
@@ -70,7 +73,8 @@ def test_manual_runs_need_a_reason_and_force_needs_its_own():
 
 
 def test_scheduled_runs_say_so_and_as_of_must_be_a_time():
-    assert plan_training("m", {}, "DagRunType.SCHEDULED", [], NOW).reason == "training schedule"
+    scheduled = plan_training("m", {}, "DagRunType.SCHEDULED", [], NOW)
+    assert scheduled.reason == "training schedule" and not is_drift_reason(scheduled.reason)
     with pytest.raises(PlanError, match="not an ISO date-time"):
         plan_training("m", {"reason": "x", "as_of": "yesterday"}, "manual", [], NOW)
 

@@ -1,9 +1,10 @@
 """Human approval of a model version in the Airflow UI (Required Actions), recorded in the registry.
 
 ``GateApprovalOperator`` is Airflow's ``ApprovalOperator`` with the validation gate's report as its
-body and one more step when the person answers: the decision, who made it and their note are
-written to the registry, so a rejection is kept with its reason even though the operator then
-skips everything downstream.
+body and two more steps. When the request is written and the wait starts, a run started by a drift
+event tells on-call that the candidate waits for them (:class:`WaitingForApprovalNotifier`). When
+the person answers, the decision, who made it and their note are written to the registry, so a
+rejection is kept with its reason even though the operator then skips publishing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,38 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import Param
+from airflow.sdk import BaseNotifier, Param
+
+
+class WaitingForApprovalNotifier(BaseNotifier):
+    """The "candidate waits for your approval" e-mail of a drift-triggered run.
+
+    Airflow calls a HITL operator's notifiers once the request exists, just before the task
+    waits; the e-mail goes out then, not when the answer comes. Other runs send nothing, and a
+    failed send is only a warning: the request is in the UI either way.
+    """
+
+    def __init__(self, *, plan_task_id: str, evaluate_task_id: str) -> None:
+        super().__init__()
+        self.plan_task_id = plan_task_id
+        self.evaluate_task_id = evaluate_task_id
+
+    def notify(self, context: Any) -> None:
+        from bantay.monitoring.mailer import airflow_run_url
+        from bantay.monitoring.outcome import retrain_outcome, send_retrain_outcome
+        from bantay.settings import get_settings
+
+        ti = context["ti"]
+        ctx = ti.xcom_pull(task_ids=self.plan_task_id)
+        evaluation = ti.xcom_pull(task_ids=self.evaluate_task_id)
+        outcome = retrain_outcome(ctx.get("trigger"), passed=evaluation["passed"], waiting=True)
+        if outcome is None:
+            return
+        settings = get_settings()
+        dag_run = context["dag_run"]
+        url = airflow_run_url(settings.notify.airflow_base_url, dag_run.dag_id, dag_run.run_id)
+        sent = send_retrain_outcome(settings, ctx, evaluation, outcome, url)
+        self.log.info("told on-call: %s (sent: %s)", sent["subject"], sent["sent"])
 
 
 class GateApprovalOperator(ApprovalOperator):
@@ -23,6 +55,14 @@ class GateApprovalOperator(ApprovalOperator):
                     "", type="string", title="Why (kept in the registry and the audit log)"
                 )
             },
+        )
+        kwargs.setdefault(
+            "notifiers",
+            [
+                WaitingForApprovalNotifier(
+                    plan_task_id=plan_task_id, evaluate_task_id=evaluate_task_id
+                )
+            ],
         )
         super().__init__(**kwargs)
         self.evaluate_task_id = evaluate_task_id

@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DRIFT_DAG_ID = "bantay_drift"
+# Every reason of a drift-triggered run starts with this. The registry keeps only the reason, so
+# its readers (the cooldown of the retrain guards, the drift-day page) tell a drift retrain from
+# a scheduled or manual one with :func:`is_drift_reason`, never with a prefix of their own.
+DRIFT_REASON_PREFIX = "drift event"
+
+
+def is_drift_reason(reason: str | None) -> bool:
+    """Whether a version's reason says a drift event started its training run."""
+    return str(reason or "").startswith(DRIFT_REASON_PREFIX)
 
 
 class PlanError(ValueError):
@@ -57,7 +66,7 @@ def drift_reason(model: str, events: list[AssetEvent]) -> str:
         if event.source_dag_id == DRIFT_DAG_ID:
             day = str(event.extra.get("date", "?"))
             parts[day] = (
-                f"drift on {day}: {event.extra.get('summary', 'drift confirmed')} "
+                f"{DRIFT_REASON_PREFIX} on {day}: {event.extra.get('summary', 'drift confirmed')} "
                 f"(report {event.extra.get('report_json', 'n/a')})"
             )
             continue
@@ -69,7 +78,7 @@ def drift_reason(model: str, events: list[AssetEvent]) -> str:
                 'create it with extra {"reason": "why retrain now"}, or trigger the training '
                 "DAG with a reason"
             )
-        parts[f"manual:{reason}"] = f"drift event by hand: {reason}"
+        parts[f"manual:{reason}"] = f"{DRIFT_REASON_PREFIX} by hand: {reason}"
     return "; ".join(parts[k] for k in sorted(parts))
 
 

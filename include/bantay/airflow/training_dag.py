@@ -93,6 +93,7 @@ def training_dag(settings: Settings, model: ModelSettings, doc_md: str | None = 
                 as_of=p.as_of,
                 reason=p.reason,
                 force_reason=p.force_reason,
+                trigger=p.trigger,
             )
             print(f"training {name} ({p.trigger}): {p.reason} (as of {p.as_of})")
             return ctx.to_dict()
@@ -125,7 +126,9 @@ def training_dag(settings: Settings, model: ModelSettings, doc_md: str | None = 
 
             return evaluate_candidate(get_settings(), RunContext(**ctx), training, list(results))
 
-        @task.short_circuit
+        # Only the approval branch is skipped on a rejection; publish_and_promote follows from
+        # the approvals' trigger rules and tell_on_call still runs to report the rejection.
+        @task.short_circuit(ignore_downstream_trigger_rules=False)
         def gate_passed(evaluation: dict) -> bool:
             if not evaluation["passed"]:
                 print("candidate rejected by the gate:\n- " + "\n- ".join(evaluation["reasons"]))
@@ -165,16 +168,45 @@ def training_dag(settings: Settings, model: ModelSettings, doc_md: str | None = 
         )
 
         @task(outlets=[production], trigger_rule="none_failed_min_one_success")
-        def publish_and_promote(ctx: dict, evaluation: dict):
+        def publish_and_promote(ti=None):
             from bantay.settings import get_settings
             from bantay.training.tasks import RunContext
             from bantay.training.tasks import publish_and_promote as publish
 
+            # Pulled, not passed as arguments: arguments would make plan and evaluate upstream,
+            # and their success would meet this trigger rule after the gate said no.
+            ctx = ti.xcom_pull(task_ids="plan")
+            evaluation = ti.xcom_pull(task_ids="evaluate")
             result = publish(get_settings(), RunContext(**ctx), evaluation["version"])
             print(f"promoted {name} {result['version']}: {result['pointer']}")
             yield Metadata(
                 production, extra={"version": result["version"], "reason": ctx["reason"]}
             )
+            return result
+
+        @task(trigger_rule="none_failed")
+        def tell_on_call(ctx: dict, evaluation: dict, promoted: dict | None, dag_run=None):
+            """E-mail on-call what a drift-triggered retrain led to (promoted or rejected)."""
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            from bantay.monitoring.mailer import airflow_run_url
+            from bantay.monitoring.outcome import retrain_outcome, send_retrain_outcome
+            from bantay.settings import get_settings
+
+            # promoted is None when publish_and_promote was skipped (gate or a person said no).
+            outcome = retrain_outcome(
+                ctx.get("trigger"), passed=evaluation["passed"], promoted=promoted is not None
+            )
+            if outcome is None:
+                raise AirflowSkipException(
+                    f"nothing to tell: a {ctx.get('trigger')} run, gate passed "
+                    f"{evaluation['passed']}, promoted {promoted is not None}"
+                )
+            settings = get_settings()
+            url = airflow_run_url(settings.notify.airflow_base_url, dag_run.dag_id, dag_run.run_id)
+            sent = send_retrain_outcome(settings, ctx, evaluation, outcome, url)
+            print(f"{sent['subject']} (sent: {sent['sent']}, kept at {sent['email']})")
+            return sent
 
         ctx = plan()
         training = training_set(ctx)
@@ -182,10 +214,8 @@ def training_dag(settings: Settings, model: ModelSettings, doc_md: str | None = 
         evaluation = evaluate(ctx, training, results)
         mode = approval_mode()
         gate_passed(evaluation) >> mode
-        (
-            mode
-            >> [auto_approve(ctx, evaluation), manual_approval]
-            >> publish_and_promote(ctx, evaluation)
-        )
+        promoted = publish_and_promote()
+        mode >> [auto_approve(ctx, evaluation), manual_approval] >> promoted
+        tell_on_call(ctx, evaluation, promoted)
 
     return training()

@@ -29,6 +29,11 @@ def _addresses(value: str | Sequence[str] | None) -> list[str]:
     return [addr for _, addr in getaddresses(items) if addr]
 
 
+def airflow_run_url(base_url: str, dag_id: str, run_id: str) -> str:
+    """The link to a DAG run in Airflow's UI that bantay's e-mails carry."""
+    return f"{base_url.rstrip('/')}/dags/{dag_id}/runs/{run_id}"
+
+
 def send_email(
     msg: EmailMessage,
     conn_id: str = "smtp_default",

@@ -1,18 +1,48 @@
 """The e-mail that closes a drift-triggered retrain: promoted, rejected by the gate, or waiting
 for a person's approval, with the candidate against production on the same test rows.
 
-The training DAG calls :func:`render_retrain_outcome` when a run started by a drift event ends
-(after ``publish_and_promote``, after a gate rejection, and when the approval task starts
-waiting) and sends it with :func:`bantay.monitoring.mailer.send_email`.
+On-call got the drift e-mail that said retraining started; this one says what came of it. The
+training DAG's ``tell_on_call`` task decides with :func:`retrain_outcome` once publishing is done
+or skipped (promoted, or rejected by the gate), the approval task when it starts waiting for a
+person; both send with :func:`send_retrain_outcome`. Scheduled and manual runs send nothing.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from bantay.settings import Settings
+
+log = logging.getLogger(__name__)
 
 Outcome = Literal["promoted", "rejected", "waiting_for_approval"]
+
+
+def retrain_outcome(
+    trigger: str | None, *, passed: bool, promoted: bool = False, waiting: bool = False
+) -> Outcome | None:
+    """What to tell on-call about a training run; None: nothing to send.
+
+    ``trigger`` is the plan's (schedule | drift | manual): only a drift-triggered run reports.
+    ``passed`` is the gate's verdict, ``promoted`` whether publish_and_promote succeeded and
+    ``waiting`` whether a person's approval is being requested now. A candidate that passed and
+    was neither promoted nor is waiting was rejected by a person, who needs no e-mail about it.
+    """
+    if trigger != "drift":
+        return None
+    if promoted:
+        return "promoted"
+    if not passed:
+        return "rejected"
+    if waiting:
+        return "waiting_for_approval"
+    return None
+
 
 _PHRASE = {
     "promoted": "new model promoted",
@@ -78,3 +108,71 @@ def render_retrain_outcome(
 
 def _fmt(x: Any) -> str:
     return "n/a" if x is None else f"{float(x):.3f}"
+
+
+def outbox_path(model: str, run_id: str, outcome: Outcome) -> Path:
+    """Where the outcome e-mail of one run is kept (next to the drift e-mails)."""
+    import re
+
+    from bantay.settings import bantay_home
+
+    key = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+    path = bantay_home() / "outbox" / model / f"retrain-{key}-{outcome}.eml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def send_retrain_outcome(
+    settings: Settings,
+    ctx: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    outcome: Outcome,
+    run_url: str,
+) -> dict[str, Any]:
+    """Render the outcome of a run for the model's drift recipients, keep it, and send it.
+
+    ``ctx`` is the plan's run context and ``evaluation`` the evaluate task's result (candidate
+    and production metrics on the same test rows, the gate's reasons). A failed send is logged
+    as a warning and returned as ``sent: False``: the outcome already happened (production moved
+    or did not), a retry would not change it, and the message stays in the outbox.
+    """
+    import email.policy
+
+    from bantay.monitoring.mailer import send_email
+
+    model = ctx["model"]
+    window = [str(day)[:10] for day in evaluation.get("test_window") or ()]
+    msg = render_retrain_outcome(
+        model=model,
+        version=evaluation["version"],
+        outcome=outcome,
+        drift_summary=ctx["reason"],
+        metrics=evaluation["metrics"],
+        production_metrics=evaluation.get("production_metrics"),
+        reasons=evaluation.get("reasons") or (),
+        run_url=run_url,
+        test_window=window or None,
+    )
+    msg["From"] = settings.notify.sender
+    msg["To"] = ", ".join(settings.model(model).recipients)
+    path = outbox_path(model, ctx["run_id"], outcome)
+    path.write_bytes(msg.as_bytes(policy=email.policy.SMTP))
+    conn_id = settings.notify.smtp_conn_id
+    try:
+        send_email(msg, conn_id)
+        sent = True
+    except Exception as exc:  # the hook, smtplib and sockets each raise their own kind
+        log.warning(
+            "the %s e-mail for %s was not sent through the Airflow connection %r (%s: %s); the "
+            "model is unaffected. Fix that connection (host, port, TLS, login, from_email) in "
+            "the UI or as AIRFLOW_CONN_%s; the message is kept at %s",
+            outcome,
+            model,
+            conn_id,
+            type(exc).__name__,
+            exc,
+            conn_id.upper(),
+            path,
+        )
+        sent = False
+    return {"outcome": outcome, "subject": str(msg["Subject"]), "sent": sent, "email": str(path)}

@@ -111,11 +111,13 @@ def promoted_retrains(reg: Any, model: str) -> list[dt.date]:
     Drift-triggered retrains are counted from the drift history; a candidate that was never
     promoted changed nothing in production and starts no cooldown.
     """
+    from bantay.airflow.planning import is_drift_reason
+
     versions = {v.version: v for v in reg.list_versions(model)}
     out = []
     for p in reg.promotions(model):
         v = versions.get(p.to_version)
-        if p.kind != "promote" or v is None or str(v.reason or "").startswith("drift event"):
+        if p.kind != "promote" or v is None or is_drift_reason(v.reason):
             continue
         as_of = v.lineage.get("as_of") if v.lineage else None
         out.append(dt.datetime.fromisoformat(as_of).date() if as_of else p.at.date())

@@ -37,6 +37,7 @@ class RunContext:
     as_of: str  # ISO datetime: labels matured by then, features as of each label's time
     reason: str
     force_reason: str | None = None
+    trigger: str | None = None  # schedule | drift | manual, as planned; None outside a DAG run
 
     @property
     def key(self) -> str:
@@ -289,6 +290,7 @@ def evaluate_candidate(
         "split": split.summary(model.label),
         "airflow_run_id": ctx.run_id,
         "reason": ctx.reason,
+        "trigger": ctx.trigger,
         "force_reason": ctx.force_reason,
         "compared_with": prod_version,
         **code_version(),
@@ -306,6 +308,7 @@ def evaluate_candidate(
         "gate_table": report.as_table(),
         "reasons": report.reasons,
         "lineage": lineage,
+        "test_window": [split.boundaries["test_start"], split.boundaries["test_end"]],
     }
     (run_dir(ctx) / "evaluation.json").write_text(json.dumps(summary, indent=2, default=str))
     reg = registry_for(settings)
@@ -321,7 +324,17 @@ def evaluate_candidate(
         reason=ctx.reason,
         rejection_reason=None if report.passed else "; ".join(report.reasons),
     )
-    return {k: summary[k] for k in ("version", "passed", "metrics", "reasons", "gate_table")}
+    # What later tasks need: the approval request, publish, and the e-mail to on-call.
+    keep = (
+        "version",
+        "passed",
+        "metrics",
+        "production_metrics",
+        "reasons",
+        "gate_table",
+        "test_window",
+    )
+    return {k: summary[k] for k in keep}
 
 
 def record_approval(

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from bantay.airflow.planning import is_drift_reason
 from bantay.ui.queries import DriftReportRecord, PromotionRecord, Reader, VersionRecord
 
 PRIMARY = ("pr_auc", "roc_auc")
@@ -307,7 +308,7 @@ def drift_day_page(reader: Reader, model: str, row: DriftReportRecord) -> dict[s
             (
                 v
                 for v in reversed(reader.versions(model))
-                if v.created_at >= row.created_at and (v.reason or "").startswith("drift event")
+                if v.created_at >= row.created_at and is_drift_reason(v.reason)
             ),
             None,
         )
