@@ -368,7 +368,11 @@ def main() -> int:
             stack.start_components()
             shift = f"{SHIFTED}@{drift_start}:2.0"
             simulate = ["simulate", "--start", first.isoformat(), "--days", str(args.days)]
-            stack.run([bantay, *simulate, "--learners", str(args.learners), "--shift", shift])
+            # Outcomes mature 2 days after observation (14 in the simulator's default), so the
+            # labels of the drifted days exist within the demo's days and the retrain can learn
+            # from them: bantay holds a drift retrain until they do.
+            scale = ["--learners", str(args.learners), "--label-delay", "2"]
+            stack.run([bantay, *simulate, *scale, "--shift", shift])
             stack.run([bantay, "registry", "upgrade"])
             stack.run([bantay, "features", "apply"])
             stack.wait_ready(api, on_wait=progress.tick)

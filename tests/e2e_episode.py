@@ -28,7 +28,7 @@ SCALE = ["--learners", "2000", "--days", "80", "--api-port", "0"]
 
 
 @contextlib.contextmanager
-def episode(home: Path, *demo_args: str, timeout: float = 1500) -> Iterator[tuple[dict, Path]]:
+def episode(home: Path, *demo_args: str, timeout: float = 2400) -> Iterator[tuple[dict, Path]]:
     """Run the episode in a fresh PostgreSQL metadata database; yield ``(summary, home)`` while
     Airflow is still up, stop it afterwards."""
     with pg_database() as metadata_url:

@@ -22,12 +22,15 @@ def _simulate(args: argparse.Namespace) -> int:
     from bantay import simulate
     from bantay.settings import get_settings
 
+    if args.label_delay < 0:
+        raise ValueError(f"--label-delay {args.label_delay}: a delay in days, 0 or more")
     scenario = simulate.Scenario(
         learners=args.learners,
         seed=args.seed,
         covariate=tuple(simulate.parse_shift(s) for s in args.shift),
         concept=simulate.parse_concept(args.concept) if args.concept else None,
         broken=tuple(simulate.parse_broken(b) for b in args.broken),
+        label_delay_days=args.label_delay,
     )
     raw = Path(args.out) if args.out else get_settings().raw_dir
     start = simulate.parse_date(args.start)
@@ -202,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--days", type=int, default=60)
     sim.add_argument("--learners", type=int, default=5000)
     sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument(
+        "--label-delay",
+        type=int,
+        default=14,
+        metavar="DAYS",
+        help="days between observing a learner and their term outcome maturing (default 14)",
+    )
     sim.add_argument("--out", help="raw folder (default: <data_dir>/raw from settings)")
     sim.add_argument(
         "--shift",
