@@ -49,10 +49,9 @@ from bantay.stores.registry_models import (
     RegistryError,
     VersionNotFound,
     VersionRecord,
-    _drift_record,
-    _promotion_record,
+    _require_name,
     _utcnow,
-    _version_record,
+    as_record,
 )
 
 if TYPE_CHECKING:
@@ -287,7 +286,7 @@ class Registry:
                         row.status,
                     )
                 session.flush()
-                return _version_record(row)
+                return as_record(VersionRecord, row)
         except IntegrityError as exc:
             raise RegistryError(
                 f"cannot register {model} {version} (run {airflow_run_id!r}): another writer "
@@ -327,7 +326,7 @@ class Registry:
             row = session.scalars(
                 sa.select(ModelVersionRow).filter_by(model=model, version=version)
             ).one_or_none()
-            return _version_record(row) if row is not None else None
+            return as_record(VersionRecord, row) if row is not None else None
 
     def list_versions(self, model: str) -> list[VersionRecord]:
         """Every version of ``model``, oldest first."""
@@ -337,7 +336,7 @@ class Registry:
                 .filter_by(model=model)
                 .order_by(ModelVersionRow.created_at, ModelVersionRow.id)
             ).all()
-            return [_version_record(r) for r in rows]
+            return [as_record(VersionRecord, r) for r in rows]
 
     def production_version(self, model: str) -> VersionRecord | None:
         """The version the registry marks as production (at most one; a unique index holds it)."""
@@ -347,7 +346,7 @@ class Registry:
                     model=model, status=ModelStatus.PRODUCTION.value
                 )
             ).one_or_none()
-            return _version_record(row) if row is not None else None
+            return as_record(VersionRecord, row) if row is not None else None
 
     def set_status(
         self, model: str, version: str, status: ModelStatus | str, reason: str | None = None
@@ -383,7 +382,7 @@ class Registry:
             )
         current = ModelStatus(row.status)
         if current is target:
-            return _version_record(row)
+            return as_record(VersionRecord, row)
         if target not in TRANSITIONS[current]:
             allowed = sorted(s.value for s in TRANSITIONS[current]) or "none (final)"
             raise InvalidTransition(
@@ -410,7 +409,7 @@ class Registry:
             target.value,
             f" ({reason})" if reason else "",
         )
-        return _version_record(row)
+        return as_record(VersionRecord, row)
 
     @staticmethod
     def _archive_production(
@@ -504,7 +503,7 @@ class Registry:
             )
             session.add(row)
             session.flush()
-            return _promotion_record(row)
+            return as_record(PromotionRecord, row)
 
     def has_promotion(self, model: str, to_version: str, at: dt.datetime) -> bool:
         """Whether the swap to ``to_version`` made at ``at`` (the pointer's time) is audited."""
@@ -522,7 +521,7 @@ class Registry:
             rows = session.scalars(
                 sa.select(PromotionRow).filter_by(model=model).order_by(PromotionRow.id)
             ).all()
-            return [_promotion_record(r) for r in rows]
+            return [as_record(PromotionRecord, r) for r in rows]
 
     # -- drift reports ---------------------------------------------------------------------
 
@@ -583,7 +582,7 @@ class Registry:
                             setattr(row, key, value)
                     row.updated_at = now
                     session.flush()
-                    return _drift_record(row)
+                    return as_record(DriftReportRecord, row)
             except IntegrityError:
                 if attempt == 2:
                     raise
@@ -597,7 +596,7 @@ class Registry:
             stmt = stmt.where(DriftReportRow.report_date >= _as_date(since))
         with self._read() as session:
             rows = session.scalars(stmt.order_by(DriftReportRow.report_date)).all()
-            return [_drift_record(r) for r in rows]
+            return [as_record(DriftReportRecord, r) for r in rows]
 
     def retrains_triggered_since(self, model: str, since: dt.date) -> list[DriftReportRecord]:
         """Reports on or after ``since`` whose decision was ``retrain_triggered``, oldest first.
@@ -618,13 +617,6 @@ def _status(value: ModelStatus | str) -> ModelStatus:
         raise ValueError(
             f"unknown model status {value!r}; one of {[s.value for s in ModelStatus]}"
         ) from None
-
-
-def _require_name(what: str, value: str) -> None:
-    if not isinstance(value, str) or not value.strip() or len(value) > 128:
-        raise ValueError(
-            f"{what} must be a non-empty string of at most 128 characters, got {value!r}"
-        )
 
 
 @functools.cache
