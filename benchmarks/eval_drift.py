@@ -27,6 +27,7 @@ from eval_world import World  # noqa: E402
 from bantay import simulate as sim  # noqa: E402
 from bantay.monitoring.config import DriftConfig, GuardConfig, Verdict  # noqa: E402
 from bantay.schema import LABEL, TIMESTAMP  # noqa: E402
+from bantay.simulate_labels import is_observation_day  # noqa: E402
 
 E = dt.date(2026, 11, 2)  # the first evaluated day; shifts and breaks start here
 AS_OF = E - dt.timedelta(days=8)  # the production model was trained a week before
@@ -200,9 +201,7 @@ def concept(worlds: list[World], size: float, days_after: int) -> dict[str, Any]
     trials = []
     for w in worlds:
         scenario = sim.Scenario(learners=w.learners, seed=w.seed, concept=sim.ConceptShift(E, size))
-        first_obs = next(
-            d for d in (day(i) for i in range(7)) if sim.is_observation_day(d, scenario)
-        )
+        first_obs = next(d for d in (day(i) for i in range(7)) if is_observation_day(d, scenario))
         matures = first_obs + dt.timedelta(days=scenario.label_delay_days)
         flagged, before, aucs = None, 0, []
         for k in range(-2, days_after + 1):

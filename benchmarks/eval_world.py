@@ -22,6 +22,7 @@ import pandas as pd
 
 from bantay import simulate as sim
 from bantay.schema import CATEGORICAL, ENTITY, LABEL, NUMERICAL, SOURCE_FEATURES, TIMESTAMP
+from bantay.simulate_labels import label_partition
 
 FEATURES = [*NUMERICAL, *CATEGORICAL]
 SOURCES = tuple(SOURCE_FEATURES)
@@ -86,7 +87,7 @@ class World:
     def labels(self, scenario: sim.Scenario, matured_by: dt.date, since: dt.date) -> pd.DataFrame:
         """Labels matured on days ``since``..``matured_by`` (the observation time in TIMESTAMP)."""
         days = [since + dt.timedelta(days=i) for i in range((matured_by - since).days + 1)]
-        parts = [sim.label_partition(d, scenario) for d in days]
+        parts = [label_partition(d, scenario) for d in days]
         parts = [p for p in parts if len(p)]
         if not parts:
             return pd.DataFrame(columns=[ENTITY, TIMESTAMP, LABEL])

@@ -21,19 +21,20 @@ from typing import Any
 def _simulate(args: argparse.Namespace) -> int:
     from bantay import simulate
     from bantay.settings import get_settings
+    from bantay.simulate_scenario import parse_broken, parse_concept, parse_date, parse_shift
 
     if args.label_delay < 0:
         raise ValueError(f"--label-delay {args.label_delay}: a delay in days, 0 or more")
     scenario = simulate.Scenario(
         learners=args.learners,
         seed=args.seed,
-        covariate=tuple(simulate.parse_shift(s) for s in args.shift),
-        concept=simulate.parse_concept(args.concept) if args.concept else None,
-        broken=tuple(simulate.parse_broken(b) for b in args.broken),
+        covariate=tuple(parse_shift(s) for s in args.shift),
+        concept=parse_concept(args.concept) if args.concept else None,
+        broken=tuple(parse_broken(b) for b in args.broken),
         label_delay_days=args.label_delay,
     )
     raw = Path(args.out) if args.out else get_settings().raw_dir
-    start = simulate.parse_date(args.start)
+    start = parse_date(args.start)
     dates = simulate.write_range(raw, start, args.days, scenario)
     print(
         f"wrote {len(dates)} days ({dates[0]} .. {dates[-1]}) for {args.learners} learners to {raw}"

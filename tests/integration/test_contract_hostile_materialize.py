@@ -13,6 +13,7 @@ import pytest
 from bantay import simulate as sim
 from bantay.layout import partition_dir, partition_path
 from bantay.schema import ACTIVITY_FEATURES, LABEL_SOURCE
+from bantay.simulate_world import population
 
 pytestmark = pytest.mark.integration
 
@@ -171,7 +172,7 @@ def test_bad_labels_never_reach_a_training_set(lake):
 
     reset(lake)
     sim.write_day(lake.raw_dir, DAY, SCENARIO)
-    pop = sim.population(SCENARIO)
+    pop = population(SCENARIO)
     bad = pd.DataFrame(
         {
             "learner_id": pop.learner_id[:100],

@@ -178,7 +178,7 @@ def test_drift_report_upsert_on_postgres(registry):
 def test_downgrade_to_base_removes_everything(registry):
     from alembic import command
 
-    from bantay.stores.registry import alembic_config
+    from bantay.stores.registry_engine import alembic_config
 
     with registry.engine.begin() as conn:
         command.downgrade(alembic_config(conn), "base")

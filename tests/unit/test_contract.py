@@ -12,6 +12,7 @@ import pytest
 
 from bantay import simulate as sim
 from bantay.features.contract import ContractViolation, check_partition, enforce
+from bantay.schema import SOURCE_FEATURES
 from bantay.settings import ContractSettings
 
 DAY = dt.date(2026, 9, 10)
@@ -39,7 +40,7 @@ def _rules(raw, source=SOURCE):
 
 
 def test_good_partitions_pass(raw):
-    for source in sim.SOURCE_FEATURES:
+    for source in SOURCE_FEATURES:
         result, rules = _rules(raw, source)
         assert result.passed, result.violations
 
@@ -131,7 +132,7 @@ def test_enforce_quarantines_whole_partition_with_reason(raw, tmp_path):
     _rewrite(raw, lambda f: f.assign(study_minutes=f["study_minutes"] * 60))
     quarantine = tmp_path / "quarantine"
     with pytest.raises(ContractViolation) as err:
-        enforce(raw, quarantine, tuple(sim.SOURCE_FEATURES), [DAY], CFG, run_id="r1")
+        enforce(raw, quarantine, tuple(SOURCE_FEATURES), [DAY], CFG, run_id="r1")
     message = str(err.value)
     assert "learning_activity 2026-09-10" in message
     assert "clear this task" in message

@@ -25,6 +25,7 @@ from bantay.features.contract import ContractViolation, enforce
 from bantay.layout import accepted_root, partition_dir, partition_path
 from bantay.schema import LABEL_SOURCE, SOURCE_FEATURES
 from bantay.settings import ContractSettings
+from bantay.simulate_world import population
 
 DAY = dt.date(2026, 9, 10)
 HISTORY = 7
@@ -412,7 +413,7 @@ def test_partition_dated_far_in_the_future(lake):
 
 
 def labels(n: int = 200) -> pd.DataFrame:
-    pop = sim.population(SCENARIO)
+    pop = population(SCENARIO)
     observed = pd.Timestamp(DAY - dt.timedelta(days=14), tz="UTC") + pd.Timedelta(hours=23)
     return pd.DataFrame(
         {

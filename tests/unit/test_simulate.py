@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 
 from bantay import simulate as sim
-from bantay.schema import FEATURES
+from bantay.schema import FEATURES, SOURCE_FEATURES
+from bantay.simulate_labels import is_observation_day, label_partition
+from bantay.simulate_scenario import BROKEN_KINDS, parse_broken, parse_concept, parse_shift
+from bantay.simulate_world import feature_partition
 
 DAY = dt.date(2026, 9, 2)
 BASE = sim.Scenario(learners=3000, seed=11)
@@ -67,14 +70,12 @@ def test_label_rate_is_imbalanced_and_labels_mature_with_delay():
 
 
 def _observation_day() -> dt.date:
-    return next(
-        d for i in range(7) if sim.is_observation_day(d := DAY + dt.timedelta(days=i), BASE)
-    )
+    return next(d for i in range(7) if is_observation_day(d := DAY + dt.timedelta(days=i), BASE))
 
 
 def _labelled_frame(scenario: sim.Scenario, observed: dt.date):
-    labels = sim.label_partition(observed + dt.timedelta(days=scenario.label_delay_days), scenario)
-    feats = sim.feature_partition("learning_activity", observed, scenario)
+    labels = label_partition(observed + dt.timedelta(days=scenario.label_delay_days), scenario)
+    feats = feature_partition("learning_activity", observed, scenario)
     feats = feats[feats["event_timestamp"].dt.date == observed]
     return labels.merge(feats, on="learner_id")
 
@@ -113,7 +114,7 @@ def test_concept_shift_weakens_the_feature_label_relation():
     assert drifted["quiz_score_avg"].equals(base["quiz_score_avg"])  # the inputs did not move
 
 
-@pytest.mark.parametrize("kind", sim.BROKEN_KINDS)
+@pytest.mark.parametrize("kind", BROKEN_KINDS)
 def test_broken_feed(kind):
     bug = sim.BrokenFeed("study_minutes", DAY, kind)
     scenario = sim.Scenario(learners=3000, seed=11, broken=(bug,))
@@ -142,7 +143,7 @@ def test_broken_feed(kind):
 
 @pytest.mark.parametrize("feature", ["late_submissions", "calls_with_parent", "study_minutes"])
 def test_shift_size_is_measured_in_sds_and_small_shifts_of_counts_survive(feature):
-    source = next(s for s, cols in sim.SOURCE_FEATURES.items() if feature in cols)
+    source = next(s for s, cols in SOURCE_FEATURES.items() if feature in cols)
     day = DAY + dt.timedelta(days=1)
     moved = []
     for size in (0.1, 0.3):
@@ -158,8 +159,8 @@ def test_shift_size_is_measured_in_sds_and_small_shifts_of_counts_survive(featur
 
 def test_knob_errors_name_the_input():
     with pytest.raises(ValueError, match="unknown numeric feature"):
-        sim.parse_shift("shoe_size@2026-01-01:1")
+        parse_shift("shoe_size@2026-01-01:1")
     with pytest.raises(ValueError, match="allowed"):
-        sim.parse_broken("study_minutes@2026-01-01:melted")
+        parse_broken("study_minutes@2026-01-01:melted")
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        sim.parse_concept("yesterday")
+        parse_concept("yesterday")

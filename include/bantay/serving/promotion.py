@@ -22,17 +22,16 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bantay.stores.model_store import (
+from bantay.stores.model_store import ModelStore, model_store_for
+from bantay.stores.model_store_io import (
     MODEL_FILE,
     PROMOTE,
     ROLLBACK,
-    ModelStore,
     ModelStoreError,
     PointerChanged,
     PromotionConflict,
-    model_store_for,
+    _check_name,
 )
-from bantay.stores.model_store_io import _check_name
 
 if TYPE_CHECKING:
     import pandas as pd

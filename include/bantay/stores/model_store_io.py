@@ -26,6 +26,13 @@ _DENIED = frozenset(
     {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "403"}
 )
 
+MODEL_FILE = "model.joblib"
+REFERENCE_FILE = "reference.parquet"
+MANIFEST_FILE = "manifest.json"
+POINTER_FILE = "production.json"
+ARTIFACT_FILES = (MODEL_FILE, REFERENCE_FILE)
+PROMOTE, ROLLBACK = "promote", "rollback"
+
 
 class ModelStoreError(Exception):
     """Base of every serving-store error; messages say what, where (s3 URI) and what to do."""

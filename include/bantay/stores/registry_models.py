@@ -8,9 +8,9 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -20,6 +20,7 @@ from bantay.monitoring.config import Verdict
 
 log = logging.getLogger(__name__)
 
+_Record = TypeVar("_Record")
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 # Own version table, so the registry can share a database (even Airflow's) without colliding.
@@ -217,6 +218,10 @@ class VersionRecord:
     status_reason: str | None = None  # why the status last changed (e.g. who approved, their note)
     artifact_sha256: str | None = None  # sha256 of model.joblib as published (outside S3)
 
+    def __post_init__(self) -> None:
+        # Rows hold the status as its string value; a record always holds the enum.
+        object.__setattr__(self, "status", ModelStatus(self.status))
+
 
 @dataclass(frozen=True)
 class PromotionRecord:
@@ -253,54 +258,19 @@ class DriftReportRecord:
     updated_at: dt.datetime
 
 
-def _version_record(row: ModelVersionRow) -> VersionRecord:
-    return VersionRecord(
-        id=row.id,
-        model=row.model,
-        version=row.version,
-        status=ModelStatus(row.status),
-        metrics=dict(row.metrics or {}),
-        params=dict(row.params or {}),
-        gate=list(row.gate or []),
-        lineage=dict(row.lineage or {}),
-        reason=row.reason,
-        rejection_reason=row.rejection_reason,
-        airflow_run_id=row.airflow_run_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        status_reason=row.status_reason,
-        artifact_sha256=row.artifact_sha256,
+def as_record(record_type: type[_Record], row: Any) -> _Record:
+    """A detached copy of an ORM ``row`` as the frozen ``record_type``, its fields read by name.
+
+    JSON containers are copied, so a record never shares a dict or list with a session.
+    """
+    values = {f.name: getattr(row, f.name) for f in fields(record_type)}
+    return record_type(
+        **{k: v.copy() if isinstance(v, dict | list) else v for k, v in values.items()}
     )
 
 
-def _promotion_record(row: PromotionRow) -> PromotionRecord:
-    return PromotionRecord(
-        id=row.id,
-        model=row.model,
-        from_version=row.from_version,
-        to_version=row.to_version,
-        actor=row.actor,
-        reason=row.reason,
-        kind=row.kind,
-        at=row.at,
-    )
-
-
-def _drift_record(row: DriftReportRow) -> DriftReportRecord:
-    return DriftReportRecord(
-        id=row.id,
-        model=row.model,
-        report_date=row.report_date,
-        verdict=row.verdict,
-        drifted_share=row.drifted_share,
-        n_drifted=row.n_drifted,
-        n_features=row.n_features,
-        feature_scores=dict(row.feature_scores or {}),
-        report_html_uri=row.report_html_uri,
-        report_json_uri=row.report_json_uri,
-        decision=row.decision,
-        decision_detail=row.decision_detail,
-        airflow_run_id=row.airflow_run_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+def _require_name(what: str, value: str) -> None:
+    if not isinstance(value, str) or not value.strip() or len(value) > 128:
+        raise ValueError(
+            f"{what} must be a non-empty string of at most 128 characters, got {value!r}"
+        )

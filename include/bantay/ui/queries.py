@@ -18,15 +18,16 @@ import sqlalchemy as sa
 
 from bantay.settings import Settings, get_settings
 from bantay.stores.model_store import ModelStore, ModelStoreError
-from bantay.stores.registry import (
+from bantay.stores.registry import Registry
+from bantay.stores.registry_models import (
     DriftReportRecord,
+    DriftReportRow,
     ModelStatus,
+    ModelVersionRow,
     PromotionRecord,
-    Registry,
     RegistryError,
     VersionRecord,
 )
-from bantay.stores.registry_models import DriftReportRow, ModelVersionRow
 
 log = logging.getLogger(__name__)
 

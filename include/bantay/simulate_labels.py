@@ -1,0 +1,66 @@
+"""Labels of the simulated world: term outcomes observed on a weekly grid that mature, and are
+written, ``label_delay_days`` later; a concept shift loosens their tie to the features."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from bantay.simulate_scenario import Scenario, _day_index, _rng
+from bantay.simulate_world import _typed, _utc, latent_risk, population
+
+
+def is_observation_day(day: dt.date, scenario: Scenario) -> bool:
+    """Labels are observed on a weekly grid (every ``label_every_days`` days)."""
+    return _day_index(day) % scenario.label_every_days == 0
+
+
+def label_partition(day: dt.date, scenario: Scenario) -> pd.DataFrame:
+    """Term outcomes that mature on ``day``: observations made ``label_delay_days`` earlier.
+
+    Observations happen every ``label_every_days`` days (weekly snapshots); a label says whether
+    the learner was at risk as seen at that observation time.
+    """
+    observed = day - dt.timedelta(days=scenario.label_delay_days)
+    if not is_observation_day(observed, scenario):
+        return _typed(_empty_labels())
+    pop = population(scenario)
+    r = latent_risk(pop, observed, scenario)
+    if scenario.concept and observed >= scenario.concept.start:
+        k = scenario.concept.size
+        r = (1 - k) * r + k * pop.hidden
+    rng = _rng(scenario, 8, _day_index(observed))
+    p = 1.0 / (1.0 + np.exp(-(-2.6 + 1.6 * r)))
+    y = (rng.random(len(r)) < p).astype(np.int64)
+    # disengaged: attendance and work collapse next month; driven by the same latent risk without
+    # the family-contact part, so a model without family-contact features can learn it.
+    activity_risk = r - 0.25 * pop.parent_abroad
+    p_disengaged = 1.0 / (1.0 + np.exp(-(-1.9 + 1.3 * activity_risk)))
+    disengaged = (_rng(scenario, 9, _day_index(observed)).random(len(r)) < p_disengaged).astype(
+        np.int64
+    )
+    enrolled = rng.random(len(r)) >= 0.02  # a few learners leave and get no outcome
+    frame = pd.DataFrame(
+        {
+            "learner_id": pop.learner_id[enrolled],
+            "event_timestamp": _utc(observed) + pd.Timedelta(hours=23, minutes=59),
+            "at_risk": y[enrolled],
+            "disengaged": disengaged[enrolled],
+            "created_timestamp": _utc(day) + pd.Timedelta(hours=6),
+        }
+    )
+    return _typed(frame)
+
+
+def _empty_labels() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "learner_id": pd.Series([], dtype="int64"),
+            "event_timestamp": pd.Series([], dtype="datetime64[us, UTC]"),
+            "at_risk": pd.Series([], dtype="int64"),
+            "disengaged": pd.Series([], dtype="int64"),
+            "created_timestamp": pd.Series([], dtype="datetime64[us, UTC]"),
+        }
+    )

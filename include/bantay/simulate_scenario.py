@@ -1,0 +1,136 @@
+"""What the simulator is asked to simulate: a ``Scenario`` and its drift knobs of known ground
+truth (covariate and concept shift, broken feeds), their command-line syntax, and the seeded
+random streams every generated value is drawn from."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bantay.schema import ACTIVITY_FEATURES, CONTACT_FEATURES, FEATURES, PROFILE_FEATURES
+
+_EPOCH = dt.date(2020, 1, 1)
+
+
+@dataclass(frozen=True)
+class CovariateShift:
+    """Shift ``features`` by ``size`` standard deviations from ``start`` on (ground truth drift).
+
+    The standard deviation is measured on the day's own unshifted values of the feature, so
+    ``size`` means what it says on every feature. Integer features move by randomised rounding
+    (``x + size * sd`` rounded up with the probability of its fractional part), so a small
+    shift of a count is not rounded away: the mean moves by ``size * sd`` up to clipping.
+    """
+
+    features: tuple[str, ...]
+    start: dt.date
+    size: float = 1.0
+
+    def __post_init__(self) -> None:
+        numeric = set(FEATURES) - {"region"}
+        bad = [f for f in self.features if f not in numeric]
+        if bad:
+            raise ValueError(
+                f"covariate shift: unknown numeric feature(s) {bad}; allowed: {sorted(numeric)}"
+            )
+
+
+@dataclass(frozen=True)
+class ConceptShift:
+    """From ``start`` the label depends less on the observed features (``size`` in 0..1)."""
+
+    start: dt.date
+    size: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not 0 < self.size <= 1:
+            raise ValueError(f"concept shift size must be in (0, 1], got {self.size}")
+
+
+BROKEN_KINDS = ("nulls", "frozen", "stuck", "unit")
+
+
+@dataclass(frozen=True)
+class BrokenFeed:
+    """An upstream bug from ``start`` on:
+
+    * ``nulls``: 90 % of the values are missing;
+    * ``frozen``: every row carries the same constant, the same on every day of the break (the
+      feature's typical value, so the mean barely moves: only the spread collapses);
+    * ``stuck``: each learner's value stops changing, stuck at its value of the day before
+      ``start`` (the distribution looks normal; only the day-over-day change is gone);
+    * ``unit``: minutes reported as seconds (x60), or a ratio as a percentage (x100).
+    """
+
+    feature: str
+    start: dt.date
+    kind: str = "nulls"
+
+    def __post_init__(self) -> None:
+        if self.kind not in BROKEN_KINDS:
+            raise ValueError(f"broken feed kind {self.kind!r}; allowed: {list(BROKEN_KINDS)}")
+        if self.feature not in set(FEATURES) - set(PROFILE_FEATURES):
+            allowed = sorted(set(ACTIVITY_FEATURES + CONTACT_FEATURES))
+            raise ValueError(f"broken feed: unknown feature {self.feature!r}; allowed: {allowed}")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What to simulate: population, seed, label delay and the drift knobs."""
+
+    learners: int = 5000
+    seed: int = 7
+    label_delay_days: int = 14
+    label_every_days: int = 7
+    missing_day_rate: float = 0.05
+    late_row_rate: float = 0.01
+    covariate: tuple[CovariateShift, ...] = ()
+    concept: ConceptShift | None = None
+    broken: tuple[BrokenFeed, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _rng(scenario: Scenario, *parts: int) -> np.random.Generator:
+    return np.random.default_rng([scenario.seed, *parts])
+
+
+def _day_index(day: dt.date) -> int:
+    return (day - _EPOCH).days
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"bad date {text!r}; use YYYY-MM-DD") from None
+
+
+def parse_shift(text: str) -> CovariateShift:
+    """``FEATURE[,FEATURE...]@YYYY-MM-DD[:SIZE]``, e.g. ``study_minutes,quiz_score_avg@2026-03-01:1.5``."""
+    try:
+        feats, rest = text.split("@", 1)
+        start, _, size = rest.partition(":")
+        return CovariateShift(tuple(feats.split(",")), parse_date(start), float(size or 1.0))
+    except ValueError as exc:
+        raise ValueError(f"--shift {text!r}: {exc}; expected FEATURES@YYYY-MM-DD[:SIZE]") from None
+
+
+def parse_concept(text: str) -> ConceptShift:
+    """``YYYY-MM-DD[:SIZE]``."""
+    start, _, size = text.partition(":")
+    try:
+        return ConceptShift(parse_date(start), float(size or 0.8))
+    except ValueError as exc:
+        raise ValueError(f"--concept {text!r}: {exc}; expected YYYY-MM-DD[:SIZE]") from None
+
+
+def parse_broken(text: str) -> BrokenFeed:
+    """``FEATURE@YYYY-MM-DD:KIND`` with KIND one of nulls, frozen, stuck, unit."""
+    try:
+        feat, rest = text.split("@", 1)
+        start, _, kind = rest.partition(":")
+        return BrokenFeed(feat, parse_date(start), kind or "nulls")
+    except ValueError as exc:
+        raise ValueError(f"--broken {text!r}: {exc}; expected FEATURE@YYYY-MM-DD:KIND") from None

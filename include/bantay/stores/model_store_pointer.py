@@ -1,0 +1,99 @@
+"""Which version serves: the production pointer, replaced only by a compare-and-swap on its
+ETag, and the shadow marker of a version scored alongside it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bantay.stores.model_store_io import (
+    ModelStoreError,
+    NoProductionVersion,
+    PointerChanged,
+    PointerState,
+    _check_name,
+    _dumps,
+    _PreconditionFailed,
+)
+from bantay.stores.model_store_versions import VersionFiles
+
+
+class ServingPointers(VersionFiles):
+    """The production pointer (compare-and-swap) and the shadow marker of each model."""
+
+    def read_pointer(self, model: str) -> PointerState:
+        """The pointer with its ETag; a stored object that is not a valid pointer is reported
+        (``corrupt``), not raised, so that a promotion can replace it conditionally."""
+        _check_name("model", model)
+        found = self._get(self.pointer_key(model))
+        if found is None:
+            return PointerState(None, None)
+        body, etag = found
+        try:
+            parsed = json.loads(body)
+        except ValueError as exc:
+            return PointerState(None, etag, f"not valid JSON ({str(exc)[:80]})")
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("version"), str):
+            return PointerState(None, etag, "valid JSON but no 'version' string")
+        return PointerState(parsed, etag)
+
+    def _pointer_with_etag(self, model: str) -> tuple[dict[str, Any] | None, str | None]:
+        state = self.read_pointer(model)
+        if state.corrupt:
+            raise ModelStoreError(
+                f"{self.uri(self.pointer_key(model))} is {state.corrupt}; repair it by "
+                f"promoting a known-good version (bantay promote --model {model} --to <version>)"
+            )
+        return state.pointer, state.etag
+
+    def put_pointer(self, model: str, pointer: Mapping[str, Any], etag: str | None) -> str:
+        """Write the pointer only if it is still the object with ``etag`` (None: only if there
+        is none yet). Raises ``PointerChanged`` when another writer got there first."""
+        try:
+            return self._put(
+                self.pointer_key(model),
+                _dumps(pointer),
+                content_type="application/json",
+                if_match=etag,
+            )
+        except _PreconditionFailed:
+            raise PointerChanged(f"{self.uri(self.pointer_key(model))} changed") from None
+
+    def pointer(self, model: str) -> dict[str, Any] | None:
+        """The production pointer of ``model``, or None if nothing was ever promoted."""
+        return self._pointer_with_etag(model)[0]
+
+    def require_pointer(self, model: str) -> dict[str, Any]:
+        current = self.pointer(model)
+        if current is not None:
+            return current
+        if not self._model_exists(model):
+            raise self._unknown_model(model)
+        raise NoProductionVersion(
+            f"model {model!r} has no production version yet: "
+            f"{self.uri(self.pointer_key(model))} does not exist. Promote one of "
+            f"{self.list_versions(model)[-5:] or 'its versions'} "
+            f"(bantay promote --model {model} --to <version>)"
+        )
+
+    def put_shadow(self, model: str, body: Mapping[str, Any]) -> None:
+        """Write the shadow marker (policy and checks: ``bantay.serving.promotion``)."""
+        self._put(
+            self.shadow_key(model),
+            json.dumps(dict(body)).encode(),
+            content_type="application/json",
+            overwrite=True,
+        )
+
+    def shadow(self, model: str) -> dict[str, Any] | None:
+        found = self._get(self.shadow_key(model))
+        return json.loads(found[0]) if found else None
+
+    def clear_shadow(self, model: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self.shadow_key(model))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, self.shadow_key(model)) from None

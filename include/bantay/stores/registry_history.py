@@ -1,0 +1,169 @@
+"""The registry's history: the append-only promotion audit log and the daily drift report
+summaries (one per model and report date; a re-run overwrites its own day)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from bantay.stores.registry_engine import RegistryDatabase
+from bantay.stores.registry_models import (
+    DECISION_RETRAIN,
+    PROMOTION_KINDS,
+    VERDICTS,
+    DriftReportRecord,
+    DriftReportRow,
+    PromotionRecord,
+    PromotionRow,
+    _require_name,
+    _utcnow,
+    as_record,
+)
+
+
+class PromotionLog(RegistryDatabase):
+    """The promotion audit log: append and read, never change (database triggers enforce it)."""
+
+    def record_promotion(
+        self,
+        model: str,
+        to_version: str,
+        *,
+        actor: str,
+        reason: str,
+        from_version: str | None = None,
+        kind: str = "promote",
+        at: dt.datetime | None = None,
+    ) -> PromotionRecord:
+        """Append one entry to the promotion audit log (there is no way to change or remove it)."""
+        _require_name("model", model)
+        _require_name("to_version", to_version)
+        if kind not in PROMOTION_KINDS:
+            raise ValueError(f"promotion kind {kind!r} is not one of {list(PROMOTION_KINDS)}")
+        if not actor or not actor.strip():
+            raise ValueError("a promotion needs an actor (a person's name or the DAG run id)")
+        if not reason or not reason.strip():
+            raise ValueError("a promotion needs a reason (why this version, why now)")
+        with self._write() as session:
+            row = PromotionRow(
+                model=model,
+                from_version=from_version,
+                to_version=to_version,
+                actor=actor,
+                reason=reason,
+                kind=kind,
+                at=at or _utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            return as_record(PromotionRecord, row)
+
+    def has_promotion(self, model: str, to_version: str, at: dt.datetime) -> bool:
+        """Whether the swap to ``to_version`` made at ``at`` (the pointer's time) is audited."""
+        with self._read() as session:
+            return (
+                session.scalars(
+                    sa.select(PromotionRow.id).filter_by(model=model, to_version=to_version, at=at)
+                ).first()
+                is not None
+            )
+
+    def promotions(self, model: str) -> list[PromotionRecord]:
+        """The audit log of ``model``, oldest first."""
+        with self._read() as session:
+            rows = session.scalars(
+                sa.select(PromotionRow).filter_by(model=model).order_by(PromotionRow.id)
+            ).all()
+            return [as_record(PromotionRecord, r) for r in rows]
+
+
+class DriftHistory(RegistryDatabase):
+    """What each day's drift report found and decided, per model."""
+
+    def upsert_drift_report(
+        self,
+        model: str,
+        report_date: dt.date,
+        *,
+        verdict: str,
+        drifted_share: float,
+        n_drifted: int,
+        n_features: int,
+        decision: str,
+        feature_scores: Mapping[str, Any] | None = None,
+        report_html_uri: str | None = None,
+        report_json_uri: str | None = None,
+        decision_detail: str | None = None,
+        airflow_run_id: str | None = None,
+    ) -> DriftReportRecord:
+        """Store the summary of ``model``'s drift report for ``report_date``; re-runs overwrite it."""
+        _require_name("model", model)
+        if isinstance(report_date, dt.datetime):
+            report_date = report_date.date()
+        if verdict not in VERDICTS:
+            raise ValueError(f"drift verdict {verdict!r} is not one of {list(VERDICTS)}")
+        if not 0.0 <= float(drifted_share) <= 1.0:
+            raise ValueError(f"drifted_share {drifted_share!r} must be between 0 and 1")
+        if not 0 <= int(n_drifted) <= int(n_features):
+            raise ValueError(f"n_drifted={n_drifted} must be between 0 and n_features={n_features}")
+        if not decision or not decision.strip():
+            raise ValueError("a drift report needs a decision, e.g. 'no_action'")
+        values: dict[str, Any] = {
+            "verdict": verdict,
+            "drifted_share": float(drifted_share),
+            "n_drifted": int(n_drifted),
+            "n_features": int(n_features),
+            "feature_scores": dict(feature_scores or {}),
+            "report_html_uri": report_html_uri,
+            "report_json_uri": report_json_uri,
+            "decision": decision,
+            "decision_detail": decision_detail,
+            "airflow_run_id": airflow_run_id,
+        }
+        for attempt in (1, 2):
+            try:
+                with self._write() as session:
+                    row = session.scalars(
+                        sa.select(DriftReportRow).filter_by(model=model, report_date=report_date)
+                    ).one_or_none()
+                    now = _utcnow()
+                    if row is None:
+                        row = DriftReportRow(
+                            model=model, report_date=report_date, created_at=now, **values
+                        )
+                        session.add(row)
+                    else:
+                        for key, value in values.items():
+                            setattr(row, key, value)
+                    row.updated_at = now
+                    session.flush()
+                    return as_record(DriftReportRecord, row)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                # A concurrent writer inserted the same (model, date) first: update theirs.
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def drift_reports(self, model: str, since: dt.date | None = None) -> list[DriftReportRecord]:
+        """Drift report summaries of ``model`` (from ``since``, inclusive), oldest first."""
+        stmt = sa.select(DriftReportRow).filter_by(model=model)
+        if since is not None:
+            stmt = stmt.where(DriftReportRow.report_date >= _as_date(since))
+        with self._read() as session:
+            rows = session.scalars(stmt.order_by(DriftReportRow.report_date)).all()
+            return [as_record(DriftReportRecord, r) for r in rows]
+
+    def retrains_triggered_since(self, model: str, since: dt.date) -> list[DriftReportRecord]:
+        """Reports on or after ``since`` whose decision was ``retrain_triggered``, oldest first.
+
+        For the cooldown guard: ``len(...)`` counts retrains, ``[-1].report_date`` is the last.
+        """
+        return [r for r in self.drift_reports(model, since=since) if r.decision == DECISION_RETRAIN]
+
+
+def _as_date(value: dt.date) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
