@@ -388,3 +388,18 @@ def test_connection_extra_sqlalchemy_url_wins():
         extra=json.dumps({"sqlalchemy_url": "postgresql://u@h/db?sslmode=verify-full"}),
     )
     assert connection_to_sqlalchemy_url(conn) == "postgresql+psycopg2://u@h/db?sslmode=verify-full"
+
+
+def test_what_a_run_wrote_is_found_by_its_run_id(registry):
+    registry.upsert_version("m", "v1", airflow_run_id="train-1")
+    registry.upsert_version("other", "v2", airflow_run_id="train-1")
+    registry.upsert_version("m", "v3", airflow_run_id="train-2")
+    assert [(v.model, v.version) for v in registry.versions_of_run("train-1")] == [
+        ("m", "v1"),
+        ("other", "v2"),
+    ]
+    assert registry.versions_of_run("never-ran") == []
+    _drift(registry, 20, airflow_run_id="drift-20")
+    _drift(registry, 21, airflow_run_id="drift-21")
+    (row,) = registry.drift_reports_of_run("drift-21")
+    assert (row.model, row.report_date) == ("m", dt.date(2026, 11, 21))

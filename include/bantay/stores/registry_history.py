@@ -157,6 +157,13 @@ class DriftHistory(RegistryDatabase):
             rows = session.scalars(stmt.order_by(DriftReportRow.report_date)).all()
             return [as_record(DriftReportRecord, r) for r in rows]
 
+    def drift_reports_of_run(self, run_id: str) -> list[DriftReportRecord]:
+        """The drift rows an Airflow drift run wrote (one per model it checked)."""
+        stmt = sa.select(DriftReportRow).filter_by(airflow_run_id=run_id)
+        with self._read() as session:
+            rows = session.scalars(stmt.order_by(DriftReportRow.model)).all()
+            return [as_record(DriftReportRecord, r) for r in rows]
+
     def retrains_triggered_since(self, model: str, since: dt.date) -> list[DriftReportRecord]:
         """Reports on or after ``since`` whose decision was ``retrain_triggered``, oldest first.
 

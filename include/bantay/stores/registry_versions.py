@@ -175,6 +175,16 @@ class VersionLifecycle(RegistryDatabase):
             ).all()
             return [as_record(VersionRecord, r) for r in rows]
 
+    def versions_of_run(self, run_id: str) -> list[VersionRecord]:
+        """The versions an Airflow training run registered (normally one), oldest first."""
+        with self._read() as session:
+            rows = session.scalars(
+                sa.select(ModelVersionRow)
+                .filter_by(airflow_run_id=run_id)
+                .order_by(ModelVersionRow.created_at, ModelVersionRow.id)
+            ).all()
+            return [as_record(VersionRecord, r) for r in rows]
+
     def production_version(self, model: str) -> VersionRecord | None:
         """The version the registry marks as production (at most one; a unique index holds it)."""
         with self._read() as session:

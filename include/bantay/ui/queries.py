@@ -7,7 +7,6 @@ writes anything; one ``Reader`` per process keeps only the clients (an engine, a
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -23,7 +22,6 @@ from bantay.stores.registry_models import (
     DriftReportRecord,
     DriftReportRow,
     ModelStatus,
-    ModelVersionRow,
     PromotionRecord,
     RegistryError,
     VersionRecord,
@@ -161,33 +159,19 @@ class Reader:
         return self._registry(read, ([], 0))
 
     def versions_of_run(self, run_id: str) -> list[VersionRecord]:
-        """The versions a training run registered (normally one)."""
-        return self._by_run(ModelVersionRow, VersionRecord, run_id)
+        """The versions a training run registered (normally one), of configured models."""
+        known = set(self.model_names())
+        return self._registry(
+            lambda: [v for v in self.registry.versions_of_run(run_id) if v.model in known], []
+        )
 
     def drift_of_run(self, run_id: str) -> list[DriftReportRecord]:
-        """The drift rows a drift run wrote (one per model)."""
-        return self._by_run(DriftReportRow, DriftReportRecord, run_id)
-
-    def _by_run(self, table, record, run_id: str) -> list:
-        names = [f.name for f in dataclasses.fields(record)]
-
-        def read():
-            with self.registry.engine.connect() as conn:
-                columns = table.__table__.c
-                rows = conn.execute(
-                    sa.select(table.__table__)
-                    .where(columns.airflow_run_id == run_id)
-                    .where(columns.model.in_(self.model_names()))
-                ).mappings()
-                out = []
-                for row in rows:
-                    values = {n: row[n] for n in names if n in row}
-                    if "status" in values:
-                        values["status"] = ModelStatus(values["status"])
-                    out.append(record(**values))
-                return out
-
-        return self._registry(read, [])
+        """The drift rows a drift run wrote (one per model), of configured models."""
+        known = set(self.model_names())
+        return self._registry(
+            lambda: [d for d in self.registry.drift_reports_of_run(run_id) if d.model in known],
+            [],
+        )
 
     def _registry(self, read, default):
         try:
