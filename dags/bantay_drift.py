@@ -75,7 +75,7 @@ def bantay_drift():
         with TaskGroup(group_id=model.name):
 
             @task(task_id="check", inlets=[predictions_asset(model.name)])
-            def check(day: str, model_name: str = model.name, ti=None, dag_run=None) -> dict:
+            def check(day: str, model_name: str, ti=None, dag_run=None) -> dict:
                 from airflow.sdk.exceptions import AirflowFailException
 
                 from bantay.monitoring.mailer import airflow_run_url
@@ -113,13 +113,13 @@ def bantay_drift():
                 )
 
             @task(task_id="retrain", outlets=[asset])
-            def retrain(summary: dict, drift=asset):
+            def retrain(summary: dict):
                 from airflow.sdk.exceptions import AirflowSkipException
 
                 if not summary["triggers_retrain"]:
                     raise AirflowSkipException(f"no retrain: {summary['decision_reason']}")
                 yield Metadata(
-                    drift,
+                    drift_asset(summary["model"]),  # the outlet: Assets match by name and URI
                     extra={
                         "summary": summary["subject"],
                         "report_json": summary["report_json"],
@@ -129,7 +129,7 @@ def bantay_drift():
                     },
                 )
 
-            summary = check(day)
+            summary = check(day, model.name)
             email(summary)
             retrain(summary)
 

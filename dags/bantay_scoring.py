@@ -68,7 +68,7 @@ def bantay_scoring():
                 inlets=[FEATURES, production_asset(model.name)],
                 outlets=[predictions],
             )
-            def score(day: str, model_name: str = model.name, log_asset=predictions):
+            def score(day: str, model_name: str):
                 from airflow.sdk.exceptions import AirflowSkipException
 
                 from bantay.serving.scoring import score_day
@@ -85,12 +85,12 @@ def bantay_scoring():
                         f"shadow {summary['shadow']['version']} vs production: {summary['shadow']}"
                     )
                 yield Metadata(
-                    log_asset,
+                    predictions_asset(model_name),  # the outlet: Assets match by name and URI
                     extra={"date": day, "model": model_name, "version": summary.get("version")},
                 )
                 return summary
 
-            score(day)
+            score(day, model.name)
 
 
 bantay_scoring()
