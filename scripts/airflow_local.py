@@ -141,6 +141,7 @@ class LocalAirflow:
         self.api_port = 0
         self.s3_port = 0
         self.smtp_port = 0
+        self.celery_worker = ""  # the worker's node name when tasks run on Celery
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -285,10 +286,35 @@ class LocalAirflow:
             hint=f"Airflow's logs are in {self.logs}; the UI is at http://127.0.0.1:{self.api_port}",
         )
 
+    def use_celery(self, broker_url: str) -> None:
+        """Run tasks on a Celery worker (the compose stack's executor settings, the broker at
+        ``broker_url``, the result backend on the metadata database); call before starting."""
+        import celery_stack
+
+        assert self.metadata is not None, "prepare() first"
+        self.env.update(celery_stack.celery_environment(self.metadata.url, broker_url))
+        self.celery_worker = celery_stack.worker_name()
+
     def start_components(self) -> None:
-        """Start the scheduler, dag-processor, triggerer and API server (not waiting)."""
+        """Start the scheduler, dag-processor, triggerer and API server (not waiting), and the
+        Celery worker when :meth:`use_celery` chose that executor."""
         for component in COMPONENTS:
             self.spawn(f"airflow-{component}", [str(BIN / "airflow"), component])
+        if self.celery_worker:
+            import celery_stack
+
+            cmd, env = celery_stack.worker(self.env, self.celery_worker)
+            saved, self.env = self.env, env
+            try:
+                self.spawn("celery-worker", cmd)
+            finally:
+                self.env = saved
+
+    def celery_workers(self) -> list[str]:
+        """Node names of the Celery workers that answer on this stack's broker."""
+        import celery_stack
+
+        return celery_stack.ping(self.env) if self.celery_worker else []
 
     def wait_ready(self, api: Api, on_wait=None) -> None:
         """Until every DAG is listed by our own API server; fails early if a component exits."""

@@ -36,6 +36,7 @@ TRAINING = f"bantay_training_{MODEL}"
 SECOND = "learner_engagement"
 SECOND_TRAINING = f"bantay_training_{SECOND}"
 SHIFTED = "study_minutes,quiz_score_avg"
+TI_KEYS = ("dag_id", "dag_run_id", "task_id", "map_index", "state", "hostname", "pid")
 APPROVAL_NOTE = "gate table read: metrics above the floors, no regression (make demo)"
 # The demo shows the lifecycle, not a model search: two settings (one per estimator, tuned side
 # by side on the 2 executor slots) instead of bantay.yaml's four keep each training run short.
@@ -191,6 +192,13 @@ def write_summary(api: Api, stack: LocalAirflow, progress: Progress, error: str 
             for m in (MODEL, SECOND)
         },
         "emails": [p.name for p in sorted((DEMO / "mail").glob("*.eml"))],
+        "executor": stack.env.get("AIRFLOW__CORE__EXECUTOR", "LocalExecutor"),
+        "celery_workers": stack.celery_workers(),
+        "task_instances": [
+            {k: ti.get(k) for k in TI_KEYS}
+            for r in runs
+            for ti in api.task_instances(r["dag_id"], r["dag_run_id"])
+        ],
         "timings": progress.timings,
         "wall_seconds": time.monotonic() - progress.t0,
     }
@@ -336,6 +344,17 @@ def main() -> int:
         help="the Airflow UI/API port (0: any free port; a busy port falls back to a free one)",
     )
     parser.add_argument(
+        "--executor",
+        choices=("local", "celery"),
+        default="local",
+        help="LocalExecutor, or the compose stack's CeleryExecutor with one worker process",
+    )
+    parser.add_argument(
+        "--celery-broker",
+        default="redis://127.0.0.1:6379/0",
+        help="the Celery broker URL with --executor celery (Redis or RabbitMQ on loopback)",
+    )
+    parser.add_argument(
         "--airflow-only", action="store_true", help="start services and Airflow, nothing else"
     )
     parser.add_argument("--stop", action="store_true", help="stop a running demo and exit")
@@ -356,6 +375,8 @@ def main() -> int:
         with progress.phase("reset .demo, local S3 + SMTP sink, Airflow metadata database"):
             stack.prepare(args.metadata, ports=(args.api_port, 9010, 1025))
             stack.env["BANTAY_MODELS"] = json.dumps(DEMO_MODELS)
+            if args.executor == "celery":
+                stack.use_celery(args.celery_broker)
             say(f"Airflow metadata: {stack.metadata.describe()}")
         with progress.phase("airflow db migrate"):
             stack.migrate()
