@@ -167,20 +167,17 @@ class VersionLifecycle(RegistryDatabase):
 
     def list_versions(self, model: str) -> list[VersionRecord]:
         """Every version of ``model``, oldest first."""
-        with self._read() as session:
-            rows = session.scalars(
-                sa.select(ModelVersionRow)
-                .filter_by(model=model)
-                .order_by(ModelVersionRow.created_at, ModelVersionRow.id)
-            ).all()
-            return [as_record(VersionRecord, r) for r in rows]
+        return self._versions(model=model)
 
     def versions_of_run(self, run_id: str) -> list[VersionRecord]:
         """The versions an Airflow training run registered (normally one), oldest first."""
+        return self._versions(airflow_run_id=run_id)
+
+    def _versions(self, **where: str) -> list[VersionRecord]:
         with self._read() as session:
             rows = session.scalars(
                 sa.select(ModelVersionRow)
-                .filter_by(airflow_run_id=run_id)
+                .filter_by(**where)
                 .order_by(ModelVersionRow.created_at, ModelVersionRow.id)
             ).all()
             return [as_record(VersionRecord, r) for r in rows]
