@@ -159,6 +159,41 @@ def test_publish_promote_load_round_trip(store, promo, registry):
     )
 
 
+def test_reads_take_one_request_per_object(store, promo, moto_s3):  # noqa: F811
+    """Counted at the HTTP layer (botocore's before-send event), so a HEAD before a GET, or a
+    manifest read twice, shows up."""
+    publish(promo, "v1", seed=1)
+    promo.promote(MODEL, "v1", actor="a", reason="first")
+    serving = ModelStore(s3_hook_over(s3_client_for(moto_s3)), store.bucket, PREFIX)
+    sent: list[str] = []  # method and URL without the query
+    queries: list[str] = []
+
+    def record(request: Any, **_: Any) -> None:
+        url, _sep, query = request.url.partition("?")
+        sent.append(f"{request.method} {url}")
+        queries.append(query)
+
+    serving.client.meta.events.register("before-send.s3", record)
+    root = f"{moto_s3}/{store.bucket}/{PREFIX}/models/{MODEL}/"
+
+    serving.load_production(MODEL)
+    assert sent == [
+        f"GET {root}production.json",
+        f"GET {root}versions/v1/manifest.json",
+        f"GET {root}versions/v1/model.joblib",
+    ]
+    sent.clear()
+    serving.load_production(MODEL)
+    assert sent == [f"GET {root}production.json"]  # the model is cached; the pointer is not
+
+    sent.clear()
+    queries.clear()
+    with pytest.raises(UnknownModel):
+        serving.read_manifest("nobody", "v1")
+    # The manifest, the version's keys, whether the model has any key at all, the models here.
+    assert len(sent) == 4 and "max-keys=1" in queries[2]
+
+
 def test_every_put_is_conditional_checksummed_and_manifest_last(store):
     calls: list[dict[str, Any]] = []
 

@@ -131,6 +131,12 @@ class ModelStore(ServingPointers):
 
     def load_version(self, model: str, version: str) -> tuple[Any, dict[str, Any]]:
         """(model object, manifest) of a version; the sha256 is checked before unpickling."""
+        return self._load(model, version)
+
+    def _load(
+        self, model: str, version: str, manifest: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """``load_version``; a ``manifest`` already read (and checked) is used, not re-read."""
         import joblib
 
         cache_key = (model, version)
@@ -138,7 +144,8 @@ class ModelStore(ServingPointers):
             if cache_key in self._cache:
                 self._cache.move_to_end(cache_key)
                 return self._cache[cache_key]
-        manifest = self.read_manifest(model, version)
+        if manifest is None:
+            manifest = self.read_manifest(model, version)
         data = self._read_verified(model, version, MODEL_FILE, manifest)
         model_obj = joblib.load(io.BytesIO(data))
         with self._cache_lock:
@@ -152,7 +159,8 @@ class ModelStore(ServingPointers):
         """(model object, manifest) of the version the production pointer names.
 
         Reads the pointer on every call (so a promotion is picked up at once); the model itself
-        is downloaded, checked and unpickled only the first time per version.
+        is downloaded, checked and unpickled only the first time per version, against the same
+        manifest read that was checked against the pointer.
         """
         current = self.require_pointer(model)
         version = current["version"]
@@ -167,7 +175,7 @@ class ModelStore(ServingPointers):
                 f"{str(expected)[:16]}...; refusing to load. Re-promote a verified version "
                 f"(bantay promote --model {model} --to <version>)"
             )
-        return self.load_version(model, version)
+        return self._load(model, version, manifest)
 
     def read_reference(self, model: str, version: str) -> pd.DataFrame:
         """The drift reference sample stored with a version (sha256-checked)."""
