@@ -34,9 +34,10 @@ class S3Objects:
     def __init__(self, hook: S3Hook, bucket: str, prefix: str) -> None:
         if not isinstance(bucket, str) or not bucket.strip():
             raise ValueError(f"S3 bucket name {bucket!r} is empty; set storage.bucket or --bucket")
+        self.prefix = _clean_prefix(prefix)
         self.hook = hook
         self.bucket = bucket
-        self.prefix = _clean_prefix(prefix)
+        hook.get_conn()  # the client is built now, once: a misconfigured connection fails here
 
     @property
     def client(self) -> BaseClient:
