@@ -172,14 +172,16 @@ def _step_score(p: dict[str, Any]) -> dict[str, Any]:
     import feast  # noqa: F401
     import pandas  # noqa: F401  (imports are paid before the clock, as a warm worker would)
     import sklearn.ensemble  # noqa: F401
-    from devservices import s3_client_for
+    from devservices import s3_client_for, s3_hook_over
 
     from bantay.serving.scoring import active_learners, online_feature_frame, score_day
     from bantay.stores.model_store import ModelStore
     from bantay.training.pipeline import predict_scores
 
     settings = _bench.settings()
-    store = ModelStore(s3_client_for(p["endpoint"]), p["bucket"], settings.storage.prefix)
+    store = ModelStore(
+        s3_hook_over(s3_client_for(p["endpoint"])), p["bucket"], settings.storage.prefix
+    )
     day = dt.date.fromisoformat(p["day"])
     t0 = time.perf_counter()
     summary = score_day(settings, MODEL, day, store=store)
@@ -210,6 +212,7 @@ def scoring_throughput(
 ) -> dict[str, Any]:
     """Simulate and materialize ``args.learners`` learners, promote the model, score a day."""
     from bench_features import _step_simulate
+    from devservices import s3_hook_over
 
     from bantay.features.contract import enforce_for
     from bantay.features.materialize import materialize
@@ -225,7 +228,7 @@ def scoring_throughput(
     materialize(settings, days)
     setup_s = time.perf_counter() - t0
     client.create_bucket(Bucket=settings.storage.bucket)
-    store = ModelStore(client, settings.storage.bucket, settings.storage.prefix)
+    store = ModelStore(s3_hook_over(client), settings.storage.bucket, settings.storage.prefix)
     version = new_version()
     from bantay.serving.promotion import Promotion
 
@@ -285,7 +288,7 @@ def main() -> None:
 
     home = _bench.isolated_home("serving")
     logging.basicConfig(level=logging.WARNING)
-    from devservices import s3_client_for
+    from devservices import s3_client_for, s3_hook_over
 
     from bantay.stores.model_store import ModelStore
     from bantay.stores.registry import Registry
@@ -299,7 +302,7 @@ def main() -> None:
         client = s3_client_for(endpoint)
         bucket = f"bantay-bench-{uuid.uuid4().hex[:8]}"
         client.create_bucket(Bucket=bucket)
-        store = ModelStore(client, bucket, "plain")
+        store = ModelStore(s3_hook_over(client), bucket, "plain")
         cases["no registry"] = measure(store, None, fitted, reference, manifest, args)
         print(f"no registry: {cases['no registry']['promote_to_readable_s_median']:.3f} s")
         if not args.no_pg:
@@ -307,7 +310,7 @@ def main() -> None:
                 registry = Registry(url)
                 registry.upgrade()
                 try:
-                    store = ModelStore(client, bucket, "pg")
+                    store = ModelStore(s3_hook_over(client), bucket, "pg")
                     cases["PostgreSQL registry"] = measure(
                         store, registry, fitted, reference, manifest, args
                     )

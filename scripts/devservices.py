@@ -101,6 +101,19 @@ def s3_client_for(endpoint_url: str) -> Any:
     )
 
 
+def s3_hook_over(client: Any) -> Any:
+    """The amazon provider's ``S3Hook`` working through ``client`` (the dev endpoint's client, or
+    a test's wrapper around it) instead of one it would build from an Airflow connection.
+
+    The hook has no connection to build anything else from, so ``client`` should sign with
+    SigV4, as ``s3_client_for`` does: presigned links are then made by this very client."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    hook = S3Hook(aws_conn_id=None)
+    hook.conn = client  # ``conn`` caches the hook's client; every hook call goes through it
+    return hook
+
+
 def pg_server_url() -> str:
     """The PostgreSQL server to use: ``$BANTAY_TEST_PG_URL`` or local trust-auth postgres."""
     return os.environ.get(PG_URL_ENV) or DEFAULT_PG_SERVER_URL

@@ -45,6 +45,7 @@ from devservices import (  # noqa: E402, F401  (re-exported for test modules)
     free_port,
     pg_server_url,
     s3_client_for,
+    s3_hook_over,
     serialised_moto_server,
 )
 

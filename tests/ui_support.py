@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures_services import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, s3_client_for
+from fixtures_services import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, s3_client_for, s3_hook_over
 from ui_seed import Seeded, seed_model
 
 MODELS = ("learner_risk", "dropout_risk")
@@ -63,7 +63,8 @@ def seed_all(env: dict[str, str], days: int = UI_DAYS) -> dict[str, Seeded]:
     client.create_bucket(Bucket=env["BANTAY_STORAGE__BUCKET"])
     # Published and promoted through the promotion policy, as the training DAG does.
     store = Promotion(
-        ModelStore(client, env["BANTAY_STORAGE__BUCKET"], settings.storage.prefix), registry
+        ModelStore(s3_hook_over(client), env["BANTAY_STORAGE__BUCKET"], settings.storage.prefix),
+        registry,
     )
     try:
         return {m: seed_model(registry, store, m, LAST_DAY, days) for m in MODELS}

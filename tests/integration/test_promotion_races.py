@@ -38,6 +38,7 @@ from fixtures_services import (  # noqa: F401  (pytest fixtures)
     pg_url,
     s3_bucket,
     s3_client_for,
+    s3_hook_over,
 )
 
 pytestmark = pytest.mark.integration
@@ -80,7 +81,7 @@ def registry(request, tmp_path):
 @pytest.fixture
 def store(s3_bucket):  # noqa: F811
     client, bucket = s3_bucket
-    return ModelStore(client, bucket, PREFIX)
+    return ModelStore(s3_hook_over(client), bucket, PREFIX)
 
 
 @pytest.fixture
@@ -171,7 +172,9 @@ def test_ten_way_race_one_winner_and_registry_agrees(store, promo, registry, mot
     outcomes: dict[str, Any] = {}
 
     def race(version: str) -> None:
-        racer = ModelStore(PauseAfterPointerRead(s3_client_for(moto_s3)), store.bucket, PREFIX)
+        racer = ModelStore(
+            s3_hook_over(PauseAfterPointerRead(s3_client_for(moto_s3))), store.bucket, PREFIX
+        )
         try:
             outcomes[version] = Promotion(racer, registry).promote(
                 MODEL, version, actor=version, reason="race"
@@ -263,7 +266,7 @@ def test_repairing_a_corrupt_pointer_is_conditional_on_its_etag(store, promo, re
                 Promotion(store, registry).promote(MODEL, "v2", actor="other", reason="fixed")
             return response
 
-    racer = ModelStore(SomeoneRepairsFirst(store.client), store.bucket, PREFIX)
+    racer = ModelStore(s3_hook_over(SomeoneRepairsFirst(store.client)), store.bucket, PREFIX)
     with pytest.raises(PromotionConflict, match="Production is now v2"):
         Promotion(racer, registry).promote(MODEL, "v1", actor="me", reason="repair")
     assert store.pointer(MODEL)["version"] == "v2"
@@ -337,7 +340,7 @@ def test_s3_dies_on_the_pointer_write(store, promo, registry):
                 raise EndpointConnectionError(endpoint_url=self._client.meta.endpoint_url)
             return self._client.put_object(**kwargs)
 
-    flaky = ModelStore(PointerPutFails(store.client), store.bucket, PREFIX)
+    flaky = ModelStore(s3_hook_over(PointerPutFails(store.client)), store.bucket, PREFIX)
     with pytest.raises(ModelStoreError, match="cannot reach the S3 endpoint"):
         Promotion(flaky, registry).promote(MODEL, "v2", actor="a", reason="second")
     assert store.pointer(MODEL)["version"] == "v1"
@@ -381,18 +384,13 @@ def test_sqlite_audit_rows_cannot_be_replaced(tmp_path):
 
 
 def test_presigned_links_are_sigv4_and_work(aws_connection, s3_bucket):  # noqa: F811
-    import boto3
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore.config import Config
 
     _, bucket = s3_bucket
-    sigv2 = boto3.client(  # configured for SigV2, like old regional defaults
-        "s3",
-        endpoint_url=aws_connection["endpoint_url"],
-        aws_access_key_id=aws_connection["login"],
-        aws_secret_access_key=aws_connection["password"],
-        region_name="us-east-1",
-        config=Config(signature_version="s3"),
-    )
+    # The same connection, configured for SigV2 like old regional defaults.
+    sigv2 = S3Hook(aws_conn_id=aws_connection["conn_id"], config=Config(signature_version="s3"))
+    assert sigv2.get_conn().meta.config.signature_version == "s3"
     for store in (
         ModelStore.from_connection(bucket, PREFIX),
         ModelStore(sigv2, bucket, PREFIX),

@@ -1,8 +1,8 @@
 """The serving store against a real S3 endpoint (moto server over HTTP on 127.0.0.1).
 
 The registry here is an embedded SQLite file (its PostgreSQL behaviour is covered in
-test_registry_pg.py). Client wrappers below delegate every call to a real boto3 client; the one
-that raises fakes a network failure at the S3 boundary and says so.
+test_registry_pg.py). Client wrappers below (under the store's S3Hook) delegate every call to a
+real boto3 client; the one that raises fakes a network failure at the S3 boundary and says so.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from fixtures_services import (  # noqa: F401  (pytest fixtures)
     pg_url,
     s3_bucket,
     s3_client_for,
+    s3_hook_over,
 )
 
 pytestmark = pytest.mark.integration
@@ -82,7 +83,7 @@ def registry(tmp_path):
 @pytest.fixture
 def store(s3_bucket):  # noqa: F811
     client, bucket = s3_bucket
-    return ModelStore(client, bucket, PREFIX)
+    return ModelStore(s3_hook_over(client), bucket, PREFIX)
 
 
 @pytest.fixture
@@ -158,6 +159,41 @@ def test_publish_promote_load_round_trip(store, promo, registry):
     )
 
 
+def test_reads_take_one_request_per_object(store, promo, moto_s3):  # noqa: F811
+    """Counted at the HTTP layer (botocore's before-send event), so a HEAD before a GET, or a
+    manifest read twice, shows up."""
+    publish(promo, "v1", seed=1)
+    promo.promote(MODEL, "v1", actor="a", reason="first")
+    serving = ModelStore(s3_hook_over(s3_client_for(moto_s3)), store.bucket, PREFIX)
+    sent: list[str] = []  # method and URL without the query
+    queries: list[str] = []
+
+    def record(request: Any, **_: Any) -> None:
+        url, _sep, query = request.url.partition("?")
+        sent.append(f"{request.method} {url}")
+        queries.append(query)
+
+    serving.client.meta.events.register("before-send.s3", record)
+    root = f"{moto_s3}/{store.bucket}/{PREFIX}/models/{MODEL}/"
+
+    serving.load_production(MODEL)
+    assert sent == [
+        f"GET {root}production.json",
+        f"GET {root}versions/v1/manifest.json",
+        f"GET {root}versions/v1/model.joblib",
+    ]
+    sent.clear()
+    serving.load_production(MODEL)
+    assert sent == [f"GET {root}production.json"]  # the model is cached; the pointer is not
+
+    sent.clear()
+    queries.clear()
+    with pytest.raises(UnknownModel):
+        serving.read_manifest("nobody", "v1")
+    # The manifest, the version's keys, whether the model has any key at all, the models here.
+    assert len(sent) == 4 and "max-keys=1" in queries[2]
+
+
 def test_every_put_is_conditional_checksummed_and_manifest_last(store):
     calls: list[dict[str, Any]] = []
 
@@ -168,7 +204,7 @@ def test_every_put_is_conditional_checksummed_and_manifest_last(store):
             calls.append({k: v for k, v in kwargs.items() if k != "Body"})
             return self._client.put_object(**kwargs)
 
-    recording = ModelStore(Recording(store.client), store.bucket, PREFIX)
+    recording = ModelStore(s3_hook_over(Recording(store.client)), store.bucket, PREFIX)
     publish(recording, "v1", seed=1, approve=False)
     Promotion(recording).promote(MODEL, "v1", actor="a", reason="first")
     publish(recording, "v2", seed=2, approve=False)
@@ -244,7 +280,9 @@ def test_two_simultaneous_promotions_exactly_one_wins(store, promo, registry, mo
 
     def promote(version: str) -> None:
         racer = Promotion(
-            ModelStore(PauseAfterPointerRead(s3_client_for(moto_s3)), store.bucket, PREFIX),
+            ModelStore(
+                s3_hook_over(PauseAfterPointerRead(s3_client_for(moto_s3))), store.bucket, PREFIX
+            ),
             registry,
         )
         try:
@@ -294,11 +332,11 @@ def test_interrupted_publish_never_reaches_serving(store, promo, failing_file):
                 raise EndpointConnectionError(endpoint_url=self._client.meta.endpoint_url)
             return self._client.put_object(**kwargs)
 
-    flaky = ModelStore(NetworkDropsOn(store.client), store.bucket, PREFIX)
+    flaky = ModelStore(s3_hook_over(NetworkDropsOn(store.client)), store.bucket, PREFIX)
     with pytest.raises(ModelStoreError, match="cannot reach the S3 endpoint"):
         publish(Promotion(flaky, promo.registry), "v2", seed=2)
 
-    fresh = ModelStore(store.client, store.bucket, PREFIX)
+    fresh = ModelStore(store.hook, store.bucket, PREFIX)
     loaded, manifest = fresh.load_production(MODEL)
     assert manifest["version"] == "v1"
     assert fresh.list_versions(MODEL) == ["v1"]
@@ -341,7 +379,7 @@ def test_corrupted_artifact_is_refused_and_rollback_recovers(store, promo, regis
     joblib.dump(Tripwire(), evil)
     store.client.put_object(Bucket=store.bucket, Key=key, Body=evil.getvalue())  # bypasses store
 
-    serving = ModelStore(store.client, store.bucket, PREFIX)
+    serving = ModelStore(store.hook, store.bucket, PREFIX)
     with pytest.raises(ArtifactCorrupt) as info:
         serving.load_production(MODEL)
     message = str(info.value)
@@ -402,7 +440,7 @@ def test_unknown_version(store, promo):
 
 def test_bad_bucket(s3_bucket):  # noqa: F811
     client, _ = s3_bucket
-    store = ModelStore(client, "bantay-no-such-bucket", PREFIX)
+    store = ModelStore(s3_hook_over(client), "bantay-no-such-bucket", PREFIX)
     with pytest.raises(BucketNotFound) as info:
         store.load_production(MODEL)
     assert "S3 bucket 'bantay-no-such-bucket' does not exist" in str(info.value)
@@ -425,7 +463,7 @@ def test_bad_bucket(s3_bucket):  # noqa: F811
 def test_bad_prefix_is_refused_at_construction(s3_bucket, prefix, message):  # noqa: F811
     client, bucket = s3_bucket
     with pytest.raises(ValueError, match=message):
-        ModelStore(client, bucket, prefix)
+        ModelStore(s3_hook_over(client), bucket, prefix)
 
 
 def test_promotion_respects_registry_status(store, promo, registry):
@@ -480,7 +518,7 @@ def test_no_credentials_in_logs(aws_connection, s3_bucket, pg_url, monkeypatch, 
 def test_cli_pointer_promote_rollback(aws_connection, s3_bucket, tmp_path, monkeypatch, capsys):  # noqa: F811
     client, bucket = s3_bucket
     monkeypatch.setenv("BANTAY_REGISTRY_URL", f"sqlite:///{tmp_path / 'cli-registry.db'}")
-    store = ModelStore(client, bucket, PREFIX)
+    store = ModelStore(s3_hook_over(client), bucket, PREFIX)
     publish(store, "v1", seed=1)
     publish(store, "v2", seed=2)
 
@@ -528,7 +566,7 @@ def test_cli_pointer_promote_rollback(aws_connection, s3_bucket, tmp_path, monke
 def test_serving_follows_the_pointer_and_refuses_one_that_disagrees(store, promo):
     publish(promo, "v1", seed=1)
     publish(promo, "v2", seed=2)
-    serving = ModelStore(store.client, store.bucket, PREFIX)
+    serving = ModelStore(store.hook, store.bucket, PREFIX)
     promo.promote(MODEL, "v1", actor="a", reason="first")
     assert serving.load_production(MODEL)[1]["version"] == "v1"
     promo.promote(MODEL, "v2", actor="a", reason="second")

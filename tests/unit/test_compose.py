@@ -804,17 +804,17 @@ def test_settings_load_under_the_stack_environment(
 def test_connections_point_at_the_stack_services(stack: Stack, stack_process_env) -> None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    from bantay.stores.connections import registry_url, s3_client
+    from bantay.stores.connections import registry_url, s3_hook
 
     stack_process_env(stack)
 
-    s3 = s3_client("aws_default")
-    endpoint = urlsplit(s3.meta.endpoint_url)
+    s3 = s3_hook("aws_default")
+    endpoint = urlsplit(s3.get_conn().meta.endpoint_url)
     minio = stack.services["minio"]
     assert endpoint.hostname == "minio" and "minio" in stack.image_of("minio")
     assert endpoint.port == CONTAINER_PORTS["minio_api"]
     assert _command_option(minio, "--address") == f":{endpoint.port}", "MinIO listens elsewhere"
-    credentials = s3._request_signer._credentials
+    credentials = s3.get_credentials()
     assert (credentials.access_key, credentials.secret_key) == (
         stack.senv("minio")["MINIO_ROOT_USER"],
         stack.senv("minio")["MINIO_ROOT_PASSWORD"],

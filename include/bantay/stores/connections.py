@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore.client import BaseClient
 
 log = logging.getLogger(__name__)
@@ -141,16 +142,21 @@ def registry_url(conn_id: str = DEFAULT_REGISTRY_CONN_ID) -> str:
     return url
 
 
-def s3_client(conn_id: str = DEFAULT_AWS_CONN_ID) -> BaseClient:
-    """A boto3 S3 client configured by Airflow connection ``conn_id`` (amazon provider).
+def s3_hook(conn_id: str = DEFAULT_AWS_CONN_ID) -> S3Hook:
+    """The amazon provider's S3 hook on Airflow connection ``conn_id``, signing with SigV4.
 
     ``endpoint_url`` / ``region_name`` in the connection extras point it at MinIO or a local
     endpoint; real AWS needs no code change. Works outside a task for connections defined as
     ``AIRFLOW_CONN_<ID>`` (JSON or URI). If the connection is missing, the amazon provider falls
     back to boto3's default credential chain (instance role, ``~/.aws``), as on real AWS.
-    Signs with SigV4 (presigned links included), which every region and new bucket accepts.
+    SigV4 (presigned links included) is what every region and new bucket accepts.
     """
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore.config import Config
 
-    return S3Hook(aws_conn_id=conn_id, config=Config(signature_version="s3v4")).get_conn()
+    return S3Hook(aws_conn_id=conn_id, config=Config(signature_version="s3v4"))
+
+
+def s3_client(conn_id: str = DEFAULT_AWS_CONN_ID) -> BaseClient:
+    """The boto3 S3 client of ``s3_hook(conn_id)`` (same endpoint, credentials and SigV4)."""
+    return s3_hook(conn_id).get_conn()

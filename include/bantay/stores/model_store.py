@@ -22,7 +22,7 @@ Every put sends ``ChecksumAlgorithm="SHA256"`` with the precomputed ``ChecksumSH
 itself rejects bytes damaged in transit (the local moto endpoint accepts the header but does not
 verify it; our own sha256 check on read covers that case everywhere).
 
-The store is put together from one part per concern: keys and raw S3 I/O
+The store is put together from one part per concern: keys and S3 I/O
 (``model_store_objects``), versions published and read back verified (``model_store_versions``),
 the pointer and shadow marker (``model_store_pointer``); errors and helpers are in
 ``model_store_io``. This class adds model loading (with its cache) and drift report files.
@@ -35,6 +35,8 @@ import logging
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from bantay.stores.connections import DEFAULT_AWS_CONN_ID
 from bantay.stores.model_store_io import (  # noqa: F401  (re-exported: callers import errors here)
@@ -55,7 +57,7 @@ from bantay.stores.model_store_pointer import ServingPointers
 
 if TYPE_CHECKING:
     import pandas as pd
-    from botocore.client import BaseClient
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     from bantay.settings import Settings
 
@@ -65,20 +67,22 @@ log = logging.getLogger(__name__)
 class ModelStore(ServingPointers):
     """Versions and the production pointer of models in one S3 bucket under one prefix.
 
-    ``client`` is a boto3 S3 client (see ``bantay.stores.connections.s3_client``). Storage only:
+    ``hook`` is the amazon provider's ``S3Hook`` (see ``bantay.stores.connections.s3_hook``):
+    it lists, deletes and presigns; its boto3 client (``client``) does the single-request gets
+    and the conditional puts the hook has no call for. Storage only:
     the promotion policy (checks, registry, audit) is ``bantay.serving.promotion``.
     Loaded models are cached per (model, version) in this instance (``cache_size`` entries).
     """
 
     def __init__(
         self,
-        client: BaseClient,
+        hook: S3Hook,
         bucket: str,
         prefix: str,
         *,
         cache_size: int = 4,
     ) -> None:
-        super().__init__(client, bucket, prefix)
+        super().__init__(hook, bucket, prefix)
         self._cache: OrderedDict[tuple[str, str], tuple[Any, dict[str, Any]]] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
@@ -90,10 +94,10 @@ class ModelStore(ServingPointers):
         prefix: str,
         conn_id: str = DEFAULT_AWS_CONN_ID,
     ) -> ModelStore:
-        """A store whose client comes from Airflow connection ``conn_id`` (amazon provider)."""
-        from bantay.stores.connections import s3_client
+        """A store whose hook comes from Airflow connection ``conn_id`` (amazon provider)."""
+        from bantay.stores.connections import s3_hook
 
-        return cls(s3_client(conn_id), bucket, prefix)
+        return cls(s3_hook(conn_id), bucket, prefix)
 
     # -- drift reports ---------------------------------------------------------------------
 
@@ -109,14 +113,30 @@ class ModelStore(ServingPointers):
         Always Signature Version 4: buckets created since mid-2020 and newer regions refuse
         SigV2 links, which older defaults produce."""
         key = uri.removeprefix(f"s3://{self.bucket}/")
-        return _sigv4(self.client).generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_seconds
-        )
+        try:
+            url = _sigv4(self.hook).generate_presigned_url(
+                "get_object", params={"Bucket": self.bucket, "Key": key}, expires_in=expires_seconds
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, key) from None
+        if url is None:  # the hook logs S3's reason and answers None
+            raise ModelStoreError(
+                f"could not presign a link to {self.uri(key)} at {self.client.meta.endpoint_url} "
+                "(the reason is logged above); check the credentials and region of the AWS "
+                "connection"
+            )
+        return url
 
     # -- loading ---------------------------------------------------------------------------
 
     def load_version(self, model: str, version: str) -> tuple[Any, dict[str, Any]]:
         """(model object, manifest) of a version; the sha256 is checked before unpickling."""
+        return self._load(model, version)
+
+    def _load(
+        self, model: str, version: str, manifest: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """``load_version``; a ``manifest`` already read (and checked) is used, not re-read."""
         import joblib
 
         cache_key = (model, version)
@@ -124,7 +144,8 @@ class ModelStore(ServingPointers):
             if cache_key in self._cache:
                 self._cache.move_to_end(cache_key)
                 return self._cache[cache_key]
-        manifest = self.read_manifest(model, version)
+        if manifest is None:
+            manifest = self.read_manifest(model, version)
         data = self._read_verified(model, version, MODEL_FILE, manifest)
         model_obj = joblib.load(io.BytesIO(data))
         with self._cache_lock:
@@ -138,7 +159,8 @@ class ModelStore(ServingPointers):
         """(model object, manifest) of the version the production pointer names.
 
         Reads the pointer on every call (so a promotion is picked up at once); the model itself
-        is downloaded, checked and unpickled only the first time per version.
+        is downloaded, checked and unpickled only the first time per version, against the same
+        manifest read that was checked against the pointer.
         """
         current = self.require_pointer(model)
         version = current["version"]
@@ -153,7 +175,7 @@ class ModelStore(ServingPointers):
                 f"{str(expected)[:16]}...; refusing to load. Re-promote a verified version "
                 f"(bantay promote --model {model} --to <version>)"
             )
-        return self.load_version(model, version)
+        return self._load(model, version, manifest)
 
     def read_reference(self, model: str, version: str) -> pd.DataFrame:
         """The drift reference sample stored with a version (sha256-checked)."""

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 if TYPE_CHECKING:
     import pandas as pd
-    from botocore.client import BaseClient
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _MISSING_KEY = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -154,24 +154,20 @@ def _dump_parquet(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _sigv4(client: BaseClient) -> BaseClient:
-    """``client`` itself when it signs with SigV4, else a twin that does (same endpoint,
-    region and credentials): presigned links must be SigV4."""
-    if client.meta.config.signature_version == "s3v4":
-        return client
-    import boto3
+def _sigv4(hook: S3Hook) -> S3Hook:
+    """``hook`` itself when its client signs with SigV4, else a twin hook that does: built from
+    the same connection, region and TLS setting, so links sign as the same principal. Presigned
+    links must be SigV4."""
+    if hook.get_conn().meta.config.signature_version == "s3v4":
+        return hook
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore.config import Config
 
-    credentials = client._request_signer._credentials  # the twin signs as the same principal
-    frozen = credentials.get_frozen_credentials() if credentials else None
-    return boto3.client(
-        "s3",
-        endpoint_url=client.meta.endpoint_url,
-        region_name=client.meta.region_name,
-        aws_access_key_id=frozen.access_key if frozen else None,
-        aws_secret_access_key=frozen.secret_key if frozen else None,
-        aws_session_token=frozen.token if frozen else None,
-        config=client.meta.config.merge(Config(signature_version="s3v4")),
+    return S3Hook(
+        aws_conn_id=hook.aws_conn_id,
+        region_name=hook.region_name,
+        verify=hook.verify,
+        config=hook.config.merge(Config(signature_version="s3v4")),
     )
 
 

@@ -1,11 +1,15 @@
-"""Keys and raw S3 I/O of the model store: where each object lives, conditional puts that
-S3 itself checks, gets and listings with errors that name the object and what to do."""
+"""Keys and S3 I/O of the model store: where each object lives, conditional puts that S3 itself
+checks, gets, listings and deletes, with errors that name the object and what to do.
+
+Listing and deleting go through the amazon provider's ``S3Hook``; gets and puts use the hook's
+boto3 client directly, because the hook has no single-request equivalent (see ``_get``, ``_put``).
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,18 +24,25 @@ from bantay.stores.model_store_io import (
 )
 
 if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore.client import BaseClient
 
 
 class S3Objects:
     """The objects of one S3 bucket under one prefix, addressed by the store's key layout."""
 
-    def __init__(self, client: BaseClient, bucket: str, prefix: str) -> None:
+    def __init__(self, hook: S3Hook, bucket: str, prefix: str) -> None:
         if not isinstance(bucket, str) or not bucket.strip():
             raise ValueError(f"S3 bucket name {bucket!r} is empty; set storage.bucket or --bucket")
-        self.client = client
-        self.bucket = bucket
         self.prefix = _clean_prefix(prefix)
+        self.hook = hook
+        self.bucket = bucket
+        hook.get_conn()  # the client is built now, once: a misconfigured connection fails here
+
+    @property
+    def client(self) -> BaseClient:
+        """The hook's boto3 client (built once per hook): for what the hook cannot do."""
+        return self.hook.get_conn()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(s3://{self.bucket}/{self.prefix}/)"
@@ -56,13 +67,17 @@ class S3Objects:
     def report_key(self, model: str, day: str, name: str) -> str:
         return f"{self.prefix}/reports/drift/{model}/{day}/{name}"
 
-    # -- raw S3 I/O ------------------------------------------------------------------------
+    # -- S3 I/O ----------------------------------------------------------------------------
 
     def _error(self, exc: Exception, key: str) -> ModelStoreError:
         return s3_error(exc, self.uri(key), self.bucket, self.client.meta.endpoint_url)
 
     def _get(self, key: str) -> tuple[bytes, str] | None:
-        """(body, ETag) of ``key``, or None if there is no such object."""
+        """(body, ETag) of ``key``, or None if there is no such object.
+
+        One GET on the client: the hook's readers cannot do this in one request. ``read_key``
+        decodes text (model.joblib is binary) and drops the ETag the pointer swap needs, and
+        ``get_key`` sends a HEAD before the GET, a second round trip on every read."""
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
             return response["Body"].read(), response["ETag"]
@@ -83,7 +98,11 @@ class S3Objects:
         overwrite: bool = False,
     ) -> str:
         """Conditional put: create-only unless ``if_match`` (an ETag) is given, or plain
-        replacement with ``overwrite`` (reports and the shadow marker). Returns the ETag."""
+        replacement with ``overwrite`` (reports and the shadow marker). Returns the ETag.
+
+        One PUT on the client: the hook's ``load_bytes`` sends no If-Match / If-None-Match (its
+        ``replace=False`` is a HEAD then a PUT, which two writers can both pass), takes no
+        content type or checksum per call, and returns no ETag."""
         condition: dict[str, str] = {}
         if not overwrite:
             condition = {"IfMatch": if_match} if if_match else {"IfNoneMatch": "*"}
@@ -108,17 +127,34 @@ class S3Objects:
         except BotoCoreError as exc:
             raise self._error(exc, key) from None
 
-    def _list(self, prefix: str, delimiter: str | None = None) -> tuple[list[str], list[str]]:
-        """(keys, common prefixes) under ``prefix``."""
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
-        if delimiter:
-            kwargs["Delimiter"] = delimiter
-        keys: list[str] = []
-        prefixes: list[str] = []
+    def _keys(self, prefix: str, *, first_only: bool = False) -> list[str]:
+        """Every key under ``prefix`` (all pages), or at most one with ``first_only``."""
+        limit = 1 if first_only else None
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
-                keys.extend(obj["Key"] for obj in page.get("Contents", []))
-                prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+            return self.hook.list_keys(
+                bucket_name=self.bucket, prefix=prefix, page_size=limit, max_items=limit
+            )
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, prefix) from None
-        return keys, prefixes
+
+    def _prefixes(self, prefix: str) -> list[str]:
+        """The next '/'-delimited level under ``prefix`` (all pages)."""
+        try:
+            return self.hook.list_prefixes(bucket_name=self.bucket, prefix=prefix, delimiter="/")
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, prefix) from None
+
+    def _delete(self, key: str) -> None:
+        """Remove ``key``; an absent key is not an error (S3 deletes are idempotent)."""
+        from airflow.sdk.exceptions import AirflowException
+
+        try:
+            self.hook.delete_objects(bucket=self.bucket, keys=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, key) from None
+        except AirflowException:  # the hook's report of a per-key failure carries no S3 code
+            raise ModelStoreError(
+                f"S3 refused to delete {self.uri(key)} at {self.client.meta.endpoint_url}; check "
+                "that the AWS connection may delete objects in this bucket (s3:DeleteObject), "
+                "then retry"
+            ) from None

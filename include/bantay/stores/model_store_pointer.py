@@ -7,8 +7,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from bantay.stores.model_store_io import (
     ModelStoreError,
     NoProductionVersion,
@@ -93,7 +91,4 @@ class ServingPointers(VersionFiles):
         return json.loads(found[0]) if found else None
 
     def clear_shadow(self, model: str) -> None:
-        try:
-            self.client.delete_object(Bucket=self.bucket, Key=self.shadow_key(model))
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(exc, self.shadow_key(model)) from None
+        self._delete(self.shadow_key(model))

@@ -8,8 +8,6 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from bantay.stores.model_store_io import (
     ARTIFACT_FILES,
     MANIFEST_FILE,
@@ -43,17 +41,11 @@ class VersionFiles(S3Objects):
 
     def models(self) -> list[str]:
         """Names of every model with anything stored under this prefix."""
-        _, prefixes = self._list(f"{self.prefix}/models/", delimiter="/")
+        prefixes = self._prefixes(f"{self.prefix}/models/")
         return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in prefixes)
 
     def _model_exists(self, model: str) -> bool:
-        try:
-            response = self.client.list_objects_v2(
-                Bucket=self.bucket, Prefix=self.model_root(model), MaxKeys=1
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(exc, self.model_root(model)) from None
-        return response.get("KeyCount", 0) > 0
+        return bool(self._keys(self.model_root(model), first_only=True))
 
     def _unknown_model(self, model: str) -> UnknownModel:
         return UnknownModel(
@@ -65,12 +57,12 @@ class VersionFiles(S3Objects):
     def list_versions(self, model: str) -> list[str]:
         """Complete versions of ``model`` (those with a manifest), oldest id first."""
         _check_name("model", model)
-        keys, _ = self._list(f"{self.model_root(model)}versions/")
+        keys = self._keys(f"{self.model_root(model)}versions/")
         suffix = f"/{MANIFEST_FILE}"
         return sorted(k[: -len(suffix)].rsplit("/", 1)[-1] for k in keys if k.endswith(suffix))
 
     def _missing_version(self, model: str, version: str) -> ModelStoreError:
-        partial, _ = self._list(f"{self.model_root(model)}versions/{version}/")
+        partial = self._keys(f"{self.model_root(model)}versions/{version}/")
         if partial:
             names = sorted(k.rsplit("/", 1)[-1] for k in partial)
             return UnknownVersion(

@@ -1,0 +1,75 @@
+"""How the model store turns the S3 hook's failures into errors a person can act on.
+
+The S3 boundary is faked with botocore's ``Stubber`` on a real client (no request leaves the
+process); the amazon provider's ``S3Hook`` code in between is the real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from bantay.stores.model_store import BucketNotFound, ModelStore, ModelStoreError
+from fixtures_services import s3_hook_over
+
+ENDPOINT = "http://127.0.0.1:9"  # never contacted: the stubber answers first
+BUCKET = "bantay-unit"
+SHADOW = "bantay/models/learner_risk/shadow.json"
+
+
+@pytest.fixture
+def stubbed() -> Iterator[tuple[ModelStore, Stubber]]:
+    client = boto3.client(
+        "s3",
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id="unit",
+        aws_secret_access_key="unit",
+    )
+    with Stubber(client) as stubber:
+        yield ModelStore(s3_hook_over(client), BUCKET, "bantay"), stubber
+        stubber.assert_no_pending_responses()
+
+
+def _delete_params() -> dict[str, Any]:
+    return {"Bucket": BUCKET, "Delete": {"Objects": [{"Key": SHADOW}]}}
+
+
+def test_clearing_the_shadow_is_one_delete_through_the_hook(stubbed):
+    store, stubber = stubbed
+    stubber.add_response("delete_objects", {"Deleted": [{"Key": SHADOW}]}, _delete_params())
+    store.clear_shadow("learner_risk")
+
+
+def test_a_refused_delete_names_the_object_endpoint_and_permission(stubbed):
+    store, stubber = stubbed
+    refused = {"Errors": [{"Key": SHADOW, "Code": "AccessDenied", "Message": "Access Denied"}]}
+    stubber.add_response("delete_objects", refused, _delete_params())
+    with pytest.raises(ModelStoreError) as info:
+        store.clear_shadow("learner_risk")
+    message = str(info.value)
+    assert f"s3://{BUCKET}/{SHADOW}" in message and ENDPOINT in message
+    assert "s3:DeleteObject" in message
+
+
+def test_a_missing_bucket_on_delete_is_bucket_not_found(stubbed):
+    store, stubber = stubbed
+    stubber.add_client_error(
+        "delete_objects", "NoSuchBucket", http_status_code=404, expected_params=_delete_params()
+    )
+    with pytest.raises(BucketNotFound, match=f"S3 bucket '{BUCKET}' does not exist at {ENDPOINT}"):
+        store.clear_shadow("learner_risk")
+
+
+def test_listing_errors_name_the_prefix_and_the_fix(stubbed):
+    store, stubber = stubbed
+    stubber.add_client_error("list_objects_v2", "AccessDenied", http_status_code=403)
+    with pytest.raises(ModelStoreError) as info:
+        store.list_versions("learner_risk")
+    message = str(info.value)
+    assert f"s3://{BUCKET}/bantay/models/learner_risk/versions/" in message
+    assert "AccessDenied" in message and "credentials and permissions" in message
