@@ -82,13 +82,17 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
 
 def create_app() -> FastAPI:
     """The app; cheap to build (no database or S3 access until a request comes)."""
+    from airflow.api_fastapi.core_api.security import requires_access_dag
+
     from bantay.ui import actions, pages
 
     app = FastAPI(
         title="bantay",
         description="The model lifecycle pages of bantay (read access to the bantay DAGs "
         "required).",
-        dependencies=[Depends(require_read)],
+        # Airflow's own DAG read check (on the path's dag_id where a route has one), then
+        # bantay's: read access to every bantay DAG, since the pages join their outcomes.
+        dependencies=[Depends(requires_access_dag(method="GET")), Depends(require_read)],
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
