@@ -22,6 +22,7 @@ then trigger ``bantay_drift`` for the day. From Airflow's REST API (task instanc
     .venv/bin/python benchmarks/bench_nightly.py                    # 50,000 x 120, 3 cycles
     .venv/bin/python benchmarks/bench_nightly.py --quick            # 2,000 x 40, 2 cycles
     .venv/bin/python benchmarks/bench_nightly.py --label before     # results/nightly.before.json
+    .venv/bin/python benchmarks/bench_nightly.py --executor local   # Airflow's stock LocalExecutor
 """
 
 from __future__ import annotations
@@ -177,6 +178,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2,000 learners x 40 days, 2 cycles")
     parser.add_argument("--label", default="", help="results go to nightly.<label>.json")
     parser.add_argument("--keep", action="store_true", help="leave the stack running at the end")
+    parser.add_argument(
+        "--executor",
+        choices=("warm", "local"),
+        default="warm",
+        help="bantay's WarmLocalExecutor (as shipped) or Airflow's stock LocalExecutor",
+    )
     args = parser.parse_args()
     if args.quick:
         args.learners, args.days, args.cycles = 2_000, 40, 2
@@ -190,6 +197,8 @@ def main() -> None:
     try:
         stack.prepare(ports=(0, 0, 0))
         stack.env["BANTAY_MODELS"] = json.dumps(BENCH_MODELS)
+        if args.executor == "local":
+            stack.env["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
         stack.migrate()
         stack.start_components()
         setup = set_up(stack, args, first, last)
@@ -271,7 +280,12 @@ def report(args, cycles, setup, sampler: MemorySampler, metadata, load_at_start)
         name += ".quick"
     elif (args.learners, args.days) != (50_000, 120):
         name += f".{args.learners}x{args.days}"
-    params = {"learners": args.learners, "days": args.days, "cycles": args.cycles}
+    params = {
+        "learners": args.learners,
+        "days": args.days,
+        "cycles": args.cycles,
+        "executor": args.executor,
+    }
     print(f"wrote {_bench.write_results(name, params, numbers)}")
 
 
