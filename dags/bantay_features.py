@@ -14,10 +14,12 @@ Runs daily for the day that just ended (data interval `[D, D+1)` UTC):
    day's profile, timestamps, future-dated partitions, row count against recent days. A passing
    partition is copied to `accepted/`, the only tree Feast and training read; a failing one is
    moved to `quarantine/<source>/date=<day>/attempt-N/` with `reason.json`, and this task fails
-   with what to fix.
+   with what to fix. When every partition passed it emits the `features/bantay` Asset (the days
+   accepted), which starts `bantay_scoring`: scoring reads the accepted partitions, not the
+   online store, so it need not wait for step 4.
 4. **materialize**: Feast `materialize` over exactly the interval (plus allowed lateness) with an
    explicit start and end, so re-runs and backfills are idempotent and never depend on Feast's
-   own watermark. Emits the `features/bantay` Asset, which starts `bantay_scoring`.
+   own watermark. It runs beside scoring: the online store serves lookups of single learners.
 
 `feast apply` is a deploy step (`bantay features apply`), never part of this DAG.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import CronDataIntervalTimetable, Metadata, Param, PokeReturnValue, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, dag, task
 
 from bantay.airflow.assets import features_asset
 from bantay.airflow.defaults import START_DATE, default_args
@@ -98,8 +100,10 @@ def bantay_features():
             print(f"waiting for {len(missing)} partition(s), e.g. {missing[:3]}")
         return PokeReturnValue(is_done=not missing)
 
-    @task
-    def validate(days: list[str], run_id: str | None = None, logical_date=None) -> dict:
+    @task(outlets=[FEATURES])
+    def validate(
+        days: list[str], run_id: str | None = None, logical_date=None, outlet_events=None
+    ) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
         from bantay.features.contract import ContractViolation, enforce_for
@@ -115,16 +119,20 @@ def bantay_features():
         except ContractViolation as exc:
             # Bad data does not get better by retrying: fail now, with what to fix.
             raise AirflowFailException(str(exc)) from exc
-        return {"partitions": len(results), "rows": sum(r.rows for r in results)}
+        checked = {"partitions": len(results), "rows": sum(r.rows for r in results)}
+        # Only reached when every partition passed: a failed contract emits no event, so
+        # nothing downstream ever scores a quarantined day.
+        outlet_events[FEATURES].extra = {"days": days, **checked}
+        return checked
 
-    @task(outlets=[FEATURES])
-    def materialize(days: list[str], checked: dict):
+    @task
+    def materialize(days: list[str], checked: dict) -> dict:
         from bantay.features.materialize import materialize
         from bantay.settings import get_settings
 
         summary = materialize(get_settings(), [dt.date.fromisoformat(d) for d in days])
         print(f"materialized {checked['rows']} validated rows: {summary}")
-        yield Metadata(FEATURES, extra={"days": days, **summary})
+        return summary
 
     days = plan()
     checked = validate(days)

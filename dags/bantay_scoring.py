@@ -1,13 +1,15 @@
 """
 ### bantay_scoring: score active learners with the production model, daily, after features
 
-Scheduled on the `features/bantay` Asset: runs each time `bantay_features` has put a new day of
-features in the online store.
+Scheduled on the `features/bantay` Asset: runs each time `bantay_features` has accepted a new
+day of features (the data contract passed), beside that run's online materialization.
 
 For each model (a task group per model, emitting its `predictions/<model>` Asset): load the
 production version named by `production.json` in S3 (its sha256 is
-checked against the manifest **before** anything is unpickled), read online features for every
-learner enrolled that day (Feast `get_online_features`, in batches), score, and write the
+checked against the manifest **before** anything is unpickled), read the features of every
+learner enrolled that day from the accepted partitions with the online store's as-of rules (the
+latest row per learner and view up to the day's end, within the view's TTL: one columnar read,
+`bantay.serving.batch_features`; the same values Feast's online store holds), score, and write the
 prediction log partition `predictions/<model>/date=<day>/` (features used, score, model
 version). When a candidate is staged for **shadow** (`bantay shadow --model M --to VERSION`), it is
 scored beside production and the log keeps both; agreement statistics are in the task's return

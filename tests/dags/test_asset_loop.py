@@ -23,6 +23,14 @@ def _names(assets) -> set[str]:
     return {a.name for a in assets}
 
 
+def test_features_are_announced_when_accepted_not_when_online(dags):
+    """Scoring reads the accepted partitions, so it starts after the contract, while the online
+    store (single-learner lookups) is written beside it."""
+    features = dags["bantay_features"]
+    assert _names(features.get_task("validate").outlets) == {"features/bantay"}
+    assert not features.get_task("materialize").outlets
+
+
 def test_every_model_closes_the_loop(dags):
     from bantay.settings import get_settings
 

@@ -65,6 +65,32 @@ def feature_history():
     return settings
 
 
+def _features_events(run_id: str) -> list:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == "features/bantay", AssetEvent.source_run_id == run_id)
+        ).all()
+        return [(e.source_task_id, dict(e.extra or {})) for e in rows]
+
+
+def test_the_features_asset_names_the_accepted_days_and_comes_from_the_contract(feature_history):
+    run = run_dag(
+        "bantay_features",
+        dt.datetime.combine(LAST + dt.timedelta(days=1), dt.time(), dt.UTC),
+        {"start_date": LAST.isoformat(), "end_date": LAST.isoformat()},
+    )
+    assert str(run.state) == "success", task_states(run)
+    ((task, extra),) = _features_events(run.run_id)
+    assert task == "validate"
+    assert extra["days"] == [LAST.isoformat()] and extra["rows"] > 0, extra
+
+
 def test_online_store_matches_the_simulators_latest_values(feature_history):
     from bantay.stores.feast_store import online_features
 
@@ -106,6 +132,7 @@ def test_quarantined_partition_leaves_online_store_unchanged(feature_history):
     states = task_states(run)
     assert states["validate"] == "failed", states
     assert states["materialize"] == "upstream_failed", states
+    assert _features_events(run.run_id) == [], "a quarantined day must not start scoring"
     assert _online_dump() == before
     where = settings.quarantine_dir / "learning_activity" / f"date={bad_day.isoformat()}"
     where = where / "attempt-1"
