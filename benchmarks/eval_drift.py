@@ -2,6 +2,7 @@
 
     python benchmarks/eval_drift.py            # full: 5 seeds, 6 features, 30 clean days
     python benchmarks/eval_drift.py --quick    # a few minutes: fewer seeds, features, days
+    python benchmarks/eval_drift.py --cost-only  # the cost of one check at 5k and 50k learners
 
 Every check is ``bantay.monitoring.drift.run_drift`` on the world of ``eval_world`` (prediction
 logs, a trained model and its reference built like the pipeline's), and every retrain decision
@@ -258,6 +259,24 @@ def cost(learners: int, seed: int) -> dict[str, float]:
     }
 
 
+def cost_only(seed: int, out: str) -> int:
+    """Each size three times after the warm-up; the median run by wall time is reported."""
+    res = {}
+    for learners in (5000, 50000):
+        runs = sorted((cost(learners, seed) for _ in range(3)), key=lambda r: r["check_s"])
+        res[str(learners)] = {"median": runs[1], "runs": runs}
+        m = runs[1]
+        print(
+            f"{learners:>6} learners ({m['window_rows']:,} window rows): check {m['check_s']} s "
+            f"wall, {m['check_cpu_s']} s CPU (decision {m['decision_s']} s, report "
+            f"{m['report_s']} s), load average {m['load_average']}"
+        )
+    path = Path(__file__).resolve().parent / "results" / out
+    path.write_text(json.dumps({"seed": seed, "cost": res}, indent=2))
+    print(f"results: {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer seeds, features and days")
@@ -265,10 +284,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", nargs="*", help="override the shifted features")
     parser.add_argument("--break-features", nargs="*", help="override the broken features")
     parser.add_argument("--out", help="results file name under benchmarks/results/")
+    parser.add_argument(
+        "--cost-only",
+        action="store_true",
+        help="only the cost of one check at 5k and 50k learners (median of 3 each)",
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     quick = args.quick
     seeds = args.seeds or ([101, 102] if quick else [101, 102, 103, 104, 105])
+    if args.cost_only:
+        return cost_only(seeds[0], args.out or "eval_drift_cost.json")
     started = time.perf_counter()
     worlds = [World(learners=5000, seed=s, as_of=AS_OF) for s in seeds]
     res: dict[str, Any] = {"seeds": seeds, "quick": quick, "learners": 5000}
