@@ -146,6 +146,8 @@ def run_size(spec: str, engines: list[str], args, root: Path) -> dict[str, Any]:
 
 def save(args, sizes: list[str], engines: list[str], results: list[dict], started: dict) -> Path:
     name = "crossover.quick" if args.quick else "crossover"
+    if args.label:
+        name += f".{args.label}"
     path = _bench.write_results(
         name,
         {"sizes": sizes, "engines": engines, "memory_budget_gib": args.memory_budget_gib},
@@ -171,6 +173,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per build")
     parser.add_argument("--redis", default="127.0.0.1:6379")
     parser.add_argument("--quick", action="store_true", help="2k and 10k learners")
+    parser.add_argument("--label", default="", help="results go to crossover.<label>.json")
     _bench.add_step_args(parser)
     args = parser.parse_args()
     if args._step:

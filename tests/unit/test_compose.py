@@ -63,6 +63,7 @@ CELERY_OPTIONS = {
         "worker_prefetch_multiplier",
         "task_acks_late",
         "operation_timeout",
+        "celery_config_options",
     },
     "celery_broker_transport_options": {"visibility_timeout"},
 }

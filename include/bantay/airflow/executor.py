@@ -58,15 +58,15 @@ def preload(modules: tuple[str, ...]) -> dict[str, float]:
             log.warning("preload of %s skipped: %s", name, exc)
             continue
         took[name] = round(time.perf_counter() - t0, 2)
-    # What is loaded now is never freed: keep the collector from touching (and so copying) those
-    # pages in every forked task.
-    gc.freeze()
     return took
 
 
 def _warm_worker(**kwargs) -> None:
     took = preload(PRELOAD)
     log.info("worker preloaded %d modules in %.1f s: %s", len(took), sum(took.values()), took)
+    # What is loaded now stays for the worker's life: keep the collector from touching (and so
+    # copying) those pages in every forked task, as Airflow's Celery worker does.
+    gc.freeze()
     local_executor._run_worker(**kwargs)
 
 
