@@ -21,6 +21,7 @@ import datetime as dt
 import os
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import _bench
@@ -30,7 +31,12 @@ SERVICE = "learner_risk_v1"
 
 
 def _store_settings(store_yaml: str):
+    """Settings for one online store, with a Feast registry of its own: the registry records
+    what was materialized, and bantay skips windows older than that, so two stores sharing one
+    registry would see each other's progress (the second store's history would be skipped)."""
     os.environ["BANTAY_FEAST__STORE_YAML"] = store_yaml
+    registry = Path(os.environ["BANTAY_HOME"]) / f"feast_registry.{store_yaml}.db"
+    os.environ["BANTAY_FEAST_REGISTRY_URL"] = f"sqlite:///{registry}"
     return _bench.settings()
 
 
