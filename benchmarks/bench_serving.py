@@ -352,12 +352,12 @@ def main() -> None:
                         scoring["score_day_s_median"],
                         scoring["learners_per_s"],
                     ),
+                    ("  of which predict", scoring["predict_s_median"], ""),
                     (
-                        "  of which online feature reads",
+                        "Feast online reads of the same learners (not used by score_day)",
                         scoring["online_read_s_median"],
                         scoring["online_read_learners_per_s"],
                     ),
-                    ("  of which predict", scoring["predict_s_median"], ""),
                 ],
                 ["scoring (median)", "seconds", "learners/s"],
             )
