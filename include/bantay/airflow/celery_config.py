@@ -11,14 +11,10 @@ with them. bantay's tasks need Feast, Evidently and scikit-learn (seconds to imp
 
 from __future__ import annotations
 
-import logging
-
 from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
 from celery.signals import import_modules
 
 from bantay.airflow import executor
-
-log = logging.getLogger(__name__)
 
 # Airflow's own defaults, unchanged: importing this module is what connects the preload below.
 CELERY_CONFIG = DEFAULT_CELERY_CONFIG
@@ -26,7 +22,4 @@ CELERY_CONFIG = DEFAULT_CELERY_CONFIG
 
 @import_modules.connect
 def preload_bantay(*args, **kwargs) -> None:
-    took = executor.preload(executor.PRELOAD)
-    log.info(
-        "Celery worker preloaded %d modules in %.1f s: %s", len(took), sum(took.values()), took
-    )
+    executor.preload(executor.PRELOAD)

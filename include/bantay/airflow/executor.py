@@ -48,7 +48,8 @@ PRELOAD = (
 
 
 def preload(modules: tuple[str, ...]) -> dict[str, float]:
-    """Import ``modules``; returns seconds per module (skipped ones are logged, not raised)."""
+    """Import ``modules`` and log what it took; returns seconds per module (skipped ones are
+    logged, not raised)."""
     took: dict[str, float] = {}
     for name in modules:
         t0 = time.perf_counter()
@@ -58,12 +59,12 @@ def preload(modules: tuple[str, ...]) -> dict[str, float]:
             log.warning("preload of %s skipped: %s", name, exc)
             continue
         took[name] = round(time.perf_counter() - t0, 2)
+    log.info("preloaded %d modules in %.1f s: %s", len(took), sum(took.values()), took)
     return took
 
 
 def _warm_worker(**kwargs) -> None:
-    took = preload(PRELOAD)
-    log.info("worker preloaded %d modules in %.1f s: %s", len(took), sum(took.values()), took)
+    preload(PRELOAD)
     # What is loaded now stays for the worker's life: keep the collector from touching (and so
     # copying) those pages in every forked task, as Airflow's Celery worker does.
     gc.freeze()
