@@ -1,5 +1,7 @@
 """The production online store: the same materialization into Redis (feature_store.redis.yaml)
-gives the same online features as the embedded SQLite store."""
+gives the same online features as the embedded SQLite store, and neither store lets a backfill of
+older days overwrite newer values (the Redis profile writes with ``skip_dedup``, which drops
+Redis's own event-time check, so bantay's rule is all that guards it)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ pytestmark = pytest.mark.integration
 
 DAYS = [dt.date(2026, 9, 1) + dt.timedelta(days=i) for i in range(4)]
 SAMPLE = [100_001, 100_123, 100_456, 100_789]
+VIEWS = ["learning_activity", "family_contact", "learner_profile"]
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +53,43 @@ def test_redis_and_sqlite_online_stores_agree(tmp_path, redis_db):
     summary, redis_frame = _online(
         tmp_path, "feature_store.redis.yaml", {"BANTAY_FEAST_REDIS": redis_conn}
     )
-    assert summary["materialized"] == ["learning_activity", "family_contact", "learner_profile"]
+    assert summary["materialized"] == VIEWS
     assert redis_db.dbsize() > 0  # the rows really are in Redis
     assert redis_frame.notna().all().all()
     cols = sorted(sqlite_frame.columns)
     # Same values; dtypes may differ by store (e.g. int64 vs Int64), which serving does not see.
     pd.testing.assert_frame_equal(redis_frame[cols], sqlite_frame[cols], check_dtype=False)
+
+
+@pytest.mark.parametrize("yaml", ["feature_store.yaml", "feature_store.redis.yaml"])
+def test_a_backfill_of_older_days_keeps_the_newer_online_values(tmp_path, redis_db, yaml):
+    from bantay.features.contract import enforce_for
+    from bantay.features.materialize import materialize
+    from bantay.stores.feast_store import apply, online_features
+
+    redis_db.flushdb()
+    sim.write_range(
+        tmp_path / "data" / "raw", DAYS[0], len(DAYS), sim.Scenario(learners=800, seed=11)
+    )
+    env = {"BANTAY_FEAST_REDIS": f"{redis_address()},db=7"}
+
+    def frame(settings):
+        return online_features(settings, SAMPLE, "learner_risk_v1").set_index("learner_id")
+
+    with feast_profile(tmp_path / "older", tmp_path / "data", "feature_store.yaml") as settings:
+        apply(settings)
+        enforce_for(settings, DAYS)
+        materialize(settings, DAYS[:2])
+        older = frame(settings)
+    with feast_profile(tmp_path / "store", tmp_path / "data", yaml, env) as settings:
+        apply(settings)
+        materialize(settings, DAYS[-1:])
+        newest = frame(settings)
+        cols = sorted(newest.columns)
+        # The older days really hold other values, so writing them would show.
+        assert not older[cols].equals(newest[cols])
+        summary = materialize(settings, DAYS[:2])
+        after = frame(settings)
+    pd.testing.assert_frame_equal(after[cols], newest[cols])
+    assert summary["materialized"] == []
+    assert set(summary["skipped_newer_online"]) == set(VIEWS)
