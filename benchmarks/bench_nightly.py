@@ -98,7 +98,7 @@ class MemorySampler(threading.Thread):
                         total += rss
                         if rss > self.peak_process:
                             self.peak_process = rss
-                            self.peak_process_name = " ".join(p.cmdline()[1:4])[:80]
+                            self.peak_process_name = " ".join(p.cmdline())[:80]
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
             self.peak_total = max(self.peak_total, total)

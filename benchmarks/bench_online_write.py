@@ -1,0 +1,222 @@
+"""One day's online materialization, store by store and lever by lever: where the time goes
+(Feast's conversion of the rows to protobuf values against the store's own write) and the
+process's peak memory.
+
+Set-up (not timed): ``--learners`` x 3 simulated days, accepted by the data contract once and
+shared by every variant. Each variant then runs in a fresh process with its own copy of the
+feature repository (the shipped profile, changed only as the variant says), its own Feast
+registry and online store: ``feast apply``, the first two days materialized, then the third day
+materialized and timed (the nightly run: 3 views x one row per learner).
+
+Variants (the first of each store is what bantay ships):
+
+* ``sqlite``: ``feature_store.yaml`` (writes in batches of ``online_write_batch_size``);
+* ``sqlite-one-batch``: the same without ``online_write_batch_size`` (one batch per view);
+* ``redis``: ``feature_store.redis.yaml`` (batches, ``skip_dedup``: one round trip);
+* ``redis-two-trips``: without ``skip_dedup`` (Redis reads the stored event times first);
+* ``redis-one-batch``: without ``online_write_batch_size``.
+
+Each variant runs ``--repeats`` times, the variants taking turns (so a slow minute of the machine
+does not land on one of them); medians are reported. Redis: 127.0.0.1:6379, database
+``--redis-db``, flushed before each Redis run and at the end. The peak RSS is the process's, which
+also ran the untimed two-day materialization of the same shape just before.
+
+    .venv/bin/python benchmarks/bench_online_write.py                  # 50,000 learners, 3 runs
+    .venv/bin/python benchmarks/bench_online_write.py --learners 500000 --repeats 1 \
+        --variants redis redis-one-batch
+    .venv/bin/python benchmarks/bench_online_write.py --quick          # 2,000 learners
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import _bench
+
+FIRST = dt.date(2026, 3, 1)
+DAYS = [FIRST + dt.timedelta(days=i) for i in range(3)]
+VARIANTS = {
+    "sqlite": ("feature_store.yaml", {}),
+    "sqlite-one-batch": ("feature_store.yaml", {"materialization": None}),
+    "redis": ("feature_store.redis.yaml", {}),
+    "redis-two-trips": ("feature_store.redis.yaml", {"online_store.skip_dedup": False}),
+    "redis-one-batch": ("feature_store.redis.yaml", {"materialization": None}),
+}
+
+
+def variant_repo(home: Path, variant: str) -> tuple[Path, str]:
+    """A copy of the feature repository whose profile carries the variant's changes."""
+    import yaml
+
+    name, changes = VARIANTS[variant]
+    repo = home / "feature_repo"
+    shutil.copytree(_bench.ROOT / "feature_repo", repo)
+    profile = yaml.safe_load((repo / name).read_text())
+    for dotted, value in changes.items():
+        *parents, key = dotted.split(".")
+        node = profile
+        for part in parents:
+            node = node[part]
+        if value is None:
+            node.pop(key, None)
+        else:
+            node[key] = value
+    (repo / name).write_text(yaml.safe_dump(profile, sort_keys=False))
+    return repo, name
+
+
+def run_variant(variant: str, data_dir: Path, redis_db: int) -> dict[str, Any]:
+    """In this (fresh) process: apply, materialize two days, then time the third."""
+    import logging
+
+    home = data_dir.parent / variant
+    _bench.isolated_home(variant, keep=home)
+    repo, profile = variant_repo(home, variant)
+    os.environ.update(
+        {
+            "BANTAY_DATA_DIR": str(data_dir),
+            "BANTAY_FEAST__REPO_PATH": str(repo),
+            "BANTAY_FEAST__STORE_YAML": profile,
+            "BANTAY_FEAST_REDIS": f"127.0.0.1:6379,db={redis_db}",
+        }
+    )
+    logging.disable(logging.INFO)
+    from feast.infra.online_stores.redis import RedisOnlineStore
+    from feast.infra.online_stores.sqlite import SqliteOnlineStore
+
+    from bantay.features.materialize import materialize
+    from bantay.stores.feast_store import apply
+
+    settings = _bench.settings()
+    apply(settings)
+    materialize(settings, DAYS[:-1])
+    in_store = [0.0]
+    for cls in (SqliteOnlineStore, RedisOnlineStore):
+        write = cls.online_write_batch
+
+        def timed(self, *args, _write=write, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return _write(self, *args, **kwargs)
+            finally:
+                in_store[0] += time.perf_counter() - t0
+
+        cls.online_write_batch = timed
+    t0 = time.perf_counter()
+    summary = materialize(settings, DAYS[-1:])
+    seconds = time.perf_counter() - t0
+    return {
+        "seconds": seconds,
+        "store_write_seconds": in_store[0],
+        "feast_read_and_convert_seconds": seconds - in_store[0],
+        "views": summary["materialized"],
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def flush_redis(db: int) -> None:
+    import redis
+
+    redis.Redis(host="127.0.0.1", port=6379, db=db).flushdb()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--learners", type=int, default=50_000)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--redis-db", type=int, default=11)
+    parser.add_argument("--quick", action="store_true", help="2,000 learners, one run")
+    parser.add_argument("--_variant", help=argparse.SUPPRESS)
+    parser.add_argument("--_data", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._variant:
+        print(json.dumps(run_variant(args._variant, Path(args._data), args.redis_db)))
+        return
+    if args.quick:
+        args.learners, args.repeats = 2_000, 1
+
+    home = _bench.isolated_home("online-write")
+    from bantay import simulate as sim
+    from bantay.features.contract import enforce_for
+
+    data_dir = home / "data"
+    sim.write_range(data_dir / "raw", FIRST, len(DAYS), sim.Scenario(learners=args.learners))
+    enforce_for(_bench.settings(), DAYS)  # the accepted tree every variant's Feast reads
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in args.variants}
+    for n in range(args.repeats):
+        for variant in args.variants:
+            if variant.startswith("redis"):
+                flush_redis(args.redis_db)
+            out = subprocess.run(
+                [sys.executable, __file__, "--_variant", variant, "--_data", str(data_dir)]
+                + ["--redis-db", str(args.redis_db)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            result = json.loads(out.strip().splitlines()[-1])
+            shutil.rmtree(data_dir.parent / variant)
+            runs[variant].append(result)
+            print(f"run {n + 1}, {variant}: {result['seconds']:.1f} s", flush=True)
+    numbers: dict[str, Any] = {}
+    rows = []
+    for variant, results in runs.items():
+        med = {
+            key: _bench.median([r[key] for r in results])
+            for key in (
+                "seconds",
+                "store_write_seconds",
+                "feast_read_and_convert_seconds",
+                "peak_rss_mib",
+            )
+        }
+        med["rows_per_s"] = args.learners * len(results[0]["views"]) / med["seconds"]
+        numbers[variant] = {**med, "runs": results}
+        rows.append(
+            (
+                variant,
+                med["seconds"],
+                med["store_write_seconds"],
+                med["feast_read_and_convert_seconds"],
+                med["rows_per_s"],
+                med["peak_rss_mib"] / 1024,
+            )
+        )
+    flush_redis(args.redis_db)
+    print(
+        _bench.table(
+            rows,
+            [
+                "one day (median)",
+                "seconds",
+                "store write s",
+                "read + convert s",
+                "rows/s",
+                "peak GiB",
+            ],
+        )
+    )
+    name = "online_write" + (".quick" if args.quick else f".{args.learners}")
+    params = {
+        "learners": args.learners,
+        "variants": args.variants,
+        "repeats": args.repeats,
+        "days": len(DAYS),
+    }
+    print(f"wrote {_bench.write_results(name, params, numbers)}")
+    shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
