@@ -72,6 +72,13 @@ def isolated_home(name: str, keep: Path | None = None) -> Path:
     return home
 
 
+def flush_redis(db: int) -> None:
+    """Empty database ``db`` of the Redis server on 127.0.0.1:6379 (the benchmarks' own numbers)."""
+    import redis
+
+    redis.Redis(host="127.0.0.1", port=6379, db=db).flushdb()
+
+
 def settings():
     """Settings re-read from the (benchmark) environment."""
     from bantay.settings import get_settings

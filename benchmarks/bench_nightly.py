@@ -105,12 +105,6 @@ class MemorySampler(threading.Thread):
             time.sleep(self.every)
 
 
-def flush_redis(db: int) -> None:
-    import redis
-
-    redis.Redis(host="127.0.0.1", port=6379, db=db).flushdb()
-
-
 def _ts(value: str | None) -> float | None:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if value else None
 
@@ -243,7 +237,7 @@ def main() -> None:
         stack.prepare(ports=(0, 0, 0))
         stack.env["BANTAY_MODELS"] = json.dumps(bench_models(args.training_window))
         if args.online == "redis":
-            flush_redis(args.redis_db)
+            _bench.flush_redis(args.redis_db)
             stack.env["BANTAY_FEAST__STORE_YAML"] = "feature_store.redis.yaml"
             stack.env["BANTAY_FEAST_REDIS"] = f"127.0.0.1:6379,db={args.redis_db}"
         if args.executor == "local":
@@ -279,7 +273,7 @@ def main() -> None:
         if not args.keep:
             stack.stop(drop_database=True)
             if args.online == "redis":
-                flush_redis(args.redis_db)
+                _bench.flush_redis(args.redis_db)
     report(args, cycles, setup, sampler, metadata, load_at_start)
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -124,12 +124,6 @@ def run_variant(variant: str, data_dir: Path, redis_db: int) -> dict[str, Any]:
     }
 
 
-def flush_redis(db: int) -> None:
-    import redis
-
-    redis.Redis(host="127.0.0.1", port=6379, db=db).flushdb()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=50_000)
@@ -157,7 +151,7 @@ def main() -> None:
     for n in range(args.repeats):
         for variant in args.variants:
             if variant.startswith("redis"):
-                flush_redis(args.redis_db)
+                _bench.flush_redis(args.redis_db)
             out = subprocess.run(
                 [sys.executable, __file__, "--_variant", variant, "--_data", str(data_dir)]
                 + ["--redis-db", str(args.redis_db)],
@@ -193,7 +187,7 @@ def main() -> None:
                 med["peak_rss_mib"] / 1024,
             )
         )
-    flush_redis(args.redis_db)
+    _bench.flush_redis(args.redis_db)
     print(
         _bench.table(
             rows,
