@@ -27,7 +27,7 @@ trigger ``bantay_drift`` for the day. From Airflow's REST API (task instance sta
     .venv/bin/python benchmarks/bench_nightly.py --label before     # results/nightly.before.json
     .venv/bin/python benchmarks/bench_nightly.py --executor local   # Airflow's stock LocalExecutor
     .venv/bin/python benchmarks/bench_nightly.py --learners 500000 --days 40 --online redis \
-        --training-window 14                                         # 500,000 learners
+        --training-window 28                                         # 500,000 learners
 
 Nothing in the nightly cycle reads further back than its windows (the views' 14-day TTL, the
 drift check's 7-day window and 14-day reference, the 42-day label look-back), so the history's

@@ -58,8 +58,9 @@ def materialize(
     contract accepted can be materialized, whatever else sits in the raw tree.
     The online store holds the latest value per learner. A backfill of days older than what is
     already online would overwrite newer values with older ones on stores that do not compare
-    event times (SQLite), so such views are skipped: the offline store (the accepted partitions) still
-    serves those days to training. Re-running the newest window rewrites the same values.
+    event times (SQLite, and Redis with ``skip_dedup``, as the shipped Redis profiles write), so
+    such views are skipped: the offline store (the accepted partitions) still serves those days
+    to training. Re-running the newest window rewrites the same values.
     """
     fs = store(settings)
     start, end = materialization_window(settings, days)
