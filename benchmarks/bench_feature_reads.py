@@ -56,7 +56,6 @@ def main() -> None:
     import logging
 
     import pandas as pd
-    import redis
 
     logging.disable(logging.INFO)
     from bantay import simulate as sim
@@ -66,8 +65,7 @@ def main() -> None:
     from bantay.serving.scoring import active_learners, online_feature_frame
     from bantay.stores.feast_store import apply
 
-    client = redis.Redis(host="127.0.0.1", port=6379, db=args.redis_db)
-    client.flushdb()
+    _bench.flush_redis(args.redis_db)
     days = [FIRST + dt.timedelta(days=i) for i in range(args.days)]
     sim.write_range(home / "data" / "raw", FIRST, args.days, sim.Scenario(learners=args.learners))
     enforce_for(_store_settings("feature_store.yaml"), days)  # the accepted tree Feast reads
@@ -134,7 +132,7 @@ def main() -> None:
         numbers["read_seconds"][name] = {"median": med, "all": values}
         rows.append((name, med, len(learners) / med))
     print(_bench.table(rows, ["read (every enrolled learner)", "seconds", "learners/s"]))
-    client.flushdb()
+    _bench.flush_redis(args.redis_db)
     params = {"learners": args.learners, "days": args.days, "repeats": args.repeats}
     numbers["learners_read"] = len(learners)
     numbers["batch_equals_sqlite_online"] = True

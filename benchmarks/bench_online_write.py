@@ -31,18 +31,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import resource
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import _bench
 
+SCRIPT = Path(__file__).resolve()
 FIRST = dt.date(2026, 3, 1)
 DAYS = [FIRST + dt.timedelta(days=i) for i in range(3)]
 VARIANTS = {
@@ -75,19 +72,17 @@ def variant_repo(home: Path, variant: str) -> tuple[Path, str]:
     return repo, name
 
 
-def run_variant(variant: str, data_dir: Path, redis_db: int) -> dict[str, Any]:
-    """In this (fresh) process: apply, materialize two days, then time the third."""
+def _step_variant(p: dict[str, Any]) -> dict[str, Any]:
+    """In a fresh process (``_bench.run_step``): apply, materialize two days, time the third."""
     import logging
 
-    home = data_dir.parent / variant
-    _bench.isolated_home(variant, keep=home)
-    repo, profile = variant_repo(home, variant)
+    repo, profile = variant_repo(Path(p["home"]), p["variant"])
     os.environ.update(
         {
-            "BANTAY_DATA_DIR": str(data_dir),
+            "BANTAY_DATA_DIR": p["data"],
             "BANTAY_FEAST__REPO_PATH": str(repo),
             "BANTAY_FEAST__STORE_YAML": profile,
-            "BANTAY_FEAST_REDIS": f"127.0.0.1:6379,db={redis_db}",
+            "BANTAY_FEAST_REDIS": f"127.0.0.1:6379,db={p['redis_db']}",
         }
     )
     logging.disable(logging.INFO)
@@ -116,11 +111,10 @@ def run_variant(variant: str, data_dir: Path, redis_db: int) -> dict[str, Any]:
     summary = materialize(settings, DAYS[-1:])
     seconds = time.perf_counter() - t0
     return {
-        "seconds": seconds,
+        "_wall_s": seconds,
         "store_write_seconds": in_store[0],
         "feast_read_and_convert_seconds": seconds - in_store[0],
         "views": summary["materialized"],
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
@@ -131,11 +125,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--redis-db", type=int, default=11)
     parser.add_argument("--quick", action="store_true", help="2,000 learners, one run")
-    parser.add_argument("--_variant", help=argparse.SUPPRESS)
-    parser.add_argument("--_data", help=argparse.SUPPRESS)
+    _bench.add_step_args(parser)
     args = parser.parse_args()
-    if args._variant:
-        print(json.dumps(run_variant(args._variant, Path(args._data), args.redis_db)))
+    if args._step:
+        _bench.child_main(args, {"variant": _step_variant})
         return
     if args.quick:
         args.learners, args.repeats = 2_000, 1
@@ -152,15 +145,22 @@ def main() -> None:
         for variant in args.variants:
             if variant.startswith("redis"):
                 _bench.flush_redis(args.redis_db)
-            out = subprocess.run(
-                [sys.executable, __file__, "--_variant", variant, "--_data", str(data_dir)]
-                + ["--redis-db", str(args.redis_db)],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            result = json.loads(out.strip().splitlines()[-1])
-            shutil.rmtree(data_dir.parent / variant)
+            variant_home = home / variant
+            payload = {
+                "home": str(variant_home),
+                "variant": variant,
+                "data": str(data_dir),
+                "redis_db": args.redis_db,
+            }
+            step = _bench.run_step(SCRIPT, "variant", payload)
+            shutil.rmtree(variant_home)
+            result = {
+                "seconds": step["_wall_s"],
+                "store_write_seconds": step["store_write_seconds"],
+                "feast_read_and_convert_seconds": step["feast_read_and_convert_seconds"],
+                "views": step["views"],
+                "peak_rss_mib": step["_peak_rss_mib"],
+            }
             runs[variant].append(result)
             print(f"run {n + 1}, {variant}: {result['seconds']:.1f} s", flush=True)
     numbers: dict[str, Any] = {}
