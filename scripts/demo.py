@@ -16,6 +16,7 @@ next ``make demo``) stops it. Everything lives under ``.demo/``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -36,6 +37,8 @@ TRAINING = f"bantay_training_{MODEL}"
 SECOND = "learner_engagement"
 SECOND_TRAINING = f"bantay_training_{SECOND}"
 SHIFTED = "study_minutes,quiz_score_avg"
+# Days between a term outcome's observation and its maturing (the simulator's default is 14).
+LABEL_DELAY = 2
 TI_KEYS = ("dag_id", "dag_run_id", "task_id", "map_index", "state", "hostname", "pid")
 # The demo answers a request no sooner than a person would. Answered within a second or two,
 # the resumed task can meet the executor's late "success" event of its deferring attempt, which
@@ -253,12 +256,82 @@ def print_summary(data: dict, stack: LocalAirflow) -> None:
     print(f"  {data['wall_seconds']:7.1f} s  total")
 
 
-def lifecycle(api: Api, progress: Progress, first: dt.date, last: dt.date) -> None:
+@dataclasses.dataclass(frozen=True)
+class Calendar:
+    """The demo's days, all relative to its last day, so the story is the same on any weekday.
+
+    The covariate drift starts four days before the last; term outcomes are observed on a weekly
+    grid anchored on the drift's first day and mature ``LABEL_DELAY`` days later, inside the
+    checked days: the drift retrain can learn the drifted rows whatever the day of the week.
+    """
+
+    first: dt.date
+    last: dt.date
+
+    @classmethod
+    def ending(cls, last: dt.date, days: int) -> Calendar:
+        return cls(first=last - dt.timedelta(days=days - 1), last=last)
+
+    @property
+    def drift_start(self) -> dt.date:
+        return self.last - dt.timedelta(days=4)
+
+    @property
+    def label_anchor(self) -> dt.date:
+        return self.drift_start
+
+    @property
+    def check_days(self) -> list[dt.date]:
+        """The drift-checked days: the day before the drift, then every drifted day."""
+        return [self.drift_start + dt.timedelta(days=i) for i in range(-1, 5)]
+
+    @property
+    def warm_days(self) -> list[dt.date]:
+        """Daily features and scoring before the checks, so the first check has a full window."""
+        return [self.check_days[0] - dt.timedelta(days=i) for i in range(6, 0, -1)]
+
+    @property
+    def backfill_end(self) -> dt.date:
+        return self.warm_days[0] - dt.timedelta(days=1)
+
+    @property
+    def first_training_as_of(self) -> dt.date:
+        """A little before the daily loop, so its cooldown is over when the drift starts."""
+        return self.warm_days[0] - dt.timedelta(days=2)
+
+
+def story_gaps(data: dict) -> list[str]:
+    """The steps of the demo's story (drift confirmed -> retrain -> gate -> approval ->
+    promotion) that did not happen, each said so that a reader knows where to look."""
+    gaps = []
+    drift = data["drift"]
+    if not any(d["verdict"] == "DRIFT" for d in drift):
+        gaps.append("no drift check found DRIFT (the simulated shift was not detected)")
+    triggered = [d for d in drift if d["decision"] == "retrain_triggered"]
+    if not triggered:
+        held = sorted({d["decision"] for d in drift if d["verdict"] == "DRIFT"})
+        gaps.append(f"no drift check triggered a retrain (DRIFT days decided: {held or 'none'})")
+    retrains = [
+        r for r in data["runs"] if r["dag_id"] == TRAINING and r["run_type"] == "asset_triggered"
+    ]
+    if triggered and not retrains:
+        gaps.append(f"no {TRAINING} run was started by the drift Asset event")
+    for run in retrains:
+        if run["state"] != "success":
+            gaps.append(f"the drift retrain {run['dag_run_id']} ended {run['state']}")
+    ids = {r["dag_run_id"] for r in retrains}
+    if retrains and not any(a["run_id"] in ids and a["chosen"] for a in data["approvals"]):
+        gaps.append("nobody answered the drift retrain's approval")
+    serving = [v for v in data["versions"] if v["status"] == "production"]
+    if retrains and not any(v["run_id"] in ids for v in serving):
+        gaps.append(f"the drift retrain's version is not in production (serving: {serving})")
+    return gaps
+
+
+def lifecycle(api: Api, progress: Progress, cal: Calendar) -> None:
     """Backfill, first training, the daily loop and the drift-triggered retraining."""
-    drift_start = last - dt.timedelta(days=4)
-    check_days = [drift_start - dt.timedelta(days=1) + dt.timedelta(days=i) for i in range(6)]
-    warm_days = [check_days[0] - dt.timedelta(days=i) for i in range(6, 0, -1)]
-    backfill_end = warm_days[0] - dt.timedelta(days=1)
+    first, last = cal.first, cal.last
+    check_days, warm_days, backfill_end = cal.check_days, cal.warm_days, cal.backfill_end
     tick = progress.tick
 
     def finish(dag_id: str, run_id: str) -> str:
@@ -293,11 +366,7 @@ def lifecycle(api: Api, progress: Progress, first: dt.date, last: dt.date) -> No
         finish("bantay_features", api.trigger("bantay_features", "demo__backfill", conf))
         asset_run("bantay_scoring", known)  # started by the features Asset event
     with progress.phase("first training, validation gate, promotion"):
-        # Trained a little before the daily loop, so its cooldown is over when drift starts.
-        conf = {
-            "reason": "first model (make demo)",
-            "as_of": midnight(warm_days[0] - dt.timedelta(days=2)),
-        }
+        conf = {"reason": "first model (make demo)", "as_of": midnight(cal.first_training_as_of)}
         first_runs = {
             dag_id: api.trigger(dag_id, "demo__first_training", conf)
             for dag_id in (TRAINING, SECOND_TRAINING)
@@ -386,10 +455,7 @@ def main() -> int:
         return 0
     progress = Progress()
     api: Api | None = None
-    today = dt.datetime.now(dt.UTC).date()
-    last = today - dt.timedelta(days=1)
-    first = last - dt.timedelta(days=args.days - 1)
-    drift_start = last - dt.timedelta(days=4)
+    cal = Calendar.ending(dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1), args.days)
     bantay = str(BIN / "bantay")
     try:
         with progress.phase("reset .demo, local S3 + SMTP sink, Airflow metadata database"):
@@ -402,17 +468,19 @@ def main() -> int:
             stack.migrate()
         with progress.phase(
             f"start Airflow; meanwhile simulate {args.days} days x {args.learners} learners "
-            f"(drift from {drift_start}) and feast apply"
+            f"(drift from {cal.drift_start}) and feast apply"
         ):
             api = stack.api()
             progress.api, progress.stack = api, stack
             stack.start_components()
-            shift = f"{SHIFTED}@{drift_start}:2.0"
-            simulate = ["simulate", "--start", first.isoformat(), "--days", str(args.days)]
-            # Outcomes mature 2 days after observation (14 in the simulator's default), so the
-            # labels of the drifted days exist within the demo's days and the retrain can learn
-            # from them: bantay holds a drift retrain until they do.
-            scale = ["--learners", str(args.learners), "--label-delay", "2"]
+            shift = f"{SHIFTED}@{cal.drift_start}:2.0"
+            simulate = ["simulate", "--start", cal.first.isoformat(), "--days", str(args.days)]
+            # Outcomes are observed on the drift's first day (a weekly grid through it) and
+            # mature LABEL_DELAY days later (14 in the simulator's default), so the labels of the
+            # drifted days exist within the demo's days and the retrain can learn from them:
+            # bantay holds a drift retrain until they do.
+            scale = ["--learners", str(args.learners), "--label-delay", str(LABEL_DELAY)]
+            scale += ["--label-anchor", cal.label_anchor.isoformat()]
             stack.run([bantay, *simulate, *scale, "--shift", shift])
             stack.run([bantay, "registry", "upgrade"])
             stack.run([bantay, "features", "apply"])
@@ -420,7 +488,7 @@ def main() -> int:
         if args.airflow_only:
             say(f"Airflow is up at http://127.0.0.1:{stack.api_port}; make stop to stop it")
             return 0
-        lifecycle(api, progress, first, last)
+        lifecycle(api, progress, cal)
     except (ApiGaveUp, ApiError, TimeoutError, RuntimeError) as exc:
         where = progress.name + (f", {progress.day}" if progress.day else "")
         print(
@@ -436,7 +504,15 @@ def main() -> int:
             except Exception as summary_exc:  # noqa: BLE001 (the first error is the one to show)
                 print(f"!! (no summary either: {summary_exc})", file=sys.stderr)
         return 1
-    print_summary(write_summary(api, stack, progress, error=None), stack)
+    data = write_summary(api, stack, progress, error=None)
+    print_summary(data, stack)
+    gaps = story_gaps(data)
+    if gaps:
+        print("\n!! The demo ran but its story is incomplete:", file=sys.stderr)
+        for gap in gaps:
+            print(f"!!  - {gap}", file=sys.stderr)
+        print(f"!! Details: {DEMO / 'summary.json'}, the UI at {data['ui']}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -32,6 +32,7 @@ def _simulate(args: argparse.Namespace) -> int:
         concept=parse_concept(args.concept) if args.concept else None,
         broken=tuple(parse_broken(b) for b in args.broken),
         label_delay_days=args.label_delay,
+        label_anchor=parse_date(args.label_anchor) if args.label_anchor else None,
     )
     raw = Path(args.out) if args.out else get_settings().raw_dir
     start = parse_date(args.start)
@@ -212,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=14,
         metavar="DAYS",
         help="days between observing a learner and their term outcome maturing (default 14)",
+    )
+    sim.add_argument(
+        "--label-anchor",
+        metavar="DATE",
+        help="a day on which term outcomes are observed; the weekly grid runs through it "
+        "(default: a fixed grid, so the weekday of the observations never changes)",
     )
     sim.add_argument("--out", help="raw folder (default: <data_dir>/raw from settings)")
     sim.add_argument(

@@ -13,8 +13,9 @@ from bantay.simulate_world import _typed, _utc, latent_risk, population
 
 
 def is_observation_day(day: dt.date, scenario: Scenario) -> bool:
-    """Labels are observed on a weekly grid (every ``label_every_days`` days)."""
-    return _day_index(day) % scenario.label_every_days == 0
+    """Labels are observed on a weekly grid (every ``label_every_days`` days from the anchor)."""
+    anchor = _day_index(scenario.label_anchor) if scenario.label_anchor else 0
+    return (_day_index(day) - anchor) % scenario.label_every_days == 0
 
 
 def label_partition(day: dt.date, scenario: Scenario) -> pd.DataFrame:

@@ -84,6 +84,10 @@ class Scenario:
     seed: int = 7
     label_delay_days: int = 14
     label_every_days: int = 7
+    # The first observation day of the weekly grid (any day of the grid will do); None keeps the
+    # grid of the simulator's epoch. A demo anchors it on its drift start so that the drifted
+    # days' labels mature at the same point of its story whatever the day of the week.
+    label_anchor: dt.date | None = None
     missing_day_rate: float = 0.05
     late_row_rate: float = 0.01
     covariate: tuple[CovariateShift, ...] = ()
