@@ -1,7 +1,12 @@
 """A registry and S3 store filled through bantay's own APIs, as a real lifecycle leaves them.
 
 Per model: a first version promoted, a second promoted over it (the first is archived), a third
-rejected by the gate; one drift row per day with a short DRIFT episode that triggered a retrain.
+rejected by the gate, and a fourth that passed the gate and waits for a person's approval; one
+drift row per day with a short DRIFT episode that triggered a retrain. The waiting versions of all
+models come from runs with the same run id, as on a real deployment: each model has its own
+training DAG, and their runs of one logical date are all named ``scheduled__<date>`` (or, when
+triggered for that date, ``manual__<date>``; the seed uses the latter so that a test can create
+the Airflow run behind it, which Airflow allows for manual ids only).
 Used by the UI tests and ``benchmarks/bench_ui.py`` (365 days x 3 models).
 """
 
@@ -19,6 +24,7 @@ class Seeded:
     archived: str
     production: str
     rejected: str
+    candidate: str = ""  # waits for approval; its run id is the same for every model
     runs: list[str] = field(default_factory=list)  # training run ids, like the versions
     days: list[dt.date] = field(default_factory=list)
 
@@ -99,10 +105,43 @@ def seed_model(registry, store, model: str, last_day: dt.date, days: int) -> See
             store.promote(model, version, actor=f"airflow:{run_id}", reason=lineage["reason"])
         ids.append(version)
         runs.append(run_id)
+    ids.append(_candidate(registry, model, last_day))
+    runs.append(shared_run_id(last_day))
     registry_rows(registry, model, first_day, days)
     return Seeded(
         model, *ids, runs=runs, days=[first_day + dt.timedelta(days=d) for d in range(days)]
     )
+
+
+def shared_run_id(last_day: dt.date) -> str:
+    """The run id every model's training DAG gives its run triggered for ``last_day``."""
+    return f"manual__{last_day.isoformat()}T00:00:00+00:00"
+
+
+def _candidate(registry, model: str, last_day: dt.date) -> str:
+    """A version that passed the gate and waits for a person (status candidate)."""
+    as_of = dt.datetime.combine(last_day, dt.time(), dt.UTC)
+    version = f"v{as_of:%Y%m%dT%H%M%S}-{model[:4]}3"
+    run_id = shared_run_id(last_day)
+    lineage = {
+        "as_of": as_of.isoformat(),
+        "data_window": [str(as_of - dt.timedelta(days=56)), str(as_of)],
+        "training_rows": 12100,
+        "airflow_run_id": run_id,
+        "reason": "weekly schedule",
+    }
+    registry.upsert_version(
+        model,
+        version,
+        airflow_run_id=run_id,
+        status="candidate",
+        metrics=_metrics(0.54, 0.53),
+        params={"estimator": "hist_gradient_boosting", "max_depth": 4},
+        gate=_gate(True),
+        lineage=lineage,
+        reason=lineage["reason"],
+    )
+    return version
 
 
 def registry_rows(registry, model: str, first_day: dt.date, days: int) -> None:

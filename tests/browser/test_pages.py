@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import urllib.error
 import urllib.request
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -16,9 +16,24 @@ from ui_support import MODELS
 pytestmark = pytest.mark.integration
 
 
+AIRFLOW_NAV = "[data-testid=nav-sidebar]"  # the navigation bar of Airflow's shell
+
+
 def frame(page):
     """The bantay page inside the Airflow UI's iframe."""
     return page.frame_locator("iframe").first
+
+
+def airflow_navs(page) -> int:
+    """How many Airflow navigation bars are on screen, counting every frame of the page."""
+    page.locator(AIRFLOW_NAV).first.wait_for()
+    page.wait_for_load_state("networkidle")
+    return sum(f.locator(AIRFLOW_NAV).count() for f in page.frames)
+
+
+def arrives_at(page, url: str) -> None:
+    """Wait until the address bar shows ``url`` (compared decoded: run ids hold ``+`` and ``:``)."""
+    page.wait_for_url(lambda at: unquote(at) == url, timeout=15_000)
 
 
 def test_every_route_refuses_an_anonymous_request(airflow_server):
@@ -63,6 +78,7 @@ def test_versions_show_archived_production_and_rejected_rows(page, airflow_serve
         seeded.archived: "archived",
         seeded.production: "production",
         seeded.rejected: "rejected",
+        seeded.candidate: "candidate",
     }
     assert (
         "failed: no_regression.pr_auc"
@@ -131,3 +147,63 @@ def test_roll_back_to_this_creates_a_rollback_run(page, airflow_server):
     assert len(mine) == 1
     assert mine[0]["conf"]["reason"] == "north-region recall dropped after the promotion"
     assert mine[0]["triggering_user_name"] == airflow_server.user
+
+
+def test_links_into_airflow_move_the_shell_not_the_frame(page, airflow_server):
+    """Inside the shell's sandboxed iframe, a Run link and an approve link open the Airflow page
+    itself: the address bar shows it, and there is one Airflow on screen, not one inside another."""
+    model = MODELS[0]
+    seeded = airflow_server.seeded[model]
+    dag_id = f"bantay_training_{model}"
+    run_id = seeded.runs[-1]  # the run whose version waits for approval
+    airflow_server.api(
+        "POST",
+        f"/api/v2/dags/{dag_id}/dagRuns",
+        {"dag_run_id": run_id, "logical_date": None, "conf": {"reason": "browser test"}},
+    )
+    base = airflow_server.base
+    run_page = f"{base}/dags/{dag_id}/runs/{run_id}"
+
+    page.goto(base + "/plugin/bantay")
+    frame(page).locator(f"tr[data-model='{model}'] a.run").click()
+    arrives_at(page, run_page)
+    assert airflow_navs(page) == 1
+    page.go_back()  # the shell's history has the bantay page it came from
+    arrives_at(page, base + "/plugin/bantay/bantay/models")
+    frame(page).locator("#models").wait_for()
+
+    # The bookmarkable address of a bantay page inside the shell.
+    page.goto(f"{base}/plugin/bantay/bantay/models/{model}")
+    frame(page).locator(f"#versions tr[data-version='{seeded.candidate}'] a.approve").click()
+    arrives_at(page, run_page + "/required_actions")
+    assert airflow_navs(page) == 1
+
+    page.goto(base + "/plugin/bantay")
+    frame(page).locator(f"tr[data-model='{model}'] a", has_text="1 waiting").click()
+    arrives_at(page, base + "/required_actions?response_received=false")
+    assert airflow_navs(page) == 1
+
+
+def test_links_into_airflow_work_outside_the_shell(page, airflow_server):
+    model = MODELS[0]
+    seeded = airflow_server.seeded[model]
+    page.goto(f"{airflow_server.base}/bantay/models/{model}")
+    page.locator(f"#versions tr[data-version='{seeded.production}'] a.run").click()
+    arrives_at(page, f"{airflow_server.base}/dags/bantay_training_{model}/runs/{seeded.runs[1]}")
+    assert airflow_navs(page) == 1
+
+
+def test_the_started_run_banner_opens_the_run_in_the_shell(page, airflow_server):
+    model = MODELS[0]
+    page.goto(f"{airflow_server.base}/plugin/bantay/bantay/models/{model}")
+    app = frame(page)
+    app.locator("form[action$='/retrain'] input[name=reason]").fill(
+        "browser test: the banner's link"
+    )
+    app.get_by_role("button", name="Retrain").click()
+    banner = app.locator("#triggered a")
+    banner.wait_for()
+    run_id = banner.inner_text().rsplit(" run ", 1)[1]
+    banner.click()
+    arrives_at(page, f"{airflow_server.base}/dags/bantay_training_{model}/runs/{run_id}")
+    assert airflow_navs(page) == 1

@@ -237,3 +237,130 @@ def test_task_extra_links_lead_to_the_version_and_the_drift_day(ui, seeded_ui): 
         assert urljoin(url, moved.headers["location"]) == expected, moved.headers["location"]
     other = type("TiKey", (), {"dag_id": "someone_elses_dag", "run_id": "r", "task_id": "t"})
     assert BantayPageLink().get_link(None, ti_key=other) == ""
+
+
+def test_pages_may_be_framed_by_airflow_only(ui):
+    page = ui.client.get("/bantay/models", headers=ui.as_user("viewer"))
+    assert page.headers["content-security-policy"] == "frame-ancestors 'self'"
+    refused = ui.client.get("/bantay/models")
+    assert refused.status_code == 401
+    assert refused.headers["content-security-policy"] == "frame-ancestors 'self'"
+
+
+def test_airflow_links_are_handed_to_the_shell(ui, seeded_ui):  # noqa: F811
+    """Links into Airflow carry no target (refused in the shell's sandboxed iframe) and are
+    marked for the page's script, which is served like the stylesheet."""
+    page = ui.client.get("/bantay/models/" + MODELS[0], headers=ui.as_user("operator")).text
+    assert 'target="_top"' not in page
+    assert re.search(r'<a class="run" data-airflow [^>]*href="(\.\./)+dags/bantay_training_', page)
+    assert 'src="../static/bantay.js"' in page
+    script = ui.client.get("/bantay/static/bantay.js", headers=ui.as_user("viewer"))
+    assert script.status_code == 200 and "pushState" in script.text
+
+
+def test_a_run_is_looked_up_by_its_dag_and_its_run_id(ui, seeded_ui):  # noqa: F811
+    """Every model's training DAG names its scheduled run of a day alike: the run's tab and the
+    extra link of its tasks show that DAG's model's version, never another model's."""
+    from urllib.parse import quote, urljoin
+
+    from bantay.airflow.training_dag import training_dag_id
+    from bantay.ui.links import link_path
+
+    run_id = seeded_ui[MODELS[0]].runs[-1]
+    assert all(seeded_ui[m].runs[-1] == run_id for m in MODELS), "the seed shares the run id"
+    for model in MODELS:
+        mine = seeded_ui[model].candidate
+        others = [seeded_ui[m].candidate for m in MODELS if m != model]
+        dag_id = training_dag_id(model)
+        tab = ui.client.get(
+            f"/bantay/runs/{dag_id}/{quote(run_id, safe='')}", headers=ui.as_user("viewer")
+        )
+        assert tab.status_code == 200
+        assert mine in tab.text and not any(o in tab.text for o in others), (model, tab.text)
+        url = link_path(dag_id, run_id, "evaluate")
+        moved = ui.client.get(url, headers=ui.as_user("viewer"), follow_redirects=False)
+        assert moved.status_code == 303, moved.text[:300]
+        assert urljoin(url, moved.headers["location"]) == (
+            f"/bantay/models/{model}/versions/{mine}"
+        )
+    # A drift run's id means nothing to a training DAG, and the other way round.
+    day = seeded_ui[MODELS[0]].days[-1]
+    drift_run = f"manual__{day.isoformat()}T06:00:00+00:00"
+    tab = ui.client.get(
+        f"/bantay/runs/{training_dag_id(MODELS[0])}/{quote(drift_run, safe='')}",
+        headers=ui.as_user("viewer"),
+    )
+    assert "has produced no version or drift report" in tab.text
+    tab = ui.client.get(
+        f"/bantay/runs/bantay_drift/{quote(run_id, safe='')}", headers=ui.as_user("viewer")
+    )
+    assert not any(seeded_ui[m].candidate in tab.text for m in MODELS)
+
+
+def test_an_approval_records_who_answered_and_their_note(ui, seeded_ui, monkeypatch):  # noqa: F811
+    """A person answers the approval request as Airflow's Required Actions form does (its note
+    field included); the decision reaches the registry with their name and note."""
+    import sqlalchemy as sa
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+
+    import bantay.training.tasks as training_tasks
+    from bantay.airflow.training_dag import training_dag, training_dag_id
+    from bantay.settings import get_settings
+
+    model = MODELS[0]
+    dag_id = training_dag_id(model)
+    settings = get_settings()
+    task = training_dag(settings, settings.model(model)).get_task("manual_approval")
+    started = ui.client.post(
+        f"/api/v2/dags/{dag_id}/dagRuns",
+        json={"logical_date": None, "conf": {"reason": "approval test"}},
+        headers=ui.as_user("operator"),
+    )
+    assert started.status_code == 200, started.text
+    run_id = started.json()["dag_run_id"]
+    # What the operator writes when it starts waiting (upsert_hitl_detail), written here
+    # directly: no worker runs in this test.
+    with create_session() as session:
+        ti = session.scalars(
+            sa.select(TaskInstance).filter_by(
+                dag_id=dag_id, run_id=run_id, task_id=task.task_id, map_index=-1
+            )
+        ).one()
+        ti.state = TaskInstanceState.AWAITING_INPUT
+        session.add(
+            HITLDetail(
+                ti_id=ti.id,
+                options=task.options,
+                subject="Approve?",
+                defaults=task.defaults,
+                multiple=task.multiple,
+                params=task.serialized_params,
+            )
+        )
+    asked = ui.client.get(
+        f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task.task_id}/-1/hitlDetails",
+        headers=ui.as_user("operator"),
+    )
+    assert asked.status_code == 200, asked.text
+    assert "note" in asked.json()["params"], "the Required Actions form has no note field"
+    note = "recall on the north slice is back; approving for the term start"
+    answered = ui.client.patch(
+        f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task.task_id}/-1/hitlDetails",
+        json={"chosen_options": ["Approve"], "params_input": {"note": note}},
+        headers=ui.as_user("operator"),
+    )
+    assert answered.status_code == 200, answered.text
+    with create_session() as session:
+        event = session.get(HITLDetail, ti.id).as_resume_event_payload()
+
+    recorded = []
+    monkeypatch.setattr(training_tasks, "record_approval", lambda *args: recorded.append(args[2:]))
+    candidate = seeded_ui[model].candidate
+    plan = {"model": model, "run_id": run_id, "as_of": "2026-11-22T00:00:00+00:00", "reason": "x"}
+    pulled = {task.plan_task_id: plan, task.evaluate_task_id: {"version": candidate}}
+    fake_ti = type("Ti", (), {"xcom_pull": lambda self, task_ids: pulled[task_ids]})()
+    task.execute_complete(context={"ti": fake_ti, "task": task}, event=event)
+    assert recorded == [(candidate, True, "operator", note)]

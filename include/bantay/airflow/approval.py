@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import BaseNotifier, Param
+from airflow.sdk.definitions.param import ParamsDict
 
 
 class WaitingForApprovalNotifier(BaseNotifier):
@@ -46,16 +47,25 @@ class WaitingForApprovalNotifier(BaseNotifier):
         self.log.info("told on-call: %s (sent: %s)", sent["subject"], sent["sent"])
 
 
+NOTE = "note"
+
+
+def note_param() -> Param:
+    """The form field of the request: why the person decided, kept with their name."""
+    return Param(
+        "", type="string", title="Why (kept in the registry and the audit log)", source="task"
+    )
+
+
 class GateApprovalOperator(ApprovalOperator):
     def __init__(self, *, evaluate_task_id: str, plan_task_id: str, **kwargs: Any) -> None:
-        kwargs.setdefault(
-            "params",
-            {
-                "note": Param(
-                    "", type="string", title="Why (kept in the registry and the audit log)"
-                )
-            },
-        )
+        # By the time this runs, Airflow has already filled ``params`` with the DAG's params, so a
+        # default would never apply; and the Required Actions form shows only the task's own
+        # params (those whose source is "task"). The note is therefore added to what is there.
+        params = ParamsDict(kwargs.pop("params", None) or {})
+        if NOTE not in ParamsDict.filter_params_by_source(params, source="task"):
+            params[NOTE] = note_param()
+        kwargs["params"] = params
         kwargs.setdefault(
             "notifiers",
             [
@@ -87,6 +97,6 @@ class GateApprovalOperator(ApprovalOperator):
                 if isinstance(user, dict)
                 else str(user)
             )
-            note = (event.get("params_input") or {}).get("note") or "no note"
+            note = (event.get("params_input") or {}).get(NOTE) or "no note"
             record_approval(get_settings(), ctx, version, approved, by, note)
         return super().execute_complete(context=context, event=event)

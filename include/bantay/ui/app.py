@@ -1,9 +1,11 @@
 """The FastAPI app behind the bantay pages, mounted by Airflow's API server under ``/bantay``.
 
-Server-rendered Jinja pages and one stylesheet; every link is relative, so the pages work behind a
-sub-path or a proxy and inside the Airflow UI's iframe. Every route, the stylesheet included,
-depends on ``require_read``: an anonymous request gets 401, a user without read access to the
-bantay DAGs 403.
+Server-rendered Jinja pages, one stylesheet and one small script; every link is relative, so the
+pages work behind a sub-path or a proxy and inside the Airflow UI's iframe. Links into Airflow
+itself are marked ``data-airflow``: the script hands them to the shell around the iframe (see
+``static/bantay.js``). Every route, the static files included, depends on ``require_read``: an
+anonymous request gets 401, a user without read access to the bantay DAGs 403. Every response may
+be framed only by a page of the same origin (Airflow's shell), never by another site.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from bantay.ui.auth import ROLLBACK, may_trigger, require_read
 
 HERE = Path(__file__).resolve().parent
 PREFIX = "/bantay"
+# The pages carry actions (retrain, roll back): no other site may frame them and lure a click.
+FRAME_ANCESTORS = "frame-ancestors 'self'"
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +58,11 @@ def relative(request: Request, target: str) -> str:
 
 
 def airflow_link(request: Request, target: str) -> str:
-    """A relative link to a page of the Airflow UI itself (``dags/<id>/runs/<run>``)."""
+    """A relative link to a page of the Airflow UI itself (``dags/<id>/runs/<run>``).
+
+    Templates mark it ``data-airflow``: inside the shell's iframe it must move the shell, not
+    the frame (``static/bantay.js``).
+    """
     return relative(request, "/") + "../" + target.lstrip("/")
 
 
@@ -99,4 +107,11 @@ def create_app() -> FastAPI:
     )
     app.include_router(pages.router)
     app.include_router(actions.router)
+
+    @app.middleware("http")
+    async def same_origin_frames_only(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", FRAME_ANCESTORS)
+        return response
+
     return app

@@ -48,6 +48,12 @@ def stylesheet() -> FileResponse:
     return FileResponse(HERE / "static" / "bantay.css", media_type="text/css")
 
 
+@router.get("/static/bantay.js")
+def script() -> FileResponse:
+    """The one script: links into Airflow itself, from inside the shell's sandboxed iframe."""
+    return FileResponse(HERE / "static" / "bantay.js", media_type="text/javascript")
+
+
 @router.get("/models", response_class=HTMLResponse)
 def models(request: Request) -> HTMLResponse:
     r = reader()
@@ -175,12 +181,12 @@ def task_link(request: Request, dag_id: str, run_id: str, task_id: str) -> Redir
     r = reader()
     target = f"runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
     if dag_id.startswith(TRAINING_PREFIX):
-        versions = r.versions_of_run(run_id)
+        versions = r.versions_of_run(dag_id, run_id)
         if versions:
             target = f"models/{versions[-1].model}/versions/{versions[-1].version}"
     elif dag_id == DRIFT:
         model = task_id.split(".", 1)[0]
-        days = [d for d in r.drift_of_run(run_id) if d.model == model]
+        days = [d for d in r.drift_of_run(dag_id, run_id) if d.model == model]
         if days:
             target = f"models/{model}/drift/{days[-1].report_date.isoformat()}"
     return RedirectResponse(relative(request, target), status_code=status.HTTP_303_SEE_OTHER)
@@ -194,10 +200,10 @@ def run_tab(request: Request, dag_id: str, run_id: str) -> HTMLResponse:
     if dag_id.startswith(TRAINING_PREFIX):
         context["versions"] = [
             {"record": v, "gate": views.gate_summary(v), "checks": views.gate_rows(v)}
-            for v in r.versions_of_run(run_id)
+            for v in r.versions_of_run(dag_id, run_id)
         ]
     elif dag_id == DRIFT:
-        context["drift"] = r.drift_of_run(run_id)
+        context["drift"] = r.drift_of_run(dag_id, run_id)
     elif dag_id == SCORING:
         context["pointers"] = {m: r.pointer(m) for m in r.model_names()}
         context["shadows"] = {m: r.shadow(m) for m in r.model_names()}

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bantay.airflow.training_dag import training_dag_id
 from bantay.settings import Settings, get_settings
 from bantay.stores.model_store import ModelStore, ModelStoreError
 from bantay.stores.registry import Registry
@@ -26,6 +27,7 @@ from bantay.stores.registry_models import (
     RegistryError,
     VersionRecord,
 )
+from bantay.ui.links import DRIFT
 
 log = logging.getLogger(__name__)
 
@@ -158,20 +160,37 @@ class Reader:
 
         return self._registry(read, ([], 0))
 
-    def versions_of_run(self, run_id: str) -> list[VersionRecord]:
-        """The versions a training run registered (normally one), of configured models."""
-        known = set(self.model_names())
+    def versions_of_run(self, dag_id: str, run_id: str) -> list[VersionRecord]:
+        """The versions a training run registered (normally one).
+
+        A run is named by its DAG and its run id together: every model's training DAG makes
+        runs called ``scheduled__<date>`` (and a manual trigger may reuse an id), so the run id
+        alone would also find the other models' versions. The registry keeps the run id only;
+        the model is the one ``dag_id`` trains.
+        """
+        model = self.model_of_training_dag(dag_id)
+        if model is None:
+            return []
         return self._registry(
-            lambda: [v for v in self.registry.versions_of_run(run_id) if v.model in known], []
+            lambda: [v for v in self.registry.versions_of_run(run_id) if v.model == model], []
         )
 
-    def drift_of_run(self, run_id: str) -> list[DriftReportRecord]:
-        """The drift rows a drift run wrote (one per model), of configured models."""
+    def drift_of_run(self, dag_id: str, run_id: str) -> list[DriftReportRecord]:
+        """The drift rows a ``bantay_drift`` run wrote (one per model), of configured models.
+
+        Only that DAG writes drift rows; a run of any other DAG with the same run id has none.
+        """
+        if dag_id != DRIFT:
+            return []
         known = set(self.model_names())
         return self._registry(
             lambda: [d for d in self.registry.drift_reports_of_run(run_id) if d.model in known],
             [],
         )
+
+    def model_of_training_dag(self, dag_id: str) -> str | None:
+        """The configured model whose training DAG is ``dag_id`` (``bantay_training_<model>``)."""
+        return next((m for m in self.model_names() if training_dag_id(m) == dag_id), None)
 
     def _registry(self, read, default):
         try:

@@ -24,9 +24,16 @@ def baseline_metrics(version: VersionRecord | None) -> dict[str, Any]:
     return dict((version.metrics.get("production_on_same_test") or {}) if version else {})
 
 
+def compared_metrics(version: VersionRecord | None) -> dict[str, Any]:
+    """This version's scores on the rows production was scored on (older versions: its test)."""
+    if version is None:
+        return {}
+    return dict(version.metrics.get("candidate_on_compared_rows") or test_metrics(version))
+
+
 def changes(version: VersionRecord | None) -> dict[str, float | None]:
     """Primary metrics minus production's on the same test set (None without a baseline)."""
-    mine, base = test_metrics(version), baseline_metrics(version)
+    mine, base = compared_metrics(version), baseline_metrics(version)
     return {
         k: (mine[k] - base[k]) if isinstance(base.get(k), int | float) and k in mine else None
         for k in PRIMARY
@@ -275,7 +282,7 @@ def version_page(reader: Reader, model: str, version: VersionRecord) -> dict[str
             for r in reader.drift(model, since=start)
             if r.report_date <= end and r.verdict != "OK"
         ]
-    mine, base = test_metrics(version), baseline_metrics(version)
+    mine, base = compared_metrics(version), baseline_metrics(version)
     metric_rows = [
         {"name": k, "mine": mine.get(k), "base": base.get(k)}
         for k in mine
