@@ -90,6 +90,10 @@ def test_approve_via_rest_api_promotes_the_version(approved):
     assert answer.run_id == run.run_id
     assert answer.request["subject"] == f"Approve {MODEL} {version.version} for production?"
     assert "quality.roc_auc" in answer.request["body"]
+    assert (
+        f"model.joblib sha256 {version.lineage['artifacts']['model.joblib']}"
+        in (answer.request["body"])
+    )
     assert answer.request["options"] == ["Approve", "Reject"]
     assert answer.response["responded_by"]["name"] == REVIEWER
     assert answer.response["chosen_options"] == ["Approve"]
@@ -106,7 +110,11 @@ def test_approval_keeps_who_approved_and_their_note(approved):
     env, run, _ = approved
     reg = registry_for(env.settings())
     version = _version_of(reg, run)
-    assert version.status_reason == f"approved by {REVIEWER}: {APPROVE_NOTE}"
+    # The approval names the artifact the gate evaluated, by digest.
+    sha = version.lineage["artifacts"]["model.joblib"]
+    assert version.status_reason == (
+        f"approved by {REVIEWER}: {APPROVE_NOTE} (model.joblib sha256 {sha[:12]})"
+    )
 
 
 def test_reject_via_rest_api_skips_publish_and_keeps_production(rejected):

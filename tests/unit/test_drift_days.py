@@ -1,5 +1,6 @@
-"""The newest day judged per feature against the same weekday of the reference, per-day data
-quality, stuck columns, WATCH and PERFORMANCE, on synthetic frames with known truth."""
+"""The newest day judged per feature against the same weekday of the reference (on the learners
+observed that day), per-day data quality, stuck columns, WATCH, and PERFORMANCE with the labelled
+day it rests on, on synthetic frames with known truth."""
 
 from __future__ import annotations
 
@@ -95,3 +96,76 @@ def test_matured_labels_that_no_longer_fit_the_score_are_performance() -> None:
     p = broken.performance
     assert p.drop > 0.2 and p.low > p.tolerance and p.labelled_day == str(D - dt.timedelta(days=14))
     assert fine.verdict is Verdict.OK and not fine.performance.degraded
+
+
+SHOCK = {"quiz_score_avg": 2.0, "study_minutes": 2.0}
+
+
+def _holiday(observed: bool) -> tuple[pd.DataFrame, int]:
+    """A week whose second-to-last day's feed is shifted by 2 std (one day only); on the newest
+    day one learner in ten is absent from the feed, so scoring carries its shifted values
+    forward (as-of reads). With ``observed``, the log marks those rows as such."""
+    shocked = D - dt.timedelta(days=1)
+    window = _days(D - dt.timedelta(days=6), 7, seed=700, **{str(shocked): {"shift": SHOCK}})
+    days = window["event_timestamp"].dt.date
+    absent = np.random.default_rng(7).random(N) < 0.1
+    today = np.flatnonzero((days == D).to_numpy())[absent]
+    before = np.flatnonzero((days == shocked).to_numpy())[absent]
+    window.loc[today, list(SHOCK)] = window.loc[before, list(SHOCK)].to_numpy()
+    if observed:
+        window["observed"] = True
+        window.loc[today, "observed"] = False
+    return window, len(today)
+
+
+def test_a_one_day_shock_is_drift_on_one_day_only_when_carried_values_are_left_out() -> None:
+    window, carried = _holiday(observed=True)
+    days = window["event_timestamp"].dt.date
+    shocked = D - dt.timedelta(days=1)
+
+    on_the_day = run_drift(REF, window[days <= shocked], learner_config(), day=shocked)
+    next_day = run_drift(REF, window, learner_config(), day=D)
+
+    assert on_the_day.verdict is Verdict.DRIFT
+    assert next_day.verdict is not Verdict.DRIFT, [f for f in next_day.features if f.drifted]
+    assert next_day.current_rows_unobserved == carried > 0
+    assert next_day.current_rows == N - carried
+    assert next_day.summary()["current_rows_unobserved"] == carried
+
+
+def test_a_log_without_the_observed_marker_is_judged_on_every_row_as_before() -> None:
+    window, _ = _holiday(observed=False)
+
+    result = run_drift(REF, window, learner_config(), day=D)
+
+    # The carried one-in-ten rows alone move the shifted features past their thresholds.
+    assert result.verdict is Verdict.DRIFT
+    assert {f.column for f in result.features if f.drifted} == set(SHOCK)
+    assert result.current_rows_unobserved == 0 and result.current_rows == N
+
+
+def _unrelated_labels(shift: dict[str, float] | None = None):
+    """The newest day (shifted by ``shift``), and matured labels that no longer fit the score."""
+    window = _days(D - dt.timedelta(days=6), 7, seed=500, **{str(D): {"shift": shift or {}}})
+    labelled = _days(D - dt.timedelta(days=14), 1, seed=600)
+    labelled["at_risk"] = np.random.default_rng(0).binomial(1, 0.2, len(labelled))
+    return window, labelled
+
+
+def test_a_performance_verdict_names_its_labelled_day_as_evidence() -> None:
+    window, labelled = _unrelated_labels()
+
+    result = run_drift(REF, window, learner_config(), day=D, labelled=labelled)
+
+    assert result.verdict is Verdict.PERFORMANCE
+    assert result.evidence_day == str(D - dt.timedelta(days=14)) == result.performance.labelled_day
+    assert result.summary()["evidence_day"] == result.evidence_day
+
+
+def test_a_performance_day_whose_own_features_moved_is_its_own_evidence() -> None:
+    window, labelled = _unrelated_labels(shift={"quiz_score_avg": 0.4})
+
+    result = run_drift(REF, window, learner_config(), day=D, labelled=labelled)
+
+    assert result.verdict is Verdict.PERFORMANCE and result.n_drifted > 0
+    assert result.evidence_day is None

@@ -245,3 +245,36 @@ def test_promoted_retrains_leaves_out_what_a_drift_event_started() -> None:
     )
 
     assert promoted_retrains(registry, "m") == [date(2026, 11, 15)]
+
+
+def test_a_promotion_fitted_before_the_drift_neither_silences_it_nor_holds_its_retrain() -> None:
+    """Weekly promotions during a drift: only a version fitted on rows from the drift's first
+    day on counts for the cooldown (the registry is a stand-in with two read methods)."""
+    from types import SimpleNamespace
+
+    from bantay.monitoring.tasks import promoted_retrains
+
+    def version(name: str, as_of: str, until: str) -> SimpleNamespace:
+        lineage = {"as_of": f"{as_of}T04:00:00+00:00", "fitted": {"until": f"{until}T23:59:00"}}
+        return SimpleNamespace(version=name, reason="scheduled", lineage=lineage)
+
+    # Sunday's scheduled version: trained on the 15th, its newest matured label from the 8th.
+    versions = [version("sunday", "2026-11-15", "2026-11-08")]
+    at = datetime(2026, 11, 15, 5, tzinfo=UTC)
+    promotions = [SimpleNamespace(kind="promote", to_version="sunday", at=at)]
+    registry = SimpleNamespace(
+        list_versions=lambda model: versions, promotions=lambda model: promotions
+    )
+    began, today = date(2026, 11, 10), date(2026, 11, 17)
+    history = [DayRecord(began + timedelta(days=i), "DRIFT", "x") for i in range(7)]
+
+    def decide(retrains: list[date]) -> Decision:
+        return decide_retrain(Verdict.DRIFT, today, history, GuardConfig(), retrains=retrains)
+
+    assert decide(promoted_retrains(registry, "m")).action is Action.HELD_COOLDOWN
+    assert promoted_retrains(registry, "m", began) == []
+    assert decide(promoted_retrains(registry, "m", began)).triggers_retrain
+    # A version fitted on the drifted rows is the drift's answer: it counts.
+    versions.append(version("learned", "2026-11-16", "2026-11-15"))
+    promotions.append(SimpleNamespace(kind="promote", to_version="learned", at=at))
+    assert promoted_retrains(registry, "m", began) == [date(2026, 11, 16)]

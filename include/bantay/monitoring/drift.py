@@ -10,8 +10,13 @@ not drift), and keeps the last ``window_days`` days as context:
 * **Evidently's drift tests** score each feature and the model score on the newest day, with
   Evidently's own drifted flag; the same tests over the whole window give the context view;
   Evidently renders the HTML/JSON report of the newest day;
-* **matured labels** joined to the prediction log give quality against the reference's, with an
-  interval: a drop beyond the gate's tolerance is ``PERFORMANCE``;
+* the newest day is judged on the learners **observed** that day (the prediction log's
+  ``observed`` column, when it has one): a learner absent from a feed carries earlier values
+  forward, so a shifted day would otherwise show again in the next one and one shock would
+  look like persistent drift;
+* **matured labels** joined to the prediction log, scored again by the production version
+  (a back-test, see :mod:`bantay.monitoring.performance`), give quality against the reference's,
+  with an interval: a drop beyond the gate's tolerance is ``PERFORMANCE``;
 * the **verdict**: ``DATA QUALITY`` when the newest day's feed is broken (retraining on it would
   learn the breakage), else ``PERFORMANCE``, else ``DRIFT`` when any monitored feature or the
   score moved on the newest day (the share of drifted features is severity, not the gate), else
@@ -89,6 +94,20 @@ def _attach_labels(
     return left.merge(right, on=keys, how="left", validate="many_to_one").set_axis(
         current.index, axis=0
     )
+
+
+def observed_only(day_rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows of learners observed on their day, and how many were left out.
+
+    Logs written before the ``observed`` column existed, and rows where it is empty, are kept:
+    they are judged as they always were.
+    """
+    from bantay.serving.batch_features import OBSERVED
+
+    if OBSERVED not in day_rows.columns:
+        return day_rows, 0
+    keep = day_rows[OBSERVED].astype("boolean").fillna(True).to_numpy(dtype=bool)
+    return day_rows[keep], int((~keep).sum())
 
 
 def _prepare(df: pd.DataFrame, cfg: DriftConfig, extra: Iterable[str]) -> pd.DataFrame:
@@ -256,10 +275,12 @@ def run_drift(
     """Judge the newest day of ``current`` (the window) against ``reference``.
 
     ``current``: the prediction log of the window (rows stamped with ``event_timestamp``); the
-    newest day is ``day`` (default: the latest in ``current``). ``labels_current`` (late labels)
-    is a Series aligned with ``current`` or a DataFrame with ``cfg.label_join_keys`` and the
-    target. ``labelled``: prediction-log rows of earlier days with matured labels joined, for
-    the performance check against the reference's labelled rows.
+    newest day is ``day`` (default: the latest in ``current``), judged on its observed learners
+    only (see :func:`observed_only`). ``labels_current`` (late labels) is a Series aligned with
+    ``current`` or a DataFrame with ``cfg.label_join_keys`` and the target. ``labelled``:
+    prediction-log rows of earlier days with matured labels joined (and, from the drift task,
+    the production version's back-test scores), for the performance check against the
+    reference's labelled rows.
     """
 
     missing = [c for c in cfg.features if c not in reference.columns]
@@ -285,7 +306,16 @@ def run_drift(
         by_day = {d: current[days == d] for d in sorted(days.dropna().unique())}
     known = [d for d in by_day if d is not None]
     today = day if day is not None else (max(known) if known else None)
-    cur_raw = by_day.get(today, current.iloc[0:0])
+    cur_raw, unobserved = observed_only(by_day.get(today, current.iloc[0:0]))
+    if today in by_day:
+        by_day[today] = cur_raw  # its data quality is judged on the same rows as its drift
+    if unobserved:
+        log.info(
+            "drift %s: %d rows of learners without their own row that day left out (%d judged)",
+            today,
+            unobserved,
+            len(cur_raw),
+        )
     cur = _prepare(sample(cur_raw, cfg.sample_size, cfg.seed), cfg, extra)
     window = _prepare(sample(current, cfg.sample_size, cfg.seed), cfg, extra)
     ref = _reference_for(ref_all, today, cfg)
@@ -346,6 +376,7 @@ def run_drift(
         day=today_s,
         performance=performance,
         window_days=len(by_day),
+        current_rows_unobserved=unobserved,
         _report=report,
     )
 

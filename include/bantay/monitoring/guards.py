@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -34,11 +35,16 @@ class Action(StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class DayRecord:
-    """One prior daily drift decision for a model (a registry ``drift_reports`` row)."""
+    """One prior daily drift decision for a model (a registry ``drift_reports`` row).
+
+    ``evidence``: the labelled day (ISO date) a PERFORMANCE verdict rested on; None when the
+    day's own prediction log was the evidence (see :func:`with_evidence`).
+    """
 
     date: date
     verdict: str
     decision: str
+    evidence: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +52,7 @@ class Decision:
     action: Action
     reason: str
     until: date | None = None  # when the hold ends (cooldown, labels, the scheduled run)
-    streak: int = 0  # consecutive DRIFT days incl. today
+    streak: int = 0  # DRIFT/PERFORMANCE days in a row incl. today, each labelled day once
     needed: int = 0  # consecutive DRIFT days the persistence guard asks for
 
     @property
@@ -71,6 +77,30 @@ def _as_date(value: date | datetime | str) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
+# The registry row keeps a PERFORMANCE day's evidence in its decision detail, where a person
+# reads it too: "...; evidence: labels observed on 2026-11-04".
+_EVIDENCE = "evidence: labels observed on "
+_EVIDENCE_RE = re.compile(re.escape(_EVIDENCE) + r"(\d{4}-\d{2}-\d{2})")
+
+
+def with_evidence(detail: str, evidence: str | None) -> str:
+    """``detail`` (a decision's reason) with the labelled day its verdict rested on, as the
+    registry row stores it; unchanged when the day's own prediction log was the evidence."""
+    return detail if evidence is None else f"{detail}; {_EVIDENCE}{evidence}"
+
+
+def _evidence(rec: Any) -> str | None:
+    """A record's evidence: its own ``evidence`` field, else the note in its decision detail."""
+
+    def get(name: str) -> Any:
+        return rec.get(name) if isinstance(rec, Mapping) else getattr(rec, name, None)
+
+    if get("evidence"):
+        return str(get("evidence"))[:10]
+    found = _EVIDENCE_RE.search(str(get("decision_detail") or ""))
+    return found.group(1) if found else None
+
+
 def _coerce(rec: Any) -> DayRecord:
     """Accept DayRecord, mappings, or registry rows (``report_date``) alike."""
     if isinstance(rec, DayRecord):
@@ -79,6 +109,7 @@ def _coerce(rec: Any) -> DayRecord:
         date=_as_date(_field(rec, "date", "report_date")),
         verdict=str(_field(rec, "verdict")),
         decision=str(_field(rec, "decision") or ""),
+        evidence=_evidence(rec),
     )
 
 
@@ -93,6 +124,7 @@ def decide_retrain(
     data_quality_days: Sequence[date | str] = (),
     labels_ready: date | None = None,
     next_scheduled: date | None = None,
+    evidence: str | None = None,
 ) -> Decision:
     """Decide whether today's verdict triggers a retrain, without I/O.
 
@@ -105,6 +137,8 @@ def decide_retrain(
     while the window holds broken data. ``labels_ready``: the day the labels of the drifted
     period mature, when that is after today: a retrain before then learns pre-drift data only.
     ``next_scheduled``: the day of the next scheduled training run, said when it comes first.
+    ``evidence``: the labelled day today's PERFORMANCE verdict rests on (None: today's own
+    prediction log); persistence counts each labelled day once.
     """
     verdict = Verdict(str(verdict))
     records = sorted((_coerce(r) for r in history), key=lambda r: r.date)
@@ -123,7 +157,7 @@ def decide_retrain(
     if verdict in (Verdict.OK, Verdict.WATCH):
         return Decision(Action.NO_ACTION, "no drift" if verdict is Verdict.OK else "watching")
 
-    streak, needed = _drift_streak(today, past), cfg.persistence_days
+    streak, needed = _drift_streak(today, past, evidence), cfg.persistence_days
     held = {"streak": streak, "needed": needed}
     if data_quality_days:
         days = ", ".join(sorted({str(d)[:10] for d in data_quality_days}))
@@ -135,9 +169,10 @@ def decide_retrain(
     if retrain_running:
         return Decision(Action.HELD_RUNNING, "a retrain of this model is already running", **held)
     if streak < needed:
+        once = "; labels of one labelled day count once" if evidence is not None else ""
         return Decision(
             Action.HELD_PERSISTENCE,
-            f"drift on {streak} of {needed} consecutive days needed",
+            f"drift on {streak} of {needed} consecutive days needed{once}",
             **held,
         )
     if verdict is Verdict.DRIFT and labels_ready is not None and labels_ready > today:
@@ -185,15 +220,37 @@ def decide_retrain(
 def drift_start(today: date, history: Iterable[Any]) -> date:
     """The first day of the drift streak that ends today (today when the streak is new)."""
     past = [r for r in (_coerce(x) for x in history) if r.date < today]
-    return today - timedelta(days=_drift_streak(today, past) - 1)
+    return today - timedelta(days=len(_streak_days(today, past)))
 
 
-def _drift_streak(today: date, past: Sequence[DayRecord]) -> int:
-    """Consecutive DRIFT or PERFORMANCE days ending today (today counts); a missing day breaks
-    the streak."""
-    by_day = {r.date: r.verdict for r in past}
-    streak, day = 1, today - timedelta(days=1)
-    while by_day.get(day) in (Verdict.DRIFT, Verdict.PERFORMANCE):
-        streak += 1
+def _streak_days(today: date, past: Sequence[DayRecord]) -> list[DayRecord]:
+    """The DRIFT or PERFORMANCE days in a row before today, newest first; a missing day or
+    any other verdict ends them."""
+    by_day = {r.date: r for r in past}
+    days, day = [], today - timedelta(days=1)
+    while (rec := by_day.get(day)) is not None and rec.verdict in (
+        Verdict.DRIFT,
+        Verdict.PERFORMANCE,
+    ):
+        days.append(rec)
         day -= timedelta(days=1)
+    return days
+
+
+def _drift_streak(today: date, past: Sequence[DayRecord], evidence: str | None = None) -> int:
+    """Days with their own evidence in the run of DRIFT or PERFORMANCE days ending today
+    (today counts).
+
+    A day whose own prediction log moved is its own evidence. A PERFORMANCE day resting on a
+    labelled day counts once for that labelled day: matured labels stay in the lookback for
+    weeks, and the same labels judged again are not a second observation of the change.
+    """
+    labelled: set[str] = set()
+    streak = 0
+    for day_evidence in (evidence, *(r.evidence for r in _streak_days(today, past))):
+        if day_evidence is None:
+            streak += 1
+        elif day_evidence not in labelled:
+            labelled.add(day_evidence)
+            streak += 1
     return streak

@@ -147,7 +147,8 @@ def send_retrain_outcome(
         version=evaluation["version"],
         outcome=outcome,
         drift_summary=ctx["reason"],
-        metrics=evaluation["metrics"],
+        # Side by side on the same rows: the candidate where production was scored.
+        metrics=evaluation.get("compared_metrics") or evaluation["metrics"],
         production_metrics=evaluation.get("production_metrics"),
         reasons=evaluation.get("reasons") or (),
         run_url=run_url,

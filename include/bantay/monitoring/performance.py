@@ -1,5 +1,12 @@
-"""Quality on matured labels: the production model's predictions joined with the labels that
-matured since, against the reference's labelled rows, with an interval on the drop."""
+"""Quality on matured labels: the production version's scores on the rows whose labels matured
+since, against its reference's labelled rows, with an interval on the drop.
+
+Labels mature weeks after the day they describe, and a new version may be promoted more often
+than that, so the rows a label joins were usually scored by an older version. The production
+version is therefore back-tested: the features logged with each prediction are scored again by
+it (column :data:`BACKTEST`, its version in :data:`BACKTEST_VERSION`), and those scores are
+judged, so a drop is seen as soon as labels mature whichever version served the day.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from bantay.monitoring.config import DriftConfig
+
+# Columns of labelled prediction-log rows: the production version's own score of the logged
+# features, and that version.
+BACKTEST = "backtest_score"
+BACKTEST_VERSION = "backtest_version"
 
 
 def quality(y: pd.Series, p: pd.Series) -> dict[str, float | None]:
@@ -79,15 +91,19 @@ def performance_check(
 ) -> PerformanceCheck | None:
     """ROC AUC on the newest labelled day against the reference's labelled rows.
 
-    ``degraded`` when the whole interval of the drop lies beyond ``tolerance`` (the gate's
-    allowed regression), so sampling noise alone does not raise PERFORMANCE.
+    Judges the back-tested scores (:data:`BACKTEST`) when ``labelled`` has them, else the
+    served ``pred``. ``degraded`` when the whole interval of the drop lies beyond ``tolerance``
+    (the gate's allowed regression), so sampling noise alone does not raise PERFORMANCE.
     """
     import pandas as pd
     from sklearn.metrics import roc_auc_score
 
     ts = cfg.label_join_keys[-1]
     ref_l = _labelled(ref, target, pred)
-    cur = labelled.dropna(subset=[target, pred])
+    score = BACKTEST if BACKTEST in labelled.columns else pred
+    if target not in labelled.columns or score not in labelled.columns:
+        return None
+    cur = labelled.dropna(subset=[target, score])
     if ref_l is None or cur.empty or ts not in cur.columns:
         return None
     days = pd.to_datetime(cur[ts], utc=True).dt.date
@@ -101,7 +117,7 @@ def performance_check(
     if y_ref.nunique() < 2 or y_cur.nunique() < 2:
         return None
     a_ref = float(roc_auc_score(y_ref, ref_l[pred]))
-    a_cur = float(roc_auc_score(y_cur, cur[pred]))
+    a_cur = float(roc_auc_score(y_cur, cur[score]))
     se = math.hypot(
         _auc_se(a_ref, int(y_ref.sum()), int((1 - y_ref).sum())),
         _auc_se(a_cur, int(y_cur.sum()), int((1 - y_cur).sum())),
@@ -121,4 +137,14 @@ def performance_check(
         labelled_day=str(newest),
         rows=len(cur),
         reference_rows=len(ref_l),
+        version=_judged_version(cur, score == BACKTEST),
     )
+
+
+def _judged_version(rows: pd.DataFrame, backtested: bool) -> str | None:
+    """The version whose scores were judged; None when served scores of several versions mix."""
+    column = BACKTEST_VERSION if backtested else "model_version"
+    if column not in rows.columns:
+        return None
+    versions = rows[column].dropna().unique()
+    return str(versions[0]) if len(versions) == 1 else None

@@ -60,9 +60,10 @@ class PerformanceCheck:
     high: float
     tolerance: float
     degraded: bool
-    labelled_day: str
+    labelled_day: str  # ISO date the judged labels were observed on: the check's evidence
     rows: int
     reference_rows: int
+    version: str | None = None  # whose scores were judged (the back-tested production version)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +97,7 @@ class DriftResult:
     day: str | None = None
     performance: PerformanceCheck | None = None
     window_days: int = 1
+    current_rows_unobserved: int = 0  # newest-day rows left out: values carried from earlier days
     _report: Callable[[], Any] | None = dataclasses.field(default=None, repr=False, compare=False)
     _snapshot: Any = dataclasses.field(default=None, repr=False, compare=False)
 
@@ -117,6 +119,21 @@ class DriftResult:
     def data_quality_days(self) -> list[str]:
         """Days of the window with a data-quality finding (no drift retrain while any)."""
         return sorted({f.day or str(self.day) for f in self.data_quality})
+
+    @property
+    def evidence_day(self) -> str | None:
+        """The labelled day a PERFORMANCE verdict rests on (ISO date); None when the newest
+        day's own rows are the evidence (every other verdict, or a PERFORMANCE day whose
+        features or score also moved that day).
+
+        Matured labels stay in the lookback for weeks, so the same labelled day can give
+        PERFORMANCE on many consecutive days; the persistence guard counts it once.
+        """
+        if self.verdict is not Verdict.PERFORMANCE or self.performance is None:
+            return None
+        if self.n_drifted or (self.prediction is not None and self.prediction.drifted):
+            return None
+        return self.performance.labelled_day
 
     @property
     def watched(self) -> list[FeatureDrift]:
@@ -194,4 +211,6 @@ class DriftResult:
             "current_rows": self.current_rows,
             "reference_rows_total": self.reference_rows_total,
             "current_rows_total": self.current_rows_total,
+            "current_rows_unobserved": self.current_rows_unobserved,
+            "evidence_day": self.evidence_day,
         }

@@ -18,6 +18,8 @@ from bantay.schema import ENTITY, TIMESTAMP
 from bantay.settings import ModelSettings, Settings, bantay_home
 
 log = logging.getLogger(__name__)
+# Verdicts that open or continue a drift episode (what a retrain would answer).
+_EPISODE = ("DRIFT", "PERFORMANCE")
 
 
 def current_window(settings: Settings, model: str, day: dt.date) -> pd.DataFrame:
@@ -52,27 +54,112 @@ def matured_labels(settings: Settings, model: ModelSettings, day: dt.date) -> pd
 
 
 def labelled_predictions(
-    settings: Settings, model: str, labels: pd.DataFrame, version: str
+    settings: Settings, model: str, labels: pd.DataFrame
 ) -> pd.DataFrame | None:
-    """Prediction-log rows of the production version joined with their matured labels."""
+    """Every prediction-log row with a matured label, whichever version scored it (its
+    ``model_version`` stays a column); at most ``sample_size`` rows per labelled day.
+
+    Labels mature weeks after the day they describe and versions are promoted more often, so
+    keeping only the production version's own rows would leave nothing to judge; the logged
+    features let :func:`backtest` score every row with the production version instead.
+    """
+    from bantay.monitoring.drift import sample
     from bantay.serving.scoring import prediction_path
 
     cfg = settings.model(model)
     if labels.empty:
         return None
+    right = labels[[ENTITY, TIMESTAMP, cfg.label]].drop_duplicates([ENTITY, TIMESTAMP], keep="last")
     parts = []
-    for observed in sorted(pd.to_datetime(labels[TIMESTAMP], utc=True).dt.date.unique()):
+    for observed in sorted(pd.to_datetime(right[TIMESTAMP], utc=True).dt.date.unique()):
         path = prediction_path(settings, model, observed)
-        if path.is_file():
-            log_day = pd.read_parquet(path)
-            if "model_version" in log_day.columns:
-                log_day = log_day[log_day["model_version"] == version]
-            parts.append(log_day)
+        if not path.is_file():
+            continue
+        log_day = pd.read_parquet(path).drop(columns=[cfg.label], errors="ignore")
+        joined = log_day.merge(right, on=[ENTITY, TIMESTAMP], how="inner")
+        del log_day  # one day's full log in memory at a time
+        if len(joined):
+            parts.append(sample(joined, cfg.drift.sample_size, cfg.drift.seed))
     if not parts:
         return None
-    logs = pd.concat(parts, ignore_index=True).drop(columns=[cfg.label], errors="ignore")
-    right = labels[[ENTITY, TIMESTAMP, cfg.label]].drop_duplicates([ENTITY, TIMESTAMP], keep="last")
-    return logs.merge(right, on=[ENTITY, TIMESTAMP], how="inner")
+    return pd.concat(parts, ignore_index=True)
+
+
+def fitted_until(manifest: dict[str, Any]) -> pd.Timestamp | None:
+    """The event time of the last row the version was fitted on (its manifest's lineage).
+
+    ``lineage.fitted.until`` when the version records it, else the end of its training data
+    window (which also covers its test rows: a little evidence is lost, none is counted twice).
+    None when the manifest says neither.
+    """
+    lineage = manifest.get("lineage") or {}
+    until = (lineage.get("fitted") or {}).get("until")
+    if until is None and len(lineage.get("data_window") or ()) == 2:
+        until = lineage["data_window"][1]
+    if until is None:
+        return None
+    try:
+        stamp = pd.Timestamp(until)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"version {manifest.get('version')!r} has an unreadable end of fitted data "
+            f"{until!r} in its manifest lineage ({exc}); it must be an ISO timestamp: "
+            "republish the version with a valid lineage"
+        ) from exc
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def backtest(
+    fitted: Any, manifest: dict[str, Any], labelled: pd.DataFrame | None
+) -> pd.DataFrame | None:
+    """The production version's own scores (``backtest_score``) on the labelled rows it was not
+    fitted on: the features logged with each prediction, scored again by it.
+
+    Rows at or before the end of its fitted data would flatter it; they are left out. None when
+    no row is left.
+    """
+    import numpy as np
+
+    from bantay.monitoring.performance import BACKTEST, BACKTEST_VERSION
+    from bantay.schema import feature_set
+    from bantay.training.pipeline import predict_scores
+
+    if labelled is None or labelled.empty:
+        return None
+    version = manifest.get("version")
+    until = fitted_until(manifest)
+    if until is None:
+        log.warning(
+            "version %s names no end of fitted data in its lineage; its back-test uses every "
+            "labelled row, including any it was fitted on",
+            version,
+        )
+        rows = labelled.copy()
+    else:
+        rows = labelled[pd.to_datetime(labelled[TIMESTAMP], utc=True) > until].copy()
+    log.info(
+        "back-test of %s: %d of %d labelled rows after its fitted data (until %s)",
+        version,
+        len(rows),
+        len(labelled),
+        until,
+    )
+    if rows.empty:
+        return None
+    features = manifest.get("features") or feature_set()
+    absent = [c for c in (*features["numerical"], *features["categorical"]) if c not in rows]
+    if absent:
+        log.warning(
+            "back-test of %s: the prediction log has no column %s; scored as missing, as "
+            "serving scores a feature no view provides",
+            version,
+            absent,
+        )
+        for column in absent:
+            rows[column] = np.nan
+    rows[BACKTEST] = predict_scores(fitted, rows, features)
+    rows[BACKTEST_VERSION] = version
+    return rows
 
 
 def labels_ready_on(labels: pd.DataFrame, drift_start: dt.date, label: str) -> dt.date | None:
@@ -105,11 +192,15 @@ def next_scheduled(model: ModelSettings, day: dt.date) -> dt.date | None:
     return croniter(model.training_schedule, start).get_next(dt.datetime).date()
 
 
-def promoted_retrains(reg: Any, model: str) -> list[dt.date]:
-    """Data times of promoted versions that drift did not trigger (schedule, a person).
+def promoted_retrains(reg: Any, model: str, drift_began: dt.date | None = None) -> list[dt.date]:
+    """Data times of promoted versions that drift did not trigger (schedule, a person) and that
+    answer the drift under judgement.
 
     Drift-triggered retrains are counted from the drift history; a candidate that was never
-    promoted changed nothing in production and starts no cooldown.
+    promoted changed nothing in production and starts no cooldown. With ``drift_began``, a
+    promotion counts only if its version was fitted on rows from that day on: a scheduled
+    version fitted on pre-drift data alone has not answered the drift, so it must neither
+    silence it nor hold its retrain off.
     """
     from bantay.airflow.planning import is_drift_reason
 
@@ -119,9 +210,19 @@ def promoted_retrains(reg: Any, model: str) -> list[dt.date]:
         v = versions.get(p.to_version)
         if p.kind != "promote" or v is None or is_drift_reason(v.reason):
             continue
-        as_of = v.lineage.get("as_of") if v.lineage else None
+        lineage = v.lineage or {}
+        if drift_began is not None and not _fitted_after(lineage, drift_began):
+            continue
+        as_of = lineage.get("as_of")
         out.append(dt.datetime.fromisoformat(as_of).date() if as_of else p.at.date())
     return out
+
+
+def _fitted_after(lineage: dict[str, Any], day: dt.date) -> bool:
+    """Whether a version was fitted on rows observed on or after ``day`` (older versions, which
+    recorded only their data window, by its end)."""
+    until = (lineage.get("fitted") or {}).get("until") or (lineage.get("data_window") or [""])[-1]
+    return bool(until) and dt.date.fromisoformat(str(until)[:10]) >= day
 
 
 def email_path(model: str, day: dt.date) -> Path:
@@ -140,9 +241,9 @@ def check_day(
     retrain_running: bool,
 ) -> dict[str, Any]:
     """Run the report, store it, decide, record, and render the e-mail. Returns the summary."""
-    from bantay.monitoring.drift import run_drift
+    from bantay.monitoring.drift import observed_only, run_drift
     from bantay.monitoring.email import render_drift_email, report_banner
-    from bantay.monitoring.guards import decide_retrain, drift_start
+    from bantay.monitoring.guards import decide_retrain, drift_start, with_evidence
     from bantay.stores.model_store import model_store_for
     from bantay.stores.registry import registry_for
 
@@ -150,11 +251,11 @@ def check_day(
     dcfg = cfg.drift.check_methods()
     reg = registry_for(settings)
     store = model_store_for(settings)
-    pointer = store.pointer(model)
-    if pointer is None:
+    if store.pointer(model) is None:
         raise FileNotFoundError(f"{model} has no production version yet; nothing to compare with")
-    reference = store.read_reference(model, pointer["version"])
-    manifest = store.read_manifest(model, pointer["version"])
+    # The model itself, verified before unpickling: matured labels judge its back-test scores.
+    fitted, manifest = store.load_production(model)
+    reference = store.read_reference(model, manifest["version"])
     current = current_window(settings, model, day)
     # Watched on the features the production version was trained on (its manifest).
     dcfg = dcfg.for_features(manifest.get("features"))
@@ -164,7 +265,7 @@ def check_day(
         current,
         dcfg,
         day=day,
-        labelled=labelled_predictions(settings, model, labels, pointer["version"]),
+        labelled=backtest(fitted, manifest, labelled_predictions(settings, model, labels)),
         performance_tolerance=cfg.gate.max_regression,
         name=f"{model} {day}",
     )
@@ -178,10 +279,13 @@ def check_day(
         history,
         dcfg.guards,
         retrain_running=retrain_running,
-        retrains=promoted_retrains(reg, model),
+        retrains=promoted_retrains(
+            reg, model, drift_start(day, history) if result.verdict in _EPISODE else None
+        ),
         data_quality_days=result.data_quality_days,
         labels_ready=ready,
         next_scheduled=next_scheduled(cfg, day),
+        evidence=result.evidence_day,
     )
     day_s = day.isoformat()
     html_uri = json_uri = None
@@ -206,7 +310,7 @@ def check_day(
         feature_scores=summary["feature_scores"],
         report_html_uri=html_uri,
         report_json_uri=json_uri,
-        decision_detail=decision.reason,
+        decision_detail=with_evidence(decision.reason, result.evidence_day),
         airflow_run_id=run_id,
     )
     expiry = settings.storage.presign_expiry_hours * 3600
@@ -219,7 +323,10 @@ def check_day(
         report_url=report_url,
         run_url=run_url,
         reference_sample=reference,
-        current_sample=current[pd.to_datetime(current[TIMESTAMP], utc=True).dt.date == day],
+        # The charts show the rows the verdict judged: the learners observed that day.
+        current_sample=observed_only(
+            current[pd.to_datetime(current[TIMESTAMP], utc=True).dt.date == day]
+        )[0],
         approval=cfg.approval,
     )
     message["From"] = settings.notify.sender
@@ -243,6 +350,7 @@ def check_day(
         "subject": str(message["Subject"]),
         "reference_rows": result.reference_rows,
         "current_rows": result.current_rows,
+        "evidence_day": result.evidence_day,
     }
     log.info("drift %s %s: %s", model, day, out)
     return out

@@ -13,6 +13,12 @@ history.
 Relies on the data contract: a partition ``date=P`` holds no event later than the end of ``P``
 (late rows of earlier days are allowed), so a row at or after ``P``'s midnight can never be
 beaten by a row in an older partition.
+
+As-of reads carry a learner's last values forward over the days they are absent from a feed, so
+a learner's row on ``day`` may repeat an earlier day. Scoring asks for the ``observed`` marker
+(:data:`OBSERVED`): True when every view has the learner's own row dated ``day``, so the drift
+check can judge a day on that day's observations alone (a shifted day carried into the next
+would otherwise look like drift twice).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ if TYPE_CHECKING:
     from feast import FeatureStore
 
 CHUNK_DAYS = 14
+# Prediction-log column: True when every feature view has the learner's own row on the scored day.
+OBSERVED = "observed"
 
 
 def _partitions(source_glob: str, first: dt.date, last: dt.date) -> list[str]:
@@ -64,9 +72,17 @@ def _latest(
 
 
 def view_as_of(
-    con, fs: FeatureStore, view_name: str, columns: list[str], learners: np.ndarray, day: dt.date
+    con,
+    fs: FeatureStore,
+    view_name: str,
+    columns: list[str],
+    learners: np.ndarray,
+    day: dt.date,
+    *,
+    with_time: bool = False,
 ) -> pd.DataFrame:
-    """One view's latest values per learner as of the end of ``day`` (see the module doc)."""
+    """One view's latest values per learner as of the end of ``day`` (see the module doc);
+    ``with_time`` keeps the event time of each value (column ``_ts``)."""
     view = fs.get_feature_view(view_name)
     source = view.batch_source
     hi = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC) - dt.timedelta(
@@ -93,17 +109,33 @@ def view_as_of(
             wanted = wanted.difference(pd.Index(done))
         newest = first - dt.timedelta(days=1)
     if not found:
-        return pd.DataFrame(columns=[ENTITY, *columns])
+        return pd.DataFrame(columns=[ENTITY, *columns, *(["_ts"] if with_time else [])])
     rows = pd.concat(found, ignore_index=True)
     rows = rows.sort_values("_ts").drop_duplicates(ENTITY, keep="last")
-    return rows.drop(columns="_ts")
+    return rows if with_time else rows.drop(columns="_ts")
+
+
+def _observed_on(values: pd.DataFrame, learners: pd.Series, day: dt.date) -> np.ndarray:
+    """Per learner of ``learners``: whether its value in ``values`` has an event time on ``day``
+    (not one carried forward from an earlier day)."""
+    times = pd.to_datetime(values["_ts"], utc=True)
+    own = values.loc[(times.dt.date == day).to_numpy(), ENTITY]
+    return learners.isin(own).to_numpy()
 
 
 def batch_features(
-    settings: Settings, feature_service: str, learners: np.ndarray, day: dt.date
+    settings: Settings,
+    feature_service: str,
+    learners: np.ndarray,
+    day: dt.date,
+    *,
+    observed: bool = False,
 ) -> pd.DataFrame:
     """Features of ``feature_service`` for every learner in ``learners`` as of the end of ``day``;
-    one row per learner in ``learners`` order, NaN where a view has no value (as online reads)."""
+    one row per learner in ``learners`` order, NaN where a view has no value (as online reads).
+
+    ``observed`` adds the :data:`OBSERVED` column (see the module doc).
+    """
     import duckdb
 
     from bantay.stores.feast_store import store
@@ -111,13 +143,21 @@ def batch_features(
     fs = store(settings)
     service = fs.get_feature_service(feature_service)
     frame = pd.DataFrame({ENTITY: np.asarray(learners, dtype="int64")})
+    seen = np.ones(len(frame), dtype=bool)
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
         for projection in service.feature_view_projections:
             columns = [f.name for f in projection.features]
-            values = view_as_of(con, fs, projection.name, columns, frame[ENTITY].to_numpy(), day)
+            values = view_as_of(
+                con, fs, projection.name, columns, frame[ENTITY].to_numpy(), day, with_time=observed
+            )
+            if observed:
+                seen &= _observed_on(values, frame[ENTITY], day)
+                values = values.drop(columns="_ts")
             frame = frame.merge(values, on=ENTITY, how="left")
     finally:
         con.close()
+    if observed:
+        frame[OBSERVED] = seen
     return frame

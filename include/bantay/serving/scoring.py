@@ -4,8 +4,10 @@ beside production and the log keeps both.
 
 Prediction log: ``<data>/predictions/<model>/date=YYYY-MM-DD/part-0.parquet`` with learner_id,
 event_timestamp (end of the scored day, so matured labels join on it), the features used, score,
-model_version, and shadow_score / shadow_version when a shadow is staged. Re-running a date
-replaces its partition.
+model_version, observed (the learner has its own row that day in every feature view, rather than
+values carried forward from an earlier day; the drift check judges a day on those learners), and
+shadow_score / shadow_version when a shadow is staged. Re-running a date replaces its
+partition.
 
 A nightly batch reads its features from the accepted partitions with the online store's as-of
 semantics (``bantay.serving.batch_features``: one columnar read instead of a Feast online lookup
@@ -77,9 +79,43 @@ def agreement(primary: np.ndarray, shadow: np.ndarray, threshold: float = 0.5) -
     }
 
 
-def score_day(settings: Settings, model: str, day: dt.date, store=None) -> dict[str, Any]:
-    """Score every active learner for ``day``; write (replace) the day's prediction log."""
-    from bantay.serving.batch_features import batch_features
+def _checked_shadow(
+    settings: Settings, model: str, store: Any, registry: Any
+) -> tuple[Any, dict[str, Any]] | str | None:
+    """The staged shadow (model object, manifest) after the promotion policy's checks, None when
+    nothing is staged, or why it was refused.
+
+    A refused shadow never stops production scoring (a shadow only ever sits beside it): the
+    day is scored without it and the refusal is logged as an error and kept in the summary.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bantay.serving.promotion import Promotion
+    from bantay.stores.model_store import ModelStoreError
+    from bantay.stores.registry_models import RegistryError
+
+    try:
+        if store.shadow(model) is None:
+            return None
+        if registry is None:
+            from bantay.stores.registry import registry_for
+
+            registry = registry_for(settings)
+        loaded = Promotion(store, registry).load_shadow(model)
+    except (ModelStoreError, RegistryError, SQLAlchemyError) as exc:
+        log.error("shadow of %s not scored: %s", model, exc)
+        return str(exc)
+    return None if loaded is None else (loaded[0], loaded[1])
+
+
+def score_day(
+    settings: Settings, model: str, day: dt.date, store=None, registry=None
+) -> dict[str, Any]:
+    """Score every active learner for ``day``; write (replace) the day's prediction log.
+
+    A staged shadow is checked against ``registry`` (default: the registry of ``settings``)
+    before it is loaded, as production was when it was promoted."""
+    from bantay.serving.batch_features import OBSERVED, batch_features
     from bantay.stores.model_store import model_store_for
     from bantay.training.pipeline import predict_scores
 
@@ -87,7 +123,7 @@ def score_day(settings: Settings, model: str, day: dt.date, store=None) -> dict[
     store = store or model_store_for(settings)
     fitted, manifest = store.load_production(model)
     learners = active_learners(settings, day)
-    frame = batch_features(settings, cfg.feature_service, learners, day)
+    frame = batch_features(settings, cfg.feature_service, learners, day, observed=True)
     features = manifest.get("features") or feature_set()
     names = [*features["numerical"], *features["categorical"]]
     for missing in sorted(set(names) - set(frame.columns)):
@@ -103,16 +139,19 @@ def score_day(settings: Settings, model: str, day: dt.date, store=None) -> dict[
         "missing_feature_share": float(frame[names].isna().any(axis=1).mean())
         if len(frame)
         else None,
+        "observed_share": float(frame[OBSERVED].mean()) if len(frame) else None,
     }
-    staged = store.shadow(model)
-    if staged and staged["version"] != manifest["version"]:
-        shadow_model, shadow_manifest = store.load_version(model, staged["version"])
+    shadow = _checked_shadow(settings, model, store, registry)
+    if isinstance(shadow, str):
+        summary["shadow"] = {"refused": shadow}
+    elif shadow is not None and shadow[1]["version"] != manifest["version"]:
+        shadow_model, shadow_manifest = shadow
         frame["shadow_score"] = predict_scores(
             shadow_model, frame, shadow_manifest.get("features") or features
         )
-        frame["shadow_version"] = staged["version"]
+        frame["shadow_version"] = shadow_manifest["version"]
         summary["shadow"] = {
-            "version": staged["version"],
+            "version": shadow_manifest["version"],
             **agreement(frame["score"].to_numpy(), frame["shadow_score"].to_numpy()),
         }
     end_of_day = pd.Timestamp(dt.datetime.combine(day, dt.time(23, 59), dt.UTC))

@@ -150,17 +150,22 @@ def run_gate(
     cfg: GateConfig,
     *,
     force_reason: str | None = None,
+    compared_candidate: Mapping[str, Any] | None = None,
 ) -> GateReport:
     """Judge a candidate against fixed bounds and against production on the same test set.
 
     ``candidate_metrics`` and ``production_metrics`` come from ``bantay.training.evaluation.evaluate`` on the
     SAME test rows; ``production_metrics`` is None when no model is in production yet.
-    ``force_reason`` lets a person accept a regression (and only that) with a written reason.
+    ``compared_candidate``: the candidate's metrics on the rows production was scored on, when
+    those are a part of the test set (the rows neither model was fitted on); default: the
+    candidate's test metrics. ``force_reason`` lets a person accept a regression (and only that)
+    with a written reason.
     """
     reason = _clean_force_reason(force_reason)
     checks: list[Check] = []
     checks += _quality_checks(candidate_metrics, cfg)
-    checks.append(_regression_check(candidate_metrics, production_metrics, cfg, reason))
+    versus = compared_candidate if compared_candidate is not None else candidate_metrics
+    checks.append(_regression_check(versus, production_metrics, cfg, reason))
     checks.append(_fairness_check(slice_metrics, cfg))
     checks += [c if isinstance(c, Check) else Check.from_dict(c) for c in data_checks]
     checks += _model_sanity_checks(predictions, cfg)

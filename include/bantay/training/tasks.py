@@ -8,6 +8,7 @@ stack), keyed on the DAG run, so a re-run of a task overwrites its own outputs.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import re
@@ -169,10 +170,61 @@ def tune_one(
 # -- evaluation and the gate ---------------------------------------------------------------
 
 
+# Verdicts of the drift check that open (or keep open) a drift episode.
+_DRIFT_VERDICTS = ("DRIFT", "PERFORMANCE")
+
+
+def drift_since(reg: Any, model: str, as_of: dt.datetime) -> dt.date | None:
+    """The first day of the drift episode still open at ``as_of`` (None: none is open).
+
+    The episode is the run of consecutive DRIFT or PERFORMANCE days that ends on the newest
+    drift check before ``as_of``; whatever started the run (the schedule, a drift event or a
+    person), a version fitted on rows from that day on answers that drift.
+    """
+    reports = reg.drift_reports(model, since=as_of.date() - dt.timedelta(days=120))
+    by_day = {r.report_date: r.verdict for r in reports if r.report_date < as_of.date()}
+    if not by_day or by_day[max(by_day)] not in _DRIFT_VERDICTS:
+        return None
+    day = max(by_day)
+    while by_day.get(day - dt.timedelta(days=1)) in _DRIFT_VERDICTS:
+        day -= dt.timedelta(days=1)
+    return day
+
+
+def fitted_lineage(frame: pd.DataFrame, since: dt.date | None) -> dict[str, Any]:
+    """What the published model was fitted on: rows, time span, and rows since the drift."""
+    times = pd.to_datetime(frame[TIMESTAMP], utc=True)
+    after = int((times >= pd.Timestamp(since, tz="UTC")).sum()) if since else 0
+    return {
+        "rows": len(frame),
+        "parts": "train+valid+test",
+        "since": times.min().isoformat(),
+        "until": times.max().isoformat(),
+        "drift_since": since.isoformat() if since else None,
+        "rows_after_drift": after,
+    }
+
+
+def _fitted_until(manifest: dict[str, Any]) -> pd.Timestamp | None:
+    """The newest row a published version was fitted on (older manifests: its data window)."""
+    lineage = manifest.get("lineage") or {}
+    until = (lineage.get("fitted") or {}).get("until") or (lineage.get("data_window") or [None])[-1]
+    if not until:
+        return None
+    ts = pd.Timestamp(until)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
 def _production_metrics(
-    settings: Settings, ctx: RunContext, test: pd.DataFrame
-) -> tuple[dict | None, str | None]:
-    """Score the current production model on the candidate's test set (same rows, same metric)."""
+    settings: Settings, ctx: RunContext, test: pd.DataFrame, candidate_scores: Any
+) -> dict[str, Any]:
+    """Production and candidate scored on the test rows neither was fitted on.
+
+    Production was refit on everything up to its own as-of time, so test rows it has seen would
+    flatter it: both models are compared on the rows after production's newest fitted row
+    (``rows`` says how many). When none are left, the comparison uses the whole test set and
+    says so: a champion that saw the test rows is a stricter bar, never a laxer one.
+    """
     from bantay.stores.model_store import NoProductionVersion, UnknownModel
     from bantay.training.evaluation import evaluate
     from bantay.training.pipeline import predict_scores
@@ -181,35 +233,77 @@ def _production_metrics(
     try:
         prod, manifest = model_store_for(settings).load_production(ctx.model)
     except (NoProductionVersion, UnknownModel):
-        return None, None
+        return {"version": None, "production": None, "candidate": None}
+    times = pd.to_datetime(test[TIMESTAMP], utc=True)
+    until = _fitted_until(manifest)
+    fresh = (times > until).to_numpy() if until is not None else times.notna().to_numpy()
+    labels = test[model.label].to_numpy()
+    if not fresh.any() or len(set(labels[fresh])) < 2:
+        fresh[:] = True
+        basis = "the whole test set (production was fitted on some of it)"
+    else:
+        basis = f"test rows after production's newest fitted row ({until})"
+    rows = test[fresh]
     # Production is scored on the features it was trained with (its manifest), on the same rows.
-    scores = predict_scores(prod, test, manifest.get("features") or feature_set())
-    return evaluate(
-        test[model.label], scores, target_precision=model.gate.target_precision
-    ), manifest["version"]
+    scores = predict_scores(prod, rows, manifest.get("features") or feature_set())
+    precision = model.gate.target_precision
+    return {
+        "version": manifest["version"],
+        "production": evaluate(rows[model.label], scores, target_precision=precision),
+        "candidate": evaluate(
+            rows[model.label], candidate_scores[fresh], target_precision=precision
+        ),
+        "rows": int(fresh.sum()),
+        "basis": basis,
+    }
+
+
+def reference_days(
+    model: ModelSettings, fitted: dict[str, Any], as_of: dt.datetime
+) -> dict[str, Any]:
+    """Which days the drift reference covers, and why (recorded with the version).
+
+    Normally the ``reference_days`` days that end on the newest fitted row: what the model was
+    trained on, every weekday, never the days after its data (a reference holding drifted days
+    the model never learned would hide the drift it should show). A version fitted on rows
+    after an open drift began answers that drift, so its reference is the new regime only: the
+    days from the drift's start to the day before ``as_of`` (the data the run was built from),
+    at most ``reference_days`` of them. Until that regime spans a week, some weekdays are
+    missing from it and the check compares those days with the whole reference.
+    """
+    last = pd.Timestamp(fitted["until"]).date()
+    if fitted.get("rows_after_drift"):
+        end = max(last, as_of.date() - dt.timedelta(days=1))
+        since = dt.date.fromisoformat(fitted["drift_since"])
+        start = max(since, end - dt.timedelta(days=model.drift.reference_days - 1))
+        basis = "post_drift"
+    else:
+        end, basis = last, "last_fitted_days"
+        start = end - dt.timedelta(days=model.drift.reference_days - 1)
+    return {"basis": basis, "first": start.isoformat(), "last": end.isoformat()}
 
 
 def build_reference(
-    settings: Settings, ctx: RunContext, fitted, test: pd.DataFrame, features: dict
+    settings: Settings,
+    ctx: RunContext,
+    fitted,
+    rows: pd.DataFrame,
+    features: dict,
+    window: dict[str, Any],
 ) -> pd.DataFrame:
-    """The drift reference: what serving saw on the last days the model was trained on.
-
-    The same learners as the test set, at the end of each of the ``reference_days`` days that
-    end on the test set's last labelled day (every weekday, so the drift check can compare a day
-    with the same weekday), features from Feast as of then, scored by the new model, with the
-    matured labels kept where an observation exists (for the performance check); capped at the
-    drift sample size with a fixed seed. Never the days after the training data: a reference
-    that already holds unlabelled drifted days would hide the drift it should show.
-    """
+    """The drift reference: the fitted learners' features on each day of ``window`` (see
+    :func:`reference_days`), from Feast as of the end of that day, scored by the new model, with
+    the matured labels kept where an observation exists (for the performance check); capped at
+    the drift sample size with a fixed seed."""
     import numpy as np
 
     from bantay.stores.feast_store import store
     from bantay.training.pipeline import predict_scores
 
     model = settings.model(ctx.model)
-    last = pd.Timestamp(test[TIMESTAMP].max()).date()
-    days = [last - dt.timedelta(days=i) for i in range(model.drift.reference_days)]
-    learners = np.unique(test[ENTITY].to_numpy())
+    first, last = (dt.date.fromisoformat(window[k]) for k in ("first", "last"))
+    days = [last - dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    learners = np.unique(rows[ENTITY].to_numpy())
     rng = np.random.default_rng(model.drift.seed)
     n = min(model.drift.sample_size, len(learners) * len(days))
     picks = rng.choice(len(learners) * len(days), size=n, replace=False)
@@ -227,31 +321,24 @@ def build_reference(
         entity_df=entity, features=fs.get_feature_service(model.feature_service)
     ).to_df()
     frame["score"] = predict_scores(fitted, frame, features)
-    labels = test[[ENTITY, TIMESTAMP, model.label]].drop_duplicates([ENTITY, TIMESTAMP])
+    labels = rows[[ENTITY, TIMESTAMP, model.label]].drop_duplicates([ENTITY, TIMESTAMP])
     frame = frame.drop(columns=[model.label], errors="ignore").merge(
         labels, on=[ENTITY, TIMESTAMP], how="left"
     )
     return frame.sort_values([TIMESTAMP, ENTITY]).reset_index(drop=True)
 
 
-def evaluate_candidate(
-    settings: Settings, ctx: RunContext, training: dict[str, Any], results: list[dict]
-) -> dict:
-    """Pick the best trial, refit on train+valid, evaluate on test against production, run the
-    gate, and record the candidate (or the rejection) in the registry."""
-    import joblib
-
-    from bantay.stores.registry_models import ModelStatus, new_version_id
+def _judge(
+    settings: Settings, ctx: RunContext, split, fitted, features: dict
+) -> tuple[Any, dict[str, Any]]:
+    """Score the gate's model on the held-out test rows, compare with production on the rows
+    neither was fitted on, and run the validation gate."""
     from bantay.training.checks import training_data_checks
     from bantay.training.evaluation import evaluate, evaluate_slices, slice_specs
     from bantay.training.gate import run_gate
-    from bantay.training.pipeline import TrialResult, fit_final, predict_scores, select_best
+    from bantay.training.pipeline import predict_scores
 
     model = settings.model(ctx.model)
-    split = _split(settings, ctx, training["path"])
-    features = training["features"]
-    best = select_best([TrialResult.from_dict(r) for r in results])
-    fitted = fit_final(best, pd.concat([split.train, split.valid]), features, label_col=model.label)
     scores = predict_scores(fitted, split.test, features)
     metrics = evaluate(
         split.test[model.label], scores, target_precision=model.gate.target_precision
@@ -263,7 +350,7 @@ def evaluate_candidate(
         label_col=model.label,
         target_precision=model.gate.target_precision,
     )
-    prod_metrics, prod_version = _production_metrics(settings, ctx, split.test)
+    versus = _production_metrics(settings, ctx, split.test, scores)
     checks = training_data_checks(
         split.train,
         features,
@@ -272,15 +359,52 @@ def evaluate_candidate(
         label_col=model.label,
     )
     report = run_gate(
-        metrics, prod_metrics, slices, checks, scores, model.gate, force_reason=ctx.force_reason
+        metrics,
+        versus["production"],
+        slices,
+        checks,
+        scores,
+        model.gate,
+        force_reason=ctx.force_reason,
+        compared_candidate=versus["candidate"],
     )
+    return report, {"test": metrics, "slices": slices, "versus": versus}
+
+
+def evaluate_candidate(
+    settings: Settings, ctx: RunContext, training: dict[str, Any], results: list[dict]
+) -> dict:
+    """Pick the best trial and judge it: fitted on train+valid, scored on the held-out test rows
+    against production (on the rows neither was fitted on), through the gate. The version that
+    goes on is the same setting refit on every row (train, valid and test): the gate judged the
+    procedure on rows it had not seen, and the published model learns the newest rows too,
+    which after a drift are the drifted ones. Records the candidate (or the rejection)."""
+    import joblib
+
+    from bantay.stores.registry_models import ModelStatus, new_version_id
+    from bantay.training.pipeline import TrialResult, fit_final, select_best
+
+    model = settings.model(ctx.model)
+    split = _split(settings, ctx, training["path"])
+    features = training["features"]
+    best = select_best([TrialResult.from_dict(r) for r in results])
+    judged = fit_final(best, pd.concat([split.train, split.valid]), features, label_col=model.label)
+    report, found = _judge(settings, ctx, split, judged, features)
     log.info("validation gate for %s:\n%s", ctx.model, report.as_table())
 
+    everything = pd.concat([split.train, split.valid, split.test], ignore_index=True)
+    final = fit_final(best, everything, features, label_col=model.label)
+    as_of = dt.datetime.fromisoformat(ctx.as_of)
+    reg = registry_for(settings)
+    fitted = fitted_lineage(everything, drift_since(reg, ctx.model, as_of))
+    window = reference_days(model, fitted, as_of)
+    log.info("published model fitted on %s; drift reference %s", fitted, window)
     # Keyed on the run: a re-run of this task names (and overwrites) the same version.
-    version = new_version_id(ctx.model, dt.datetime.fromisoformat(ctx.as_of), salt=ctx.run_id)
-    joblib.dump(fitted, run_dir(ctx) / "model.joblib")
-    reference = build_reference(settings, ctx, fitted, split.test, features)
+    version = new_version_id(ctx.model, as_of, salt=ctx.run_id)
+    joblib.dump(final, run_dir(ctx) / "model.joblib")
+    reference = build_reference(settings, ctx, final, everything, features, window)
     reference.to_parquet(run_dir(ctx) / "reference.parquet", index=False)
+    versus = found["versus"]
     lineage = {
         "data_window": training["window"],
         "as_of": ctx.as_of,
@@ -288,19 +412,23 @@ def evaluate_candidate(
         "feature_views": training["feature_views"],
         "training_rows": training["rows"],
         "split": split.summary(model.label),
+        "fitted": fitted,
+        "reference": window,
         "airflow_run_id": ctx.run_id,
         "reason": ctx.reason,
         "trigger": ctx.trigger,
         "force_reason": ctx.force_reason,
-        "compared_with": prod_version,
+        "compared_with": versus["version"],
+        "compared_on": {k: versus[k] for k in ("rows", "basis") if k in versus},
         **code_version(),
     }
     summary = {
         "version": version,
         "passed": report.passed,
-        "metrics": metrics,
-        "production_metrics": prod_metrics,
-        "slices": slices,
+        "metrics": found["test"],
+        "production_metrics": versus["production"],
+        "compared_metrics": versus["candidate"],
+        "slices": found["slices"],
         "params": dict(best),
         "features": features,
         "label": model.label,
@@ -311,13 +439,19 @@ def evaluate_candidate(
         "test_window": [split.boundaries["test_start"], split.boundaries["test_end"]],
     }
     (run_dir(ctx) / "evaluation.json").write_text(json.dumps(summary, indent=2, default=str))
-    reg = registry_for(settings)
+    # What the gate judged, by digest: approval names it, publish refuses anything else.
+    lineage["artifacts"] = staged_digests(ctx)
     reg.upsert_version(
         ctx.model,
         version,
         airflow_run_id=ctx.run_id,
         status=ModelStatus.CANDIDATE if report.passed else ModelStatus.REJECTED,
-        metrics={"test": metrics, "production_on_same_test": prod_metrics, "slices": slices},
+        metrics={
+            "test": found["test"],
+            "production_on_same_test": versus["production"],
+            "candidate_on_compared_rows": versus["candidate"],
+            "slices": found["slices"],
+        },
         params=dict(best),
         gate=report.to_dict()["checks"],
         lineage=lineage,
@@ -330,11 +464,70 @@ def evaluate_candidate(
         "passed",
         "metrics",
         "production_metrics",
+        "compared_metrics",
         "reasons",
         "gate_table",
         "test_window",
     )
-    return {k: summary[k] for k in keep}
+    out = {k: summary[k] for k in keep}
+    out["artifacts"] = lineage["artifacts"]
+    out["gate_table"] += "\n\nevaluated " + ", ".join(
+        f"{name} sha256 {sha}" for name, sha in lineage["artifacts"].items()
+    )
+    return out
+
+
+# -- the evaluated artifact, bound by digest --------------------------------------------------
+
+STAGED_FILES = ("model.joblib", "reference.parquet", "evaluation.json")
+
+
+class StagedArtifactChanged(RuntimeError):
+    """A staged file no longer hashes to what the gate evaluated; nothing was published."""
+
+
+def staged_digests(ctx: RunContext) -> dict[str, str]:
+    """sha256 of every file the run staged for publishing."""
+    return {name: _sha256((run_dir(ctx) / name).read_bytes()) for name in STAGED_FILES}
+
+
+def _sha256(body: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(body).hexdigest()
+
+
+def verify_staged(reg: Any, ctx: RunContext, version: str) -> dict[str, bytes]:
+    """The staged files' bytes, read once and checked against the digests the registry recorded
+    when the gate evaluated ``version`` (callers deserialize these bytes, never the files again,
+    so nothing can be swapped between check and use); raises :class:`StagedArtifactChanged`."""
+    record = reg.get_version(ctx.model, version)
+    expected = ((record.lineage or {}) if record else {}).get("artifacts")
+    if not expected:
+        raise StagedArtifactChanged(
+            f"{ctx.model} {version} has no evaluated digests in the registry (evaluated before "
+            "digests were recorded, or never evaluated): re-run the training DAG so the gate "
+            "evaluates the files it publishes"
+        )
+    try:
+        bodies = {name: (run_dir(ctx) / name).read_bytes() for name in expected}
+    except FileNotFoundError as exc:
+        raise StagedArtifactChanged(
+            f"a staged file of {ctx.model} {version} is gone ({exc.filename}); nothing was "
+            "published: re-run the training DAG"
+        ) from None
+    found = {name: _sha256(body) for name, body in bodies.items()}
+    changed = sorted(n for n in expected if found[n] != expected[n])
+    if changed:
+        detail = "; ".join(
+            f"{n} is sha256 {found[n]} but the gate evaluated {expected[n]}" for n in changed
+        )
+        raise StagedArtifactChanged(
+            f"refusing {ctx.model} {version}: files in {run_dir(ctx)} changed after the gate "
+            f"evaluated them ({detail}). Nothing was published and production is unchanged; "
+            "find out who wrote there, then re-run the training DAG"
+        )
+    return bodies
 
 
 def record_approval(
@@ -345,7 +538,9 @@ def record_approval(
 
     reg = registry_for(settings)
     if approved:
-        reg.set_status(ctx.model, version, ModelStatus.APPROVED, reason=f"approved by {by}: {note}")
+        sha = _sha256(verify_staged(reg, ctx, version)["model.joblib"])
+        reason = f"approved by {by}: {note} (model.joblib sha256 {sha[:12]})"
+        reg.set_status(ctx.model, version, ModelStatus.APPROVED, reason=reason)
     else:
         reg.set_status(ctx.model, version, ModelStatus.REJECTED, reason=f"rejected by {by}: {note}")
 
@@ -361,9 +556,11 @@ def publish_and_promote(settings: Settings, ctx: RunContext, version: str) -> di
             f"version {version} of {ctx.model} is {record.status if record else 'not registered'}; "
             "only an approved version is published"
         )
-    evaluation = json.loads((run_dir(ctx) / "evaluation.json").read_text())
-    fitted = joblib.load(run_dir(ctx) / "model.joblib")
-    reference = pd.read_parquet(run_dir(ctx) / "reference.parquet")
+    bodies = verify_staged(reg, ctx, version)
+    digests = {name: _sha256(body) for name, body in bodies.items()}
+    evaluation = json.loads(bodies["evaluation.json"])
+    fitted = joblib.load(io.BytesIO(bodies["model.joblib"]))
+    reference = pd.read_parquet(io.BytesIO(bodies["reference.parquet"]))
     model = settings.model(ctx.model)
     ref = reference.sample(
         n=min(len(reference), model.drift.sample_size), random_state=model.drift.seed
@@ -375,7 +572,7 @@ def publish_and_promote(settings: Settings, ctx: RunContext, version: str) -> di
         "label": evaluation["label"],
         "schema": {c: str(t) for c, t in reference.dtypes.items()},
         "gate": evaluation["gate"],
-        "lineage": evaluation["lineage"],
+        "lineage": {**evaluation["lineage"], "artifacts": digests},
     }
     from bantay.serving.promotion import promotion_for
 

@@ -1,0 +1,154 @@
+"""A drift retrain learns the drift, and what is published is what the gate evaluated.
+
+Real services (Feast's point-in-time join, a PostgreSQL registry, an S3 endpoint on loopback) and
+the training task bodies in DAG order, without Airflow's scheduler:
+
+* a covariate drift opens in the registry's drift history; the retrain's published model is
+  fitted on every matured row (the test rows too), its lineage counts the rows after the drift
+  began, and its drift reference is the new regime;
+* a staged file changed after the gate evaluated it (the model, the reference or the evaluation
+  record) is refused at approval and at publish, naming the file; production stays where it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import joblib
+import pandas as pd
+import pytest
+
+from bantay import simulate as sim
+from fixtures_services import moto_s3  # noqa: F401
+from lifecycle_env import lifecycle_env  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+LAST = dt.date(2026, 10, 31)
+DRIFT = LAST - dt.timedelta(days=16)
+LIFECYCLE = {
+    "days": 70,
+    "last_day": LAST,
+    "scenario": sim.Scenario(
+        learners=2000,
+        seed=5,
+        label_delay_days=2,
+        label_anchor=DRIFT,
+        covariate=(sim.CovariateShift(("study_minutes",), DRIFT, 2.0),),
+    ),
+}
+
+
+def _train(settings, ctx):
+    from bantay.training.tasks import build_training_set, evaluate_candidate, trials, tune_one
+
+    training = build_training_set(settings, ctx)
+    results = [tune_one(settings, ctx, training, t) for t in trials(settings, ctx.model)[:1]]
+    return evaluate_candidate(settings, ctx, training, results)
+
+
+def _ctx(run_id: str, as_of: dt.date, reason: str):
+    from bantay.training.tasks import RunContext
+
+    stamp = dt.datetime.combine(as_of, dt.time(), dt.UTC).isoformat()
+    return RunContext("learner_risk", run_id, stamp, reason, trigger="manual")
+
+
+@pytest.fixture(scope="module")
+def production(lifecycle_env):  # noqa: F811
+    """A first model trained before the drift, published and promoted."""
+    from bantay.stores.registry import registry_for
+    from bantay.training.tasks import publish_and_promote, record_approval, run_dir
+
+    settings = lifecycle_env.settings()
+    ctx = _ctx("first", DRIFT - dt.timedelta(days=1), "first model")
+    run_dir(ctx).mkdir(parents=True, exist_ok=True)
+    evaluation = _train(settings, ctx)
+    record_approval(settings, ctx, evaluation["version"], True, "test", "first")
+    publish_and_promote(settings, ctx, evaluation["version"])
+    return registry_for(settings).production_version("learner_risk").version
+
+
+def _drift_history(reg, days: int) -> None:
+    for i in range(-1, days):
+        day = DRIFT + dt.timedelta(days=i)
+        reg.upsert_drift_report(
+            "learner_risk",
+            day,
+            verdict="OK" if i < 0 else "DRIFT",
+            drifted_share=0.0,
+            n_drifted=0 if i < 0 else 1,
+            n_features=12,
+            decision="no_action",
+        )
+
+
+def test_a_retrain_after_the_drift_is_fitted_on_the_drifted_rows(lifecycle_env, production):  # noqa: F811
+    from bantay.stores.registry import registry_for
+    from bantay.training.tasks import run_dir
+
+    settings = lifecycle_env.settings()
+    reg = registry_for(settings)
+    _drift_history(reg, 10)
+    ctx = _ctx("retrain", DRIFT + dt.timedelta(days=10), "drift retrain")
+    run_dir(ctx).mkdir(parents=True, exist_ok=True)
+    evaluation = _train(settings, ctx)
+    version = reg.get_version("learner_risk", evaluation["version"])
+    fitted = version.lineage["fitted"]
+    split = version.lineage["split"]
+    assert fitted["drift_since"] == DRIFT.isoformat()
+    assert fitted["rows"] == sum(split[p]["rows"] for p in ("train", "valid", "test"))
+    # Labels observed on the drift's first day and a week later have matured by then.
+    assert fitted["rows_after_drift"] >= 2 * 1900, fitted
+    assert pd.Timestamp(fitted["until"]) >= pd.Timestamp(split["boundaries"]["test_start"])
+    reference = version.lineage["reference"]
+    assert reference["basis"] == "post_drift" and reference["first"] == DRIFT.isoformat()
+    ref = pd.read_parquet(run_dir(ctx) / "reference.parquet")
+    assert pd.to_datetime(ref["event_timestamp"], utc=True).dt.date.min() >= DRIFT
+    # Champion and challenger were compared on rows the champion was not fitted on.
+    compared = version.lineage["compared_on"]
+    assert compared["rows"] > 0 and "after production's newest fitted row" in compared["basis"]
+    assert version.lineage["compared_with"] == production
+
+
+@pytest.mark.parametrize("swapped", ["model.joblib", "reference.parquet", "evaluation.json"])
+def test_a_staged_file_changed_after_the_gate_is_never_published(
+    lifecycle_env,  # noqa: F811
+    production,
+    swapped: str,
+):
+    from bantay.stores.model_store import model_store_for
+    from bantay.stores.registry import registry_for
+    from bantay.stores.registry_models import ModelStatus
+    from bantay.training.tasks import (
+        StagedArtifactChanged,
+        publish_and_promote,
+        record_approval,
+        run_dir,
+    )
+
+    settings = lifecycle_env.settings()
+    ctx = _ctx(f"swap-{swapped}", DRIFT - dt.timedelta(days=1), "swap test")
+    run_dir(ctx).mkdir(parents=True, exist_ok=True)
+    evaluation = _train(settings, ctx)
+    assert "sha256" in evaluation["gate_table"]  # the approval request names the digests
+    version = evaluation["version"]
+    path = run_dir(ctx) / swapped
+    if swapped == "model.joblib":
+        model = joblib.load(path)
+        joblib.dump(model, path, compress=3)  # the same model, other bytes
+    elif swapped == "reference.parquet":
+        frame = pd.read_parquet(path)
+        frame.iloc[: len(frame) // 2].to_parquet(path, index=False)
+    else:
+        path.write_text(path.read_text() + "\n")  # one byte more, same meaning
+    with pytest.raises(StagedArtifactChanged, match=swapped):
+        record_approval(settings, ctx, version, True, "a reviewer", "looks fine")
+    reg = registry_for(settings)
+    assert reg.get_version("learner_risk", version).status == "candidate"
+    reg.set_status("learner_risk", version, ModelStatus.APPROVED, reason="approved, then swapped")
+    with pytest.raises(StagedArtifactChanged, match=swapped):
+        publish_and_promote(settings, ctx, version)
+    store = model_store_for(settings)
+    assert store.pointer("learner_risk")["version"] == production
+    assert version not in store.list_versions("learner_risk")

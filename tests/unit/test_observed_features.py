@@ -1,0 +1,87 @@
+"""The ``observed`` marker of the batch feature read: a learner's row on the scored day is its own
+only when every feature view has a row of that learner dated that day; values carried forward
+from an earlier day (as-of reads over a learner's absent days) are marked, so the drift check can
+leave them out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bantay.serving.batch_features import OBSERVED, batch_features
+
+DAY = dt.date(2026, 10, 31)
+
+
+def _partition(root, day: dt.date, rows: list[tuple[int, str, float]]) -> None:
+    """One day's file of the feed at ``root``, whose feature column is named like the folder."""
+    folder = root / f"date={day.isoformat()}"
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame(rows, columns=["learner_id", "event_timestamp", root.name])
+    frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True).astype(
+        "datetime64[us, UTC]"
+    )
+    frame["created"] = frame["event_timestamp"]
+    frame.to_parquet(folder / "part-0.parquet", index=False)
+
+
+def _view(root) -> SimpleNamespace:
+    return SimpleNamespace(
+        ttl=dt.timedelta(days=14),
+        batch_source=SimpleNamespace(
+            path=str(root / "date=*" / "*.parquet"),
+            timestamp_field="event_timestamp",
+            created_timestamp_column="created",
+        ),
+    )
+
+
+@pytest.fixture
+def two_views(tmp_path, monkeypatch):
+    """Two daily feeds; learner 1 is in both on DAY, 2 only in one, 3 in neither (carried), 4
+    only in a late row of DAY delivered the next day, 5 never seen."""
+    activity, contact = tmp_path / "activity_value", tmp_path / "contact_value"
+    before = DAY - dt.timedelta(days=1)
+    _partition(activity, before, [(i, "2026-10-30T08:00", 10.0 + i) for i in (1, 2, 3, 4)])
+    _partition(contact, before, [(i, "2026-10-30T08:00", 20.0 + i) for i in (1, 2, 3, 4)])
+    _partition(activity, DAY, [(1, "2026-10-31T08:00", 1.0), (2, "2026-10-31T08:00", 2.0)])
+    _partition(contact, DAY, [(1, "2026-10-31T09:00", 1.5), (4, "2026-10-31T09:00", 4.5)])
+    _partition(
+        activity,
+        DAY + dt.timedelta(days=1),
+        [(4, "2026-10-31T20:00", 4.0), (1, "2026-11-01T08:00", 99.0)],
+    )
+    views = {"activity": _view(activity), "contact": _view(contact)}
+    service = SimpleNamespace(
+        feature_view_projections=[
+            SimpleNamespace(name=name, features=[SimpleNamespace(name=f"{name}_value")])
+            for name in views
+        ]
+    )
+    fs = SimpleNamespace(
+        get_feature_service=lambda name: service, get_feature_view=lambda name: views[name]
+    )
+    monkeypatch.setattr("bantay.stores.feast_store.store", lambda settings: fs)
+
+
+def test_only_learners_with_their_own_row_in_every_view_that_day_are_observed(two_views):
+    learners = np.array([5, 4, 3, 2, 1])
+
+    frame = batch_features(None, "svc", learners, DAY, observed=True)
+
+    assert frame["learner_id"].tolist() == learners.tolist()
+    marked = dict(zip(frame["learner_id"], frame[OBSERVED], strict=True))
+    assert marked == {1: True, 2: False, 3: False, 4: True, 5: False}
+    values = frame.set_index("learner_id")
+    assert values.loc[3].tolist() == [13.0, 23.0, False]  # both carried from the day before
+    assert values.loc[4].tolist() == [4.0, 4.5, True]  # the late row of the day counts
+
+
+def test_the_marker_is_asked_for_so_the_online_equal_read_keeps_its_columns(two_views):
+    frame = batch_features(None, "svc", np.array([1, 2]), DAY)
+
+    assert frame.columns.tolist() == ["learner_id", "activity_value", "contact_value"]

@@ -1,0 +1,113 @@
+"""The daily drift task end to end on local files, a SQLite registry and an in-memory model store:
+a concept shift on labels of a day an older version served is PERFORMANCE for the production
+version, and the same matured labels judged again the next day are not a second day of
+persistence."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bantay.layout import accepted_root, partition_path
+from bantay.monitoring.tasks import check_day
+from bantay.serving.scoring import prediction_path
+from bantay.settings import load_settings
+from bantay.stores.registry import Registry
+from bantay.training.pipeline import fit_final, predict_scores
+from fixtures_monitoring import CATEGORICAL, NUMERICAL, learner_frame
+
+MODEL = "learner_risk"
+FEATURES = {"numerical": NUMERICAL, "categorical": CATEGORICAL}
+LOGREG = {"trial_id": "logreg", "name": "logreg", "estimator": "logistic_regression", "params": {}}
+OBSERVED_ON = dt.date(2026, 11, 2)  # the labels' day, served by the previous version
+TODAY = OBSERVED_ON + dt.timedelta(days=14)  # the day they matured
+N = 1_500
+
+
+def _end_of(day: dt.date) -> pd.Timestamp:
+    return pd.Timestamp(dt.datetime.combine(day, dt.time(23, 59), dt.UTC))
+
+
+def _write(path, frame: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    config = tmp_path / "bantay.yaml"
+    config.write_text(
+        "project: bantay\nmodels:\n  - name: learner_risk\n    feature_service: learner_risk_v1\n"
+        "    label: at_risk\n"
+    )
+    monkeypatch.setenv("BANTAY_CONFIG", str(config))
+    monkeypatch.setenv("BANTAY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BANTAY_HOME", str(tmp_path / "home"))
+    settings = load_settings()
+
+    fitted = fit_final(LOGREG, learner_frame(4_000, seed=1), FEATURES, label_col="at_risk")
+    until = _end_of(OBSERVED_ON - dt.timedelta(days=14)).isoformat()
+    manifest = {
+        "version": "v2",
+        "features": FEATURES,
+        "lineage": {"fitted": {"rows": 4_000, "until": until}},
+    }
+    reference = learner_frame(20_000, seed=2)
+    reference["score"] = predict_scores(fitted, reference, FEATURES)
+    store = SimpleNamespace(
+        pointer=lambda model: {"version": "v2"},
+        load_production=lambda model: (fitted, manifest),
+        read_reference=lambda model, version: reference,
+        put_report=lambda model, day, name, body, content_type: f"s3://b/{day}/{name}",
+        presigned_url=lambda uri, expires: f"https://example.org/{uri}",
+    )
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    registry.upgrade()
+    monkeypatch.setattr("bantay.stores.model_store.model_store_for", lambda s: store)
+    monkeypatch.setattr("bantay.stores.registry.registry_for", lambda s: registry)
+
+    # The labelled day as the previous version served it; its labels no longer fit the features.
+    served = learner_frame(N, seed=3)
+    served["learner_id"] = np.arange(N)
+    served["event_timestamp"] = _end_of(OBSERVED_ON)
+    served["score"] = predict_scores(fitted, served, FEATURES)
+    served["model_version"] = "v1"
+    _write(prediction_path(settings, MODEL, OBSERVED_ON), served.drop(columns="at_risk"))
+    labels = served[["learner_id", "event_timestamp"]].assign(
+        at_risk=np.random.default_rng(4).binomial(1, 0.2, N)
+    )
+    _write(partition_path(accepted_root(settings.data_dir), "term_outcomes", TODAY), labels)
+    # Two weeks of the production version's own log, without drift.
+    for i in range(14):
+        day = TODAY + dt.timedelta(days=1) - dt.timedelta(days=i)
+        frame = learner_frame(N, seed=100 + i)
+        frame["event_timestamp"] = _end_of(day)
+        frame["score"] = predict_scores(fitted, frame, FEATURES)
+        frame["model_version"] = "v2"
+        frame["observed"] = True
+        _write(prediction_path(settings, MODEL, day), frame.drop(columns="at_risk"))
+    yield settings, registry
+    registry.dispose()
+
+
+def _check(settings, day: dt.date) -> dict:
+    return check_day(settings, MODEL, day, run_id=f"r-{day}", run_url="u", retrain_running=False)
+
+
+def test_labels_of_a_day_another_version_served_judge_the_production_version(project) -> None:
+    settings, registry = project
+
+    first = _check(settings, TODAY)
+    second = _check(settings, TODAY + dt.timedelta(days=1))
+
+    assert (first["verdict"], second["verdict"]) == ("PERFORMANCE", "PERFORMANCE")
+    assert first["evidence_day"] == second["evidence_day"] == str(OBSERVED_ON)
+    # The same labels on two days are one day of persistence, not the two it asks for.
+    assert [first["decision"], second["decision"]] == ["guard_held:persistence"] * 2
+    assert "1 of 2" in second["decision_reason"]
+    rows = {r.report_date: r for r in registry.drift_reports(MODEL)}
+    assert rows[TODAY].decision_detail.endswith(f"evidence: labels observed on {OBSERVED_ON}")

@@ -1,0 +1,111 @@
+"""What a published version was fitted on, and which days its drift reference covers: the open
+drift episode is read from the registry's drift rows, the rows after its start are counted, and a
+version that learned the new regime takes the new regime as its reference. The registry here is
+a stand-in with the one read these functions make (``drift_reports``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from bantay.schema import TIMESTAMP
+from bantay.settings import get_settings
+from bantay.training.tasks import _fitted_until, drift_since, fitted_lineage, reference_days
+
+DAY = dt.date(2026, 11, 10)
+
+
+class Reports:
+    """Registry stand-in: drift rows by day (verdicts only)."""
+
+    def __init__(self, verdicts: dict[dt.date, str]) -> None:
+        self.verdicts = verdicts
+
+    def drift_reports(self, model: str, since: dt.date | None = None) -> list:
+        return [
+            SimpleNamespace(report_date=d, verdict=v)
+            for d, v in sorted(self.verdicts.items())
+            if since is None or d >= since
+        ]
+
+
+def _days(first: dt.date, verdicts: str) -> dict[dt.date, str]:
+    names = {"o": "OK", "d": "DRIFT", "p": "PERFORMANCE", "w": "WATCH"}
+    return {first + dt.timedelta(days=i): names[c] for i, c in enumerate(verdicts)}
+
+
+def _at(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), dt.UTC)
+
+
+def test_the_open_drift_episode_starts_on_its_first_drift_day() -> None:
+    reg = Reports(_days(DAY, "oodddpd"))
+    assert drift_since(reg, "m", _at(DAY + dt.timedelta(days=7))) == DAY + dt.timedelta(days=2)
+
+
+def test_a_closed_episode_is_no_drift() -> None:
+    reg = Reports(_days(DAY, "odddo"))
+    assert drift_since(reg, "m", _at(DAY + dt.timedelta(days=5))) is None
+
+
+def test_checks_after_as_of_are_not_read() -> None:
+    reg = Reports(_days(DAY, "ooodd"))
+    assert drift_since(reg, "m", _at(DAY + dt.timedelta(days=3))) is None
+    assert drift_since(reg, "m", _at(DAY + dt.timedelta(days=4))) == DAY + dt.timedelta(days=3)
+
+
+def _rows(days: list[dt.date]) -> pd.DataFrame:
+    stamps = [pd.Timestamp(dt.datetime.combine(d, dt.time(23, 59), dt.UTC)) for d in days]
+    return pd.DataFrame({TIMESTAMP: stamps * 10})
+
+
+def test_fitted_rows_after_the_drift_are_counted() -> None:
+    days = [DAY - dt.timedelta(days=7 * i) for i in range(4)]
+    fitted = fitted_lineage(_rows(days), DAY)
+    assert fitted["rows"] == 40 and fitted["rows_after_drift"] == 10
+    assert pd.Timestamp(fitted["until"]).date() == DAY
+    assert fitted_lineage(_rows(days), None)["rows_after_drift"] == 0
+
+
+@pytest.fixture
+def model():
+    return get_settings().model("learner_risk")
+
+
+def test_a_version_without_drifted_rows_takes_its_last_fitted_days(model) -> None:
+    fitted = fitted_lineage(_rows([DAY - dt.timedelta(days=14), DAY]), None)
+    window = reference_days(model, fitted, _at(DAY + dt.timedelta(days=3)))
+    assert window["basis"] == "last_fitted_days"
+    assert window["last"] == DAY.isoformat()
+    first = DAY - dt.timedelta(days=model.drift.reference_days - 1)
+    assert window["first"] == first.isoformat()
+
+
+def test_a_version_that_learned_the_drift_takes_the_new_regime_only(model) -> None:
+    since = DAY - dt.timedelta(days=1)
+    fitted = fitted_lineage(_rows([DAY - dt.timedelta(days=7), DAY]), since)
+    window = reference_days(model, fitted, _at(DAY + dt.timedelta(days=3)))
+    assert window == {
+        "basis": "post_drift",
+        "first": since.isoformat(),
+        "last": (DAY + dt.timedelta(days=2)).isoformat(),
+    }
+
+
+def test_a_long_regime_is_capped_at_the_reference_days(model) -> None:
+    since = DAY - dt.timedelta(days=60)
+    fitted = fitted_lineage(_rows([since, DAY]), since)
+    window = reference_days(model, fitted, _at(DAY + dt.timedelta(days=1)))
+    span = dt.date.fromisoformat(window["last"]) - dt.date.fromisoformat(window["first"])
+    assert span.days == model.drift.reference_days - 1
+
+
+def test_fitted_until_reads_new_and_old_manifests() -> None:
+    new = {"lineage": {"fitted": {"until": "2026-11-10T23:59:00+00:00"}}}
+    old = {"lineage": {"data_window": ["2026-09-01 23:59:00", "2026-11-03 23:59:00"]}}
+    assert _fitted_until(new) == pd.Timestamp("2026-11-10T23:59:00Z")
+    assert _fitted_until(old) == pd.Timestamp("2026-11-03T23:59:00Z")
+    assert _fitted_until({}) is None
