@@ -8,21 +8,46 @@ day); an event created by hand must carry a `reason` in its extra.
 
 1. **plan**: which model, why (schedule, the drift event with its report, or a person's reason
    from the trigger form), and the as-of time (labels that had matured by then).
-2. **training_set**: term outcomes as the entity frame; features from Feast's
+2. **training_window**, **wait_for_window**: the window is the `training_window_days` days that
+   end the day before as-of, for the feature sources of the model's feature service and its
+   label source. A sensor in *reschedule* mode (no worker slot between pokes, one poke a minute)
+   holds the run until every day of it is **decided** by the data contract, so that nothing is
+   ever fitted on a window a `bantay_features` run is still loading:
+   - *accepted*, or *quarantined* with its `reason.json`: the contract has ruled. A quarantined
+     day is not read and not waited for (its rows are untrustworthy; a re-delivery may never
+     come); the sensor's result lists it.
+   - *absent*: nothing was delivered and the day is **closed**: a later day of the source has
+     been decided, at least `features.contract.max_lateness_days` (and one) days later, whose run
+     was the last to pick up a late delivery (the label feed delivers only when outcomes mature:
+     its days close on days when every feature source was decided), **and**
+     `features.sensor_timeout_hours` have passed since the day ended (its own features run has
+     stopped waiting). Listed like a quarantined day.
+
+   It waits while a day is *in a run* (a queued or running `bantay_features` run covers it,
+   including the earlier days its allowed lateness reaches back into; a run that has not planned
+   yet holds the whole window), *being written* (the contract's staging file in `accepted/`),
+   *delivered* (raw rows with no verdict yet: a backfill not run yet or a re-delivery, never
+   closed on its own) or *missing* (not closed yet). Each poke logs, and pushes as the XCom
+   `waiting`, lines like `waiting for 3 days of learning_activity: 2026-11-02, 2026-11-03,
+   2026-11-04 (bantay_features run manual__... running)`; its return value says what the run
+   goes on without. After `features.sensor_timeout_hours` + 2 h (a features run's own wait plus
+   its tasks' timeout) it fails, naming every missing day and what to do; clear it to look again.
+   The online store is not waited for: training reads the offline store (the accepted tree).
+3. **training_set**: term outcomes as the entity frame; features from Feast's
    `get_historical_features` with the model's feature service, point-in-time correct.
-3. **tune**: one mapped task per setting of the search space; each fits on train and scores on
+4. **tune**: one mapped task per setting of the search space; each fits on train and scores on
    validation (temporal split: no learner's future in its past).
-4. **evaluate**: the best setting refit on train+validation; ROC AUC, PR AUC, recall at the
+5. **evaluate**: the best setting refit on train+validation; ROC AUC, PR AUC, recall at the
    configured precision, Brier score, per slice; the production model scored on the same test
    set; the **validation gate** (quality, no regression, fairness, data and model sanity). Every
    check is in the task log and in the version's manifest. A failing candidate is recorded as
    *rejected* with its reasons and goes no further.
-5. **approval**: `auto`, or `manual` (a person approves or rejects under *Required Actions* in the
+6. **approval**: `auto`, or `manual` (a person approves or rejects under *Required Actions* in the
    UI with the gate report in front of them; the answer and note are recorded).
-6. **publish_and_promote**: the approved version is uploaded to S3 (immutable) and the production
+7. **publish_and_promote**: the approved version is uploaded to S3 (immutable) and the production
    pointer is swapped atomically; the promotion is in the audit log. Emits
    `models/<model>/production`.
-7. **tell_on_call** (runs started by a drift event only; skipped otherwise): e-mails the model's
+8. **tell_on_call** (runs started by a drift event only; skipped otherwise): e-mails the model's
    drift recipients what the retrain led to, `promoted` or `rejected` by the gate (with its
    reasons), with the candidate against production on the same test rows and a link to the run.
    With manual approval, `manual_approval` sends `waiting for your approval` when it starts

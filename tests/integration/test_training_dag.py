@@ -60,6 +60,29 @@ def test_first_run_trains_validates_and_promotes(first_run):
     assert [p.to_version for p in reg.promotions("learner_risk")] == [version.version]
 
 
+def test_the_run_started_fitting_on_a_decided_window(first_run):
+    """wait_for_window ran for real (Task SDK calls included) and says what it saw."""
+    import json
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    env, run = first_run
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id="wait_for_window")
+            .filter_by(key="return_value")
+            .one()
+        )
+        value = row.value if isinstance(row.value, dict) else json.loads(row.value)
+    last = env.last_day.isoformat()
+    first = (env.last_day - dt.timedelta(days=55)).isoformat()
+    assert value["window"] == [first, last]
+    assert value["ready"] is True and value["waiting"] == {}
+    assert value["quarantined"] == {} and value["holding_runs"] == []
+
+
 def test_point_in_time_features_never_come_from_after_the_label(first_run):
     """Compare Feast's join with an as-of join done by hand, and make sure a later value existed
     that a leaky join would have picked."""
@@ -157,3 +180,82 @@ def test_force_without_reason_fails_clearly(first_run):
         {"reason": "try force", "force": True, "force_reason": "  ", "as_of": _as_of(env)},
     )
     assert task_states(run)["plan"] == "failed"
+
+
+def test_a_features_run_in_progress_holds_the_run_until_it_ends(first_run):
+    """A backfill of the window's last day is running: the sensor names it and waits; once the
+    run has ended the next poke lets training go on. Tasks after the sensor are marked success
+    (what they do is tested above)."""
+    import json
+    import threading
+    import time
+
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from airflow_support import airflow, get_dag, reserialize
+
+    env, _ = first_run
+    last = env.last_day.isoformat()
+    backfill = "manual__backfill_in_progress"
+    reserialize()
+    conf = json.dumps({"start_date": last})
+    airflow("dags", "trigger", "bantay_features", "--run-id", backfill, "--conf", conf)
+    with create_session() as session:
+        session.query(DagRun).filter_by(dag_id="bantay_features", run_id=backfill).update(
+            {"state": "running"}
+        )
+    # As the execution API stores what a task returns (already in the Task SDK's form).
+    XComModel.set(
+        "return_value",
+        [last],
+        dag_id="bantay_features",
+        task_id="plan",
+        run_id=backfill,
+        serialize=False,
+    )
+
+    seen: dict = {}
+
+    def end_the_backfill_once_seen() -> None:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not seen:
+            with create_session() as session:
+                row = (
+                    session.query(XComModel)
+                    .filter_by(task_id="wait_for_window", key="waiting")
+                    .filter(XComModel.dag_id == "bantay_training_learner_risk")
+                    .first()
+                )
+                if row is not None:
+                    value = row.value
+                    seen.update(value if isinstance(value, dict) else json.loads(value))
+                    session.query(DagRun).filter_by(
+                        dag_id="bantay_features", run_id=backfill
+                    ).update({"state": "success"})
+                    return
+            time.sleep(2)
+
+    helper = threading.Thread(target=end_the_backfill_once_seen, daemon=True)
+    helper.start()
+    started = time.monotonic()
+    run = get_dag("bantay_training_learner_risk").test(
+        logical_date=dt.datetime.fromisoformat(_as_of(env)) + dt.timedelta(hours=2),
+        run_conf={"reason": "held by a backfill", "as_of": _as_of(env)},
+        mark_success_pattern=r"(?!plan$|search_space$|training_window$|wait_for_window$).*",
+    )
+    helper.join(timeout=5)
+    assert str(run.state) == "success", task_states(run)
+    assert time.monotonic() - started >= 55  # held for one poke interval at least
+    # The run's day, and the day before that its allowed lateness may rewrite.
+    held = [(env.last_day - dt.timedelta(days=1)).isoformat(), last]
+    assert seen["waiting"] == {s: held for s in seen["waiting"]}, seen
+    assert set(seen["waiting"]) == {
+        "learning_activity",
+        "family_contact",
+        "learner_profile",
+        "term_outcomes",
+    }
+    assert seen["holding_runs"] == [backfill]
+    assert f"(bantay_features run {backfill} running)" in seen["why"][0]

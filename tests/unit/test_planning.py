@@ -14,6 +14,7 @@ from bantay.airflow.planning import (
     days_to_process,
     is_drift_reason,
     plan_training,
+    training_window,
 )
 
 NOW = dt.datetime(2026, 11, 20, 4, tzinfo=dt.UTC)
@@ -99,3 +100,27 @@ def test_day_to_score_is_the_newest_day_of_all_events():
     assert day_to_score({}, events, NOW) == "2026-11-05"
     assert day_to_score({"date": "2026-10-01"}, events, NOW) == "2026-10-01"
     assert day_to_score({}, [], NOW) == "2026-11-19"
+
+
+def test_a_drift_retrain_is_as_of_the_end_of_the_newest_checked_day() -> None:
+    """Keyed on the data the decision saw, not on when the scheduler processed the events."""
+    late = dt.datetime(2026, 12, 1, 13, 7, tzinfo=dt.UTC)
+    events = [
+        AssetEvent("drift/m", {"date": day}, "bantay_drift") for day in ("2026-11-19", "2026-11-18")
+    ]
+    plan = plan_training("m", {}, "asset_triggered", events, late)
+    assert plan.as_of == "2026-11-20T00:00:00+00:00"
+    by_hand = [AssetEvent("drift/m", {"reason": "new term"}, None)]
+    assert plan_training("m", {}, "asset_triggered", by_hand, late).as_of == late.isoformat()
+    given = {"as_of": "2026-11-25T00:00:00+00:00"}
+    assert plan_training("m", given, "asset_triggered", events, late).as_of == given["as_of"]
+
+
+def test_the_training_window_ends_the_day_before_as_of():
+    days = training_window("2026-11-08T04:00:00+00:00", 7)
+    assert days == [dt.date(2026, 11, 1) + dt.timedelta(days=i) for i in range(7)]
+    midnight = dt.datetime(2026, 11, 8, tzinfo=dt.UTC)
+    assert training_window(midnight, 56)[-1] == dt.date(2026, 11, 7)
+    assert training_window(midnight, 56)[0] == dt.date(2026, 9, 13)
+    with pytest.raises(PlanError, match="at least 1"):
+        training_window(midnight, 0)

@@ -82,6 +82,22 @@ def drift_reason(model: str, events: list[AssetEvent]) -> str:
     return "; ".join(parts[k] for k in sorted(parts))
 
 
+def drift_as_of(model: str, events: list[AssetEvent]) -> dt.datetime | None:
+    """The end of the newest day that ``bantay_drift`` checked among the events: a drift retrain
+    learns the data that the decision saw, keyed on its data time, never on when the event
+    happened to be processed (None: no checked day, e.g. an event created by hand)."""
+    days = []
+    for event in events:
+        if event.asset == f"drift/{model}" and event.source_dag_id == DRIFT_DAG_ID:
+            try:
+                days.append(dt.date.fromisoformat(str(event.extra.get("date"))))
+            except ValueError:
+                continue
+    if not days:
+        return None
+    return dt.datetime.combine(max(days) + dt.timedelta(days=1), dt.time(), dt.UTC)
+
+
 @dataclass(frozen=True)
 class TrainingPlan:
     reason: str
@@ -115,7 +131,7 @@ def plan_training(
             raise PlanError(
                 "'force' needs a written 'force_reason'; it is audited with the version"
             )
-    as_of = params.get("as_of") or run_after.isoformat()
+    as_of = params.get("as_of") or (drift_as_of(model, events) or run_after).isoformat()
     try:
         dt.datetime.fromisoformat(as_of)
     except ValueError:
@@ -123,6 +139,19 @@ def plan_training(
             f"as_of {as_of!r} is not an ISO date-time, e.g. 2026-11-01T00:00:00+00:00"
         ) from None
     return TrainingPlan(reason=reason, as_of=as_of, force_reason=force_reason, trigger=trigger)
+
+
+def training_window(as_of: str | dt.datetime, window_days: int) -> list[dt.date]:
+    """The days a training run reads: ``window_days`` days ending the day before ``as_of``.
+
+    The day of ``as_of`` itself is not waited for: its partitions are still arriving, and
+    ``bantay_features`` validates a day only once it has ended.
+    """
+    if window_days < 1:
+        raise PlanError(f"training_window_days is {window_days}; it must be at least 1")
+    when = as_of if isinstance(as_of, dt.datetime) else dt.datetime.fromisoformat(as_of)
+    last = when.date() - dt.timedelta(days=1)
+    return [last - dt.timedelta(days=i) for i in range(window_days - 1, -1, -1)]
 
 
 def days_to_process(

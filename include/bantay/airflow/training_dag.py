@@ -4,23 +4,80 @@ One DAG per model gives each model its own schedule, its own drift Asset, its ow
 ``max_active_runs=1`` and its own history in the UI; a second model is configuration
 (``models:`` in bantay.yaml), never a copied DAG file. Tasks are thin wrappers over
 ``bantay.training.tasks``; the rules for why and as of when a run happens are in
-``bantay.airflow.planning``.
+``bantay.airflow.planning``, the rule for when its window is complete enough to fit on in
+``bantay.features.readiness``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Metadata, Param, dag, task
+from airflow.sdk import (
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    Metadata,
+    Param,
+    PokeReturnValue,
+    dag,
+    task,
+)
 
 from bantay.airflow.approval import GateApprovalOperator
 from bantay.airflow.assets import drift_asset, production_asset
 from bantay.airflow.defaults import START_DATE, default_args
 from bantay.settings import ModelSettings, Settings
 
+# How often wait_for_window looks at the lake again; it holds no worker slot in between.
+WINDOW_POKE = dt.timedelta(minutes=1)
+# The execution_timeout bantay_features gives its validate and materialize tasks.
+FEATURES_TASK_TIMEOUT = dt.timedelta(hours=2)
+# Task states after which a features run no longer writes the days it planned.
+_FINISHED = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+
 
 def training_dag_id(model: str) -> str:
     return f"bantay_training_{model}"
+
+
+def window_timeout(settings: Settings) -> dt.timedelta:
+    """How long a training run waits for its window before failing with the missing days.
+
+    As long as a features run may legitimately still be loading it: the features sensor's own
+    wait for late partitions (``features.sensor_timeout_hours``, the setting that moves both)
+    plus the time its tasks may take to validate and materialize them. Waiting longer would
+    only hide a problem that a person has to fix.
+    """
+    return dt.timedelta(hours=settings.features.sensor_timeout_hours) + FEATURES_TASK_TIMEOUT
+
+
+def _state(value) -> str:
+    """A state as its plain value: the Task SDK hands back enums whose str() is their name."""
+    return str(getattr(value, "value", value))
+
+
+def features_runs_in_progress(ti) -> list:
+    """The ``bantay_features`` runs queued or running now, with the days each planned.
+
+    Asked through the Task SDK's execution API (counts, task states, the other run's XCom),
+    which is what a running task may ask of Airflow's metadata; never at parse time.
+    """
+    from bantay.features.readiness import FEATURES_DAG_ID, FeaturesRun, plan_days
+
+    active = ("queued", "running")
+    if not ti.get_dr_count(dag_id=FEATURES_DAG_ID, states=list(active)):
+        return []
+    # One row per run: a run whose materialize task has finished writes nothing any more.
+    states = ti.get_task_states(dag_id=FEATURES_DAG_ID, task_ids=["materialize"])
+    runs = []
+    for run_id, tasks in sorted(states.items()):
+        if _state(tasks.get("materialize")) in _FINISHED:
+            continue
+        state = _state(ti.get_dagrun_state(dag_id=FEATURES_DAG_ID, run_id=run_id))
+        if state not in active:
+            continue
+        planned = ti.xcom_pull(task_ids="plan", dag_id=FEATURES_DAG_ID, run_id=run_id)
+        runs.append(FeaturesRun(run_id, state, plan_days(planned)))
+    return runs
 
 
 def _schedule(model: ModelSettings):
@@ -36,6 +93,7 @@ def training_dag(settings: Settings, model: ModelSettings, doc_md: str | None = 
     """Build (and register) the training DAG of ``model``."""
     production = production_asset(model.name)
     name = model.name
+    wait = window_timeout(settings)
 
     @dag(
         dag_id=training_dag_id(name),
@@ -97,6 +155,70 @@ def training_dag(settings: Settings, model: ModelSettings, doc_md: str | None = 
             )
             print(f"training {name} ({p.trigger}): {p.reason} (as of {p.as_of})")
             return ctx.to_dict()
+
+        @task
+        def training_window(ctx: dict) -> dict:
+            """The days and sources this run reads, resolved once (Feast's registry is a few
+            seconds to load; the sensor below looks again every minute)."""
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from bantay.airflow.planning import training_window as window_days
+            from bantay.features.readiness import model_sources
+            from bantay.settings import get_settings
+
+            settings = get_settings()
+            model = settings.model(name)
+            days = window_days(ctx["as_of"], model.training_window_days)
+            try:
+                sources = model_sources(settings, model)
+            except ValueError as exc:
+                # A configuration mistake: retrying reads the same configuration.
+                raise AirflowFailException(str(exc)) from exc
+            window = {
+                "as_of": ctx["as_of"],
+                "first": days[0].isoformat(),
+                "last": days[-1].isoformat(),
+                "sources": sources,
+                "labels": [model.label_source],
+            }
+            print(f"training window of {name}: {window}")
+            return window
+
+        @task.sensor(
+            mode="reschedule",
+            poke_interval=WINDOW_POKE.total_seconds(),
+            # The check below fails the run naming the missing days once `wait` is up; this
+            # backstop only ends a sensor whose own check never got that far.
+            timeout=(wait + 2 * WINDOW_POKE).total_seconds(),
+        )
+        def wait_for_window(window: dict, ti=None) -> PokeReturnValue:
+            """Hold the run until every day of its window is decided by the data contract."""
+            from airflow.sdk import get_current_context
+            from airflow.sdk.exceptions import AirflowSensorTimeout
+
+            from bantay.features.readiness import check_training_window
+            from bantay.settings import get_settings
+
+            first = dt.date.fromisoformat(window["first"])
+            last = dt.date.fromisoformat(window["last"])
+            days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+            check = check_training_window(
+                get_settings(),
+                days,
+                window["sources"],
+                window["labels"],
+                features_runs_in_progress(ti),
+            )
+            print(check.summary())
+            if check.ready:
+                return PokeReturnValue(is_done=True, xcom_value=check.to_dict())
+            # Between pokes the UI's XCom tab shows what the run is waiting for.
+            ti.xcom_push(key="waiting", value=check.to_dict())
+            started = ti.get_first_reschedule_date(get_current_context()) or check.checked_at
+            waited = check.checked_at - started
+            if waited >= wait:
+                raise AirflowSensorTimeout(check.timeout_message(name, window["as_of"], waited))
+            return PokeReturnValue(is_done=False)
 
         @task
         def training_set(ctx: dict) -> dict:
@@ -210,6 +332,7 @@ def training_dag(settings: Settings, model: ModelSettings, doc_md: str | None = 
 
         ctx = plan()
         training = training_set(ctx)
+        wait_for_window(training_window(ctx)) >> training
         results = tune.partial(ctx=ctx, training=training).expand(trial=search_space(ctx))
         evaluation = evaluate(ctx, training, results)
         mode = approval_mode()

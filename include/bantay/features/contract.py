@@ -53,6 +53,7 @@ __all__ = [
     "enforce",
     "enforce_for",
     "quarantine",
+    "staging_path",
 ]
 
 log = logging.getLogger(__name__)
@@ -239,13 +240,22 @@ def _canonical(table: pa.Table, source: str) -> pa.Table:
     return pa.table(arrays, names=list(columns))
 
 
+def staging_path(accepted_dir: Path, source: str, day: dt.date) -> Path:
+    """Where ``accept`` writes a day before renaming it into place.
+
+    While it exists the day is being (re)written: the training window check waits on it. A
+    left-over one means a write was interrupted; the next contract run of the day replaces it.
+    """
+    return partition_path(accepted_dir, source, day).with_name(f".{PARTITION_FILE}.tmp")
+
+
 def accept(result: ContractResult, accepted_dir: Path) -> Path:
     """Publish the rows that passed to the accepted tree, atomically (temp file + rename)."""
     if not result.passed or result.table is None:
         raise ValueError(f"{result.source} {result.day} did not pass the contract; not accepted")
     path = partition_path(accepted_dir, result.source, result.day)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{PARTITION_FILE}.tmp")
+    tmp = staging_path(accepted_dir, result.source, result.day)
     pq.write_table(_canonical(result.table, result.source), tmp, coerce_timestamps="us")
     os.replace(tmp, path)
     return path
