@@ -9,6 +9,8 @@ behind, not from run states, so a green run that wrote nothing is late too.
 When something is missing, the data engineers and the late models' on-call recipients get one
 e-mail (`smtp_default`): the subject names the late DAGs, the body says per model what is
 missing and links to the DAG's runs. When all is done the task logs "on time" and sends nothing.
+A model that has never had a production version is not late: its people are told once that it
+has no production version yet.
 
 Why not Airflow's `DeadlineAlert`: it is attached to a single DAG run, while the night is three
 DAGs chained by an Asset (scoring has no run at all when features never arrived); the check here
@@ -55,9 +57,7 @@ SETTINGS = get_settings()
 def bantay_deadline():
     @task(retries=5, retry_delay=dt.timedelta(minutes=2))
     def check(params: dict, dag_run=None) -> list[dict]:
-        import dataclasses
-
-        from bantay.monitoring.deadline import late_stages, render_deadline_email
+        from bantay.monitoring.deadline import check_night
         from bantay.monitoring.mailer import send_email
         from bantay.settings import get_settings
         from bantay.stores.registry import registry_for
@@ -69,19 +69,23 @@ def bantay_deadline():
             if params.get("date")
             else (run_after - dt.timedelta(days=1)).date()
         )
-        registry = registry_for(settings)
-        checked = {
-            m.name: {r.report_date for r in registry.drift_reports(m.name, since=day)}
-            for m in settings.models
-        }
-        late = late_stages(settings, day, checked)
+        found = check_night(
+            settings,
+            day,
+            f"{run_after:%Y-%m-%d %H:%M} UTC",
+            registry_for(settings),
+            lambda msg: send_email(msg, settings.notify.smtp_conn_id),
+        )
+        if found["never_served"]:
+            print(f"no production version yet (not judged): {', '.join(found['never_served'])}")
+        for subject in found["sent"]:
+            print(f"sent: {subject}")
+        late = found["late"]
         if not late:
-            print(f"on time: the cycle for {day} is done for {len(settings.models)} model(s)")
-            return []
-        msg = render_deadline_email(settings, day, late, f"{run_after:%Y-%m-%d %H:%M} UTC")
-        print(msg["Subject"] + "".join(f"\n- {x.dag_id} ({x.model}): {x.missing}" for x in late))
-        send_email(msg, settings.notify.smtp_conn_id)
-        return [dataclasses.asdict(x) for x in late]
+            print(f"on time: the cycle for {day} is done for every model that serves")
+        for item in late:
+            print(f"- {item['dag_id']} ({item['model']}): {item['missing']}")
+        return late
 
     check()
 

@@ -228,6 +228,60 @@ class NotifySettings(_Strict):
         return _recipients([value])[0]
 
 
+def _yaml_path(path: tuple[str, ...]) -> str:
+    return ".".join(path) or "the top level"
+
+
+def _refuse_duplicates(node: yaml.Node, source: str, path: tuple[str, ...] = ()) -> None:
+    """Raise ``ConfigError`` for a key written twice in one mapping, anywhere in the file.
+
+    YAML loaders keep the last of two equal keys without a word, so an ``approval: manual``
+    followed further down by ``approval: auto`` would quietly deploy the second."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value) if isinstance(key, yaml.ScalarNode) else None
+            if name is not None and name != "<<":
+                line = key.start_mark.line + 1
+                if name in seen:
+                    raise ConfigError(
+                        f"{source}, line {line}: key {name!r} under {_yaml_path(path)} is "
+                        f"already set at line {seen[name]}; YAML would silently keep only the "
+                        "last one. Keep one of them and delete the other"
+                    )
+                seen[name] = line
+            _refuse_duplicates(value, source, (*path, name or "?"))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_duplicates(item, source, (*path, str(index)))
+
+
+class _ProjectFile(YamlConfigSettingsSource):
+    """``bantay.yaml``, read strictly: one mapping at the top, no key written twice."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        source = str(file_path)
+        text = Path(file_path).read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is None:
+            return {}
+        if not isinstance(root, yaml.MappingNode):
+            is_list = isinstance(root, yaml.SequenceNode)
+            kind = "a list" if is_list else f"the single value {str(root.value)[:40]!r}"
+            fix = (
+                "put the list under the key it belongs to (a list of models goes under 'models:')"
+                if is_list
+                else "write settings as 'key: value' lines (see bantay.yaml in the repository)"
+            )
+            raise ConfigError(
+                f"{source}, line {root.start_mark.line + 1}: the file is {kind}, but bantay.yaml "
+                f"must be a mapping of settings at the top (project:, models:, storage:, ...); "
+                f"{fix}"
+            )
+        _refuse_duplicates(root, source)
+        return yaml.safe_load(text) or {}
+
+
 class Settings(BaseSettings):
     """All of bantay's non-secret configuration."""
 
@@ -278,7 +332,7 @@ class Settings(BaseSettings):
                 "file (bantay.yaml) or unset it"
             )
         if path.is_file():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+            sources.append(_ProjectFile(settings_cls, yaml_file=path))
         return tuple(sources)
 
     @field_validator("models")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import smtplib
 from datetime import date
 
 import pytest
@@ -16,7 +15,7 @@ from bantay.monitoring.config import GuardConfig, Verdict
 from bantay.monitoring.drift import run_drift
 from bantay.monitoring.email import MAX_EMAIL_BYTES, EmailDeliveryError, render_drift_email
 from bantay.monitoring.guards import DayRecord, decide_retrain
-from bantay.monitoring.mailer import send_email
+from bantay.monitoring.mailer import EmailRefused, send_email
 from fixtures_monitoring import learner_config, learner_frame
 from fixtures_smtp import free_port, smtp_conn_json, table_rows
 
@@ -86,9 +85,20 @@ def test_drift_email_arrives_complete_small_and_without_learner_ids(
     assert got["From"] == "bantay@example.org" and got["Message-ID"] and got["Date"]
     assert got["X-Bantay-Verdict"] == "DRIFT"
 
-    # The hook sends the HTML (with its charts); the plain-text part stays in the outbox .eml.
-    text = msg.get_body(("plain",)).get_content()
+    # The message arrives as it was built: text, then HTML with its charts inline.
+    assert got.get_content_type() == "multipart/alternative"
+    plain, related = got.get_payload()
+    assert plain.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    html_part, *chart_parts = related.get_payload()
+    assert html_part.get_content_type() == "text/html" and len(chart_parts) == 3
+    for part in chart_parts:
+        assert part.get_content_type() == "image/png"
+        assert part.get_content_disposition() == "inline" and part["Content-ID"]
+    assert not [p for p in got.walk() if p.get_content_type() == "application/octet-stream"]
+    text = got.get_body(("plain",)).get_content()
     html = got.get_body(("html",)).get_content()
+    assert text.replace("\r\n", "\n") == msg.get_body(("plain",)).get_content()
 
     # what to do comes first, then the table sorted by drift score (descending)
     assert html.index("What to do") < html.index('id="features"')
@@ -145,8 +155,9 @@ def test_one_send_per_attempt_and_the_next_attempt_delivers(
     msg = _msg(drift_case)
     smtp_server.fail_next(1, "421 4.3.0 mailbox busy, try again later")
 
-    with pytest.raises(smtplib.SMTPException):
+    with pytest.raises(EmailDeliveryError, match="421") as err:
         send_email(msg, smtp_connection, recipients=TO)  # attempt 1 (retry_limit 0)
+    assert not isinstance(err.value, EmailRefused)  # transient: the task retries
     send_email(msg, smtp_connection, recipients=TO)  # attempt 2: the task's retry
 
     assert smtp_server.data_attempts == 2
@@ -183,3 +194,132 @@ def test_unreachable_server_raises_without_the_password(drift_case, monkeypatch)
 def test_undefined_connection_says_how_to_define_it(drift_case) -> None:
     with pytest.raises(EmailDeliveryError, match="AIRFLOW_CONN_SMTP_NOWHERE"):
         send_email(_msg(drift_case), "smtp_nowhere", recipients=TO)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("554 5.7.1 message rejected as spam", "refused the message (554"),
+        ("552 5.3.4 message too big", "refused the message (552"),
+    ],
+)
+def test_a_permanent_refusal_fails_at_once(drift_case, monkeypatch, reply, expected) -> None:
+    """Even with retries configured, a 5xx is not retried: it would be refused again."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with fixtures_smtp.running_smtp_server() as server:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SMTP_RETRYING",
+            smtp_conn_json(server.host, server.port, retry_limit=3),
+        )
+        server.fail_next(4, reply)
+        with pytest.raises(EmailRefused, match=re.escape(expected)) as err:
+            send_email(_msg(drift_case), "smtp_retrying", recipients=TO)
+        assert server.data_attempts == 1 and server.messages == []
+    assert isinstance(err.value, AirflowFailException)  # the task does not retry either
+
+
+class _Authenticator:
+    """Accepts one login (bantay / the right password)."""
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            b"bantay",
+            b"right-password",
+        )
+        return AuthResult(success=ok, handled=False)
+
+
+class _RefusingRecipients:
+    """Refuses recipients at nowhere.example.org (550), accepts the others."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.endswith("@nowhere.example.org"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.messages.append(envelope.content)
+        return "250 Message accepted for delivery"
+
+
+def _controller(handler, **kwargs):
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    return Controller(handler, hostname="127.0.0.1", port=port, **kwargs), port
+
+
+def test_a_wrong_password_fails_at_once_naming_the_server_and_the_fix(
+    drift_case, monkeypatch
+) -> None:
+    controller, port = _controller(
+        _RefusingRecipients(),
+        authenticator=_Authenticator(),
+        auth_require_tls=False,
+        auth_required=True,
+    )
+    controller.start()
+    try:
+        conn = smtp_conn_json("127.0.0.1", port, retry_limit=3)
+        conn = conn.replace('"port"', '"login": "bantay", "password": "wrong-pa55word", "port"')
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_AUTH", conn)
+        with pytest.raises(EmailRefused) as err:
+            send_email(_msg(drift_case), "smtp_auth", recipients=TO)
+        message = str(err.value)
+        assert f"127.0.0.1:{port}" in message and "'smtp_auth'" in message
+        assert "refused the login of user 'bantay'" in message and "password" in message
+        assert "wrong-pa55word" not in message
+        # the right password delivers, through the same path
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SMTP_AUTH", conn.replace("wrong-pa55word", "right-password")
+        )
+        send_email(_msg(drift_case), "smtp_auth", recipients=TO)
+        assert len(controller.handler.messages) == 1
+    finally:
+        controller.stop()
+
+
+def test_a_refused_recipient_fails_at_once_naming_it(drift_case, monkeypatch) -> None:
+    handler = _RefusingRecipients()
+    controller, port = _controller(handler)
+    controller.start()
+    try:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SMTP_STRICT", smtp_conn_json("127.0.0.1", port, retry_limit=3)
+        )
+        with pytest.raises(EmailRefused, match=r"refused every recipient: oncall@nowhere"):
+            send_email(_msg(drift_case), "smtp_strict", recipients=["oncall@nowhere.example.org"])
+        assert handler.messages == []
+        # One good, one bad: delivered once to the good one, and the bad one is named.
+        with pytest.raises(EmailRefused, match=r"refused oncall@nowhere.example.org \(550"):
+            send_email(
+                _msg(drift_case),
+                "smtp_strict",
+                recipients=["oncall@nowhere.example.org", "ml-team@example.org"],
+            )
+        assert len(handler.messages) == 1
+    finally:
+        controller.stop()
+
+
+def test_a_long_subject_arrives_as_it_was_written(smtp_server, smtp_connection) -> None:
+    """Subjects open with "[bantay]": no fold before it, so filters and phones see it first."""
+    from email.message import EmailMessage
+
+    subject = (
+        "[bantay] LATE 2026-10-21: bantay_drift, bantay_scoring not done by 2026-10-22 08:00 UTC"
+    )
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg.set_content("late\n")
+    msg.add_alternative("<p>late</p>", subtype="html")
+    send_email(msg, smtp_connection, recipients=TO)
+    got = email.message_from_bytes(smtp_server.messages[0].content, policy=email.policy.default)
+    assert got["Subject"] == subject

@@ -295,6 +295,67 @@ def test_shadow_target_rewritten_consistently_is_refused(store, promo, registry)
     assert store.shadow(MODEL) is None and TRIPPED == []
 
 
+def _rejected(registry: Registry, version: str) -> None:
+    with registry.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE model_versions SET status = 'rejected' WHERE model = :m AND version = :v"
+            ),
+            {"m": MODEL, "v": version},
+        )
+
+
+def test_a_rejected_version_cannot_be_staged_as_shadow(store, promo, registry):
+    publish(promo, "v1", 1)
+    _rejected(registry, "v1")
+    with pytest.raises(ModelStoreError, match="refusing to shadow .* status is 'rejected'"):
+        promo.stage_shadow(MODEL, "v1", actor="a", reason="shadow it")
+    assert store.shadow(MODEL) is None
+
+
+def test_the_shadow_is_checked_against_the_registry_at_every_load(store, promo, registry):
+    """Staged while approved, rejected afterwards: scoring must not load it any more."""
+    publish(promo, "v1", 1)
+    promo.stage_shadow(MODEL, "v1", actor="a", reason="shadow it")
+    fitted, manifest, marker = promo.load_shadow(MODEL)
+    assert manifest["version"] == marker["version"] == "v1"
+    _rejected(registry, "v1")
+    store.clear_cache()
+    with pytest.raises(ModelStoreError, match="refusing to shadow .* status is 'rejected'"):
+        promo.load_shadow(MODEL)
+
+
+def test_a_shadow_marker_naming_an_unregistered_version_is_refused(store, promo, registry):
+    publish(promo, "v1", 1)
+    promo.stage_shadow(MODEL, "v1", actor="a", reason="shadow it")
+    marker = {**store.shadow(MODEL), "version": "v404"}
+    put_raw(store, store.shadow_key(MODEL), json.dumps(marker).encode())
+    with pytest.raises(ModelStoreError, match="registry does not know"):
+        promo.load_shadow(MODEL)
+
+
+def test_a_shadow_rewritten_after_staging_is_never_unpickled(store, promo, registry):
+    publish(promo, "v1", 1)
+    promo.stage_shadow(MODEL, "v1", actor="a", reason="shadow it")
+    rewrite_consistently(store, "v1")
+    with pytest.raises(ArtifactCorrupt, match="shadow.json names v1"):
+        promo.load_shadow(MODEL)
+    # ...and with the marker rewritten to agree with the new files, the registry still knows
+    marker = store.shadow(MODEL)
+    manifest = store.read_manifest(MODEL, "v1")
+    marker["sha256"] = manifest["files"]["model.joblib"]["sha256"]
+    put_raw(store, store.shadow_key(MODEL), json.dumps(marker).encode())
+    with pytest.raises(ArtifactCorrupt, match="registry recorded"):
+        promo.load_shadow(MODEL)
+    assert TRIPPED == []
+
+
+def test_a_corrupt_shadow_marker_says_how_to_repair_it(store, promo, registry):
+    put_raw(store, store.shadow_key(MODEL), b"{not json")
+    with pytest.raises(ModelStoreError, match="stage the shadow again"):
+        promo.load_shadow(MODEL)
+
+
 def test_promote_target_rewritten_consistently_is_refused(store, promo, registry):
     publish(promo, "v1", 1)
     rewrite_consistently(store, "v1")

@@ -170,14 +170,23 @@ def test_rollback_creates_a_run_as_the_user(ui, seeded_ui):  # noqa: F811
     assert mine[0]["state"] == "queued"
 
 
-def test_cross_site_posts_are_refused(ui, seeded_ui):  # noqa: F811
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil.example",
+        "http://testserver:8080",  # another port of the same host
+        "http://testserver.evil.example",  # a look-alike host that starts the same
+    ],
+)
+def test_cross_site_posts_are_refused(ui, seeded_ui, origin):  # noqa: F811
     refused = ui.client.post(
         f"/bantay/models/{MODELS[0]}/retrain",
         data={"reason": "x"},
-        headers={**ui.as_user("operator"), "Origin": "https://evil.example"},
+        headers={**ui.as_user("operator"), "Origin": origin},
         follow_redirects=False,
     )
     assert refused.status_code == 403
+    assert "cross-site request refused" in refused.text
 
 
 def test_retrain_creates_a_training_run_whose_form_values_validate(ui):

@@ -112,3 +112,55 @@ def test_the_email_names_the_late_dags_first_and_links_their_runs(settings):
     assert f"{SCORING_DAG} (learner_engagement): no prediction log for {DAY}" in text
     html = parsed.get_body(("html",)).get_content()
     assert f"{settings.notify.airflow_base_url}/dags/{SCORING_DAG}/runs" in html
+
+
+class _Registry:
+    """The registry's answers the deadline check reads: production, promotions, drift rows."""
+
+    def __init__(self, serving: set[str]) -> None:
+        self.serving = serving
+
+    def production_version(self, model: str):
+        return object() if model in self.serving else None
+
+    def promotions(self, model: str) -> list:
+        return [object()] if model in self.serving else []
+
+    def drift_reports(self, model: str, since=None) -> list:
+        return []
+
+
+def test_a_model_that_never_served_is_told_once_not_nagged_as_late(settings):
+    from bantay.monitoring.deadline import check_night
+
+    _accept(settings, DAY)
+    registry = _Registry(serving=set())
+    sent = []
+    first = check_night(settings, DAY, "08:00 UTC", registry, sent.append)
+    assert first["late"] == [] and first["never_served"] == ["learner_risk", "learner_engagement"]
+    (notice,) = sent
+    assert (
+        notice["Subject"] == "[bantay] learner_risk, learner_engagement: no production version yet"
+    )
+    assert "LATE" not in notice.get_body(("plain",)).get_content()
+    assert "no production version yet" in notice.get_body(("html",)).get_content().lower()
+    assert {"risk@example.org", "eng@example.org"} <= set(notice["To"].split(", "))
+    for later in (DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)):
+        _accept(settings, later)
+        again = check_night(settings, later, "08:00 UTC", registry, sent.append)
+        assert again["late"] == [] and again["sent"] == []
+    assert len(sent) == 1
+
+
+def test_a_new_model_beside_a_serving_one_is_told_to_its_own_people(settings):
+    from bantay.monitoring.deadline import check_night
+
+    _accept(settings, DAY)
+    sent = []
+    found = check_night(settings, DAY, "08:00 UTC", _Registry({"learner_risk"}), sent.append)
+    assert [(x["dag_id"], x["model"]) for x in found["late"]] == [(SCORING_DAG, "learner_risk")]
+    notice, late = sent
+    assert notice["Subject"] == "[bantay] learner_engagement: no production version yet"
+    assert "risk@example.org" not in notice["To"] and "eng@example.org" in notice["To"]
+    assert late["Subject"].startswith(f"[bantay] LATE {DAY}: {SCORING_DAG}")
+    assert "learner_engagement" not in late.get_body(("plain",)).get_content()

@@ -82,3 +82,32 @@ def test_the_shipped_config_has_two_first_class_models(monkeypatch):
     assert risk.feature_service != engagement.feature_service
     assert risk.gate != engagement.gate
     assert risk.training_schedule != engagement.training_schedule
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "models:\n  - name: learner_risk\n    approval: manual\n    approval: auto\n",
+            "line 4: key 'approval' under models.0 is already set at line 3",
+        ),
+        ("project: a\nnotify:\n  sender: a@example.org\nproject: b\n", "line 4: key 'project'"),
+    ],
+    ids=["nested", "top-level"],
+)
+def test_a_key_written_twice_is_refused_naming_both_lines(tmp_path, monkeypatch, text, expected):
+    path = tmp_path / "bantay.yaml"
+    path.write_text(text)
+    monkeypatch.setenv("BANTAY_CONFIG", str(path))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(path) in str(err.value) and expected in str(err.value), err.value
+    assert "Keep one of them" in str(err.value)
+
+
+def test_a_top_level_list_is_refused_saying_where_it_belongs(tmp_path, monkeypatch):
+    path = tmp_path / "bantay.yaml"
+    path.write_text("- name: learner_risk\n- name: dropout_risk\n")
+    monkeypatch.setenv("BANTAY_CONFIG", str(path))
+    with pytest.raises(ConfigError, match=r"line 1: the file is a list.*under 'models:'"):
+        load_settings()

@@ -82,15 +82,21 @@ class GateApprovalOperator(ApprovalOperator):
         from bantay.settings import get_settings
         from bantay.training.tasks import RunContext, record_approval
 
-        approved = (
-            event.get("chosen_options", [None])[0] == self.APPROVE
-            if "error" not in event
-            else False
-        )
         if "error" not in event:
             ti = context["ti"]
             ctx = RunContext(**ti.xcom_pull(task_ids=self.plan_task_id))
             version = ti.xcom_pull(task_ids=self.evaluate_task_id)["version"]
+            # The answer is checked before anything is recorded: the audit trail must never hold
+            # a decision that the operator goes on to refuse.
+            chosen = list(event.get("chosen_options") or [])
+            if len(chosen) != 1 or chosen[0] not in self.options:
+                raise ValueError(
+                    f"the answer {chosen!r} to the approval of {ctx.model} {version} is not "
+                    f"exactly one of {list(self.options)}; nothing was recorded: answer the "
+                    "request again with one option"
+                )
+            self.validate_params_input(event.get("params_input") or {})
+            approved = chosen[0] == self.APPROVE
             user = event.get("responded_by_user") or {}
             by = (
                 user.get("name") or user.get("id") or "unknown"

@@ -9,17 +9,28 @@ has no logical date to look it up by, and a run that is green but wrote nothing 
 For each model the first missing stage is reported (a missing feature day makes scoring and drift
 late too, so it is reported once, for the project). ``bantay_deadline`` sends one e-mail when the
 list is not empty.
+
+A model that has never had a production version has nothing to score, so its nights are not late:
+its data engineers and on-call are told once that it has no production version yet (a marker
+under ``<data>/deadline/`` remembers that they were), and nothing more until it is promoted.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import html
+from collections.abc import Callable, Collection
 from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bantay.layout import accepted_root, attempt_dirs, partition_path, quarantine_root
 from bantay.schema import SOURCE_FEATURES
 from bantay.settings import Settings
+
+if TYPE_CHECKING:
+    from bantay.stores.registry import Registry
 
 FEATURES_DAG = "bantay_features"
 SCORING_DAG = "bantay_scoring"
@@ -36,9 +47,14 @@ class Late:
 
 
 def late_stages(
-    settings: Settings, day: dt.date, drift_days: dict[str, set[dt.date]]
+    settings: Settings,
+    day: dt.date,
+    drift_days: dict[str, set[dt.date]],
+    never_served: Collection[str] = (),
 ) -> list[Late]:
-    """What of ``day``'s cycle is missing; ``drift_days`` maps a model to the days it was checked."""
+    """What of ``day``'s cycle is missing; ``drift_days`` maps a model to the days it was checked.
+
+    Models in ``never_served`` (no production version ever) owe no scoring and no drift check."""
     accepted, quarantined = accepted_root(settings.data_dir), quarantine_root(settings.data_dir)
     not_accepted = [s for s in SOURCE_FEATURES if not partition_path(accepted, s, day).exists()]
     if not_accepted:
@@ -58,6 +74,8 @@ def late_stages(
 
     late: list[Late] = []
     for model in settings.models:
+        if model.name in never_served:
+            continue
         if not prediction_path(settings, model.name, day).exists():
             late.append(Late(SCORING_DAG, model.name, f"no prediction log for {day}"))
         elif day not in drift_days.get(model.name, set()):
@@ -108,3 +126,84 @@ def deadline_recipients(settings: Settings, late: list[Late]) -> list[str]:
         if everyone or model.name in models:
             found.extend(model.recipients)
     return list(dict.fromkeys(found))
+
+
+def never_served(settings: Settings, registry: Registry) -> list[str]:
+    """The configured models that have never had a production version (none now, no promotion
+    in the audit log): new models, still waiting for their first approved training run."""
+    return [
+        m.name
+        for m in settings.models
+        if registry.production_version(m.name) is None and not registry.promotions(m.name)
+    ]
+
+
+def _notice_marker(settings: Settings, model: str) -> Path:
+    return settings.data_dir / "deadline" / f"{model}.no_production_version_notified"
+
+
+def render_no_production_email(settings: Settings, models: list[str]) -> EmailMessage:
+    """The one-time notice that a model has no production version yet (not a late night)."""
+    names = ", ".join(models)
+    base = settings.notify.airflow_base_url.rstrip("/")
+    lines = [
+        f"No production version yet: {names}. Until one is promoted, the nightly cycle does "
+        "not score these models or check their drift, and their nights are not counted as late.",
+    ]
+    for name in models:
+        cfg = settings.model(name)
+        lines.append(
+            f"- {name}: training runs on '{cfg.training_schedule or 'manual'}' "
+            f"(approval: {cfg.approval}); runs: {base}/dags/bantay_training_{name}/runs"
+        )
+    lines.append(
+        "\nWHAT TO DO: nothing if a first training run is planned. To serve sooner, trigger the "
+        "training DAG above; once a version is approved and promoted, the cycle covers the model "
+        "and this notice is not sent again."
+    )
+    msg = EmailMessage()
+    msg["Subject"] = f"[bantay] {names}: no production version yet"
+    msg["From"] = settings.notify.sender
+    msg["To"] = ", ".join(deadline_recipients(settings, [Late("", n, "") for n in models]))
+    msg.set_content("\n".join(lines) + "\n")
+    paragraphs = "".join(f"<p>{html.escape(line.strip())}</p>\n" for line in lines)
+    msg.add_alternative(
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"></head>'
+        f'<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;">\n'
+        f"{paragraphs}</body></html>\n",
+        subtype="html",
+    )
+    return msg
+
+
+def check_night(
+    settings: Settings,
+    day: dt.date,
+    deadline: str,
+    registry: Registry,
+    send: Callable[[EmailMessage], Any],
+) -> dict[str, Any]:
+    """Judge ``day``'s cycle, e-mail what is late (``send``), and tell once about each model that
+    has no production version yet. Returns what was found and what was sent."""
+    new = never_served(settings, registry)
+    checked = {
+        m.name: {r.report_date for r in registry.drift_reports(m.name, since=day)}
+        for m in settings.models
+        if m.name not in new
+    }
+    late = late_stages(settings, day, checked, never_served=new)
+    sent: list[str] = []
+    untold = [m for m in new if not _notice_marker(settings, m).exists()]
+    if untold:
+        notice = render_no_production_email(settings, untold)
+        send(notice)
+        sent.append(notice["Subject"])
+        for name in untold:  # after the send: a failed send is retried, not forgotten
+            marker = _notice_marker(settings, name)
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(f"told on {day.isoformat()}\n")
+    if late:
+        msg = render_deadline_email(settings, day, late, deadline)
+        send(msg)
+        sent.append(msg["Subject"])
+    return {"late": [dataclasses.asdict(x) for x in late], "never_served": new, "sent": sent}

@@ -153,7 +153,6 @@ def _build(
     env = _env()
     # Content-IDs only need to be unique within the message; deterministic ones keep renders
     # reproducible (Message-ID, unique per send, is set by send_email).
-    # Content-IDs double as file names when sent through the SMTP hook (see mailer).
     cids = [f"<chart-{i}.png>" for i in range(len(charts))]
     chart_ctx = [
         {"cid": cid[1:-1], "title": title} for cid, (title, _) in zip(cids, charts, strict=True)

@@ -27,6 +27,7 @@ from bantay.stores.model_store_io import (
     MODEL_FILE,
     PROMOTE,
     ROLLBACK,
+    ArtifactCorrupt,
     ModelStoreError,
     PointerChanged,
     PromotionConflict,
@@ -80,7 +81,7 @@ class Promotion:
             )
         return self.store.verify_version(model, version, expected_sha256=anchor)
 
-    def _check_registry_allows(self, model: str, version: str) -> None:
+    def _check_registry_allows(self, model: str, version: str, action: str = "promote") -> None:
         if self.registry is None:
             return
         from bantay.stores.registry_models import ModelStatus
@@ -89,9 +90,9 @@ class Promotion:
         servable = {ModelStatus.APPROVED, ModelStatus.PRODUCTION, ModelStatus.ARCHIVED}
         if record is not None and record.status not in servable:
             raise ModelStoreError(
-                f"refusing to promote {model} {version}: its registry status is "
+                f"refusing to {action} {model} {version}: its registry status is "
                 f"{record.status.value!r}; only approved versions (or archived ones, to roll "
-                "back) can serve. Approve it first"
+                "back or compare) can serve. Approve it first"
             )
 
     # -- the pointer --------------------------------------------------------------------------
@@ -179,7 +180,11 @@ class Promotion:
         return self.promote(model, target, actor=actor, reason=reason, kind=ROLLBACK)
 
     def stage_shadow(self, model: str, version: str, *, actor: str, reason: str) -> dict[str, Any]:
-        """Score ``version`` beside production (never instead of it), once verified."""
+        """Score ``version`` beside production (never instead of it), once its registry status
+        allows it to serve and its files are verified."""
+        _check_name("model", model)
+        _check_name("version", version)
+        self._check_registry_allows(model, version, "shadow")
         manifest = self.verified(model, version)
         body = {
             "model": model,
@@ -191,6 +196,38 @@ class Promotion:
         }
         self.store.put_shadow(model, body)
         return body
+
+    def load_shadow(self, model: str) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
+        """(model object, manifest, marker) of the staged shadow, or None when none is staged.
+
+        Checked at every load as a promotion is, since the marker and the registry can change
+        after staging: the version must be in the registry with a status that may serve, and
+        the sha256 the marker carries must be the one recorded at publish. Only then does the
+        store verify the files against it and unpickle.
+        """
+        marker = self.store.shadow(model)
+        if marker is None:
+            return None
+        version = marker["version"]
+        if self.registry is not None:
+            record = self.registry.get_version(model, version)
+            if record is None:
+                raise ModelStoreError(
+                    f"the shadow marker of {model} names {version}, which the registry does not "
+                    f"know; refusing to load it. Stage a registered version (bantay shadow "
+                    f"--model {model} --to <version>) or stop shadow scoring (--clear)"
+                )
+            self._check_registry_allows(model, version, "shadow")
+            anchor = record.artifact_sha256
+            if anchor is not None and marker.get("sha256") != anchor:
+                raise ArtifactCorrupt(
+                    f"the shadow marker of {model} names {version} with sha256 "
+                    f"{str(marker.get('sha256'))[:16]}..., but the registry recorded "
+                    f"{anchor[:16]}... when the version was published; refusing to load it. "
+                    f"Stage it again (bantay shadow --model {model} --to {version}), which "
+                    "verifies its files"
+                )
+        return self.store.load_shadow(model)
 
     # -- the registry ---------------------------------------------------------------------------
 

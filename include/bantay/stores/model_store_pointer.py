@@ -87,8 +87,23 @@ class ServingPointers(VersionFiles):
         )
 
     def shadow(self, model: str) -> dict[str, Any] | None:
+        """The shadow marker of ``model`` (version, sha256, who staged it), or None."""
+        _check_name("model", model)
         found = self._get(self.shadow_key(model))
-        return json.loads(found[0]) if found else None
+        if found is None:
+            return None
+        try:
+            parsed = json.loads(found[0])
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("version"), str):
+            raise ModelStoreError(
+                f"{self.uri(self.shadow_key(model))} is not a shadow marker (JSON with a "
+                f"'version'); stage the shadow again (bantay shadow --model {model} --to "
+                "<version>) or stop shadow scoring (bantay shadow --model "
+                f"{model} --clear)"
+            )
+        return parsed
 
     def clear_shadow(self, model: str) -> None:
         self._delete(self.shadow_key(model))

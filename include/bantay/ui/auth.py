@@ -9,6 +9,7 @@ iframe sends), through ``airflow.api_fastapi.core_api.security.get_user``.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -80,13 +81,51 @@ def require_trigger(dag_id: str | None = None):
     return check
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of ``url``, ports made explicit; None when it has no such parts."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return scheme, host, port or _DEFAULT_PORTS[scheme]
+
+
+def expected_origin(request: Request) -> tuple[str, str, int]:
+    """Where bantay's pages are served: Airflow's ``[api] base_url`` when it is set (behind a
+    proxy, the request's own URL is the proxy's view, not the browser's), else this request."""
+    from airflow.configuration import conf
+
+    base_url = conf.get("api", "base_url", fallback=None) or ""
+    configured = _origin(base_url) if base_url.strip() else None
+    if base_url.strip() and configured is None:
+        raise HTTPException(
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+            f"Airflow's [api] base_url {base_url!r} is not an http(s) URL with a host; set it to "
+            "the address people open Airflow at (e.g. https://airflow.example.org)",
+        )
+    return configured or _origin(str(request.url))  # type: ignore[return-value]
+
+
 def same_origin(request: Request) -> None:
-    """Refuse a cross-site form post: the Origin (or Referer) must be this server."""
+    """Refuse a cross-site form post: the Origin (or Referer) must be this server, compared by
+    scheme, host and port exactly (a prefix match lets ``http://host:80800`` or
+    ``http://host.evil.example`` through)."""
     origin = request.headers.get("origin") or request.headers.get("referer")
     if not origin:
         return  # not a browser form post (a script with a bearer token)
-    expected = f"{request.url.scheme}://{request.url.netloc}"
-    if not origin.startswith(expected):
+    expected = expected_origin(request)
+    if _origin(origin) != expected:
+        scheme, host, port = expected
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"cross-site request refused (origin {origin})"
+            status.HTTP_403_FORBIDDEN,
+            f"cross-site request refused: it came from {origin[:200]!r}, but bantay's actions "
+            f"accept only pages of {scheme}://{host}:{port}; submit the form from the bantay "
+            "pages inside Airflow (or set [api] base_url to the address Airflow is served at)",
         )
