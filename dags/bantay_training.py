@@ -37,16 +37,28 @@ day); an event created by hand must carry a `reason` in its extra.
    `get_historical_features` with the model's feature service, point-in-time correct.
 4. **tune**: one mapped task per setting of the search space; each fits on train and scores on
    validation (temporal split: no learner's future in its past).
-5. **evaluate**: the best setting refit on train+validation; ROC AUC, PR AUC, recall at the
-   configured precision, Brier score, per slice; the production model scored on the same test
-   set; the **validation gate** (quality, no regression, fairness, data and model sanity). Every
-   check is in the task log and in the version's manifest. A failing candidate is recorded as
-   *rejected* with its reasons and goes no further.
+5. **evaluate**: the best setting fitted on train+validation is judged on the held-out test rows
+   (ROC AUC, PR AUC, recall at the configured precision, Brier score, per slice) and against the
+   production model on the test rows *neither* was fitted on (production was refit on everything
+   up to its own as-of time; when it has seen every test row, on the whole test set, which only
+   makes the bar stricter); then the **validation gate** (quality, no regression, fairness, data
+   and model sanity). Every check is in the task log and in the version's manifest. A failing
+   candidate is recorded as *rejected* with its reasons and goes no further.
+   **The model that goes on is the same setting refit on every row** (train, validation and
+   test): the gate judged the procedure on rows it had not seen, and the published model learns
+   the newest rows too, which after a drift are the drifted ones (a split that kept drifted rows
+   on both sides would leave some of them out of the final fit). The version records
+   what it was fitted on (rows, span, the open drift's first day and the rows after it), and its
+   **drift reference** is its own training distribution: the last `reference_days` fitted days,
+   or, for a version fitted in a new regime (after a drift began, or after the version it
+   replaces answered one), the days of that regime. The staged model, reference and evaluation
+   record are hashed here; approval and publish check those digests.
 6. **approval**: `auto`, or `manual` (a person approves or rejects under *Required Actions* in the
-   UI with the gate report in front of them; the answer and note are recorded).
-7. **publish_and_promote**: the approved version is uploaded to S3 (immutable) and the production
-   pointer is swapped atomically; the promotion is in the audit log. Emits
-   `models/<model>/production`.
+   UI with the gate report and the evaluated digests in front of them; the answer, the person
+   and their note are recorded).
+7. **publish_and_promote**: the approved version is uploaded to S3 (immutable), from the staged
+   bytes whose digests the gate recorded (any other file is refused), and the production pointer
+   is swapped atomically; the promotion is in the audit log. Emits `models/<model>/production`.
 8. **tell_on_call** (runs started by a drift event only; skipped otherwise): e-mails the model's
    drift recipients what the retrain led to, `promoted` or `rejected` by the gate (with its
    reasons), with the candidate against production on the same test rows and a link to the run.

@@ -93,12 +93,29 @@ def test_emails_were_received(lifecycle) -> None:
         ]
         for name in summary["emails"]
     ]
+    assert any(s.startswith("[bantay] DRIFT learner_risk") for s in subjects), subjects
+    # The retrain starts on the day the drifted labels show the quality drop.
     assert any(
-        "[bantay] DRIFT learner_risk" in s and "retraining started" in s for s in subjects
+        s.startswith(("[bantay] DRIFT learner_risk", "[bantay] PERFORMANCE learner_risk"))
+        and "retraining started" in s
+        for s in subjects
     ), subjects
+    assert any("drift answered by the new model" in s for s in subjects), subjects
     # The drift-triggered retrain was promoted (see above): its run told on-call so, once.
     promoted = [s for s in subjects if s.startswith("[bantay] RETRAIN learner_risk: new model")]
     assert len(promoted) == 1, subjects
+
+
+def test_the_retrain_learned_the_drift_and_the_alarm_cleared_because_of_it(lifecycle) -> None:
+    summary, _ = lifecycle
+    (serving,) = [v for v in summary["versions"] if v["status"] == "production"]
+    assert serving["fitted"]["rows_after_drift"] > 0, serving
+    assert serving["reference"]["basis"] == "post_drift", serving
+    drift = summary["drift"]
+    triggered = max(d["date"] for d in drift if d["decision"] == "retrain_triggered")
+    after = [d for d in drift if d["date"] > triggered]
+    assert after and after[0]["decision"] == "drift_answered", drift
+    assert all(d["verdict"] not in ("DRIFT", "PERFORMANCE") for d in after), drift
 
 
 def _task_log(home: Path, dag_id: str, run_id: str, task_id: str) -> str:

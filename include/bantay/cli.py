@@ -161,6 +161,26 @@ def _shadow(args: argparse.Namespace) -> int:
     )
 
 
+def _rebaseline(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from bantay.monitoring.baseline import rebaseline
+    from bantay.settings import get_settings
+    from bantay.simulate_scenario import parse_date
+
+    day = parse_date(args.date) if args.date else dt.datetime.now(dt.UTC).date() - dt.timedelta(1)
+    record = rebaseline(
+        get_settings(),
+        args.model,
+        day=day,
+        by=args.actor,
+        reason=args.reason,
+        days=args.days,
+        store=_store(args),
+    )
+    return _print_json(dataclasses.asdict(record))
+
+
 def _add_model_store_commands(sub: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", required=True, help="model name, e.g. learner_risk")
@@ -195,6 +215,14 @@ def _add_model_store_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", help="version to shadow")
     p.add_argument("--clear", action="store_true", help="stop shadow scoring")
     p.set_defaults(func=_shadow)
+    p = sub.add_parser(
+        "rebaseline",
+        parents=[common, changing],
+        help="inputs moved and quality holds: make the recent days the drift reference",
+    )
+    p.add_argument("--date", help="the last day of the new reference (default: yesterday, UTC)")
+    p.add_argument("--days", type=int, help="days in it (default: the model's reference_days)")
+    p.set_defaults(func=_rebaseline)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -276,7 +304,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except _user_errors() as exc:
+        # Written for a person already (a bad configuration lists every bad key, one a line).
         print(f"bantay: error: {exc}", file=sys.stderr)
+        return 2
+    except _service_errors() as exc:
+        # One line: database drivers put their hints on further lines.
+        print(f"bantay: error: {' '.join(_service_message(exc).split())}", file=sys.stderr)
         return 2
 
 
@@ -288,6 +321,66 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from bantay.stores.registry_models import RegistryError
 
     return (ConfigError, ContractViolation, ModelStoreError, RegistryError, ValueError, OSError)
+
+
+def _service_errors() -> tuple[type[BaseException], ...]:
+    """Failures to reach a service bantay depends on (the registry database, Feast's registry,
+    the Redis online store): the message says which one, where, and what to check."""
+    from sqlalchemy.exc import DBAPIError
+
+    errors: list[type[BaseException]] = [DBAPIError]
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        errors += [RedisConnectionError, RedisTimeoutError]
+    except ImportError:  # the redis extra is not installed: no Redis online store to reach
+        pass
+    return tuple(errors)
+
+
+def _raised_in(exc: BaseException, package: str) -> bool:
+    """Whether any frame of the traceback belongs to ``package`` (e.g. ``feast``)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module == package or module.startswith(package + "."):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _service_message(exc: BaseException) -> str:
+    from sqlalchemy.exc import DBAPIError
+
+    from bantay.stores.connections import redact_url
+
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason_line = reason[0] if reason else type(exc).__name__
+    if not isinstance(exc, DBAPIError):
+        where = os.environ.get("BANTAY_FEAST_REDIS", "the connection_string of feature_store.yaml")
+        return (
+            f"the Redis online store at {where} cannot be reached ({reason_line}); start Redis "
+            "or point BANTAY_FEAST_REDIS (the online store's connection_string) at it"
+        )
+    if _raised_in(exc, "feast"):
+        url = os.environ.get("BANTAY_FEAST_REGISTRY_URL", "the registry path of feature_store.yaml")
+        return (
+            f"the Feast registry database at {redact_url(url)} cannot be used ({reason_line}); "
+            "start it or point BANTAY_FEAST_REGISTRY_URL at it, then run bantay features apply"
+        )
+    from bantay.settings import get_settings
+    from bantay.stores.connections import registry_url
+
+    try:
+        url = redact_url(registry_url(get_settings().registry_conn_id))
+    except ValueError:  # bad settings: the message must not fail while explaining a failure
+        url = "the registry database"
+    return (
+        f"the bantay registry database at {url} cannot be used ({reason_line}); start it, or "
+        "fix $BANTAY_REGISTRY_URL / the Airflow connection 'bantay_registry', then run bantay "
+        "registry upgrade"
+    )
 
 
 if __name__ == "__main__":

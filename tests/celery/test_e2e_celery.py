@@ -19,6 +19,7 @@ from e2e_episode import (  # noqa: F401  (collected here: the episode's checks)
     test_runs_happen_in_lifecycle_order,
     test_the_drift_retrain_waited_for_a_person_who_approved_it,
     test_the_gate_and_the_verdict_are_in_the_task_logs,
+    test_the_retrain_learned_the_drift_and_the_alarm_cleared_because_of_it,
 )
 from fixtures_services import redis_address, redis_database
 

@@ -175,7 +175,7 @@ def test_on_call_emails_arrive_with_verdict_first(daily, smtp):
     assert len(waiting) >= 1 and waiting[0].startswith(f"[bantay] DRIFT {MODEL} ")
     assert any(s.startswith(f"[bantay] OK {MODEL} ") for s in subjects)
     for m in messages:
-        assert m.get_body(("html",)) is not None  # the plain part stays in the outbox .eml
+        assert m.get_body(("plain",)) is not None and m.get_body(("html",)) is not None
         assert len(m.as_bytes()) < 300_000
 
 
@@ -251,3 +251,42 @@ def test_retrain_shadow_and_rollback(daily):
     audit = registry_for(settings).promotions(MODEL)
     assert [(p.kind, p.to_version) for p in audit][-1] == ("rollback", first)
     assert "test rollback" in audit[-1].reason
+
+
+def test_a_person_rebaselines_and_the_check_says_who_answered_the_drift(daily):
+    """The CLI re-baselines the version that serves on the days since the drift began (the
+    new inputs declared the norm, on the record); re-checking the last day judges it against
+    them and says the drift is answered, by whom."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bantay.stores.model_store import model_store_for
+    from bantay.stores.registry import registry_for
+
+    env, _ = daily
+    settings = env.settings()
+    day = CHECK_DAYS[-1]
+    bantay = Path(sys.executable).parent / "bantay"
+    done = subprocess.run(
+        [str(bantay), "rebaseline", "--model", MODEL, "--date", day.isoformat()]
+        + ["--actor", "ana", "--reason", "new term: study time moved for good"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    # The AWS provider logs its credential lookup on stdout; the record is the JSON after it.
+    record = json.loads(done.stdout[done.stdout.index("{\n") :])
+    assert record["actor"] == "ana" and record["first_day"] == DRIFT_START.isoformat()
+    reg = registry_for(settings)
+    serving = model_store_for(settings).pointer(MODEL)["version"]
+    assert reg.current_baseline(MODEL, serving).sha256 == record["sha256"]
+    again = run_dag(
+        "bantay_drift", _midnight(day + dt.timedelta(days=3)), {"date": day.isoformat()}
+    )
+    assert task_states(again)[f"{MODEL}.retrain"] == "skipped"
+    report = _reports(env)[day]
+    assert report.verdict in ("OK", "WATCH"), report
+    assert report.decision == "drift_answered"
+    assert "ana re-baselined" in report.decision_detail, report.decision_detail

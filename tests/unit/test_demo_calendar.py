@@ -61,12 +61,20 @@ def _summary(**changes) -> dict:
     run = {"dag_id": "bantay_training_learner_risk", "dag_run_id": "r1"}
     data = {
         "drift": [
-            {"verdict": "OK", "decision": "no_action"},
-            {"verdict": "DRIFT", "decision": "retrain_triggered"},
+            {"date": "2026-11-01", "verdict": "OK", "decision": "no_action"},
+            {"date": "2026-11-02", "verdict": "DRIFT", "decision": "retrain_triggered"},
+            {"date": "2026-11-03", "verdict": "WATCH", "decision": "no_action"},
         ],
         "runs": [{**run, "run_type": "asset_triggered", "state": "success"}],
         "approvals": [{"run_id": "r1", "chosen": ["Approve"]}],
-        "versions": [{"version": "v2", "status": "production", "run_id": "r1"}],
+        "versions": [
+            {
+                "version": "v2",
+                "status": "production",
+                "run_id": "r1",
+                "fitted": {"rows_after_drift": 2000},
+            }
+        ],
     }
     return {**data, **changes}
 
@@ -82,6 +90,20 @@ def test_a_complete_story_has_no_gaps() -> None:
         ({"runs": []}, "Asset event"),
         ({"approvals": []}, "approval"),
         ({"versions": [{"version": "v1", "status": "production", "run_id": "x"}]}, "production"),
+        (
+            {"versions": [{"version": "v2", "status": "production", "run_id": "r1", "fitted": {}}]},
+            "no drifted rows",
+        ),
+        ({"drift": _summary()["drift"][:2]}, "never re-checked"),
+        (
+            {
+                "drift": [
+                    *_summary()["drift"][:2],
+                    {"date": "2026-11-03", "verdict": "DRIFT", "decision": "guard_held:cooldown"},
+                ]
+            },
+            "did not clear",
+        ),
     ],
 )
 def test_a_missing_step_is_named(changes: dict, said: str) -> None:

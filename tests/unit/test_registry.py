@@ -62,9 +62,10 @@ def test_version_id_refuses_naive_time():
 def test_upgrade_is_repeatable_and_uses_own_version_table(registry):
     registry.upgrade()
     registry.upgrade()
-    assert registry.current_revision() == "0004"
+    assert registry.current_revision() == "0005"
     tables = set(sa.inspect(registry.engine).get_table_names())
-    assert {"model_versions", "promotions", "drift_reports", ALEMBIC_VERSION_TABLE} <= tables
+    expected = {"model_versions", "promotions", "drift_reports", "baselines"}
+    assert {*expected, ALEMBIC_VERSION_TABLE} <= tables
     assert "alembic_version" not in tables
 
 
@@ -87,7 +88,7 @@ def test_concurrent_upgrades_on_a_fresh_sqlite_file_all_succeed(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert registries[0].current_revision() == "0004"
+    assert registries[0].current_revision() == "0005"
     for reg in registries:
         reg.dispose()
 
@@ -239,6 +240,17 @@ def test_promotions_are_appended_in_order_and_cannot_be_changed(registry):
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), registry.engine.begin() as c:
         c.execute(sa.text("DELETE FROM promotions"))
     assert [p.actor for p in registry.promotions("m")] == ["bantay_training", "ana", "ana"]
+
+
+def test_promotions_read_in_time_order_when_rows_arrive_out_of_order(registry):
+    """A repaired audit row (written after a later swap) still reads in the order of the swaps;
+    equal times keep the order they were written in."""
+    registry.record_promotion("m", "v2", from_version="v1", actor="a", reason="second", at=WHEN)
+    registry.record_promotion("m", "v1", actor="a", reason="first", at=WHEN - dt.timedelta(hours=1))
+    registry.record_promotion("m", "v3", from_version="v2", actor="a", reason="same time", at=WHEN)
+    log = registry.promotions("m")
+    assert [p.to_version for p in log] == ["v1", "v2", "v3"]
+    assert [p.at for p in log] == sorted(p.at for p in log)
 
 
 @pytest.mark.parametrize(
@@ -403,3 +415,29 @@ def test_what_a_run_wrote_is_found_by_its_run_id(registry):
     _drift(registry, 21, airflow_run_id="drift-21")
     (row,) = registry.drift_reports_of_run("drift-21")
     assert (row.model, row.report_date) == ("m", dt.date(2026, 11, 21))
+
+
+def test_a_rebaseline_is_recorded_once_and_never_rewritten(registry):
+    def record(version: str, reason: str):
+        return registry.record_baseline(
+            "m",
+            version,
+            reference_uri=f"s3://b/p/models/m/versions/{version}/baselines/x.parquet",
+            sha256="ab" * 32,
+            first_day=dt.date(2026, 11, 1),
+            last_day=dt.date(2026, 11, 14),
+            rows=2000,
+            actor="a person",
+            reason=reason,
+        )
+
+    assert registry.current_baseline("m", "v1") is None
+    record("v1", "new term")
+    newest = record("v1", "new term, second look")
+    record("v2", "other version")
+    assert registry.current_baseline("m", "v1") == newest
+    assert [b.version for b in registry.baselines("m")] == ["v1", "v1", "v2"]
+    with pytest.raises(ValueError, match="reason"):
+        record("v1", " ")
+    with registry.engine.begin() as conn, pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        conn.execute(sa.text("DELETE FROM baselines"))

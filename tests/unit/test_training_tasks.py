@@ -13,7 +13,13 @@ import pytest
 
 from bantay.schema import TIMESTAMP
 from bantay.settings import get_settings
-from bantay.training.tasks import _fitted_until, drift_since, fitted_lineage, reference_days
+from bantay.training.tasks import (
+    _fitted_until,
+    drift_since,
+    fitted_lineage,
+    reference_days,
+    regime_since,
+)
 
 DAY = dt.date(2026, 11, 10)
 
@@ -109,3 +115,38 @@ def test_fitted_until_reads_new_and_old_manifests() -> None:
     assert _fitted_until(new) == pd.Timestamp("2026-11-10T23:59:00Z")
     assert _fitted_until(old) == pd.Timestamp("2026-11-03T23:59:00Z")
     assert _fitted_until({}) is None
+
+
+def test_a_performance_episode_began_when_its_evidence_was_observed() -> None:
+    """PERFORMANCE rests on labels observed weeks before the check: the retrain's drifted rows
+    are counted from that observation day."""
+    evidence = DAY - dt.timedelta(days=14)
+    reports = [
+        SimpleNamespace(report_date=DAY, verdict="OK", evidence_day=None),
+        SimpleNamespace(
+            report_date=DAY + dt.timedelta(days=1), verdict="PERFORMANCE", evidence_day=evidence
+        ),
+        SimpleNamespace(report_date=DAY + dt.timedelta(days=2), verdict="DRIFT", evidence_day=None),
+    ]
+    reg = SimpleNamespace(drift_reports=lambda model, since=None: reports)
+    assert drift_since(reg, "m", _at(DAY + dt.timedelta(days=3))) == evidence
+
+
+def test_the_regime_a_serving_version_answered_carries_to_the_next_version(model) -> None:
+    """After the drift is answered the episode is closed; the next weekly version still takes
+    the new regime as its reference until its fitted days cover a whole window."""
+    since = DAY - dt.timedelta(days=3)
+    serving = SimpleNamespace(
+        lineage={"fitted": {"drift_since": since.isoformat(), "rows_after_drift": 2000}}
+    )
+    reg = Reports(_days(since, "dddo"))
+    reg.production_version = lambda model: serving
+    as_of = _at(DAY + dt.timedelta(days=7))
+    assert drift_since(reg, "m", as_of) is None
+    assert regime_since(reg, "m", as_of) == since
+    fitted = fitted_lineage(_rows([DAY - dt.timedelta(days=14), since, DAY]), since)
+    window = reference_days(model, fitted, as_of)
+    assert window["basis"] == "post_drift" and window["first"] == since.isoformat()
+    # Once the fitted days cover a window inside the regime, the usual rule holds again.
+    later = fitted_lineage(_rows([since, since + dt.timedelta(days=30)]), since)
+    assert reference_days(model, later, as_of)["basis"] == "last_fitted_days"

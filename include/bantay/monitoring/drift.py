@@ -212,12 +212,21 @@ def _days(frame: pd.DataFrame, ts: str) -> pd.Series | None:
 
 
 def _reference_for(ref: pd.DataFrame, day: dt.date | None, cfg: DriftConfig) -> pd.DataFrame:
-    """Reference rows of the same weekday as ``day`` when there are enough, else all of it."""
+    """Reference rows of the same weekday as ``day`` when there are enough, else of the same
+    kind of day (school day or weekend), else all of it.
+
+    A reference shorter than a week (a version that answered a drift days after it began)
+    lacks some weekdays; comparing a Wednesday with a mix that holds a Sunday would call the
+    weekend's lower attendance drift."""
     days = _days(ref, cfg.label_join_keys[-1])
     if not cfg.same_weekday or day is None or days is None:
         return ref
-    same = ref[days.map(lambda d: d.weekday()) == day.weekday()]
-    return same if len(same) >= cfg.min_rows else ref
+    weekdays = days.map(lambda d: d.weekday())
+    same = ref[weekdays == day.weekday()]
+    if len(same) >= cfg.min_rows:
+        return same
+    kind = ref[(weekdays >= 5) == (day.weekday() >= 5)]
+    return kind if len(kind) >= cfg.min_rows else ref
 
 
 def _feature(
@@ -271,6 +280,7 @@ def run_drift(
     labelled: pd.DataFrame | None = None,
     performance_tolerance: float = 0.02,
     name: str | None = None,
+    performance_reference: pd.DataFrame | None = None,
 ) -> DriftResult:
     """Judge the newest day of ``current`` (the window) against ``reference``.
 
@@ -280,7 +290,8 @@ def run_drift(
     ``current`` or a DataFrame with ``cfg.label_join_keys`` and the target. ``labelled``:
     prediction-log rows of earlier days with matured labels joined (and, from the drift task,
     the production version's back-test scores), for the performance check against the
-    reference's labelled rows.
+    reference's labelled rows, or ``performance_reference``'s when given (a re-baselined
+    reference has no labels; the version's quality at training is still the yardstick).
     """
 
     missing = [c for c in cfg.features if c not in reference.columns]
@@ -333,8 +344,13 @@ def run_drift(
 
     performance = None
     if labelled is not None and pred:
+        yardstick = ref_all
+        if performance_reference is not None:
+            yardstick = _prepare(
+                sample(performance_reference, cfg.sample_size, cfg.seed), cfg, extra
+            )
         performance = performance_check(
-            ref_all, labelled, target, pred, cfg, tolerance=performance_tolerance
+            yardstick, labelled, target, pred, cfg, tolerance=performance_tolerance
         )
     n_drifted = sum(f.drifted for f in features)
     share = n_drifted / len(features)

@@ -29,7 +29,9 @@ class Action(StrEnum):
     HELD_DATA_QUALITY = "guard_held:data_quality"
     HELD_LABELS = "guard_held:labels"
     HELD_SCHEDULED = "guard_held:scheduled"
+    HELD_QUALITY = "guard_held:quality_holds"
     NO_ACTION = "no_action"
+    DRIFT_ANSWERED = "drift_answered"
     DATA_QUALITY_ALERT = "data_quality_alert"
 
 
@@ -95,8 +97,9 @@ def _evidence(rec: Any) -> str | None:
     def get(name: str) -> Any:
         return rec.get(name) if isinstance(rec, Mapping) else getattr(rec, name, None)
 
-    if get("evidence"):
-        return str(get("evidence"))[:10]
+    for name in ("evidence", "evidence_day"):
+        if get(name):
+            return str(get(name))[:10]
     found = _EVIDENCE_RE.search(str(get("decision_detail") or ""))
     return found.group(1) if found else None
 
@@ -125,6 +128,7 @@ def decide_retrain(
     labels_ready: date | None = None,
     next_scheduled: date | None = None,
     evidence: str | None = None,
+    quality_holds: str | None = None,
 ) -> Decision:
     """Decide whether today's verdict triggers a retrain, without I/O.
 
@@ -138,7 +142,10 @@ def decide_retrain(
     period mature, when that is after today: a retrain before then learns pre-drift data only.
     ``next_scheduled``: the day of the next scheduled training run, said when it comes first.
     ``evidence``: the labelled day today's PERFORMANCE verdict rests on (None: today's own
-    prediction log); persistence counts each labelled day once.
+    prediction log); persistence counts each labelled day once. ``quality_holds``: what shows
+    that production's quality holds on labels observed since the drift began (None: not
+    measured, or it does not hold); inputs that moved without hurting quality are no reason to
+    retrain, and a person may re-baseline instead.
     """
     verdict = Verdict(str(verdict))
     records = sorted((_coerce(r) for r in history), key=lambda r: r.date)
@@ -173,6 +180,7 @@ def decide_retrain(
         return Decision(
             Action.HELD_PERSISTENCE,
             f"drift on {streak} of {needed} consecutive days needed{once}",
+            until=today + timedelta(days=needed - streak),
             **held,
         )
     if verdict is Verdict.DRIFT and labels_ready is not None and labels_ready > today:
@@ -181,6 +189,14 @@ def decide_retrain(
             f"the labels of the drifted period mature on {labels_ready}; a retrain before then "
             "would learn pre-drift data only, so it starts then if the drift persists",
             until=labels_ready,
+            **held,
+        )
+    if verdict is Verdict.DRIFT and quality_holds:
+        return Decision(
+            Action.HELD_QUALITY,
+            f"inputs moved, quality holds ({quality_holds}): no retrain; if the new inputs are "
+            "the norm, re-baseline (bantay rebaseline); a scheduled retrain learns them too",
+            until=next_scheduled,
             **held,
         )
     triggered = [r.date for r in past if r.decision == Action.RETRAIN_TRIGGERED]
@@ -204,10 +220,13 @@ def decide_retrain(
         )
     recent = [d for d in done if 0 <= (today - d).days < 7]
     if len(recent) >= cfg.max_retrains_per_7d:
+        until = min(recent) + timedelta(days=7) if recent else None
         return Decision(
             Action.HELD_RATE_LIMIT,
             f"{len(recent)} drift-triggered or promoted retrains in the last 7 days "
-            f"(limit {cfg.max_retrains_per_7d}); a person must look",
+            f"(limit {cfg.max_retrains_per_7d}); a person must look"
+            + (f"; the limit releases on {until}" if until else ""),
+            until=until,
             **held,
         )
     return Decision(

@@ -231,34 +231,61 @@ def email_path(model: str, day: dt.date) -> Path:
     return path
 
 
-def check_day(
-    settings: Settings,
-    model: str,
-    day: dt.date,
-    *,
-    run_id: str,
-    run_url: str,
-    retrain_running: bool,
-) -> dict[str, Any]:
-    """Run the report, store it, decide, record, and render the e-mail. Returns the summary."""
-    from bantay.monitoring.drift import observed_only, run_drift
-    from bantay.monitoring.email import render_drift_email, report_banner
-    from bantay.monitoring.guards import decide_retrain, drift_start, with_evidence
-    from bantay.stores.model_store import model_store_for
-    from bantay.stores.registry import registry_for
+def quality_holds(result: Any, began: dt.date | None, tolerance: float) -> str | None:
+    """What shows that production's quality holds on labels observed since the drift began
+    (None: not measured on such labels, or it does not hold)."""
+    p = result.performance
+    if began is None or p is None or p.degraded or p.drop > tolerance:
+        return None
+    if dt.date.fromisoformat(p.labelled_day) < began:
+        return None
+    return (
+        f"{p.metric} {p.current:.3f} against {p.reference:.3f} at training, within the "
+        f"{tolerance:.2f} the gate allows, on {p.rows:,} labels observed {p.labelled_day}"
+    )
+
+
+def answered(result: Any, history: list[Any], day: dt.date, manifest: dict, baseline: Any):
+    """On the first quiet day after a drift, whether the version that serves answers it: fitted
+    on rows from the drift's first day on, or re-baselined by a person since. None otherwise
+    (the inputs went back by themselves, or nothing changed and the alarm is only quieter)."""
+    from bantay.monitoring.guards import Action, Decision, drift_start
+
+    past = [r for r in history if r.report_date < day]
+    if str(result.verdict) not in ("OK", "WATCH") or not past or past[-1].verdict not in _EPISODE:
+        return None
+    began = drift_start(past[-1].report_date, past)
+    version = manifest["version"]
+    if baseline is not None and baseline.last_day >= began:
+        return Decision(
+            Action.DRIFT_ANSWERED,
+            f"the drift that began on {began} is answered: {baseline.actor} re-baselined "
+            f"{version} on {baseline.at:%Y-%m-%d} ({baseline.reason})",
+        )
+    fitted = (manifest.get("lineage") or {}).get("fitted") or {}
+    if not fitted.get("rows_after_drift") or not _fitted_after(manifest["lineage"], began):
+        return None
+    return Decision(
+        Action.DRIFT_ANSWERED,
+        f"the drift that began on {began} is answered: production {version} was fitted on "
+        f"{fitted['rows_after_drift']:,} rows observed since {fitted['drift_since']}",
+    )
+
+
+def judge_day(settings: Settings, model: str, day: dt.date, reg: Any, store: Any) -> dict:
+    """The day's drift result for the version that serves, with what it was judged against."""
+    from bantay.monitoring.baseline import drift_reference
+    from bantay.monitoring.drift import run_drift
 
     cfg = settings.model(model)
-    dcfg = cfg.drift.check_methods()
-    reg = registry_for(settings)
-    store = model_store_for(settings)
     if store.pointer(model) is None:
         raise FileNotFoundError(f"{model} has no production version yet; nothing to compare with")
     # The model itself, verified before unpickling: matured labels judge its back-test scores.
     fitted, manifest = store.load_production(model)
-    reference = store.read_reference(model, manifest["version"])
+    reference, baseline = drift_reference(store, reg, model, manifest["version"])
     current = current_window(settings, model, day)
     # Watched on the features the production version was trained on (its manifest).
-    dcfg = dcfg.for_features(manifest.get("features"))
+    dcfg = cfg.drift.check_methods().for_features(manifest.get("features"))
     labels = matured_labels(settings, cfg, day)
     result = run_drift(
         reference,
@@ -268,37 +295,77 @@ def check_day(
         labelled=backtest(fitted, manifest, labelled_predictions(settings, model, labels)),
         performance_tolerance=cfg.gate.max_regression,
         name=f"{model} {day}",
+        # Quality is judged against the version's own labelled reference, re-baselined or not.
+        performance_reference=store.read_reference(model, manifest["version"])
+        if baseline
+        else None,
     )
+    return {
+        "result": result,
+        "manifest": manifest,
+        "reference": reference,
+        "baseline": baseline,
+        "current": current,
+        "labels": labels,
+        "guards": dcfg.guards,
+    }
+
+
+def decide_day(
+    settings: Settings, model: str, day: dt.date, reg: Any, judged: dict, *, running: bool
+):
+    """The retrain decision of the day under its guards."""
+    from bantay.monitoring.guards import decide_retrain, drift_start
+
+    cfg = settings.model(model)
+    result = judged["result"]
     history = reg.drift_reports(model, since=day - dt.timedelta(days=30))
-    ready = None
-    if str(result.verdict) == "DRIFT":
-        ready = labels_ready_on(labels, drift_start(day, history), cfg.label)
+    episode = result.verdict in _EPISODE
+    began = drift_start(day, history) if episode else None
+    ready = (
+        labels_ready_on(judged["labels"], began, cfg.label)
+        if str(result.verdict) == "DRIFT"
+        else None
+    )
     decision = decide_retrain(
         result.verdict,
         day,
         history,
-        dcfg.guards,
-        retrain_running=retrain_running,
-        retrains=promoted_retrains(
-            reg, model, drift_start(day, history) if result.verdict in _EPISODE else None
-        ),
+        judged["guards"],
+        retrain_running=running,
+        retrains=promoted_retrains(reg, model, began),
         data_quality_days=result.data_quality_days,
         labels_ready=ready,
         next_scheduled=next_scheduled(cfg, day),
         evidence=result.evidence_day,
+        quality_holds=quality_holds(result, began, cfg.gate.max_regression),
     )
-    day_s = day.isoformat()
-    html_uri = json_uri = None
-    if result.has_report:
-        banner = report_banner(result, model=model, decision=decision, approval=cfg.approval)
-        html_uri = store.put_report(
-            model, day_s, "report.html", result.html(banner).encode(), "text/html"
-        )
-        json_uri = store.put_report(
-            model, day_s, "report.json", result.json().encode(), "application/json"
-        )
+    return answered(result, history, day, judged["manifest"], judged["baseline"]) or decision
+
+
+def check_day(
+    settings: Settings,
+    model: str,
+    day: dt.date,
+    *,
+    run_id: str,
+    run_url: str,
+    retrain_running: bool,
+) -> dict[str, Any]:
+    """Judge the day, decide, store the report, record, and render the e-mail (sent by its own
+    task). Returns the summary."""
+    from bantay.monitoring.guards import with_evidence
+    from bantay.stores.model_store import model_store_for
+    from bantay.stores.registry import registry_for
+
+    cfg = settings.model(model)
+    reg = registry_for(settings)
+    store = model_store_for(settings)
+    judged = judge_day(settings, model, day, reg, store)
+    result = judged["result"]
+    decision = decide_day(settings, model, day, reg, judged, running=retrain_running)
+    html_uri, json_uri = _store_report(store, model, day, result, decision, cfg.approval)
     summary = result.summary()
-    drifted = [c for c, f in summary["feature_scores"].items() if f["drifted"]]
     reg.upsert_drift_report(
         model,
         day,
@@ -312,36 +379,22 @@ def check_day(
         report_json_uri=json_uri,
         decision_detail=with_evidence(decision.reason, result.evidence_day),
         airflow_run_id=run_id,
+        evidence_day=result.evidence_day,
     )
     expiry = settings.storage.presign_expiry_hours * 3600
     report_url = store.presigned_url(html_uri, expiry) if html_uri else "(no report: too few rows)"
-    message = render_drift_email(
-        result,
-        model=model,
-        date=day,
-        decision=decision,
-        report_url=report_url,
-        run_url=run_url,
-        reference_sample=reference,
-        # The charts show the rows the verdict judged: the learners observed that day.
-        current_sample=observed_only(
-            current[pd.to_datetime(current[TIMESTAMP], utc=True).dt.date == day]
-        )[0],
-        approval=cfg.approval,
-    )
-    message["From"] = settings.notify.sender
-    message["To"] = ", ".join(cfg.recipients)
+    message = _render_email(settings, model, day, judged, decision, report_url, run_url)
     path = email_path(model, day)
     path.write_bytes(message.as_bytes(policy=email.policy.SMTP))
     out = {
         "model": model,
-        "date": day_s,
+        "date": day.isoformat(),
         "verdict": str(result.verdict),
         "decision": str(decision.action),
         "decision_reason": decision.reason,
         "triggers_retrain": decision.triggers_retrain,
         "hold_until": decision.until.isoformat() if decision.until else None,
-        "drifted_features": drifted,
+        "drifted_features": [c for c, f in summary["feature_scores"].items() if f["drifted"]],
         "n_drifted": result.n_drifted,
         "n_features": result.n_features,
         "report_html": html_uri,
@@ -351,9 +404,49 @@ def check_day(
         "reference_rows": result.reference_rows,
         "current_rows": result.current_rows,
         "evidence_day": result.evidence_day,
+        "baseline": judged["baseline"].reference_uri if judged["baseline"] else None,
     }
     log.info("drift %s %s: %s", model, day, out)
     return out
+
+
+def _store_report(store: Any, model: str, day: dt.date, result: Any, decision: Any, approval: str):
+    """The day's Evidently report (HTML with bantay's banner, and JSON) in S3; re-runs replace it."""
+    from bantay.monitoring.email import report_banner
+
+    if not result.has_report:
+        return None, None
+    banner = report_banner(result, model=model, decision=decision, approval=approval)
+    day_s = day.isoformat()
+    html = store.put_report(model, day_s, "report.html", result.html(banner).encode(), "text/html")
+    data = result.json().encode()
+    return html, store.put_report(model, day_s, "report.json", data, "application/json")
+
+
+def _render_email(settings, model, day, judged, decision, report_url, run_url):
+    """The on-call e-mail of the day, charts from the rows the verdict judged."""
+    from bantay.monitoring.drift import observed_only
+    from bantay.monitoring.email import render_drift_email
+
+    cfg = settings.model(model)
+    current = judged["current"]
+    message = render_drift_email(
+        judged["result"],
+        model=model,
+        date=day,
+        decision=decision,
+        report_url=report_url,
+        run_url=run_url,
+        reference_sample=judged["reference"],
+        # The charts show the rows the verdict judged: the learners observed that day.
+        current_sample=observed_only(
+            current[pd.to_datetime(current[TIMESTAMP], utc=True).dt.date == day]
+        )[0],
+        approval=cfg.approval,
+    )
+    message["From"] = settings.notify.sender
+    message["To"] = ", ".join(cfg.recipients)
+    return message
 
 
 def send_day_email(settings: Settings, model: str, day: dt.date) -> str:

@@ -28,6 +28,8 @@ def decision_phrase(d: Decision | None, verdict: Verdict, approval: Approval = "
     """The decision in a few words: the first thing after the verdict in a subject."""
     if verdict is Verdict.DATA_QUALITY:
         return "fix the feed, no retrain"
+    if d is not None and d.action is Action.DRIFT_ANSWERED:
+        return "drift answered by the new model"
     if d is None or d.action is Action.NO_ACTION:
         return "watching, no action" if verdict is Verdict.WATCH else "nothing to do"
     return {
@@ -38,11 +40,18 @@ def decision_phrase(d: Decision | None, verdict: Verdict, approval: Approval = "
         Action.HELD_COOLDOWN: f"no retrain until {d.until}",
         Action.HELD_SCHEDULED: f"scheduled retrain on {d.until}",
         Action.HELD_LABELS: f"retrain when labels mature {d.until}",
+        Action.HELD_QUALITY: "inputs moved, quality holds",
         Action.HELD_RUNNING: "a retrain is already running",
         Action.HELD_RATE_LIMIT: "a person must look",
         Action.HELD_DATA_QUALITY: "no retrain: broken days in window",
         Action.DATA_QUALITY_ALERT: "fix the feed, no retrain",
     }.get(d.action, str(d.action))
+
+
+def _evidence(d: Decision | None) -> str:
+    """The measured quality inside a quality-holds reason: ``... holds (<evidence>): ...``."""
+    reason = d.reason if d else ""
+    return reason.partition("(")[2].rpartition("):")[0] or "measured on matured labels"
 
 
 def details(result: DriftResult) -> str:
@@ -100,6 +109,8 @@ def what_to_do(
             f"Data engineers: check the upstream feed {where} ({', '.join(issues)}); "
             "do not retrain on this data. Automatic retraining is blocked until the feed is fixed."
         )
+    if d is not None and d.action is Action.DRIFT_ANSWERED:
+        return f"Nothing to do: {d.reason}."
     if result.verdict is Verdict.OK:
         return "Nothing to do: no monitored feature, nor the score, moved on this day or this week."
     if result.verdict is Verdict.WATCH:
@@ -132,6 +143,13 @@ def what_to_do(
             f"No retrain yet: the labels of the drifted period mature on {d.until if d else '?'}; "
             "a retrain before then would learn pre-drift data only. It starts then if the "
             "drift persists."
+        )
+    if action is Action.HELD_QUALITY:
+        return (
+            f"No retrain: the inputs moved but the model's quality holds "
+            f"({_evidence(d)}). If the new inputs are the norm (a new term, a new intake), "
+            "re-baseline: bantay rebaseline --model MODEL --reason '...' (recorded with your "
+            "name); the next scheduled retrain learns them too."
         )
     if action is Action.HELD_SCHEDULED:
         return (

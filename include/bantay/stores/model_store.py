@@ -51,6 +51,8 @@ from bantay.stores.model_store_io import (  # noqa: F401  (re-exported: callers 
     UnknownModel,
     UnknownVersion,
     VersionExists,
+    _dump_parquet,
+    _sha256,
     _sigv4,
 )
 from bantay.stores.model_store_pointer import ServingPointers
@@ -163,17 +165,38 @@ class ModelStore(ServingPointers):
         manifest read that was checked against the pointer.
         """
         current = self.require_pointer(model)
-        version = current["version"]
+        return self._load_named(model, current, self.pointer_key(model), "promote")
+
+    def load_shadow(self, model: str) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
+        """(model object, manifest, marker) of the staged shadow version, or None if none is.
+
+        Checked like production: the manifest must carry the sha256 the marker recorded when
+        the version was staged (after its registry checks), and the file must match both, so
+        a version rewritten in the bucket after staging is never unpickled. The registry side
+        (status, digest recorded at publish) is ``bantay.serving.promotion``'s ``load_shadow``.
+        """
+        marker = self.shadow(model)
+        if marker is None:
+            return None
+        fitted, manifest = self._load_named(model, marker, self.shadow_key(model), "shadow")
+        return fitted, manifest, marker
+
+    def _load_named(
+        self, model: str, named: dict[str, Any], key: str, command: str
+    ) -> tuple[Any, dict[str, Any]]:
+        """Load the version a pointer or marker at ``key`` names, refusing it unless its
+        manifest carries the sha256 the pointer recorded."""
+        version = named["version"]
         with self._cache_lock:
             cached = self._cache.get((model, version))
         manifest = cached[1] if cached else self.read_manifest(model, version)
         expected = manifest.get("files", {}).get(MODEL_FILE, {}).get("sha256")
-        if current.get("sha256") != expected:
+        if not named.get("sha256") or named.get("sha256") != expected:
             raise ArtifactCorrupt(
-                f"{self.uri(self.pointer_key(model))} names {version} with sha256 "
-                f"{str(current.get('sha256'))[:16]}..., but its manifest says "
-                f"{str(expected)[:16]}...; refusing to load. Re-promote a verified version "
-                f"(bantay promote --model {model} --to <version>)"
+                f"{self.uri(key)} names {version} with sha256 "
+                f"{str(named.get('sha256'))[:16]}..., but its manifest says "
+                f"{str(expected)[:16]}...; refusing to load. Name a verified version again "
+                f"(bantay {command} --model {model} --to <version>)"
             )
         return self._load(model, version, manifest)
 
@@ -184,6 +207,31 @@ class ModelStore(ServingPointers):
         manifest = self.read_manifest(model, version)
         data = self._read_verified(model, version, REFERENCE_FILE, manifest)
         return pd.read_parquet(io.BytesIO(data))
+
+    def put_baseline(
+        self, model: str, version: str, stamp: str, frame: pd.DataFrame
+    ) -> dict[str, Any]:
+        """Store a re-baseline reference of ``version`` (immutable, keyed on ``stamp``);
+        returns its ``uri``, ``sha256`` and ``rows``. The registry row that records it is what
+        makes it count (see ``bantay.stores.registry_history.BaselineLog``)."""
+        body = _dump_parquet(frame)
+        key = self.version_key(model, version, f"baselines/{stamp}.parquet")
+        self._put(key, body, content_type="application/octet-stream")
+        return {"uri": self.uri(key), "sha256": _sha256(body), "rows": len(frame)}
+
+    def read_baseline(self, uri: str, sha256: str) -> pd.DataFrame:
+        """A re-baseline reference, checked against the sha256 its registry row recorded."""
+        import pandas as pd
+
+        key = uri.removeprefix(f"s3://{self.bucket}/")
+        found = self._get(key)
+        if found is None or _sha256(found[0]) != sha256:
+            raise ArtifactCorrupt(
+                f"re-baseline reference {uri} is "
+                f"{'missing' if found is None else 'not the file its registry row recorded'}; "
+                "the drift check cannot trust it: re-baseline again (bantay rebaseline)"
+            )
+        return pd.read_parquet(io.BytesIO(found[0]))
 
     def clear_cache(self) -> None:
         with self._cache_lock:

@@ -20,14 +20,14 @@ import functools
 from typing import TYPE_CHECKING
 
 from bantay.stores.connections import registry_url
-from bantay.stores.registry_history import DriftHistory, PromotionLog
+from bantay.stores.registry_history import BaselineLog, DriftHistory, PromotionLog
 from bantay.stores.registry_versions import VersionLifecycle
 
 if TYPE_CHECKING:
     from bantay.settings import Settings
 
 
-class Registry(VersionLifecycle, PromotionLog, DriftHistory):
+class Registry(VersionLifecycle, PromotionLog, DriftHistory, BaselineLog):
     """Access to the registry database at ``url`` (SQLite or PostgreSQL)."""
 
 

@@ -15,6 +15,8 @@ from bantay.stores.registry_models import (
     DECISION_RETRAIN,
     PROMOTION_KINDS,
     VERDICTS,
+    BaselineRecord,
+    BaselineRow,
     DriftReportRecord,
     DriftReportRow,
     PromotionRecord,
@@ -73,10 +75,13 @@ class PromotionLog(RegistryDatabase):
             )
 
     def promotions(self, model: str) -> list[PromotionRecord]:
-        """The audit log of ``model``, oldest first."""
+        """The audit log of ``model``, oldest first: by the time of each swap (rows from a
+        repaired audit or a slow writer arrive late), then by insertion for equal times."""
         with self._read() as session:
             rows = session.scalars(
-                sa.select(PromotionRow).filter_by(model=model).order_by(PromotionRow.id)
+                sa.select(PromotionRow)
+                .filter_by(model=model)
+                .order_by(PromotionRow.at, PromotionRow.id)
             ).all()
             return [as_record(PromotionRecord, r) for r in rows]
 
@@ -99,8 +104,12 @@ class DriftHistory(RegistryDatabase):
         report_json_uri: str | None = None,
         decision_detail: str | None = None,
         airflow_run_id: str | None = None,
+        evidence_day: dt.date | str | None = None,
     ) -> DriftReportRecord:
-        """Store the summary of ``model``'s drift report for ``report_date``; re-runs overwrite it."""
+        """Store the summary of ``model``'s drift report for ``report_date``; re-runs overwrite it.
+
+        ``evidence_day``: the day the verdict's evidence was observed when it is not the report
+        date (a PERFORMANCE verdict rests on labels observed days or weeks before)."""
         _require_name("model", model)
         if isinstance(report_date, dt.datetime):
             report_date = report_date.date()
@@ -123,6 +132,7 @@ class DriftHistory(RegistryDatabase):
             "decision": decision,
             "decision_detail": decision_detail,
             "airflow_run_id": airflow_run_id,
+            "evidence_day": _as_date(evidence_day) if evidence_day is not None else None,
         }
         for attempt in (1, 2):
             try:
@@ -172,5 +182,62 @@ class DriftHistory(RegistryDatabase):
         return [r for r in self.drift_reports(model, since=since) if r.decision == DECISION_RETRAIN]
 
 
-def _as_date(value: dt.date) -> dt.date:
+def _as_date(value: dt.date | str) -> dt.date:
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
     return value.date() if isinstance(value, dt.datetime) else value
+
+
+class BaselineLog(RegistryDatabase):
+    """Re-baselines: append and read; the newest one of a version is its drift reference."""
+
+    def record_baseline(
+        self,
+        model: str,
+        version: str,
+        *,
+        reference_uri: str,
+        sha256: str,
+        first_day: dt.date,
+        last_day: dt.date,
+        rows: int,
+        actor: str,
+        reason: str,
+    ) -> BaselineRecord:
+        """Append one re-baseline (there is no way to change or remove it)."""
+        _require_name("model", model)
+        _require_name("version", version)
+        if not actor or not actor.strip():
+            raise ValueError("a re-baseline needs an actor (who decided)")
+        if not reason or not reason.strip():
+            raise ValueError("a re-baseline needs a reason (why the new inputs are the norm)")
+        with self._write() as session:
+            row = BaselineRow(
+                model=model,
+                version=version,
+                reference_uri=reference_uri,
+                sha256=sha256,
+                first_day=first_day,
+                last_day=last_day,
+                rows=rows,
+                actor=actor,
+                reason=reason,
+                at=_utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            return as_record(BaselineRecord, row)
+
+    def baselines(self, model: str, version: str | None = None) -> list[BaselineRecord]:
+        """Re-baselines of ``model`` (of one ``version``), oldest first."""
+        stmt = sa.select(BaselineRow).filter_by(model=model)
+        if version is not None:
+            stmt = stmt.filter_by(version=version)
+        with self._read() as session:
+            rows = session.scalars(stmt.order_by(BaselineRow.at, BaselineRow.id)).all()
+            return [as_record(BaselineRecord, r) for r in rows]
+
+    def current_baseline(self, model: str, version: str) -> BaselineRecord | None:
+        """The newest re-baseline of ``version`` (None: its published reference holds)."""
+        found = self.baselines(model, version)
+        return found[-1] if found else None

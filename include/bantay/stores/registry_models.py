@@ -196,6 +196,44 @@ class DriftReportRow(Base):
     airflow_run_id: Mapped[str | None] = mapped_column(sa.String(250))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    evidence_day: Mapped[dt.date | None] = mapped_column(sa.Date, nullable=True)
+
+
+class BaselineRow(Base):
+    """A re-baseline: the drift reference of a production version replaced by a person, kept
+    as an append-only record (who, why, when, which days, which file)."""
+
+    __tablename__ = "baselines"
+    __table_args__ = (sa.Index("ix_baselines_model_version_at", "model", "version", "at"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(sa.String(128))
+    version: Mapped[str] = mapped_column(sa.String(128))
+    reference_uri: Mapped[str] = mapped_column(sa.Text)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    first_day: Mapped[dt.date] = mapped_column(sa.Date)
+    last_day: Mapped[dt.date] = mapped_column(sa.Date)
+    rows: Mapped[int] = mapped_column(sa.Integer)
+    actor: Mapped[str] = mapped_column(sa.String(256))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+@dataclass(frozen=True)
+class BaselineRecord:
+    """One re-baseline of a production version's drift reference."""
+
+    id: int
+    model: str
+    version: str
+    reference_uri: str
+    sha256: str
+    first_day: dt.date
+    last_day: dt.date
+    rows: int
+    actor: str
+    reason: str
+    at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -256,6 +294,8 @@ class DriftReportRecord:
     airflow_run_id: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    # The day the verdict's evidence was observed, when not the report date (PERFORMANCE).
+    evidence_day: dt.date | None = None
 
 
 def as_record(record_type: type[_Record], row: Any) -> _Record:

@@ -178,17 +178,36 @@ def drift_since(reg: Any, model: str, as_of: dt.datetime) -> dt.date | None:
     """The first day of the drift episode still open at ``as_of`` (None: none is open).
 
     The episode is the run of consecutive DRIFT or PERFORMANCE days that ends on the newest
-    drift check before ``as_of``; whatever started the run (the schedule, a drift event or a
-    person), a version fitted on rows from that day on answers that drift.
+    drift check before ``as_of``; it began on its first day, or earlier on the day its evidence
+    was observed (a PERFORMANCE verdict rests on labels observed weeks before). Whatever started
+    the run (the schedule, a drift event or a person), a version fitted on rows from that day on
+    answers that drift.
     """
     reports = reg.drift_reports(model, since=as_of.date() - dt.timedelta(days=120))
-    by_day = {r.report_date: r.verdict for r in reports if r.report_date < as_of.date()}
-    if not by_day or by_day[max(by_day)] not in _DRIFT_VERDICTS:
+    by_day = {r.report_date: r for r in reports if r.report_date < as_of.date()}
+    if not by_day or by_day[max(by_day)].verdict not in _DRIFT_VERDICTS:
         return None
     day = max(by_day)
-    while by_day.get(day - dt.timedelta(days=1)) in _DRIFT_VERDICTS:
-        day -= dt.timedelta(days=1)
-    return day
+    episode = [by_day[day]]
+    while (prev := by_day.get(day - dt.timedelta(days=1))) and prev.verdict in _DRIFT_VERDICTS:
+        episode.append(prev)
+        day = prev.report_date
+    seen = [getattr(r, "evidence_day", None) or r.report_date for r in episode]
+    return min(min(seen), day)
+
+
+def regime_since(reg: Any, model: str, as_of: dt.datetime) -> dt.date | None:
+    """The first day of the input regime a new version is fitted in: an open drift's first
+    day, else the one the serving version answered. Carried from version to version, so the
+    next weekly version keeps the new regime as its reference until its own fitted days cover a
+    whole reference window (else the alarm would return, the baseline moved back to old days)."""
+    since = drift_since(reg, model, as_of)
+    if since is not None:
+        return since
+    serving = reg.production_version(model)
+    fitted = ((serving.lineage or {}).get("fitted") or {}) if serving else {}
+    answered = fitted.get("drift_since") if fitted.get("rows_after_drift") else None
+    return dt.date.fromisoformat(answered) if answered else None
 
 
 def fitted_lineage(frame: pd.DataFrame, since: dt.date | None) -> dict[str, Any]:
@@ -265,21 +284,23 @@ def reference_days(
 
     Normally the ``reference_days`` days that end on the newest fitted row: what the model was
     trained on, every weekday, never the days after its data (a reference holding drifted days
-    the model never learned would hide the drift it should show). A version fitted on rows
-    after an open drift began answers that drift, so its reference is the new regime only: the
-    days from the drift's start to the day before ``as_of`` (the data the run was built from),
-    at most ``reference_days`` of them. Until that regime spans a week, some weekdays are
-    missing from it and the check compares those days with the whole reference.
+    the model never learned would hide the drift it should show). A version fitted on rows of
+    a new regime (see :func:`regime_since`) whose fitted days do not yet cover a reference
+    window takes the new regime only: the days from its start to the day before ``as_of`` (the
+    data the run was built from), at most ``reference_days`` of them. Until that regime spans
+    a week, some weekdays are missing from it and the check compares those days with the whole
+    reference.
     """
     last = pd.Timestamp(fitted["until"]).date()
-    if fitted.get("rows_after_drift"):
+    span = dt.timedelta(days=model.drift.reference_days - 1)
+    since = fitted.get("drift_since")
+    if fitted.get("rows_after_drift") and dt.date.fromisoformat(since) > last - span:
         end = max(last, as_of.date() - dt.timedelta(days=1))
-        since = dt.date.fromisoformat(fitted["drift_since"])
-        start = max(since, end - dt.timedelta(days=model.drift.reference_days - 1))
+        start = max(dt.date.fromisoformat(since), end - span)
         basis = "post_drift"
     else:
         end, basis = last, "last_fitted_days"
-        start = end - dt.timedelta(days=model.drift.reference_days - 1)
+        start = end - span
     return {"basis": basis, "first": start.isoformat(), "last": end.isoformat()}
 
 
@@ -396,7 +417,7 @@ def evaluate_candidate(
     final = fit_final(best, everything, features, label_col=model.label)
     as_of = dt.datetime.fromisoformat(ctx.as_of)
     reg = registry_for(settings)
-    fitted = fitted_lineage(everything, drift_since(reg, ctx.model, as_of))
+    fitted = fitted_lineage(everything, regime_since(reg, ctx.model, as_of))
     window = reference_days(model, fitted, as_of)
     log.info("published model fitted on %s; drift reference %s", fitted, window)
     # Keyed on the run: a re-run of this task names (and overwrites) the same version.

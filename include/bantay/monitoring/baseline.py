@@ -1,0 +1,119 @@
+"""Re-baselining: the new inputs declared the norm, by a person, on the record.
+
+When inputs moved and the production model's measured quality holds (the drift check says
+"inputs moved, quality holds"), retraining is not the answer and alarming every day is not
+either. A person re-baselines: the production version's drift reference becomes what serving saw
+on the last ``reference_days`` days, scored by that version. The version's published reference
+stays as it was (immutable, and still the baseline of its quality on matured labels); the new
+one is stored beside it and recorded in the registry (who, why, when, which days, its sha256),
+and the drift check reads the newest re-baseline of the version that serves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from bantay.schema import TIMESTAMP
+from bantay.settings import Settings
+
+if TYPE_CHECKING:
+    from bantay.stores.registry_models import BaselineRecord
+
+log = logging.getLogger(__name__)
+# Fewer days than this say too little about the new inputs to call them the norm.
+MIN_DAYS = 3
+
+
+def recent_predictions(settings: Settings, model: str, day: dt.date, days: int) -> pd.DataFrame:
+    """The prediction log of the ``days`` days ending on ``day``, observed learners only."""
+    from bantay.serving.scoring import prediction_path
+
+    paths = [prediction_path(settings, model, day - dt.timedelta(days=i)) for i in range(days)]
+    present = [p for p in paths if p.is_file()]
+    if len(present) < min(days, MIN_DAYS):
+        raise FileNotFoundError(
+            f"re-baselining {model} needs {min(days, MIN_DAYS)} days of prediction logs up to "
+            f"{day}; found {len(present)} of {days} days under {paths[0].parent.parent}. Score "
+            "those days (bantay_scoring with date) or re-baseline a later day"
+        )
+    frame = pd.concat([pd.read_parquet(p) for p in present], ignore_index=True)
+    if "observed" in frame.columns:
+        frame = frame[frame["observed"].astype(bool)]
+    return frame.reset_index(drop=True)
+
+
+def regime_days(reg: Any, model: str, day: dt.date, at_most: int) -> int:
+    """Days of the new inputs up to ``day``: since the open drift began (its DRIFT or
+    PERFORMANCE days in a row), at most ``at_most``; ``at_most`` when no drift is open."""
+    from bantay.monitoring.guards import drift_start
+
+    history = reg.drift_reports(model, since=day - dt.timedelta(days=at_most + 7))
+    today = [r for r in history if r.report_date == day]
+    if not today or today[0].verdict not in ("DRIFT", "PERFORMANCE"):
+        return at_most
+    return min(at_most, (day - drift_start(day, history)).days + 1)
+
+
+def rebaseline(
+    settings: Settings,
+    model: str,
+    *,
+    day: dt.date,
+    by: str,
+    reason: str,
+    days: int | None = None,
+    reg: Any = None,
+    store: Any = None,
+) -> BaselineRecord:
+    """Make the last ``days`` days up to ``day`` the production version's drift reference
+    (default: the days since the open drift began, see :func:`regime_days`)."""
+    from bantay.stores.model_store import model_store_for
+    from bantay.stores.registry import registry_for
+    from bantay.training.pipeline import predict_scores
+
+    if not (by or "").strip() or not (reason or "").strip():
+        raise ValueError(
+            "a re-baseline needs who decides (--by) and why the new inputs are the norm "
+            "(--reason); both are kept in the registry"
+        )
+    cfg = settings.model(model)
+    reg = reg or registry_for(settings)
+    store = store or model_store_for(settings)
+    fitted, manifest = store.load_production(model)
+    span = days or regime_days(reg, model, day, cfg.drift.reference_days)
+    frame = recent_predictions(settings, model, day, span)
+    # Scored by the version that serves, whichever version scored each day at the time.
+    frame["score"] = predict_scores(fitted, frame, manifest["features"])
+    frame["model_version"] = manifest["version"]
+    if len(frame) > cfg.drift.sample_size:
+        frame = frame.sample(n=cfg.drift.sample_size, random_state=cfg.drift.seed)
+    frame = frame.sort_values(TIMESTAMP).reset_index(drop=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stored = store.put_baseline(model, manifest["version"], stamp, frame)
+    days_seen = pd.to_datetime(frame[TIMESTAMP], utc=True).dt.date
+    record = reg.record_baseline(
+        model,
+        manifest["version"],
+        reference_uri=stored["uri"],
+        sha256=stored["sha256"],
+        first_day=days_seen.min(),
+        last_day=days_seen.max(),
+        rows=stored["rows"],
+        actor=by.strip(),
+        reason=reason.strip(),
+    )
+    log.info("re-baselined %s %s: %s", model, manifest["version"], record)
+    return record
+
+
+def drift_reference(store: Any, reg: Any, model: str, version: str) -> tuple[pd.DataFrame, Any]:
+    """The drift reference of ``version``: its newest re-baseline, else its published reference.
+    Returns ``(frame, baseline record or None)``."""
+    record = reg.current_baseline(model, version)
+    if record is None:
+        return store.read_reference(model, version), None
+    return store.read_baseline(record.reference_uri, record.sha256), record

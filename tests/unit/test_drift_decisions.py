@@ -1,0 +1,130 @@
+"""How a drift episode ends: inputs that moved while quality holds are not retrained on (a person
+may re-baseline), and the first quiet day after a drift says whether the model that serves
+answered it. Drift results, registry rows and manifests are small stand-ins with the fields the
+decisions read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+from bantay.monitoring.config import GuardConfig, Verdict
+from bantay.monitoring.guards import Action, DayRecord, decide_retrain
+from bantay.monitoring.results import PerformanceCheck
+from bantay.monitoring.tasks import answered, quality_holds
+from bantay.monitoring.wording import decision_phrase, what_to_do
+
+DAY = dt.date(2026, 11, 20)
+BEGAN = DAY - dt.timedelta(days=16)
+
+
+def _performance(drop: float, labelled: dt.date, degraded: bool = False) -> PerformanceCheck:
+    return PerformanceCheck(
+        metric="roc_auc",
+        reference=0.82,
+        current=0.82 - drop,
+        drop=drop,
+        low=drop - 0.02,
+        high=drop + 0.02,
+        tolerance=0.02,
+        degraded=degraded,
+        labelled_day=labelled.isoformat(),
+        rows=1980,
+        reference_rows=4000,
+    )
+
+
+def _result(verdict: str, performance: PerformanceCheck | None = None) -> SimpleNamespace:
+    return SimpleNamespace(verdict=Verdict(verdict), performance=performance)
+
+
+def test_quality_holds_only_on_labels_observed_since_the_drift_began() -> None:
+    holds = quality_holds(_result("DRIFT", _performance(0.005, BEGAN)), BEGAN, 0.02)
+    assert holds and "1,980 labels observed" in holds and BEGAN.isoformat() in holds
+    before = BEGAN - dt.timedelta(days=7)
+    assert quality_holds(_result("DRIFT", _performance(0.0, before)), BEGAN, 0.02) is None
+    assert quality_holds(_result("DRIFT", _performance(0.03, BEGAN)), BEGAN, 0.02) is None
+    assert quality_holds(_result("DRIFT", _performance(0.0, BEGAN, True)), BEGAN, 0.02) is None
+    assert quality_holds(_result("DRIFT", None), BEGAN, 0.02) is None
+    assert quality_holds(_result("DRIFT", _performance(0.0, BEGAN)), None, 0.02) is None
+
+
+def _history(days: int) -> list[DayRecord]:
+    return [DayRecord(DAY - dt.timedelta(days=i), "DRIFT", "x") for i in range(days, 0, -1)]
+
+
+def test_a_lasting_shift_with_quality_intact_is_not_retrained_on() -> None:
+    holds = quality_holds(_result("DRIFT", _performance(0.0, BEGAN)), BEGAN, 0.02)
+    decision = decide_retrain(Verdict.DRIFT, DAY, _history(16), GuardConfig(), quality_holds=holds)
+    assert decision.action is Action.HELD_QUALITY
+    assert "quality holds" in decision.reason and "rebaseline" in decision.reason
+    assert decision_phrase(decision, Verdict.DRIFT) == "inputs moved, quality holds"
+    said = what_to_do(_result("DRIFT"), decision)
+    assert "bantay rebaseline" in said and "1,980 labels" in said
+    # Without the measurement the drift is retrained on, as before.
+    plain = decide_retrain(Verdict.DRIFT, DAY, _history(16), GuardConfig())
+    assert plain.triggers_retrain
+    # A quality drop is never overridden: PERFORMANCE retrains.
+    drop = decide_retrain(
+        Verdict.PERFORMANCE, DAY, _history(16), GuardConfig(), quality_holds=holds
+    )
+    assert drop.triggers_retrain
+
+
+def _row(day: dt.date, verdict: str) -> SimpleNamespace:
+    return SimpleNamespace(report_date=day, verdict=verdict, decision="x", decision_detail="")
+
+
+def _manifest(rows_after: int, until: dt.date) -> dict:
+    fitted = {
+        "rows_after_drift": rows_after,
+        "drift_since": BEGAN.isoformat(),
+        "until": f"{until.isoformat()}T23:59:00+00:00",
+    }
+    return {"version": "v2", "lineage": {"fitted": fitted}}
+
+
+def test_the_first_quiet_day_says_the_new_model_answered_the_drift() -> None:
+    history = [_row(BEGAN - dt.timedelta(days=1), "OK")] + [
+        _row(BEGAN + dt.timedelta(days=i), "DRIFT") for i in range((DAY - BEGAN).days)
+    ]
+    quiet = _result("OK")
+    done = answered(quiet, history, DAY, _manifest(2000, BEGAN), None)
+    assert done is not None and done.action is Action.DRIFT_ANSWERED
+    assert "v2 was fitted on 2,000 rows observed since" in done.reason
+    assert what_to_do(quiet, done).startswith("Nothing to do: the drift that began on")
+    # A model fitted on no drifted rows did not answer it: the alarm is only quieter.
+    assert answered(quiet, history, DAY, _manifest(0, BEGAN - dt.timedelta(days=3)), None) is None
+    # Still drifting: nothing is answered.
+    assert answered(_result("DRIFT"), history, DAY, _manifest(2000, BEGAN), None) is None
+    # A person's re-baseline since the drift began answers it too, by name.
+    baseline = SimpleNamespace(
+        last_day=DAY - dt.timedelta(days=1),
+        actor="ana",
+        at=dt.datetime(2026, 11, 19),
+        reason="new term",
+    )
+    by_person = answered(quiet, history, DAY, _manifest(0, BEGAN - dt.timedelta(days=3)), baseline)
+    assert by_person is not None and "ana re-baselined v2" in by_person.reason
+
+
+def test_a_short_reference_compares_a_school_day_with_school_days() -> None:
+    """A reference of Sunday to Tuesday (a version that answered a drift three days in): a
+    Wednesday is judged against Monday and Tuesday, never a mix holding the weekend."""
+    import pandas as pd
+
+    from bantay.monitoring.config import DriftConfig
+    from bantay.monitoring.drift import _reference_for
+
+    cfg = DriftConfig()
+    days = [dt.date(2026, 11, 29) + dt.timedelta(days=i) for i in range(3)]  # Sun, Mon, Tue
+    stamps = [pd.Timestamp(d, tz="UTC") for d in days for _ in range(cfg.min_rows)]
+    ref = pd.DataFrame({"event_timestamp": stamps, "x": range(len(stamps))})
+    wednesday = _reference_for(ref, dt.date(2026, 12, 2), cfg)
+    picked = set(pd.to_datetime(wednesday["event_timestamp"]).dt.date)
+    assert picked == set(days[1:])
+    assert set(pd.to_datetime(_reference_for(ref, days[1], cfg)["event_timestamp"]).dt.date) == {
+        days[1]
+    }
+    saturday = _reference_for(ref, dt.date(2026, 12, 5), cfg)
+    assert set(pd.to_datetime(saturday["event_timestamp"]).dt.date) == {days[0]}
