@@ -128,3 +128,54 @@ def test_a_short_reference_compares_a_school_day_with_school_days() -> None:
     }
     saturday = _reference_for(ref, dt.date(2026, 12, 5), cfg)
     assert set(pd.to_datetime(saturday["event_timestamp"]).dt.date) == {days[0]}
+
+
+def test_a_concept_drift_is_answered_by_a_version_fitted_on_its_evidence() -> None:
+    """PERFORMANCE rests on labels observed before the report days: a version fitted on rows
+    from that observation day on answers it, though it never saw a row of the report days."""
+    evidence = DAY - dt.timedelta(days=18)
+    history = [_row(DAY - dt.timedelta(days=5), "OK")] + [
+        SimpleNamespace(
+            report_date=DAY - dt.timedelta(days=i),
+            verdict="PERFORMANCE",
+            decision="x",
+            decision_detail="",
+            evidence_day=evidence,
+        )
+        for i in range(4, 0, -1)
+    ]
+    manifest = _manifest(1900, evidence)
+    manifest["lineage"]["fitted"]["drift_since"] = evidence.isoformat()
+    done = answered(_result("OK"), history, DAY, manifest, None)
+    assert done is not None and done.action is Action.DRIFT_ANSWERED
+    assert f"began on {evidence}" in done.reason
+
+
+def test_without_labelled_reference_rows_quality_is_judged_against_the_held_out_test() -> None:
+    """A reference of days whose labels had not matured at training: the version's held-out
+    ROC AUC (from its manifest) is the yardstick, so the check is never blind."""
+    import numpy as np
+    import pandas as pd
+
+    from bantay.monitoring.config import DriftConfig
+    from bantay.monitoring.performance import performance_check
+    from bantay.monitoring.tasks import held_out_quality
+
+    manifest = {
+        "metrics": {"roc_auc": 0.84},
+        "lineage": {"split": {"test": {"rows": 2400, "positives": 360}}},
+    }
+    assert held_out_quality(manifest) == (0.84, 360, 2040)
+    assert held_out_quality({"metrics": {}}) is None
+    rng = np.random.default_rng(3)
+    y = rng.random(3000) < 0.15
+    noise = rng.random(3000)  # scores that know nothing: a broken concept
+    labelled = pd.DataFrame(
+        {"event_timestamp": pd.Timestamp(DAY, tz="UTC"), "at_risk": y.astype(int), "score": noise}
+    )
+    unlabelled_ref = pd.DataFrame({"score": rng.random(100), "at_risk": np.nan})
+    cfg = DriftConfig(target_column="at_risk")
+    args = (unlabelled_ref, labelled, "at_risk", "score", cfg)
+    assert performance_check(*args, tolerance=0.02) is None
+    check = performance_check(*args, tolerance=0.02, yardstick=held_out_quality(manifest))
+    assert check is not None and check.degraded and check.reference == 0.84

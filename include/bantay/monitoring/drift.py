@@ -281,6 +281,7 @@ def run_drift(
     performance_tolerance: float = 0.02,
     name: str | None = None,
     performance_reference: pd.DataFrame | None = None,
+    performance_yardstick: tuple[float, int, int] | None = None,
 ) -> DriftResult:
     """Judge the newest day of ``current`` (the window) against ``reference``.
 
@@ -291,7 +292,9 @@ def run_drift(
     prediction-log rows of earlier days with matured labels joined (and, from the drift task,
     the production version's back-test scores), for the performance check against the
     reference's labelled rows, or ``performance_reference``'s when given (a re-baselined
-    reference has no labels; the version's quality at training is still the yardstick).
+    reference has no labels; the version's quality at training is still the yardstick), or
+    ``performance_yardstick`` (the version's held-out ROC AUC, positives, negatives) when no
+    reference holds labelled rows.
     """
 
     missing = [c for c in cfg.features if c not in reference.columns]
@@ -350,7 +353,13 @@ def run_drift(
                 sample(performance_reference, cfg.sample_size, cfg.seed), cfg, extra
             )
         performance = performance_check(
-            yardstick, labelled, target, pred, cfg, tolerance=performance_tolerance
+            yardstick,
+            labelled,
+            target,
+            pred,
+            cfg,
+            tolerance=performance_tolerance,
+            yardstick=performance_yardstick,
         )
     n_drifted = sum(f.drifted for f in features)
     share = n_drifted / len(features)

@@ -88,12 +88,16 @@ def performance_check(
     cfg: DriftConfig,
     *,
     tolerance: float,
+    yardstick: tuple[float, int, int] | None = None,
 ) -> PerformanceCheck | None:
     """ROC AUC on the newest labelled day against the reference's labelled rows.
 
     Judges the back-tested scores (:data:`BACKTEST`) when ``labelled`` has them, else the
     served ``pred``. ``degraded`` when the whole interval of the drop lies beyond ``tolerance``
     (the gate's allowed regression), so sampling noise alone does not raise PERFORMANCE.
+    ``yardstick``: ``(roc_auc, positives, negatives)`` of the version on its held-out test rows,
+    used when the reference holds no labelled rows (a reference of days whose labels had not
+    matured when the version was trained), so the check is never blind.
     """
     import pandas as pd
     from sklearn.metrics import roc_auc_score
@@ -104,7 +108,7 @@ def performance_check(
     if target not in labelled.columns or score not in labelled.columns:
         return None
     cur = labelled.dropna(subset=[target, score])
-    if ref_l is None or cur.empty or ts not in cur.columns:
+    if (ref_l is None and yardstick is None) or cur.empty or ts not in cur.columns:
         return None
     days = pd.to_datetime(cur[ts], utc=True).dt.date
     counts = days.value_counts()
@@ -113,13 +117,20 @@ def performance_check(
         return None
     newest = usable[-1]
     cur = cur[days == newest]
-    y_ref, y_cur = ref_l[target].astype(int), cur[target].astype(int)
-    if y_ref.nunique() < 2 or y_cur.nunique() < 2:
+    y_cur = cur[target].astype(int)
+    if y_cur.nunique() < 2:
         return None
-    a_ref = float(roc_auc_score(y_ref, ref_l[pred]))
+    if ref_l is not None and ref_l[target].nunique() == 2:
+        y_ref = ref_l[target].astype(int)
+        a_ref = float(roc_auc_score(y_ref, ref_l[pred]))
+        n_pos, n_neg = int(y_ref.sum()), int((1 - y_ref).sum())
+    elif yardstick is not None:
+        a_ref, n_pos, n_neg = yardstick
+    else:
+        return None
     a_cur = float(roc_auc_score(y_cur, cur[score]))
     se = math.hypot(
-        _auc_se(a_ref, int(y_ref.sum()), int((1 - y_ref).sum())),
+        _auc_se(a_ref, n_pos, n_neg),
         _auc_se(a_cur, int(y_cur.sum()), int((1 - y_cur).sum())),
     )
     z = NormalDist().inv_cdf(0.5 + cfg.performance_confidence / 2)
@@ -136,7 +147,7 @@ def performance_check(
         degraded=low > tolerance,
         labelled_day=str(newest),
         rows=len(cur),
-        reference_rows=len(ref_l),
+        reference_rows=len(ref_l) if ref_l is not None else n_pos + n_neg,
         version=_judged_version(cur, score == BACKTEST),
     )
 

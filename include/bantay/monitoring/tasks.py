@@ -249,12 +249,12 @@ def answered(result: Any, history: list[Any], day: dt.date, manifest: dict, base
     """On the first quiet day after a drift, whether the version that serves answers it: fitted
     on rows from the drift's first day on, or re-baselined by a person since. None otherwise
     (the inputs went back by themselves, or nothing changed and the alarm is only quieter)."""
-    from bantay.monitoring.guards import Action, Decision, drift_start
+    from bantay.monitoring.guards import Action, Decision
 
     past = [r for r in history if r.report_date < day]
     if str(result.verdict) not in ("OK", "WATCH") or not past or past[-1].verdict not in _EPISODE:
         return None
-    began = drift_start(past[-1].report_date, past)
+    began = episode_start(past[-1].report_date, past)
     version = manifest["version"]
     if baseline is not None and baseline.last_day >= began:
         return Decision(
@@ -270,6 +270,31 @@ def answered(result: Any, history: list[Any], day: dt.date, manifest: dict, base
         f"the drift that began on {began} is answered: production {version} was fitted on "
         f"{fitted['rows_after_drift']:,} rows observed since {fitted['drift_since']}",
     )
+
+
+def held_out_quality(manifest: dict[str, Any]) -> tuple[float, int, int] | None:
+    """The version's ROC AUC on its held-out test rows with their positives and negatives
+    (from its manifest), the yardstick when its reference holds no matured labels."""
+    auc = (manifest.get("metrics") or {}).get("roc_auc")
+    test = ((manifest.get("lineage") or {}).get("split") or {}).get("test") or {}
+    rows, positives = test.get("rows"), test.get("positives")
+    if auc is None or not rows or positives is None or not 0 < positives < rows:
+        return None
+    return float(auc), int(positives), int(rows - positives)
+
+
+def episode_start(day: dt.date, history: list[Any]) -> dt.date:
+    """The first day of the drift episode that ends on ``day``: its first DRIFT or PERFORMANCE
+    day, or earlier the day a PERFORMANCE verdict's evidence was observed."""
+    from bantay.monitoring.guards import drift_start
+
+    began = drift_start(day, history)
+    seen = [
+        r.evidence_day
+        for r in history
+        if began <= r.report_date <= day and getattr(r, "evidence_day", None)
+    ]
+    return min([began, *seen])
 
 
 def judge_day(settings: Settings, model: str, day: dt.date, reg: Any, store: Any) -> dict:
@@ -296,9 +321,10 @@ def judge_day(settings: Settings, model: str, day: dt.date, reg: Any, store: Any
         performance_tolerance=cfg.gate.max_regression,
         name=f"{model} {day}",
         # Quality is judged against the version's own labelled reference, re-baselined or not.
-        performance_reference=store.read_reference(model, manifest["version"])
-        if baseline
-        else None,
+        performance_reference=(
+            store.read_reference(model, manifest["version"]) if baseline else None
+        ),
+        performance_yardstick=held_out_quality(manifest),
     )
     return {
         "result": result,
@@ -315,13 +341,16 @@ def decide_day(
     settings: Settings, model: str, day: dt.date, reg: Any, judged: dict, *, running: bool
 ):
     """The retrain decision of the day under its guards."""
-    from bantay.monitoring.guards import decide_retrain, drift_start
+    from bantay.monitoring.guards import decide_retrain
 
     cfg = settings.model(model)
     result = judged["result"]
     history = reg.drift_reports(model, since=day - dt.timedelta(days=30))
     episode = result.verdict in _EPISODE
-    began = drift_start(day, history) if episode else None
+    began = None
+    if episode:
+        today = [dt.date.fromisoformat(result.evidence_day)] if result.evidence_day else []
+        began = min([episode_start(day, history), *today])
     ready = (
         labels_ready_on(judged["labels"], began, cfg.label)
         if str(result.verdict) == "DRIFT"
