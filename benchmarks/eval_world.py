@@ -40,6 +40,31 @@ def _touched(scenario: sim.Scenario) -> set[str]:
     return {src for src, feats in SOURCE_FEATURES.items() if cols & set(feats)}
 
 
+def fit_model(data: pd.DataFrame):
+    """The evaluation's model: a small scikit-learn pipeline (imputer, scaler, one-hot region,
+    logistic regression) fitted on labelled feature rows; the same for every version."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    num = [c for c in FEATURES if c != "region"]
+    pre = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["region"]),
+        ]
+    )
+    model = make_pipeline(pre, LogisticRegression(max_iter=500))
+    model.fit(data[FEATURES].astype({"region": str}), data[LABEL].astype(int))
+    return model
+
+
+def predict(model, frame: pd.DataFrame) -> np.ndarray:
+    return model.predict_proba(frame[FEATURES].astype({"region": str}))[:, 1]
+
+
 @dataclasses.dataclass
 class World:
     """One seed and population: a clean scenario, its trained model and reference."""
@@ -93,39 +118,27 @@ class World:
             return pd.DataFrame(columns=[ENTITY, TIMESTAMP, LABEL])
         return pd.concat(parts, ignore_index=True)[[ENTITY, TIMESTAMP, LABEL]]
 
-    @cached_property
-    def training_set(self) -> pd.DataFrame:
-        first = self.as_of - dt.timedelta(days=self.training_window_days)
-        labels = self.labels(self.clean, self.as_of, first)
+    def labelled_features(self, labels: pd.DataFrame, scenario_on) -> pd.DataFrame:
+        """Each label joined with its learner's features as of the observation day;
+        ``scenario_on(day)`` is the scenario the features of that day come from."""
         rows = []
         for ts, group in labels.groupby(TIMESTAMP):
-            feats = self.features(self.clean, ts.date())
+            feats = self.features(scenario_on(ts.date()), ts.date())
             rows.append(group.merge(feats, on=ENTITY, how="inner"))
         return pd.concat(rows, ignore_index=True)
 
     @cached_property
-    def model(self):
-        from sklearn.compose import ColumnTransformer
-        from sklearn.impute import SimpleImputer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    def training_set(self) -> pd.DataFrame:
+        first = self.as_of - dt.timedelta(days=self.training_window_days)
+        labels = self.labels(self.clean, self.as_of, first)
+        return self.labelled_features(labels, lambda _day: self.clean)
 
-        num = [c for c in FEATURES if c != "region"]
-        pre = ColumnTransformer(
-            [
-                ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
-                ("cat", OneHotEncoder(handle_unknown="ignore"), ["region"]),
-            ]
-        )
-        model = make_pipeline(pre, LogisticRegression(max_iter=500))
-        data = self.training_set
-        model.fit(data[FEATURES].astype({"region": str}), data[LABEL].astype(int))
-        return model
+    @cached_property
+    def model(self):
+        return fit_model(self.training_set)
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
-        x = frame[FEATURES].astype({"region": str})
-        return self.model.predict_proba(x)[:, 1]
+        return predict(self.model, frame)
 
     def prediction_log(self, scenario: sim.Scenario, day: dt.date) -> pd.DataFrame:
         key = (id(scenario), "log", day)
