@@ -44,8 +44,13 @@ SHIFTED = "study_minutes,quiz_score_avg"
 # retrain; the retraining story needs the quality drop that the matured labels show (0.84 to
 # 0.72 at this size).
 CONCEPT = 0.5
-# Days between a term outcome's observation and its maturing (the simulator's default is 14).
-LABEL_DELAY = 2
+# Days between a term outcome's observation and its maturing (the simulator's default is 14):
+# the drift retrain waits for the drifted day's outcomes, a week, so by then the new regime spans
+# every weekday and the retrained model's reference can be compared day by day.
+LABEL_DELAY = 7
+# Drifted days in the demo: the drift's first LABEL_DELAY days, the day its outcomes mature (the
+# retrain), and two days after the retrain, when the alarm clears.
+DRIFTED_DAYS = LABEL_DELAY + 3
 TI_KEYS = ("dag_id", "dag_run_id", "task_id", "map_index", "state", "hostname", "pid")
 # The demo answers a request no sooner than a person would. Answered within a second or two,
 # the resumed task can meet the executor's late "success" event of its deferring attempt, which
@@ -280,9 +285,10 @@ def print_summary(data: dict, stack: LocalAirflow) -> None:
 class Calendar:
     """The demo's days, all relative to its last day, so the story is the same on any weekday.
 
-    The covariate drift starts four days before the last; term outcomes are observed on a weekly
-    grid anchored on the drift's first day and mature ``LABEL_DELAY`` days later, inside the
-    checked days: the drift retrain can learn the drifted rows whatever the day of the week.
+    The drift starts ``DRIFTED_DAYS - 1`` days before the last; term outcomes are observed on a
+    weekly grid anchored on the drift's first day and mature ``LABEL_DELAY`` days later, inside
+    the checked days: the drift retrain learns the drifted rows whatever the day of the week,
+    and the days after it are scored by the retrained model and checked against what it learned.
     """
 
     first: dt.date
@@ -294,7 +300,7 @@ class Calendar:
 
     @property
     def drift_start(self) -> dt.date:
-        return self.last - dt.timedelta(days=4)
+        return self.last - dt.timedelta(days=DRIFTED_DAYS - 1)
 
     @property
     def label_anchor(self) -> dt.date:
@@ -303,7 +309,7 @@ class Calendar:
     @property
     def check_days(self) -> list[dt.date]:
         """The drift-checked days: the day before the drift, then every drifted day."""
-        return [self.drift_start + dt.timedelta(days=i) for i in range(-1, 5)]
+        return [self.drift_start + dt.timedelta(days=i) for i in range(-1, DRIFTED_DAYS)]
 
     @property
     def warm_days(self) -> list[dt.date]:
