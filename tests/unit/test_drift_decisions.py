@@ -179,3 +179,28 @@ def test_without_labelled_reference_rows_quality_is_judged_against_the_held_out_
     assert performance_check(*args, tolerance=0.02) is None
     check = performance_check(*args, tolerance=0.02, yardstick=held_out_quality(manifest))
     assert check is not None and check.degraded and check.reference == 0.84
+
+
+def test_rows_another_version_scored_are_scored_again_by_the_one_that_serves() -> None:
+    """A day re-checked after a promotion or a rollback compares the serving model's scores with
+    its own reference, not another version's (the model is a stand-in with predict_proba)."""
+    import numpy as np
+    import pandas as pd
+
+    from bantay.monitoring.tasks import served_by
+
+    class Model:
+        classes_ = np.array([0, 1])
+
+        def predict_proba(self, x):
+            p = np.clip(x["study_minutes"].to_numpy() / 1000, 0, 1)
+            return np.column_stack([1 - p, p])
+
+    window = pd.DataFrame(
+        {"study_minutes": [100.0, 200.0, 300.0], "score": [0.9, 0.9, 0.9]}
+    ).assign(model_version=["v1", "v2", "v1"])
+    manifest = {"version": "v2", "features": {"numerical": ["study_minutes"], "categorical": []}}
+    out = served_by(Model(), manifest, window)
+    assert out["score"].tolist() == [0.1, 0.9, 0.3]
+    assert set(out["model_version"]) == {"v2"}
+    assert window["score"].tolist() == [0.9, 0.9, 0.9]  # the log itself is left as it was

@@ -272,6 +272,29 @@ def answered(result: Any, history: list[Any], day: dt.date, manifest: dict, base
     )
 
 
+def served_by(fitted: Any, manifest: dict[str, Any], window: pd.DataFrame) -> pd.DataFrame:
+    """The window's scores as the version that serves gives them: rows another version scored
+    (days before a promotion or a rollback, or a day re-checked after one) are scored again
+    from their logged features, so the score is compared with the reference of the same model."""
+    from bantay.training.pipeline import predict_scores
+
+    version = manifest["version"]
+    if "model_version" not in window.columns or window.empty:
+        return window
+    other = (window["model_version"] != version).to_numpy()
+    if not other.any():
+        return window
+    window = window.copy()
+    window.loc[other, "score"] = predict_scores(fitted, window[other], manifest["features"])
+    window.loc[other, "model_version"] = version
+    log.info(
+        "scored %d rows of the window again with %s (another version served them)",
+        other.sum(),
+        version,
+    )
+    return window
+
+
 def held_out_quality(manifest: dict[str, Any]) -> tuple[float, int, int] | None:
     """The version's ROC AUC on its held-out test rows with their positives and negatives
     (from its manifest), the yardstick when its reference holds no matured labels."""
@@ -308,7 +331,7 @@ def judge_day(settings: Settings, model: str, day: dt.date, reg: Any, store: Any
     # The model itself, verified before unpickling: matured labels judge its back-test scores.
     fitted, manifest = store.load_production(model)
     reference, baseline = drift_reference(store, reg, model, manifest["version"])
-    current = current_window(settings, model, day)
+    current = served_by(fitted, manifest, current_window(settings, model, day))
     # Watched on the features the production version was trained on (its manifest).
     dcfg = cfg.drift.check_methods().for_features(manifest.get("features"))
     labels = matured_labels(settings, cfg, day)

@@ -85,6 +85,8 @@ class Guard:
     cooldown_until: dt.date | None
     retrains_7d: int
     max_retrains_7d: int
+    holding: str | None = None  # the guard that held the newest drift day's retrain, if any
+    why: str | None = None  # and what it said (with when it releases)
 
 
 def streak(reports: list[DriftReportRecord]) -> int:
@@ -106,10 +108,14 @@ def guard_state(reader: Reader, model: str, reports: list[DriftReportRecord]) ->
     today = reports[-1].report_date if reports else dt.date.today()
     until = retrains[-1] + dt.timedelta(days=policy.guards.cooldown_days) if retrains else None
     week = [d for d in retrains if d > today - dt.timedelta(days=7)]
+    last = reports[-1] if reports else None
+    held = last is not None and last.decision.startswith("guard_held:")
     return Guard(
         cooldown_until=until if until and until > today else None,
         retrains_7d=len(week),
         max_retrains_7d=policy.guards.max_retrains_per_7d,
+        holding=last.decision.split(":", 1)[1].replace("_", " ") if held else None,
+        why=(last.decision_detail or "").split("; evidence:", 1)[0] if held else None,
     )
 
 
