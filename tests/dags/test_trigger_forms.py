@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # (dag_id, param): why a person must fill it in before Trigger is enabled.
 REQUIRED_ON_PURPOSE = {
     ("bantay_rollback", "reason"): "a rollback needs a reason; it is kept in the audit log",
+    ("bantay_rebaseline", "reason"): "a re-baseline needs a reason; it is kept in the registry",
 }
 
 

@@ -291,3 +291,13 @@ def test_a_person_rebaselines_and_the_check_says_who_answered_the_drift(daily):
     assert report.verdict in ("OK", "WATCH"), (report.verdict, moved, report.decision_detail)
     assert report.decision == "drift_answered"
     assert "ana re-baselined" in report.decision_detail, report.decision_detail
+    # The same from the UI's button: a bantay_rebaseline run, recorded under its run.
+    run = run_dag(
+        "bantay_rebaseline",
+        _midnight(day + dt.timedelta(days=4)),
+        {"model": MODEL, "date": day.isoformat(), "days": 5, "reason": "the same, from the UI"},
+    )
+    assert str(run.state) == "success", task_states(run)
+    newest = reg.current_baseline(MODEL, serving)
+    assert run.run_id in newest.actor and newest.reason == "the same, from the UI"
+    assert (newest.last_day - newest.first_day).days == 4

@@ -170,6 +170,41 @@ def test_rollback_creates_a_run_as_the_user(ui, seeded_ui):  # noqa: F811
     assert mine[0]["state"] == "queued"
 
 
+def test_rebaseline_creates_a_run_as_the_user(ui, seeded_ui):  # noqa: F811
+    """Inputs moved and quality holds: the drift-day page's Re-baseline starts a
+    bantay_rebaseline run for that model and day, with the person's reason."""
+    model = MODELS[0]
+    drifted = seeded_ui[model].days[-11]  # the seed's drift episode: days 10..13 from the end
+    page = ui.client.get(f"/bantay/models/{model}/drift/{drifted}", headers=ui.as_user("operator"))
+    assert f"drift/{drifted}/rebaseline" in page.text and "Re-baseline" in page.text
+    done = ui.client.post(
+        f"/bantay/models/{model}/drift/{drifted}/rebaseline",
+        data={"reason": "a new term: study time moved for good"},
+        headers=ui.as_user("operator"),
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    assert "triggered=bantay_rebaseline&run=" in done.headers["location"]
+    runs = ui.client.get(
+        "/api/v2/dags/bantay_rebaseline/dagRuns", headers=ui.as_user("operator")
+    ).json()["dag_runs"]
+    (run,) = [r for r in runs if r["conf"].get("date") == drifted.isoformat()]
+    assert run["conf"] == {
+        "model": model,
+        "date": drifted.isoformat(),
+        "days": None,
+        "reason": "a new term: study time moved for good",
+    }
+    assert run["triggering_user_name"] == "operator"
+    refused = ui.client.post(
+        f"/bantay/models/{model}/drift/{drifted}/rebaseline",
+        data={"reason": "x"},
+        headers=ui.as_user("viewer"),
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
+
+
 @pytest.mark.parametrize(
     "origin",
     [

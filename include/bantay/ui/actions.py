@@ -1,7 +1,8 @@
 """The actions: each one triggers an existing DAG through Airflow, as the logged-in user.
 
 The web process never moves a pointer or writes the registry: a retrain is a run of the model's
-training DAG, a rollback a ``bantay_rollback`` run, a re-check a ``bantay_drift`` run. The run is created
+training DAG, a rollback a ``bantay_rollback`` run, a re-check a ``bantay_drift`` run, a
+re-baseline a ``bantay_rebaseline`` run. The run is created
 by Airflow's own trigger endpoint code (the same parameter validation, ``triggering_user_name``
 and run note as the UI's Trigger button), so users, audit, retries and permissions stay Airflow's.
 """
@@ -18,7 +19,7 @@ from fastapi.responses import RedirectResponse
 
 from bantay.airflow.training_dag import training_dag_id
 from bantay.ui.app import relative
-from bantay.ui.auth import DRIFT, ROLLBACK, require_trigger, same_origin
+from bantay.ui.auth import DRIFT, REBASELINE, ROLLBACK, require_trigger, same_origin
 from bantay.ui.queries import reader
 
 router = APIRouter(dependencies=[Depends(same_origin)])
@@ -144,3 +145,24 @@ def recheck(
         {"date": checked.isoformat()},
         f"Re-check {checked} from the bantay pages",
     )
+
+
+@router.post("/models/{model}/drift/{day}/rebaseline")
+def rebaseline(
+    request: Request,
+    model: str,
+    day: str,
+    reason: Reason,
+    user: Annotated[BaseUser, Depends(require_trigger(REBASELINE))],
+):
+    """Start a ``bantay_rebaseline`` run: the days up to ``day`` become the drift reference of
+    the version that serves, recorded with the person and their reason."""
+    _known(model)
+    try:
+        last = dt.date.fromisoformat(day)
+    except ValueError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{day!r} is not a day") from None
+    why = _reason(reason, "re-baseline")
+    conf = {"model": model, "date": last.isoformat(), "days": None, "reason": why}
+    note = f"Re-baseline {model} up to {last}: {why}"
+    return _run(request, f"/models/{model}/drift/{last.isoformat()}", user, REBASELINE, conf, note)

@@ -19,11 +19,12 @@ from fastapi import Depends, HTTPException, Request, status
 
 from bantay.airflow.training_dag import training_dag_id
 
-FEATURES, SCORING, DRIFT, ROLLBACK = (
+FEATURES, SCORING, DRIFT, ROLLBACK, REBASELINE = (
     "bantay_features",
     "bantay_scoring",
     "bantay_drift",
     "bantay_rollback",
+    "bantay_rebaseline",
 )
 TRAINING_PREFIX = training_dag_id("")
 
@@ -33,7 +34,7 @@ def bantay_dags() -> list[str]:
     from bantay.settings import get_settings
 
     models = [m.name for m in get_settings().models]
-    return [FEATURES, SCORING, DRIFT, ROLLBACK, *(training_dag_id(m) for m in models)]
+    return [FEATURES, SCORING, DRIFT, ROLLBACK, REBASELINE, *(training_dag_id(m) for m in models)]
 
 
 def require_read(request: Request, user: Annotated[BaseUser, Depends(get_user)]) -> BaseUser:
