@@ -4,7 +4,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo stop test test-unit test-browser test-spark test-celery lint format airflow bench bench-crossover eval-drift eval-drift-quick clean
+.PHONY: venv demo stop test test-unit test-browser test-spark test-celery test-infra lint format airflow bench bench-crossover eval-drift eval-drift-quick clean
 
 $(BIN)/bantay: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,9 +46,15 @@ test-spark: $(VENV)/.extra-spark
 test-celery: $(VENV)/.extra-celery
 	$(BIN)/pytest -q -m celery tests/celery
 
+# The Terraform module applied to a local AWS endpoint with IAM enforced, bantay's store run as
+# each component's role (about two minutes; also part of `make test`; skipped without terraform).
+test-infra: venv
+	$(BIN)/pytest -q -m infra tests/infra
+
 lint: venv
 	$(BIN)/ruff check include dags tests benchmarks scripts plugins
 	$(BIN)/ruff format --check include dags tests benchmarks scripts plugins
+	infra/terraform/lint.sh
 
 format: venv
 	$(BIN)/ruff format include dags tests benchmarks scripts plugins
