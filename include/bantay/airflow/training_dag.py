@@ -291,15 +291,21 @@ def training_dag(settings: Settings, model: ModelSettings, doc_md: str | None = 
 
         @task(outlets=[production], trigger_rule="none_failed_min_one_success")
         def publish_and_promote(ti=None):
+            from airflow.sdk.exceptions import AirflowFailException
+
             from bantay.settings import get_settings
-            from bantay.training.tasks import RunContext
+            from bantay.training.tasks import RunContext, StagedArtifactChanged
             from bantay.training.tasks import publish_and_promote as publish
 
             # Pulled, not passed as arguments: arguments would make plan and evaluate upstream,
             # and their success would meet this trigger rule after the gate said no.
             ctx = ti.xcom_pull(task_ids="plan")
             evaluation = ti.xcom_pull(task_ids="evaluate")
-            result = publish(get_settings(), RunContext(**ctx), evaluation["version"])
+            try:
+                result = publish(get_settings(), RunContext(**ctx), evaluation["version"])
+            except StagedArtifactChanged as exc:
+                # A file changed after the gate judged it: a retry would only refuse it again.
+                raise AirflowFailException(str(exc)) from exc
             print(f"promoted {name} {result['version']}: {result['pointer']}")
             yield Metadata(
                 production, extra={"version": result["version"], "reason": ctx["reason"]}
