@@ -452,11 +452,11 @@ def test_presigned_links_are_sigv4_and_work(aws_connection, s3_bucket):  # noqa:
     # The same connection, configured for SigV2 like old regional defaults.
     sigv2 = S3Hook(aws_conn_id=aws_connection["conn_id"], config=Config(signature_version="s3"))
     assert sigv2.get_conn().meta.config.signature_version == "s3"
-    for store in (
-        ModelStore.from_connection(bucket, PREFIX),
-        ModelStore(sigv2, bucket, PREFIX),
-    ):
-        uri = store.put_report(MODEL, "2026-11-23", "report.html", b"<p>ok</p>", "text/html")
+    default = ModelStore.from_connection(bucket, PREFIX)
+    # Written through the default client: the local endpoint cannot route a SigV2-signed request
+    # whose signature happens to read like a host name, and the link is what is under test here.
+    uri = default.put_report(MODEL, "2026-11-23", "report.html", b"<p>ok</p>", "text/html")
+    for store in (default, ModelStore(sigv2, bucket, PREFIX)):
         url = store.presigned_url(uri, 3600)
         assert (
             "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url and "Signature=" not in url.split("X-Amz")[0]
