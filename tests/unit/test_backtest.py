@@ -13,10 +13,11 @@ import pytest
 from bantay.monitoring.config import Verdict
 from bantay.monitoring.drift import run_drift
 from bantay.monitoring.performance import BACKTEST, BACKTEST_VERSION
-from bantay.monitoring.tasks import backtest, fitted_until, labelled_predictions
+from bantay.monitoring.tasks import backtest, labelled_predictions
 from bantay.serving.scoring import prediction_path
 from bantay.settings import load_settings
 from bantay.training.pipeline import fit_final, predict_scores
+from bantay.training.tasks import fitted_until
 from fixtures_monitoring import CATEGORICAL, NUMERICAL, learner_config, learner_frame
 
 MODEL = "learner_risk"

@@ -14,9 +14,9 @@ import pytest
 from bantay.schema import TIMESTAMP
 from bantay.settings import get_settings
 from bantay.training.tasks import (
-    _fitted_until,
     drift_since,
     fitted_lineage,
+    fitted_until,
     reference_days,
     regime_since,
 )
@@ -109,12 +109,12 @@ def test_a_long_regime_is_capped_at_the_reference_days(model) -> None:
     assert span.days == model.drift.reference_days - 1
 
 
-def test_fitted_until_reads_new_and_old_manifests() -> None:
+def testfitted_until_reads_new_and_old_manifests() -> None:
     new = {"lineage": {"fitted": {"until": "2026-11-10T23:59:00+00:00"}}}
     old = {"lineage": {"data_window": ["2026-09-01 23:59:00", "2026-11-03 23:59:00"]}}
-    assert _fitted_until(new) == pd.Timestamp("2026-11-10T23:59:00Z")
-    assert _fitted_until(old) == pd.Timestamp("2026-11-03T23:59:00Z")
-    assert _fitted_until({}) is None
+    assert fitted_until(new) == pd.Timestamp("2026-11-10T23:59:00Z")
+    assert fitted_until(old) == pd.Timestamp("2026-11-03T23:59:00Z")
+    assert fitted_until({}) is None
 
 
 def test_a_performance_episode_began_when_its_evidence_was_observed() -> None:

@@ -85,30 +85,6 @@ def labelled_predictions(
     return pd.concat(parts, ignore_index=True)
 
 
-def fitted_until(manifest: dict[str, Any]) -> pd.Timestamp | None:
-    """The event time of the last row the version was fitted on (its manifest's lineage).
-
-    ``lineage.fitted.until`` when the version records it, else the end of its training data
-    window (which also covers its test rows: a little evidence is lost, none is counted twice).
-    None when the manifest says neither.
-    """
-    lineage = manifest.get("lineage") or {}
-    until = (lineage.get("fitted") or {}).get("until")
-    if until is None and len(lineage.get("data_window") or ()) == 2:
-        until = lineage["data_window"][1]
-    if until is None:
-        return None
-    try:
-        stamp = pd.Timestamp(until)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"version {manifest.get('version')!r} has an unreadable end of fitted data "
-            f"{until!r} in its manifest lineage ({exc}); it must be an ISO timestamp: "
-            "republish the version with a valid lineage"
-        ) from exc
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
 def backtest(
     fitted: Any, manifest: dict[str, Any], labelled: pd.DataFrame | None
 ) -> pd.DataFrame | None:
@@ -123,6 +99,7 @@ def backtest(
     from bantay.monitoring.performance import BACKTEST, BACKTEST_VERSION
     from bantay.schema import feature_set
     from bantay.training.pipeline import predict_scores
+    from bantay.training.tasks import fitted_until
 
     if labelled is None or labelled.empty:
         return None
@@ -219,10 +196,11 @@ def promoted_retrains(reg: Any, model: str, drift_began: dt.date | None = None) 
 
 
 def _fitted_after(lineage: dict[str, Any], day: dt.date) -> bool:
-    """Whether a version was fitted on rows observed on or after ``day`` (older versions, which
-    recorded only their data window, by its end)."""
-    until = (lineage.get("fitted") or {}).get("until") or (lineage.get("data_window") or [""])[-1]
-    return bool(until) and dt.date.fromisoformat(str(until)[:10]) >= day
+    """Whether a version was fitted on rows observed on or after ``day``."""
+    from bantay.training.tasks import fitted_until
+
+    until = fitted_until({"lineage": lineage})
+    return until is not None and until.date() >= day
 
 
 def email_path(model: str, day: dt.date) -> Path:

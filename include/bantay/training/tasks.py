@@ -224,14 +224,28 @@ def fitted_lineage(frame: pd.DataFrame, since: dt.date | None) -> dict[str, Any]
     }
 
 
-def _fitted_until(manifest: dict[str, Any]) -> pd.Timestamp | None:
-    """The newest row a published version was fitted on (older manifests: its data window)."""
+def fitted_until(manifest: dict[str, Any]) -> pd.Timestamp | None:
+    """The event time of the last row the version was fitted on (its manifest's lineage).
+
+    ``lineage.fitted.until`` when the version records it, else the end of its training data
+    window (which also covers its test rows: a little evidence is lost, none is counted twice).
+    None when the manifest says neither.
+    """
     lineage = manifest.get("lineage") or {}
-    until = (lineage.get("fitted") or {}).get("until") or (lineage.get("data_window") or [None])[-1]
-    if not until:
+    until = (lineage.get("fitted") or {}).get("until")
+    if until is None and len(lineage.get("data_window") or ()) == 2:
+        until = lineage["data_window"][1]
+    if until is None:
         return None
-    ts = pd.Timestamp(until)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    try:
+        stamp = pd.Timestamp(until)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"version {manifest.get('version')!r} has an unreadable end of fitted data "
+            f"{until!r} in its manifest lineage ({exc}); it must be an ISO timestamp: "
+            "republish the version with a valid lineage"
+        ) from exc
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _production_metrics(
@@ -254,7 +268,7 @@ def _production_metrics(
     except (NoProductionVersion, UnknownModel):
         return {"version": None, "production": None, "candidate": None}
     times = pd.to_datetime(test[TIMESTAMP], utc=True)
-    until = _fitted_until(manifest)
+    until = fitted_until(manifest)
     fresh = (times > until).to_numpy() if until is not None else times.notna().to_numpy()
     labels = test[model.label].to_numpy()
     if not fresh.any() or len(set(labels[fresh])) < 2:
