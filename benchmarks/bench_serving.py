@@ -96,7 +96,7 @@ def new_version() -> str:
 def measure(store: Any, registry: Any, fitted: Any, reference: Any, manifest: dict, args) -> dict:
     """publish, promote -> readable, rollback and cold load on one store."""
     from bantay.serving.promotion import Promotion
-    from bantay.stores.registry_models import ModelStatus
+    from bantay.vocabulary import ModelStatus
 
     promotion = Promotion(store, registry)
 

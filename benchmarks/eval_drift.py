@@ -33,9 +33,10 @@ from eval_loop import run_loop, table_rows  # noqa: E402
 from eval_world import World  # noqa: E402
 
 from bantay import simulate as sim  # noqa: E402
-from bantay.monitoring.config import DriftConfig, GuardConfig, Verdict  # noqa: E402
+from bantay.monitoring.config import DriftConfig, GuardConfig
 from bantay.schema import LABEL, TIMESTAMP  # noqa: E402
 from bantay.simulate_labels import is_observation_day  # noqa: E402
+from bantay.vocabulary import Verdict
 
 E = dt.date(2026, 11, 2)  # the first evaluated day; shifts and breaks start here
 AS_OF = E - dt.timedelta(days=8)  # the production model was trained a week before

@@ -31,7 +31,7 @@ from bantay.stores.model_store import (
 )
 from bantay.stores.model_store_io import _dumps, _sha256
 from bantay.stores.registry import Registry
-from bantay.stores.registry_models import ModelStatus
+from bantay.vocabulary import ModelStatus
 from fixtures_services import (  # noqa: F401  (pytest fixtures)
     aws_connection,
     moto_s3,

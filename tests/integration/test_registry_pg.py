@@ -9,12 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from bantay.stores.registry import Registry
-from bantay.stores.registry_models import (
-    ALEMBIC_VERSION_TABLE,
-    InvalidTransition,
-    ModelStatus,
-    RegistryError,
-)
+from bantay.stores.registry_models import ALEMBIC_VERSION_TABLE, InvalidTransition, RegistryError
+from bantay.vocabulary import ModelStatus
 from fixtures_services import pg_url  # noqa: F401  (pytest fixture)
 
 pytestmark = pytest.mark.integration

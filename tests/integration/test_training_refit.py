@@ -119,13 +119,13 @@ def test_a_staged_file_changed_after_the_gate_is_never_published(
 ):
     from bantay.stores.model_store import model_store_for
     from bantay.stores.registry import registry_for
-    from bantay.stores.registry_models import ModelStatus
     from bantay.training.tasks import (
         StagedArtifactChanged,
         publish_and_promote,
         record_approval,
         run_dir,
     )
+    from bantay.vocabulary import ModelStatus
 
     settings = lifecycle_env.settings()
     ctx = _ctx(f"swap-{swapped}", DRIFT - dt.timedelta(days=1), "swap test")

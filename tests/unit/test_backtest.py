@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bantay.monitoring.config import Verdict
 from bantay.monitoring.drift import run_drift
 from bantay.monitoring.performance import BACKTEST, BACKTEST_VERSION
 from bantay.monitoring.tasks import backtest, labelled_predictions
@@ -18,6 +17,7 @@ from bantay.serving.scoring import prediction_path
 from bantay.settings import load_settings
 from bantay.training.pipeline import fit_final, predict_scores
 from bantay.training.tasks import fitted_until
+from bantay.vocabulary import Verdict
 from fixtures_monitoring import CATEGORICAL, NUMERICAL, learner_config, learner_frame
 
 MODEL = "learner_risk"

@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 from demo import LABEL_DELAY, Calendar, story_gaps
 
-from bantay.monitoring.config import GuardConfig, Verdict
-from bantay.monitoring.guards import Action, DayRecord, decide_retrain, drift_start
+from bantay.monitoring.config import GuardConfig
+from bantay.monitoring.guards import DayRecord, decide_retrain, drift_start
 from bantay.monitoring.tasks import labels_ready_on
 from bantay.schema import TIMESTAMP
 from bantay.simulate_labels import label_partition
 from bantay.simulate_scenario import Scenario
+from bantay.vocabulary import Action, Verdict
 
 FRIDAY = dt.date(2026, 12, 4)
 LAST_DAYS = [FRIDAY + dt.timedelta(days=i) for i in range(7)]

@@ -9,8 +9,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from bantay.monitoring.config import Verdict
 from bantay.monitoring.drift import run_drift
+from bantay.vocabulary import Verdict
 from fixtures_monitoring import learner_config, learner_frame
 
 D = dt.date(2026, 11, 16)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from types import SimpleNamespace
 
-from bantay.monitoring.config import GuardConfig, Verdict
-from bantay.monitoring.guards import Action, DayRecord, decide_retrain
+from bantay.monitoring.config import GuardConfig
+from bantay.monitoring.guards import DayRecord, decide_retrain
 from bantay.monitoring.results import PerformanceCheck
 from bantay.monitoring.tasks import answered, quality_holds
 from bantay.monitoring.wording import decision_phrase, what_to_do
+from bantay.vocabulary import Action, Verdict
 
 DAY = dt.date(2026, 11, 20)
 BEGAN = DAY - dt.timedelta(days=16)

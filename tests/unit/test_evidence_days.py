@@ -8,16 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from bantay.monitoring.config import GuardConfig, Verdict
-from bantay.monitoring.guards import (
-    Action,
-    DayRecord,
-    Decision,
-    decide_retrain,
-    drift_start,
-    with_evidence,
-)
+from bantay.monitoring.config import GuardConfig
+from bantay.monitoring.guards import DayRecord, Decision, decide_retrain, drift_start, with_evidence
 from bantay.stores.registry import Registry
+from bantay.vocabulary import Action, Verdict
 
 D0 = date(2026, 11, 18)
 CFG = GuardConfig(persistence_days=2, cooldown_days=0, max_retrains_per_7d=99)

@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bantay.monitoring.config import GuardConfig, Verdict
-from bantay.monitoring.guards import Action, DayRecord, Decision, decide_retrain
+from bantay.monitoring.config import GuardConfig
+from bantay.monitoring.guards import DayRecord, Decision, decide_retrain
+from bantay.vocabulary import Action, Verdict
 
 D0 = date(2026, 11, 18)
 

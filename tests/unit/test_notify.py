@@ -7,10 +7,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from bantay.monitoring.config import Verdict
 from bantay.monitoring.email import render_drift_email, subject_line, what_to_do
-from bantay.monitoring.guards import Action, Decision
+from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DataQualityFinding, DriftResult, FeatureDrift, PredictionDrift
+from bantay.vocabulary import Action, Verdict
 from fixtures_monitoring import learner_frame
 
 DAY = date(2026, 11, 22)

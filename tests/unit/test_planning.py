@@ -12,10 +12,10 @@ from bantay.airflow.planning import (
     PlanError,
     day_to_score,
     days_to_process,
-    is_drift_reason,
     plan_training,
     training_window,
 )
+from bantay.vocabulary import is_drift_reason
 
 NOW = dt.datetime(2026, 11, 20, 4, tzinfo=dt.UTC)
 

@@ -14,11 +14,11 @@ from bantay.stores.registry import Registry
 from bantay.stores.registry_models import (
     ALEMBIC_VERSION_TABLE,
     InvalidTransition,
-    ModelStatus,
     RegistryError,
     VersionNotFound,
     new_version_id,
 )
+from bantay.vocabulary import ModelStatus
 
 WHEN = dt.datetime(2026, 11, 22, 3, 15, tzinfo=dt.UTC)
 

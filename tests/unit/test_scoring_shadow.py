@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bantay.serving.scoring import _checked_shadow
-from bantay.stores.registry_models import ModelStatus
+from bantay.vocabulary import ModelStatus
 
 SHA = "a" * 64
 

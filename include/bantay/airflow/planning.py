@@ -9,16 +9,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bantay.vocabulary import DRIFT_REASON_PREFIX
+
 DRIFT_DAG_ID = "bantay_drift"
-# Every reason of a drift-triggered run starts with this. The registry keeps only the reason, so
-# its readers (the cooldown of the retrain guards, the drift-day page) tell a drift retrain from
-# a scheduled or manual one with :func:`is_drift_reason`, never with a prefix of their own.
-DRIFT_REASON_PREFIX = "drift event"
-
-
-def is_drift_reason(reason: str | None) -> bool:
-    """Whether a version's reason says a drift event started its training run."""
-    return str(reason or "").startswith(DRIFT_REASON_PREFIX)
 
 
 class PlanError(ValueError):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -24,20 +23,6 @@ ColumnKind = Literal["numerical", "categorical"]
 Issue = Literal[
     "nulls", "frozen", "stuck", "unit_change", "new_category", "out_of_range", "too_few_rows"
 ]
-
-
-class Verdict(StrEnum):
-    """The one-word answer on-call reads first; stored as-is in the registry.
-
-    ``WATCH``: a feature moved in the 7-day view but not (or no longer) on the newest day;
-    ``PERFORMANCE``: quality on matured labels dropped beyond the gate's tolerance.
-    """
-
-    OK = "OK"
-    WATCH = "WATCH"
-    DRIFT = "DRIFT"
-    PERFORMANCE = "PERFORMANCE"
-    DATA_QUALITY = "DATA QUALITY"
 
 
 class GuardConfig(BaseModel):

@@ -22,7 +22,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from bantay.monitoring.charts import _chart_columns, _chart_title, chart_png
-from bantay.monitoring.guards import Action, Decision
+from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DriftResult
 from bantay.monitoring.wording import (
     Approval,
@@ -31,6 +31,7 @@ from bantay.monitoring.wording import (
     subject_line,
     what_to_do,
 )
+from bantay.vocabulary import Action
 
 __all__ = ["render_drift_email", "report_banner", "subject_line", "what_to_do"]
 

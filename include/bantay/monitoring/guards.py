@@ -8,31 +8,15 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from bantay.monitoring.config import GuardConfig, Verdict
+from bantay.monitoring.config import GuardConfig
+from bantay.vocabulary import Action, Verdict
 
 if TYPE_CHECKING:
     pass
 
 log = logging.getLogger(__name__)
-
-
-class Action(StrEnum):
-    RETRAIN_TRIGGERED = "retrain_triggered"
-    ALREADY_TRIGGERED = "already_triggered"
-    HELD_PERSISTENCE = "guard_held:persistence"
-    HELD_COOLDOWN = "guard_held:cooldown"
-    HELD_RUNNING = "guard_held:running"
-    HELD_RATE_LIMIT = "guard_held:rate_limit"
-    HELD_DATA_QUALITY = "guard_held:data_quality"
-    HELD_LABELS = "guard_held:labels"
-    HELD_SCHEDULED = "guard_held:scheduled"
-    HELD_QUALITY = "guard_held:quality_holds"
-    NO_ACTION = "no_action"
-    DRIFT_ANSWERED = "drift_answered"
-    DATA_QUALITY_ALERT = "data_quality_alert"
 
 
 @dataclasses.dataclass(frozen=True)

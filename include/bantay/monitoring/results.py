@@ -8,7 +8,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from bantay.monitoring.config import ColumnKind, Issue, Verdict
+from bantay.monitoring.config import ColumnKind, Issue
+from bantay.vocabulary import Verdict
 
 
 @dataclasses.dataclass(frozen=True)

@@ -179,7 +179,7 @@ def promoted_retrains(reg: Any, model: str, drift_began: dt.date | None = None) 
     version fitted on pre-drift data alone has not answered the drift, so it must neither
     silence it nor hold its retrain off.
     """
-    from bantay.airflow.planning import is_drift_reason
+    from bantay.vocabulary import is_drift_reason
 
     versions = {v.version: v for v in reg.list_versions(model)}
     out = []
@@ -227,7 +227,8 @@ def answered(result: Any, history: list[Any], day: dt.date, manifest: dict, base
     """On the first quiet day after a drift, whether the version that serves answers it: fitted
     on rows from the drift's first day on, or re-baselined by a person since. None otherwise
     (the inputs went back by themselves, or nothing changed and the alarm is only quieter)."""
-    from bantay.monitoring.guards import Action, Decision
+    from bantay.monitoring.guards import Decision
+    from bantay.vocabulary import Action
 
     past = [r for r in history if r.report_date < day]
     if str(result.verdict) not in ("OK", "WATCH") or not past or past[-1].verdict not in _EPISODE:

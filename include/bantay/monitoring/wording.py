@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from bantay.monitoring.config import Verdict
-from bantay.monitoring.guards import Action, Decision
+from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DriftResult
+from bantay.vocabulary import Action, Verdict
 
 Approval = Literal["auto", "manual"]
 

@@ -25,14 +25,12 @@ from typing import TYPE_CHECKING, Any
 from bantay.stores.model_store import ModelStore, model_store_for
 from bantay.stores.model_store_io import (
     MODEL_FILE,
-    PROMOTE,
-    ROLLBACK,
     ArtifactCorrupt,
     ModelStoreError,
     PointerChanged,
     PromotionConflict,
-    _check_name,
 )
+from bantay.vocabulary import PromotionKind, check_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,7 +82,7 @@ class Promotion:
     def _check_registry_allows(self, model: str, version: str, action: str = "promote") -> None:
         if self.registry is None:
             return
-        from bantay.stores.registry_models import ModelStatus
+        from bantay.vocabulary import ModelStatus
 
         record = self.registry.get_version(model, version)
         servable = {ModelStatus.APPROVED, ModelStatus.PRODUCTION, ModelStatus.ARCHIVED}
@@ -98,17 +96,25 @@ class Promotion:
     # -- the pointer --------------------------------------------------------------------------
 
     def promote(
-        self, model: str, version: str, *, actor: str, reason: str, kind: str = PROMOTE
+        self,
+        model: str,
+        version: str,
+        *,
+        actor: str,
+        reason: str,
+        kind: str = PromotionKind.PROMOTE,
     ) -> dict[str, Any]:
         """Point production at ``version`` by compare-and-swap; returns the new pointer.
 
         Promoting the version that already serves changes nothing (retry-safe) but repairs a
         missing audit row and the registry. A corrupt pointer is replaced (``previous: null``).
         """
-        _check_name("model", model)
-        _check_name("version", version)
-        if kind not in (PROMOTE, ROLLBACK):
-            raise ValueError(f"promotion kind {kind!r} is not one of {[PROMOTE, ROLLBACK]}")
+        check_name("model", model)
+        check_name("version", version)
+        if kind not in tuple(PromotionKind):
+            raise ValueError(
+                f"promotion kind {kind!r} is not one of {[k.value for k in PromotionKind]}"
+            )
         if not actor or not str(actor).strip():
             raise ValueError("promote needs an actor: a person's name or the DAG run id")
         if not reason or not str(reason).strip():
@@ -177,13 +183,13 @@ class Promotion:
                 f"{self.store.uri(self.store.pointer_key(model))}; name one with --to (versions: "
                 f"{self.store.list_versions(model)[-5:]})"
             )
-        return self.promote(model, target, actor=actor, reason=reason, kind=ROLLBACK)
+        return self.promote(model, target, actor=actor, reason=reason, kind=PromotionKind.ROLLBACK)
 
     def stage_shadow(self, model: str, version: str, *, actor: str, reason: str) -> dict[str, Any]:
         """Score ``version`` beside production (never instead of it), once its registry status
         allows it to serve and its files are verified."""
-        _check_name("model", model)
-        _check_name("version", version)
+        check_name("model", model)
+        check_name("version", version)
         self._check_registry_allows(model, version, "shadow")
         manifest = self.verified(model, version)
         body = {

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from bantay.vocabulary import check_name
+
 if TYPE_CHECKING:
     import pandas as pd
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -31,7 +33,6 @@ REFERENCE_FILE = "reference.parquet"
 MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "production.json"
 ARTIFACT_FILES = (MODEL_FILE, REFERENCE_FILE)
-PROMOTE, ROLLBACK = "promote", "rollback"
 
 
 class ModelStoreError(Exception):
@@ -126,14 +127,6 @@ def _clean_prefix(prefix: str) -> str:
     return "/".join(parts)
 
 
-def _check_name(what: str, value: str) -> None:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise ValueError(
-            f"{what} {value!r} is not a valid name: use letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit (at most 128 characters)"
-        )
-
-
 def _dump_model(model_obj: Any) -> bytes:
     import joblib
 
@@ -206,8 +199,8 @@ def check_publish(model: str, version: str, manifest: Mapping[str, Any], referen
     """Refuse publish inputs the store cannot keep consistent, before any upload."""
     import pandas as pd
 
-    _check_name("model", model)
-    _check_name("version", version)
+    check_name("model", model)
+    check_name("version", version)
     if not isinstance(reference, pd.DataFrame):
         raise TypeError(
             f"reference for {model} {version} must be a pandas DataFrame, "

@@ -12,11 +12,11 @@ from bantay.stores.model_store_io import (
     NoProductionVersion,
     PointerChanged,
     PointerState,
-    _check_name,
     _dumps,
     _PreconditionFailed,
 )
 from bantay.stores.model_store_versions import VersionFiles
+from bantay.vocabulary import check_name
 
 
 class ServingPointers(VersionFiles):
@@ -25,7 +25,7 @@ class ServingPointers(VersionFiles):
     def read_pointer(self, model: str) -> PointerState:
         """The pointer with its ETag; a stored object that is not a valid pointer is reported
         (``corrupt``), not raised, so that a promotion can replace it conditionally."""
-        _check_name("model", model)
+        check_name("model", model)
         found = self._get(self.pointer_key(model))
         if found is None:
             return PointerState(None, None)
@@ -88,7 +88,7 @@ class ServingPointers(VersionFiles):
 
     def shadow(self, model: str) -> dict[str, Any] | None:
         """The shadow marker of ``model`` (version, sha256, who staged it), or None."""
-        _check_name("model", model)
+        check_name("model", model)
         found = self._get(self.shadow_key(model))
         if found is None:
             return None

@@ -18,7 +18,6 @@ from bantay.stores.model_store_io import (
     UnknownModel,
     UnknownVersion,
     VersionExists,
-    _check_name,
     _dump_model,
     _dump_parquet,
     _dumps,
@@ -27,6 +26,7 @@ from bantay.stores.model_store_io import (
     check_publish,
 )
 from bantay.stores.model_store_objects import S3Objects
+from bantay.vocabulary import check_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,7 +56,7 @@ class VersionFiles(S3Objects):
 
     def list_versions(self, model: str) -> list[str]:
         """Complete versions of ``model`` (those with a manifest), oldest id first."""
-        _check_name("model", model)
+        check_name("model", model)
         keys = self._keys(f"{self.model_root(model)}versions/")
         suffix = f"/{MANIFEST_FILE}"
         return sorted(k[: -len(suffix)].rsplit("/", 1)[-1] for k in keys if k.endswith(suffix))
@@ -82,8 +82,8 @@ class VersionFiles(S3Objects):
 
     def read_manifest(self, model: str, version: str) -> dict[str, Any]:
         """The manifest of a complete version (``UnknownVersion`` if missing or incomplete)."""
-        _check_name("model", model)
-        _check_name("version", version)
+        check_name("model", model)
+        check_name("version", version)
         found = self._get(self.version_key(model, version, MANIFEST_FILE))
         if found is None:
             raise self._missing_version(model, version)

@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 
 from bantay.stores.registry_engine import RegistryDatabase
 from bantay.stores.registry_models import (
-    DECISION_RETRAIN,
     PROMOTION_KINDS,
     VERDICTS,
     BaselineRecord,
@@ -21,10 +20,10 @@ from bantay.stores.registry_models import (
     DriftReportRow,
     PromotionRecord,
     PromotionRow,
-    _require_name,
     _utcnow,
     as_record,
 )
+from bantay.vocabulary import Action, check_name
 
 
 class PromotionLog(RegistryDatabase):
@@ -42,8 +41,8 @@ class PromotionLog(RegistryDatabase):
         at: dt.datetime | None = None,
     ) -> PromotionRecord:
         """Append one entry to the promotion audit log (there is no way to change or remove it)."""
-        _require_name("model", model)
-        _require_name("to_version", to_version)
+        check_name("model", model)
+        check_name("to_version", to_version)
         if kind not in PROMOTION_KINDS:
             raise ValueError(f"promotion kind {kind!r} is not one of {list(PROMOTION_KINDS)}")
         if not actor or not actor.strip():
@@ -110,7 +109,7 @@ class DriftHistory(RegistryDatabase):
 
         ``evidence_day``: the day the verdict's evidence was observed when it is not the report
         date (a PERFORMANCE verdict rests on labels observed days or weeks before)."""
-        _require_name("model", model)
+        check_name("model", model)
         if isinstance(report_date, dt.datetime):
             report_date = report_date.date()
         if verdict not in VERDICTS:
@@ -179,7 +178,11 @@ class DriftHistory(RegistryDatabase):
 
         For the cooldown guard: ``len(...)`` counts retrains, ``[-1].report_date`` is the last.
         """
-        return [r for r in self.drift_reports(model, since=since) if r.decision == DECISION_RETRAIN]
+        return [
+            r
+            for r in self.drift_reports(model, since=since)
+            if r.decision == Action.RETRAIN_TRIGGERED
+        ]
 
 
 def _as_date(value: dt.date | str) -> dt.date:
@@ -205,8 +208,8 @@ class BaselineLog(RegistryDatabase):
         reason: str,
     ) -> BaselineRecord:
         """Append one re-baseline (there is no way to change or remove it)."""
-        _require_name("model", model)
-        _require_name("version", version)
+        check_name("model", model)
+        check_name("version", version)
         if not actor or not actor.strip():
             raise ValueError("a re-baseline needs an actor (who decided)")
         if not reason or not reason.strip():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import hashlib
 import logging
 import uuid
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bantay.monitoring.config import Verdict
+from bantay.vocabulary import ModelStatus, PromotionKind, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +26,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 ALEMBIC_VERSION_TABLE = "bantay_alembic_version"
 # Arbitrary constant: serialises concurrent ``upgrade()`` calls on PostgreSQL.
 _PG_MIGRATION_LOCK = 0x62616E746179  # "bantay"
-
-
-class ModelStatus(enum.StrEnum):
-    """Lifecycle of a model version; stored as its string value."""
-
-    CANDIDATE = "candidate"
-    REJECTED = "rejected"
-    APPROVED = "approved"
-    PRODUCTION = "production"
-    ARCHIVED = "archived"
 
 
 TRANSITIONS: dict[ModelStatus, frozenset[ModelStatus]] = {
@@ -51,9 +40,9 @@ INITIAL_STATUSES = frozenset({ModelStatus.CANDIDATE, ModelStatus.APPROVED, Model
 # A re-run may rewrite a record only while nothing downstream can have used it.
 _REWRITABLE = frozenset({ModelStatus.CANDIDATE, ModelStatus.REJECTED})
 
-PROMOTION_KINDS = ("promote", "rollback")
-VERDICTS = tuple(v.value for v in Verdict)  # the monitoring vocabulary, one source
-DECISION_RETRAIN = "retrain_triggered"
+# The values the check constraints allow, derived from the shared vocabulary (one source).
+PROMOTION_KINDS = tuple(k.value for k in PromotionKind)
+VERDICTS = tuple(v.value for v in Verdict)
 
 
 class RegistryError(Exception):
@@ -307,10 +296,3 @@ def as_record(record_type: type[_Record], row: Any) -> _Record:
     return record_type(
         **{k: v.copy() if isinstance(v, dict | list) else v for k, v in values.items()}
     )
-
-
-def _require_name(what: str, value: str) -> None:
-    if not isinstance(value, str) or not value.strip() or len(value) > 128:
-        raise ValueError(
-            f"{what} must be a non-empty string of at most 128 characters, got {value!r}"
-        )

@@ -19,15 +19,14 @@ from bantay.stores.registry_models import (
     INITIAL_STATUSES,
     TRANSITIONS,
     InvalidTransition,
-    ModelStatus,
     ModelVersionRow,
     RegistryError,
     VersionNotFound,
     VersionRecord,
-    _require_name,
     _utcnow,
     as_record,
 )
+from bantay.vocabulary import ModelStatus, check_name
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +58,8 @@ class VersionLifecycle(RegistryDatabase):
         approved or went further is left as it is, and replacing its version is refused.
         ``None`` for a JSON field keeps what is stored (``{}``/``[]`` for a new record).
         """
-        _require_name("model", model)
-        _require_name("version", version)
+        check_name("model", model)
+        check_name("version", version)
         wanted = _status(status)
         if wanted not in INITIAL_STATUSES:
             raise RegistryError(

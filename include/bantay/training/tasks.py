@@ -416,8 +416,9 @@ def evaluate_candidate(
     which after a drift are the drifted ones. Records the candidate (or the rejection)."""
     import joblib
 
-    from bantay.stores.registry_models import ModelStatus, new_version_id
+    from bantay.stores.registry_models import new_version_id
     from bantay.training.pipeline import TrialResult, fit_final, select_best
+    from bantay.vocabulary import ModelStatus
 
     model = settings.model(ctx.model)
     split = _split(settings, ctx, training["path"])
@@ -569,7 +570,7 @@ def record_approval(
     settings: Settings, ctx: RunContext, version: str, approved: bool, by: str, note: str
 ) -> None:
     """Approved moves the candidate on; rejected is final and keeps the reason."""
-    from bantay.stores.registry_models import ModelStatus
+    from bantay.vocabulary import ModelStatus
 
     reg = registry_for(settings)
     if approved:

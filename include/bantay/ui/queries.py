@@ -22,12 +22,12 @@ from bantay.stores.registry import Registry
 from bantay.stores.registry_models import (
     DriftReportRecord,
     DriftReportRow,
-    ModelStatus,
     PromotionRecord,
     RegistryError,
     VersionRecord,
 )
 from bantay.ui.links import DRIFT
+from bantay.vocabulary import ModelStatus
 
 log = logging.getLogger(__name__)
 

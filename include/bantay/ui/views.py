@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from bantay.airflow.planning import is_drift_reason
 from bantay.ui.queries import DriftReportRecord, PromotionRecord, Reader, VersionRecord
+from bantay.vocabulary import is_drift_reason
 
 PRIMARY = ("pr_auc", "roc_auc")
 STRIP_DAYS = 90
