@@ -76,8 +76,8 @@ def frame(n: int, seed: int, shift: float = 0.0, labels: bool = True):
 
 
 def drift_config():
-    from bantay.monitoring.config import DriftConfig
     from bantay.schema import CATEGORICAL, NUMERICAL
+    from bantay.settings.drift import DriftConfig
 
     return DriftConfig(numerical_columns=list(NUMERICAL), categorical_columns=list(CATEGORICAL))
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bantay import schema
-from bantay.monitoring.config import DriftConfig
+from bantay.settings.drift import DriftConfig
 
 NUMERICAL = list(schema.NUMERICAL)
 CATEGORICAL = list(schema.CATEGORICAL)

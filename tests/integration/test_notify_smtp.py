@@ -11,11 +11,11 @@ from datetime import date
 import pytest
 
 import fixtures_smtp
-from bantay.monitoring.config import GuardConfig
 from bantay.monitoring.drift import run_drift
 from bantay.monitoring.email import MAX_EMAIL_BYTES, EmailDeliveryError, render_drift_email
 from bantay.monitoring.guards import DayRecord, decide_retrain
 from bantay.monitoring.mailer import EmailRefused, send_email
+from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import Verdict
 from fixtures_monitoring import learner_config, learner_frame
 from fixtures_smtp import free_port, smtp_conn_json, table_rows

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from demo import LABEL_DELAY, Calendar, story_gaps
 
-from bantay.monitoring.config import GuardConfig
 from bantay.monitoring.guards import DayRecord, decide_retrain, drift_start
 from bantay.monitoring.tasks import labels_ready_on
 from bantay.schema import TIMESTAMP
+from bantay.settings.drift import GuardConfig
 from bantay.simulate_labels import label_partition
 from bantay.simulate_scenario import Scenario
 from bantay.vocabulary import Action, Verdict

@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from types import SimpleNamespace
 
-from bantay.monitoring.config import GuardConfig
 from bantay.monitoring.guards import DayRecord, decide_retrain
 from bantay.monitoring.results import PerformanceCheck
 from bantay.monitoring.tasks import answered, quality_holds
 from bantay.monitoring.wording import decision_phrase, what_to_do
+from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import Action, Verdict
 
 DAY = dt.date(2026, 11, 20)
@@ -114,8 +114,8 @@ def test_a_short_reference_compares_a_school_day_with_school_days() -> None:
     Wednesday is judged against Monday and Tuesday, never a mix holding the weekend."""
     import pandas as pd
 
-    from bantay.monitoring.config import DriftConfig
     from bantay.monitoring.drift import _reference_for
+    from bantay.settings.drift import DriftConfig
 
     cfg = DriftConfig()
     days = [dt.date(2026, 11, 29) + dt.timedelta(days=i) for i in range(3)]  # Sun, Mon, Tue
@@ -158,9 +158,9 @@ def test_without_labelled_reference_rows_quality_is_judged_against_the_held_out_
     import numpy as np
     import pandas as pd
 
-    from bantay.monitoring.config import DriftConfig
     from bantay.monitoring.performance import performance_check
     from bantay.monitoring.tasks import held_out_quality
+    from bantay.settings.drift import DriftConfig
 
     manifest = {
         "metrics": {"roc_auc": 0.84},

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from bantay.monitoring.config import GuardConfig
 from bantay.monitoring.guards import DayRecord, Decision, decide_retrain, drift_start, with_evidence
+from bantay.settings.drift import GuardConfig
 from bantay.stores.registry import Registry
 from bantay.vocabulary import Action, Verdict
 

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bantay.monitoring.config import GuardConfig
 from bantay.monitoring.guards import DayRecord, Decision, decide_retrain
+from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import Action, Verdict
 
 D0 = date(2026, 11, 18)

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from bantay.monitoring.config import DriftConfig
 from bantay.monitoring.drift import evidently_flags, run_drift, sample
 from bantay.monitoring.quality import check_data_quality
 from bantay.monitoring.results import DataQualityFinding, FeatureDrift
 from bantay.monitoring.stattests import column_drift, higher_is_drift
+from bantay.settings.drift import DriftConfig
 from bantay.vocabulary import Verdict
 from fixtures_monitoring import FEATURES, learner_config, learner_frame
 

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bantay.settings.search_space import SearchSpaceError, expand_search_space
 from bantay.training.checks import training_data_checks
 from bantay.training.pipeline import (
     FeatureSet,
+    TrainingDataError,
     TrialResult,
     build_pipeline,
     fit_and_score,
@@ -19,7 +21,6 @@ from bantay.training.pipeline import (
     resolve_features,
     select_best,
 )
-from bantay.training.search_space import SearchSpaceError, TrainingDataError, expand_search_space
 from bantay.training.split import temporal_split
 from synthetic import FEATURES, make_learner_frame
 

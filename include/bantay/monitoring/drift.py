@@ -43,11 +43,11 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bantay.monitoring.config import DriftConfig
 from bantay.monitoring.performance import classification, performance_check
 from bantay.monitoring.quality import check_data_quality, repeat_shares
 from bantay.monitoring.results import DataQualityFinding, DriftResult, FeatureDrift
 from bantay.monitoring.stattests import column_drift, higher_is_drift
+from bantay.settings.drift import DriftConfig
 from bantay.vocabulary import Verdict
 
 if TYPE_CHECKING:

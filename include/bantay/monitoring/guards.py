@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bantay.monitoring.config import GuardConfig
+from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import Action, Verdict
 
 if TYPE_CHECKING:

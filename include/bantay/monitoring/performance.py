@@ -19,7 +19,7 @@ from bantay.monitoring.results import ClassificationQuality, PerformanceCheck
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bantay.monitoring.config import DriftConfig
+    from bantay.settings.drift import DriftConfig
 
 # Columns of labelled prediction-log rows: the production version's own score of the logged
 # features, and that version.

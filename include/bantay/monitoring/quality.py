@@ -10,8 +10,8 @@ import logging
 import math
 from typing import TYPE_CHECKING
 
-from bantay.monitoring.config import DriftConfig
 from bantay.monitoring.results import DataQualityFinding
+from bantay.settings.drift import DriftConfig
 
 if TYPE_CHECKING:
     import pandas as pd

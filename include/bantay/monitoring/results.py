@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from bantay.monitoring.config import ColumnKind, Issue
+from bantay.settings.drift import ColumnKind, Issue
 from bantay.vocabulary import Verdict
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bantay.monitoring.config import ColumnKind
+    from bantay.settings.drift import ColumnKind
 
 
 @cache

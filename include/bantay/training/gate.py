@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bantay.training.config import GateConfig
+from bantay.settings.gate import GateConfig
 from bantay.training.evaluation import recall_gap
 
 Status = Literal["passed", "failed", "skipped", "overridden"]

@@ -16,19 +16,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from bantay.settings.search_space import ESTIMATOR_PARAMS, SearchSpaceError, Trial, as_trial
 from bantay.training.evaluation import evaluate
-from bantay.training.search_space import (
-    ESTIMATOR_PARAMS,
-    SearchSpaceError,
-    TrainingDataError,
-    Trial,
-    as_trial,
-)
 
 LABEL = "at_risk"
 TIME = "event_timestamp"
 MISSING_CATEGORY = "missing"
 METRICS = ("pr_auc", "roc_auc")
+
+
+class TrainingDataError(ValueError):
+    """The training frame cannot be split or fitted as given."""
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bantay.training.pipeline import LABEL, TIME, _require_columns
-from bantay.training.search_space import TrainingDataError, _is_number
+from bantay.settings.search_space import is_finite_number
+from bantay.training.pipeline import LABEL, TIME, TrainingDataError, _require_columns
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def temporal_split(
 def _check_fractions(fractions: Sequence[float]) -> None:
     if (
         len(fractions) != 3
-        or not all(_is_number(f) and f > 0 for f in fractions)
+        or not all(is_finite_number(f) and f > 0 for f in fractions)
         or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6)
     ):
         raise TrainingDataError(

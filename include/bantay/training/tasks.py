@@ -141,7 +141,7 @@ def _split(settings: Settings, ctx: RunContext, path: str):
 
 
 def trials(settings: Settings, model: str) -> list[dict[str, Any]]:
-    from bantay.training.search_space import expand_search_space
+    from bantay.settings.search_space import expand_search_space
 
     return [dict(t) for t in expand_search_space(settings.model(model).search_space)]
 

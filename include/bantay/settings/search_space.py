@@ -14,10 +14,6 @@ class SearchSpaceError(ValueError):
     """The configured search space names an unknown estimator or parameter, or a bad value."""
 
 
-class TrainingDataError(ValueError):
-    """The training frame cannot be split or fitted as given."""
-
-
 class Trial(TypedDict):
     """One point of the search space; plain JSON so Airflow can ``.expand()`` over a list."""
 
@@ -28,19 +24,19 @@ class Trial(TypedDict):
 
 
 def _positive_number(v: Any) -> bool:
-    return _is_number(v) and v > 0
+    return is_finite_number(v) and v > 0
 
 
 def _non_negative_number(v: Any) -> bool:
-    return _is_number(v) and v >= 0
+    return is_finite_number(v) and v >= 0
 
 
 def _unit_interval(v: Any) -> bool:
-    return _is_number(v) and 0 <= v <= 1
+    return is_finite_number(v) and 0 <= v <= 1
 
 
 def _open_unit_interval(v: Any) -> bool:
-    return _is_number(v) and 0 < v <= 1
+    return is_finite_number(v) and 0 < v <= 1
 
 
 def _positive_int(v: Any) -> bool:
@@ -55,7 +51,7 @@ def _leaf_nodes(v: Any) -> bool:
     return v is None or (_positive_int(v) and v >= 2)
 
 
-def _is_number(v: Any) -> bool:
+def is_finite_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 

@@ -26,8 +26,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from bantay.monitoring.config import DriftConfig
-from bantay.training.config import GateConfig
+from bantay.settings.drift import DriftConfig
+from bantay.settings.gate import GateConfig
+from bantay.settings.search_space import SearchSpaceError, expand_search_space
 
 FEATURE_SOURCES = ("learning_activity", "family_contact", "learner_profile")
 LABEL_SOURCE = "term_outcomes"
@@ -165,8 +166,6 @@ class ModelSettings(_Strict):
     @classmethod
     def _grid_is_valid(cls, value: list[TrialSpec]) -> list[TrialSpec]:
         # Estimator parameters are checked per estimator (names, types, ranges) at load time.
-        from bantay.training.search_space import SearchSpaceError, expand_search_space
-
         try:
             expand_search_space(value)
         except SearchSpaceError as exc:

@@ -1,7 +1,6 @@
-"""Training configuration owned by the training stage: the validation gate's thresholds.
+"""The validation gate's thresholds: the ``gate:`` block of a model in ``bantay.yaml``.
 
-Light on purpose (pydantic only): ``bantay.settings`` composes it, and settings are read where the
-scheduler parses DAG files.
+Light on purpose (pydantic only): settings are read where the scheduler parses DAG files.
 """
 
 from __future__ import annotations

@@ -1,0 +1,36 @@
+"""bantay's configuration tree, one pydantic model read from ``bantay.yaml`` and the environment.
+
+``core`` holds the root (:class:`Settings`) and the per-model block; ``drift``, ``gate`` and
+``search_space`` hold the blocks each stage reads (how drift is judged, the validation gate, the
+estimators a retrain may try). They live here, on the ground floor, because the scheduler reads
+them when it parses DAG files and every stage reads them; nothing here imports a stage.
+"""
+
+from bantay.settings.core import (
+    ConfigError,
+    ContractSettings,
+    FeatureSettings,
+    ModelSettings,
+    Settings,
+    TrialSpec,
+    bantay_home,
+    get_settings,
+    load_settings,
+)
+from bantay.settings.drift import DriftConfig, GuardConfig
+from bantay.settings.gate import GateConfig
+
+__all__ = [
+    "ConfigError",
+    "ContractSettings",
+    "DriftConfig",
+    "FeatureSettings",
+    "GateConfig",
+    "GuardConfig",
+    "ModelSettings",
+    "Settings",
+    "TrialSpec",
+    "bantay_home",
+    "get_settings",
+    "load_settings",
+]
