@@ -35,7 +35,7 @@ from eval_world import World  # noqa: E402
 from bantay import simulate as sim  # noqa: E402
 from bantay.schema import LABEL, TIMESTAMP  # noqa: E402
 from bantay.settings.drift import DriftConfig, GuardConfig
-from bantay.simulate_labels import is_observation_day  # noqa: E402
+from bantay.simulate.labels import is_observation_day  # noqa: E402
 from bantay.vocabulary import Verdict
 
 E = dt.date(2026, 11, 2)  # the first evaluated day; shifts and breaks start here

@@ -42,7 +42,7 @@ from bantay.monitoring.tasks import decide_day
 from bantay.schema import CATEGORICAL, ENTITY, LABEL, TIMESTAMP
 from bantay.settings import load_settings
 from bantay.settings.drift import DriftConfig
-from bantay.simulate_labels import is_observation_day
+from bantay.simulate.labels import is_observation_day
 from bantay.training.tasks import fitted_lineage, reference_days, regime_since
 from bantay.vocabulary import DRIFT_REASON_PREFIX, Action, Verdict
 

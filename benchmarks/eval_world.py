@@ -22,7 +22,7 @@ import pandas as pd
 
 from bantay import simulate as sim
 from bantay.schema import CATEGORICAL, ENTITY, LABEL, NUMERICAL, SOURCE_FEATURES, TIMESTAMP
-from bantay.simulate_labels import label_partition
+from bantay.simulate.labels import label_partition
 
 FEATURES = [*NUMERICAL, *CATEGORICAL]
 SOURCES = tuple(SOURCE_FEATURES)

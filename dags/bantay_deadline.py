@@ -57,8 +57,8 @@ SETTINGS = get_settings()
 def bantay_deadline():
     @task(retries=5, retry_delay=dt.timedelta(minutes=2))
     def check(params: dict, dag_run=None) -> list[dict]:
-        from bantay.monitoring.deadline import check_night
-        from bantay.monitoring.mailer import send_email
+        from bantay.notify.deadline import check_night
+        from bantay.notify.mailer import send_email
         from bantay.settings import get_settings
         from bantay.stores.registry import registry_for
 

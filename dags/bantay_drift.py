@@ -78,8 +78,8 @@ def bantay_drift():
             def check(day: str, model_name: str, ti=None, dag_run=None) -> dict:
                 from airflow.sdk.exceptions import AirflowFailException
 
-                from bantay.monitoring.mailer import airflow_run_url
                 from bantay.monitoring.tasks import check_day
+                from bantay.notify.mailer import airflow_run_url
                 from bantay.settings import get_settings
 
                 settings = get_settings()

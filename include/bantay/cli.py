@@ -21,7 +21,7 @@ from typing import Any
 def _simulate(args: argparse.Namespace) -> int:
     from bantay import simulate
     from bantay.settings import get_settings
-    from bantay.simulate_scenario import parse_broken, parse_concept, parse_date, parse_shift
+    from bantay.simulate.scenario import parse_broken, parse_concept, parse_date, parse_shift
 
     if args.label_delay < 0:
         raise ValueError(f"--label-delay {args.label_delay}: a delay in days, 0 or more")
@@ -166,7 +166,7 @@ def _rebaseline(args: argparse.Namespace) -> int:
 
     from bantay.monitoring.baseline import rebaseline
     from bantay.settings import get_settings
-    from bantay.simulate_scenario import parse_date
+    from bantay.simulate.scenario import parse_date
 
     day = parse_date(args.date) if args.date else dt.datetime.now(dt.UTC).date() - dt.timedelta(1)
     record = rebaseline(

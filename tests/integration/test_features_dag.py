@@ -12,6 +12,7 @@ import pytest
 
 from airflow_support import run_dag, task_states
 from bantay import simulate as sim
+from bantay.layout import partition_path
 from bantay.schema import SOURCE_FEATURES
 from bantay.settings import get_settings
 
@@ -137,4 +138,4 @@ def test_quarantined_partition_leaves_online_store_unchanged(feature_history):
     where = settings.quarantine_dir / "learning_activity" / f"date={bad_day.isoformat()}"
     where = where / "attempt-1"
     assert (where / "reason.json").is_file() and (where / "part-0.parquet").is_file()
-    assert not sim.partition_path(settings.raw_dir, "learning_activity", bad_day).exists()
+    assert not partition_path(settings.raw_dir, "learning_activity", bad_day).exists()

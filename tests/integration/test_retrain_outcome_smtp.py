@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import fixtures_smtp
-from bantay.monitoring.outcome import send_retrain_outcome
+from bantay.notify.outcome import send_retrain_outcome
 from bantay.settings import load_settings
 from fixtures_smtp import free_port, smtp_conn_json, table_rows
 
@@ -118,7 +118,7 @@ class _Keep(logging.Handler):
 def test_a_dead_smtp_server_is_a_warning_naming_the_connection_not_an_error(monkeypatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn_json("127.0.0.1", free_port()))
     # A handler on the module's logger itself: Airflow's logging setup may reroute the root's.
-    keep, logger = _Keep(), logging.getLogger("bantay.monitoring.outcome")
+    keep, logger = _Keep(), logging.getLogger("bantay.notify.outcome")
     logger.addHandler(keep)
     try:
         sent = send_retrain_outcome(_settings(), CTX, REJECTED, "rejected", RUN_URL)

@@ -12,6 +12,7 @@ import pytest
 
 from bantay import simulate as sim
 from bantay.features.contract import ContractViolation, check_partition, enforce
+from bantay.layout import partition_path
 from bantay.schema import SOURCE_FEATURES
 from bantay.settings import ContractSettings
 
@@ -31,7 +32,7 @@ def raw(tmp_path):
 
 def _rewrite(raw, mutate, source=SOURCE):
     frame = sim.partition(source, DAY, SCENARIO)
-    sim.write_table(mutate(frame), sim.partition_path(raw, source, DAY))
+    sim.write_table(mutate(frame), partition_path(raw, source, DAY))
 
 
 def _rules(raw, source=SOURCE):
@@ -46,7 +47,7 @@ def test_good_partitions_pass(raw):
 
 
 def test_unreadable_file(raw):
-    sim.partition_path(raw, SOURCE, DAY).write_bytes(b"not parquet at all")
+    partition_path(raw, SOURCE, DAY).write_bytes(b"not parquet at all")
     result, rules = _rules(raw)
     assert rules == {"readable"}
 
@@ -136,8 +137,8 @@ def test_enforce_quarantines_whole_partition_with_reason(raw, tmp_path):
     message = str(err.value)
     assert "learning_activity 2026-09-10" in message
     assert "clear this task" in message
-    assert not sim.partition_path(raw, SOURCE, DAY).exists()
-    assert sim.partition_path(raw, "family_contact", DAY).exists()  # good sources stay
+    assert not partition_path(raw, SOURCE, DAY).exists()
+    assert partition_path(raw, "family_contact", DAY).exists()  # good sources stay
     attempt = quarantine / SOURCE / "date=2026-09-10" / "attempt-1"
     reason = json.loads((attempt / "reason.json").read_text())
     assert reason["passed"] is False and reason["run_id"] == "r1"

@@ -25,7 +25,7 @@ from bantay.features.contract import ContractViolation, enforce
 from bantay.layout import accepted_root, partition_dir, partition_path
 from bantay.schema import LABEL_SOURCE, SOURCE_FEATURES
 from bantay.settings import ContractSettings
-from bantay.simulate_world import population
+from bantay.simulate.world import population
 
 DAY = dt.date(2026, 9, 10)
 HISTORY = 7

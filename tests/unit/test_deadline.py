@@ -10,7 +10,7 @@ import email.policy
 import pytest
 
 from bantay.layout import accepted_root, new_attempt_dir, partition_path, quarantine_root
-from bantay.monitoring.deadline import (
+from bantay.notify.deadline import (
     DRIFT_DAG,
     FEATURES_DAG,
     SCORING_DAG,
@@ -131,7 +131,7 @@ class _Registry:
 
 
 def test_a_model_that_never_served_is_told_once_not_nagged_as_late(settings):
-    from bantay.monitoring.deadline import check_night
+    from bantay.notify.deadline import check_night
 
     _accept(settings, DAY)
     registry = _Registry(serving=set())
@@ -153,7 +153,7 @@ def test_a_model_that_never_served_is_told_once_not_nagged_as_late(settings):
 
 
 def test_a_new_model_beside_a_serving_one_is_told_to_its_own_people(settings):
-    from bantay.monitoring.deadline import check_night
+    from bantay.notify.deadline import check_night
 
     _accept(settings, DAY)
     sent = []

@@ -16,8 +16,8 @@ from bantay.monitoring.guards import DayRecord, decide_retrain, drift_start
 from bantay.monitoring.tasks import labels_ready_on
 from bantay.schema import TIMESTAMP
 from bantay.settings.drift import GuardConfig
-from bantay.simulate_labels import label_partition
-from bantay.simulate_scenario import Scenario
+from bantay.simulate.labels import label_partition
+from bantay.simulate.scenario import Scenario
 from bantay.vocabulary import Action, Verdict
 
 FRIDAY = dt.date(2026, 12, 4)

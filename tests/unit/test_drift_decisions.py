@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from bantay.monitoring.guards import DayRecord, decide_retrain
 from bantay.monitoring.results import PerformanceCheck
 from bantay.monitoring.tasks import answered, quality_holds
-from bantay.monitoring.wording import decision_phrase, what_to_do
+from bantay.notify.wording import decision_phrase, what_to_do
 from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import Action, Verdict
 

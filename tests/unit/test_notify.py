@@ -7,9 +7,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from bantay.monitoring.email import render_drift_email, subject_line, what_to_do
 from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DataQualityFinding, DriftResult, FeatureDrift, PredictionDrift
+from bantay.notify.email import render_drift_email, subject_line, what_to_do
 from bantay.vocabulary import Action, Verdict
 from fixtures_monitoring import learner_frame
 
@@ -183,7 +183,7 @@ def test_ok_mail_still_shows_charts_of_the_top_features() -> None:
 
 
 def test_report_banner_opens_with_verdict_and_decision() -> None:
-    from bantay.monitoring.email import report_banner
+    from bantay.notify.email import report_banner
 
     result = _result(Verdict.DRIFT, {"study_minutes": 0.5})
     banner = report_banner(
@@ -197,7 +197,7 @@ def test_report_banner_opens_with_verdict_and_decision() -> None:
 
 
 def test_retrain_outcome_email_puts_the_outcome_first() -> None:
-    from bantay.monitoring.outcome import render_retrain_outcome
+    from bantay.notify.outcome import render_retrain_outcome
 
     msg = render_retrain_outcome(
         model="learner_risk",

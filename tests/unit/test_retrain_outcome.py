@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from bantay.airflow.planning import AssetEvent, plan_training
-from bantay.monitoring.mailer import airflow_run_url
-from bantay.monitoring.outcome import retrain_outcome
+from bantay.notify.mailer import airflow_run_url
+from bantay.notify.outcome import retrain_outcome
 
 NOW = dt.datetime(2026, 12, 3, 4, tzinfo=dt.UTC)
 

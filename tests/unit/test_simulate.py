@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from bantay import simulate as sim
-from bantay.schema import FEATURES, SOURCE_FEATURES
-from bantay.simulate_labels import is_observation_day, label_partition
-from bantay.simulate_scenario import BROKEN_KINDS, parse_broken, parse_concept, parse_shift
-from bantay.simulate_world import feature_partition
+from bantay.layout import partition_path
+from bantay.schema import FEATURES, LABEL_SOURCE, SOURCE_FEATURES, SOURCES
+from bantay.simulate.labels import is_observation_day, label_partition
+from bantay.simulate.scenario import BROKEN_KINDS, parse_broken, parse_concept, parse_shift
+from bantay.simulate.world import feature_partition
 
 DAY = dt.date(2026, 9, 2)
 BASE = sim.Scenario(learners=3000, seed=11)
@@ -20,16 +21,16 @@ BASE = sim.Scenario(learners=3000, seed=11)
 def test_same_date_twice_gives_identical_bytes(tmp_path):
     a = sim.write_day(tmp_path / "a", DAY, BASE)
     b = sim.write_day(tmp_path / "b", DAY, BASE)
-    for source in sim.SOURCES:
+    for source in SOURCES:
         assert a[source].read_bytes() == b[source].read_bytes(), source
 
 
 def test_a_day_alone_equals_the_same_day_inside_a_range(tmp_path):
     sim.write_range(tmp_path / "range", DAY - dt.timedelta(days=3), 4, BASE)
     sim.write_day(tmp_path / "alone", DAY, BASE)
-    for source in sim.SOURCES:
-        left = sim.partition_path(tmp_path / "range", source, DAY).read_bytes()
-        right = sim.partition_path(tmp_path / "alone", source, DAY).read_bytes()
+    for source in SOURCES:
+        left = partition_path(tmp_path / "range", source, DAY).read_bytes()
+        right = partition_path(tmp_path / "alone", source, DAY).read_bytes()
         assert left == right, source
 
 
@@ -60,7 +61,7 @@ def test_label_rate_is_imbalanced_and_labels_mature_with_delay():
     rates = []
     for offset in range(0, 28):
         day = DAY + dt.timedelta(days=offset)
-        labels = sim.partition(sim.LABEL_SOURCE, day, BASE)
+        labels = sim.partition(LABEL_SOURCE, day, BASE)
         if len(labels):
             observed = labels["event_timestamp"].dt.date.unique()
             assert list(observed) == [day - dt.timedelta(days=BASE.label_delay_days)]

@@ -30,8 +30,8 @@ class WaitingForApprovalNotifier(BaseNotifier):
         self.evaluate_task_id = evaluate_task_id
 
     def notify(self, context: Any) -> None:
-        from bantay.monitoring.mailer import airflow_run_url
-        from bantay.monitoring.outcome import retrain_outcome, send_retrain_outcome
+        from bantay.notify.mailer import airflow_run_url
+        from bantay.notify.outcome import retrain_outcome, send_retrain_outcome
         from bantay.settings import get_settings
 
         ti = context["ti"]

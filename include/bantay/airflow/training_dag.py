@@ -317,8 +317,8 @@ def training_dag(settings: Settings, model: ModelSettings, doc_md: str | None = 
             """E-mail on-call what a drift-triggered retrain led to (promoted or rejected)."""
             from airflow.sdk.exceptions import AirflowSkipException
 
-            from bantay.monitoring.mailer import airflow_run_url
-            from bantay.monitoring.outcome import retrain_outcome, send_retrain_outcome
+            from bantay.notify.mailer import airflow_run_url
+            from bantay.notify.outcome import retrain_outcome, send_retrain_outcome
             from bantay.settings import get_settings
 
             # promoted is None when publish_and_promote was skipped (gate or a person said no).

@@ -443,7 +443,7 @@ def check_day(
 
 def _store_report(store: Any, model: str, day: dt.date, result: Any, decision: Any, approval: str):
     """The day's Evidently report (HTML with bantay's banner, and JSON) in S3; re-runs replace it."""
-    from bantay.monitoring.email import report_banner
+    from bantay.notify.email import report_banner
 
     if not result.has_report:
         return None, None
@@ -457,7 +457,7 @@ def _store_report(store: Any, model: str, day: dt.date, result: Any, decision: A
 def _render_email(settings, model, day, judged, decision, report_url, run_url):
     """The on-call e-mail of the day, charts from the rows the verdict judged."""
     from bantay.monitoring.drift import observed_only
-    from bantay.monitoring.email import render_drift_email
+    from bantay.notify.email import render_drift_email
 
     cfg = settings.model(model)
     current = judged["current"]
@@ -484,7 +484,7 @@ def send_day_email(settings: Settings, model: str, day: dt.date) -> str:
     """Send the rendered e-mail through ``smtp_default`` (retried by the task on failure)."""
     import email as email_lib
 
-    from bantay.monitoring.mailer import send_email
+    from bantay.notify.mailer import send_email
 
     path = email_path(model, day)
     message = email_lib.message_from_bytes(path.read_bytes(), policy=email.policy.default)

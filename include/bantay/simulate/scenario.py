@@ -96,11 +96,11 @@ class Scenario:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def _rng(scenario: Scenario, *parts: int) -> np.random.Generator:
+def stream(scenario: Scenario, *parts: int) -> np.random.Generator:
     return np.random.default_rng([scenario.seed, *parts])
 
 
-def _day_index(day: dt.date) -> int:
+def day_index(day: dt.date) -> int:
     return (day - _EPOCH).days
 
 

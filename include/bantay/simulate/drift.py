@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from bantay.schema import INT_COLUMNS, RANGES
-from bantay.simulate_scenario import Scenario, _day_index, _rng
+from bantay.simulate.scenario import Scenario, day_index, stream
 
 
-def _apply_shifts(frame: pd.DataFrame, day: dt.date, scenario: Scenario) -> None:
+def apply_shifts(frame: pd.DataFrame, day: dt.date, scenario: Scenario) -> None:
     for k, shift in enumerate(scenario.covariate):
         if day < shift.start:
             continue
@@ -23,13 +23,13 @@ def _apply_shifts(frame: pd.DataFrame, day: dt.date, scenario: Scenario) -> None
             values = frame[col].astype("float64")
             shifted = values + shift.size * float(values.std(ddof=0) or 0.0)
             if col in INT_COLUMNS:  # randomised rounding keeps the expected shift
-                rng = _rng(scenario, 10, _day_index(day), k, j)
+                rng = stream(scenario, 10, day_index(day), k, j)
                 floor = np.floor(shifted)
                 shifted = floor + (rng.random(len(shifted)) < (shifted - floor))
             frame[col] = shifted.clip(lo, hi)
 
 
-def _apply_broken(
+def apply_broken(
     frame: pd.DataFrame,
     day: dt.date,
     scenario: Scenario,

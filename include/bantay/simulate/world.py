@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from bantay.schema import INT_COLUMNS, REGIONS, SOURCE_FEATURES, SOURCES
-from bantay.simulate_drift import _apply_broken, _apply_shifts
-from bantay.simulate_scenario import Scenario, _day_index, _rng
+from bantay.simulate.drift import apply_broken, apply_shifts
+from bantay.simulate.scenario import Scenario, day_index, stream
 
 REGION_P = (0.25, 0.35, 0.2, 0.2)
 _SOURCE_IDS = {name: i + 1 for i, name in enumerate(SOURCES)}
@@ -31,7 +31,7 @@ class Population:
 
 
 def population(scenario: Scenario) -> Population:
-    rng = _rng(scenario, 0)
+    rng = stream(scenario, 0)
     n = scenario.learners
     parent_abroad = (rng.random(n) < 0.4).astype(np.int64)
     return Population(
@@ -47,29 +47,29 @@ def population(scenario: Scenario) -> Population:
 
 def latent_risk(pop: Population, day: dt.date, scenario: Scenario) -> np.ndarray:
     """Slowly moving risk per learner; deterministic per (seed, day)."""
-    t = _day_index(day)
-    wobble = _rng(scenario, 1, t).normal(0, 0.15, len(pop.learner_id))
+    t = day_index(day)
+    wobble = stream(scenario, 1, t).normal(0, 0.15, len(pop.learner_id))
     return pop.base_risk + pop.trend * np.sin(2 * np.pi * t / 365.0) + wobble
 
 
-def _utc(day: dt.date) -> pd.Timestamp:
+def utc_midnight(day: dt.date) -> pd.Timestamp:
     return pd.Timestamp(day, tz="UTC")
 
 
 def _timestamps(rng: np.random.Generator, day: dt.date, n: int) -> pd.DatetimeIndex:
     # Activity happens in the school day (06:00-21:00 UTC), at microsecond precision.
     offsets = rng.integers(6 * 3600 * 10**6, 21 * 3600 * 10**6, n)
-    return _utc(day) + pd.to_timedelta(offsets, unit="us")
+    return utc_midnight(day) + pd.to_timedelta(offsets, unit="us")
 
 
 def _present(pop: Population, day: dt.date, scenario: Scenario, source_id: int) -> np.ndarray:
-    rng = _rng(scenario, 2, _day_index(day), source_id)
+    rng = stream(scenario, 2, day_index(day), source_id)
     return rng.random(len(pop.learner_id)) >= scenario.missing_day_rate
 
 
 def _activity(pop: Population, day: dt.date, scenario: Scenario) -> pd.DataFrame:
-    t = _day_index(day)
-    rng = _rng(scenario, 3, t)
+    t = day_index(day)
+    rng = stream(scenario, 3, t)
     n = len(pop.learner_id)
     r = latent_risk(pop, day, scenario)
     weekend = day.weekday() >= 5
@@ -85,8 +85,8 @@ def _activity(pop: Population, day: dt.date, scenario: Scenario) -> pd.DataFrame
 
 
 def _contact(pop: Population, day: dt.date, scenario: Scenario) -> pd.DataFrame:
-    t = _day_index(day)
-    rng = _rng(scenario, 4, t)
+    t = day_index(day)
+    rng = stream(scenario, 4, t)
     n = len(pop.learner_id)
     r = latent_risk(pop, day, scenario)
     abroad = pop.parent_abroad == 1
@@ -125,15 +125,15 @@ def _feature_rows(source: str, day: dt.date, scenario: Scenario, pop: Population
     """All rows whose event happened on ``day`` (before deciding which arrive late)."""
     sid = _SOURCE_IDS[source]
     frame = _BUILDERS[source](pop, day, scenario)
-    rng = _rng(scenario, 5, _day_index(day), sid)
+    rng = stream(scenario, 5, day_index(day), sid)
     frame.insert(0, "learner_id", pop.learner_id)
     frame.insert(1, "event_timestamp", _timestamps(rng, day, len(frame)))
     keep = _present(pop, day, scenario, sid)
     if source == "learner_profile":
         keep[:] = True  # the profile is a daily snapshot of every enrolled learner
     frame = frame[keep]
-    _apply_shifts(frame, day, scenario)
-    late = _rng(scenario, 7, _day_index(day), sid).random(len(frame)) < scenario.late_row_rate
+    apply_shifts(frame, day, scenario)
+    late = stream(scenario, 7, day_index(day), sid).random(len(frame)) < scenario.late_row_rate
     if source == "learner_profile":
         late[:] = False
     frame = frame.assign(_late=late)
@@ -151,13 +151,13 @@ def feature_partition(source: str, day: dt.date, scenario: Scenario) -> pd.DataF
     frame = pd.concat([today[~today["_late"]], yesterday[yesterday["_late"]]], ignore_index=True)
     frame = frame.drop(columns="_late")
     # A broken feed is a property of what arrives, so it hits the whole partition of ``day``.
-    rng = _rng(scenario, 6, _day_index(day), _SOURCE_IDS[source])
-    _apply_broken(frame, day, scenario, rng, lambda d: _feature_rows(source, d, scenario, pop))
-    frame["created_timestamp"] = _utc(day) + pd.Timedelta(hours=23)
-    return _typed(frame)
+    rng = stream(scenario, 6, day_index(day), _SOURCE_IDS[source])
+    apply_broken(frame, day, scenario, rng, lambda d: _feature_rows(source, d, scenario, pop))
+    frame["created_timestamp"] = utc_midnight(day) + pd.Timedelta(hours=23)
+    return typed(frame)
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if col in ("event_timestamp", "created_timestamp"):

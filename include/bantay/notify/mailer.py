@@ -26,7 +26,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from bantay.monitoring.email import EmailDeliveryError
+from bantay.notify.email import EmailDeliveryError
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bantay.layout import accepted_root, attempt_dirs, partition_path, quarantine_root
+from bantay.notify.templates import environment
 from bantay.schema import SOURCE_FEATURES
 from bantay.settings import Settings
 
@@ -93,8 +94,6 @@ def render_deadline_email(
     settings: Settings, day: dt.date, late: list[Late], deadline: str
 ) -> EmailMessage:
     """The one e-mail for a late night: per DAG, what is missing and a link to its runs."""
-    from bantay.monitoring.email import _env
-
     base = settings.notify.airflow_base_url.rstrip("/")
     rows = [
         {
@@ -106,7 +105,7 @@ def render_deadline_email(
         for item in late
     ]
     ctx = {"day": day.isoformat(), "deadline": deadline, "rows": rows}
-    env = _env()
+    env = environment()
     msg = EmailMessage()
     msg["Subject"] = deadline_subject(day, late, deadline)
     msg["From"] = settings.notify.sender

@@ -8,14 +8,14 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from bantay.simulate_scenario import Scenario, _day_index, _rng
-from bantay.simulate_world import _typed, _utc, latent_risk, population
+from bantay.simulate.scenario import Scenario, day_index, stream
+from bantay.simulate.world import latent_risk, population, typed, utc_midnight
 
 
 def is_observation_day(day: dt.date, scenario: Scenario) -> bool:
     """Labels are observed on a weekly grid (every ``label_every_days`` days from the anchor)."""
-    anchor = _day_index(scenario.label_anchor) if scenario.label_anchor else 0
-    return (_day_index(day) - anchor) % scenario.label_every_days == 0
+    anchor = day_index(scenario.label_anchor) if scenario.label_anchor else 0
+    return (day_index(day) - anchor) % scenario.label_every_days == 0
 
 
 def label_partition(day: dt.date, scenario: Scenario) -> pd.DataFrame:
@@ -26,33 +26,33 @@ def label_partition(day: dt.date, scenario: Scenario) -> pd.DataFrame:
     """
     observed = day - dt.timedelta(days=scenario.label_delay_days)
     if not is_observation_day(observed, scenario):
-        return _typed(_empty_labels())
+        return typed(_empty_labels())
     pop = population(scenario)
     r = latent_risk(pop, observed, scenario)
     if scenario.concept and observed >= scenario.concept.start:
         k = scenario.concept.size
         r = (1 - k) * r + k * pop.hidden
-    rng = _rng(scenario, 8, _day_index(observed))
+    rng = stream(scenario, 8, day_index(observed))
     p = 1.0 / (1.0 + np.exp(-(-2.6 + 1.6 * r)))
     y = (rng.random(len(r)) < p).astype(np.int64)
     # disengaged: attendance and work collapse next month; driven by the same latent risk without
     # the family-contact part, so a model without family-contact features can learn it.
     activity_risk = r - 0.25 * pop.parent_abroad
     p_disengaged = 1.0 / (1.0 + np.exp(-(-1.9 + 1.3 * activity_risk)))
-    disengaged = (_rng(scenario, 9, _day_index(observed)).random(len(r)) < p_disengaged).astype(
+    disengaged = (stream(scenario, 9, day_index(observed)).random(len(r)) < p_disengaged).astype(
         np.int64
     )
     enrolled = rng.random(len(r)) >= 0.02  # a few learners leave and get no outcome
     frame = pd.DataFrame(
         {
             "learner_id": pop.learner_id[enrolled],
-            "event_timestamp": _utc(observed) + pd.Timedelta(hours=23, minutes=59),
+            "event_timestamp": utc_midnight(observed) + pd.Timedelta(hours=23, minutes=59),
             "at_risk": y[enrolled],
             "disengaged": disengaged[enrolled],
-            "created_timestamp": _utc(day) + pd.Timedelta(hours=6),
+            "created_timestamp": utc_midnight(day) + pd.Timedelta(hours=6),
         }
     )
-    return _typed(frame)
+    return typed(frame)
 
 
 def _empty_labels() -> pd.DataFrame:

@@ -7,9 +7,8 @@ Partitions: ``<raw_dir>/<source>/date=YYYY-MM-DD/part-0.parquet`` for the three 
 and for ``term_outcomes`` (labels). A label observed on day *d* matures ``label_delay_days`` later
 and is written to that later day's partition, like a real term outcome feed.
 
-The simulator is split by concern: the scenario and its drift knobs (``simulate_scenario``), the
-population and feature sources (``simulate_world``), the injected drift (``simulate_drift``) and
-the labels (``simulate_labels``); this module turns them into partitions and parquet files.
+This module turns the scenario into partitions and parquet files; see the package docstring for the
+other modules.
 """
 
 from __future__ import annotations
@@ -24,20 +23,9 @@ import pyarrow.parquet as pq
 
 from bantay.layout import partition_path
 from bantay.schema import LABEL_SOURCE, SOURCES
-from bantay.simulate_labels import label_partition
-from bantay.simulate_scenario import BrokenFeed, ConceptShift, CovariateShift, Scenario
-from bantay.simulate_world import feature_partition
-
-__all__ = [
-    "BrokenFeed",
-    "ConceptShift",
-    "CovariateShift",
-    "Scenario",
-    "partition",
-    "write_day",
-    "write_range",
-    "write_table",
-]
+from bantay.simulate.labels import label_partition
+from bantay.simulate.scenario import Scenario
+from bantay.simulate.world import feature_partition
 
 
 def partition(source: str, day: dt.date, scenario: Scenario) -> pd.DataFrame:

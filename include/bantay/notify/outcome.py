@@ -15,6 +15,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from bantay.notify.templates import environment
+
 if TYPE_CHECKING:
     from bantay.settings import Settings
 
@@ -70,8 +72,6 @@ def render_retrain_outcome(
     test_window: Sequence[str] | None = None,
 ) -> EmailMessage:
     """The outcome of a drift-triggered retrain as a plain-text + HTML message (no charts)."""
-    from bantay.monitoring.email import _env
-
     if outcome not in _PHRASE:
         raise ValueError(f"outcome {outcome!r}; allowed: {sorted(_PHRASE)}")
     keys = ("roc_auc", "pr_auc", "recall_at_precision")
@@ -96,7 +96,7 @@ def render_retrain_outcome(
         "run_url": run_url,
         "test_window": " to ".join(test_window) if test_window else "",
     }
-    env = _env()
+    env = environment()
     msg = EmailMessage()
     msg["Subject"] = outcome_subject(model, outcome, version, why)
     msg["X-Bantay-Model"] = model
@@ -138,7 +138,7 @@ def send_retrain_outcome(
     """
     import email.policy
 
-    from bantay.monitoring.mailer import send_email
+    from bantay.notify.mailer import send_email
 
     model = ctx["model"]
     window = [str(day)[:10] for day in evaluation.get("test_window") or ()]

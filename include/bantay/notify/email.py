@@ -18,25 +18,18 @@ import logging
 from collections.abc import Sequence
 from datetime import date
 from email.message import EmailMessage
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from bantay.monitoring.charts import _chart_columns, _chart_title, chart_png
 from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DriftResult
-from bantay.monitoring.wording import (
-    Approval,
-    as_decision,
-    decision_phrase,
-    subject_line,
-    what_to_do,
-)
+from bantay.notify.charts import _chart_columns, _chart_title, chart_png
+from bantay.notify.templates import environment
+from bantay.notify.wording import Approval, as_decision, decision_phrase, subject_line, what_to_do
 from bantay.vocabulary import Action
 
 __all__ = ["render_drift_email", "report_banner", "subject_line", "what_to_do"]
 
 if TYPE_CHECKING:
-    import jinja2
     import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -47,20 +40,6 @@ MAX_EMAIL_BYTES = 300_000
 
 class EmailDeliveryError(RuntimeError):
     """The drift e-mail could not be delivered; the message names the server, never secrets."""
-
-
-@cache
-def _env() -> jinja2.Environment:
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("bantay.monitoring", "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2")),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
 
 
 def _fmt_score(x: float | None) -> str:
@@ -151,7 +130,7 @@ def _build(
     charts: Sequence[tuple[str, bytes]],
     approval: Approval = "auto",
 ) -> EmailMessage:
-    env = _env()
+    env = environment()
     # Content-IDs only need to be unique within the message; deterministic ones keep renders
     # reproducible (Message-ID, unique per send, is set by send_email).
     cids = [f"<chart-{i}.png>" for i in range(len(charts))]
@@ -254,7 +233,7 @@ def report_banner(
     so the report never contradicts the e-mail that links it."""
     d = as_decision(decision)
     return (
-        _env()
+        environment()
         .get_template("report_banner.html.j2")
         .render(
             verdict=str(result.verdict),
