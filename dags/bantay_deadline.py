@@ -23,27 +23,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from airflow.sdk import Param, task
 
-from bantay.airflow.defaults import START_DATE, default_args
+from bantay.airflow.defaults import bantay_dag, cron
 from bantay.settings import get_settings
 
 SETTINGS = get_settings()
 
 
-@dag(
-    dag_id="bantay_deadline",
+@bantay_dag(
+    "bantay_deadline",
     doc_md=__doc__,
-    schedule=(
-        CronTriggerTimetable(SETTINGS.nightly_deadline, timezone="UTC")
-        if SETTINGS.nightly_deadline
-        else None
-    ),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["bantay", "monitoring", "deadline"],
-    default_args=default_args(SETTINGS, execution_timeout=dt.timedelta(minutes=10)),
+    schedule=cron(SETTINGS.nightly_deadline, interval=False),
+    tags=["monitoring", "deadline"],
+    settings=SETTINGS,
+    timeout=dt.timedelta(minutes=10),
     params={
         "date": Param(
             None,

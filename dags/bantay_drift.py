@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import CronDataIntervalTimetable, Metadata, Param, TaskGroup, dag, task
+from airflow.sdk import Metadata, Param, TaskGroup, task
 
 from bantay.airflow.assets import drift_asset, predictions_asset
-from bantay.airflow.defaults import START_DATE, default_args
+from bantay.airflow.defaults import bantay_dag, cron
 from bantay.airflow.training_dag import training_dag_id
 from bantay.settings import get_settings
 
@@ -45,19 +45,13 @@ SETTINGS = get_settings()
 # One training DAG per model: only that model's runs hold its drift retrain.
 
 
-@dag(
-    dag_id="bantay_drift",
+@bantay_dag(
+    "bantay_drift",
     doc_md=__doc__,
-    schedule=(
-        CronDataIntervalTimetable(SETTINGS.drift_schedule, timezone="UTC")
-        if SETTINGS.drift_schedule
-        else None
-    ),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["bantay", "monitoring", "drift"],
-    default_args=default_args(SETTINGS, execution_timeout=dt.timedelta(hours=1)),
+    schedule=cron(SETTINGS.drift_schedule),
+    tags=["monitoring", "drift"],
+    settings=SETTINGS,
+    timeout=dt.timedelta(hours=1),
     params={
         "date": Param(None, type=["null", "string"], format="date", title="Day to check"),
     },

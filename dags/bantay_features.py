@@ -28,29 +28,23 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, dag, task
+from airflow.sdk import Param, PokeReturnValue, task
 
 from bantay.airflow.assets import features_asset
-from bantay.airflow.defaults import START_DATE, default_args
+from bantay.airflow.defaults import bantay_dag, cron
 from bantay.settings import get_settings
 
 SETTINGS = get_settings()
 FEATURES = features_asset(SETTINGS.project)
 
 
-@dag(
-    dag_id="bantay_features",
+@bantay_dag(
+    "bantay_features",
     doc_md=__doc__,
-    schedule=(
-        CronDataIntervalTimetable(SETTINGS.features.schedule, timezone="UTC")
-        if SETTINGS.features.schedule
-        else None
-    ),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["bantay", "features", "feast"],
-    default_args=default_args(SETTINGS, execution_timeout=dt.timedelta(hours=2)),
+    schedule=cron(SETTINGS.features.schedule),
+    tags=["features", "feast"],
+    settings=SETTINGS,
+    timeout=dt.timedelta(hours=2),
     params={
         "start_date": Param(
             None,

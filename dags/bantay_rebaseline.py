@@ -20,24 +20,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, task
 
-from bantay.airflow.defaults import START_DATE, default_args
+from bantay.airflow.defaults import bantay_dag
 from bantay.settings import get_settings
 
 SETTINGS = get_settings()
 MODELS = [m.name for m in SETTINGS.models]
 
 
-@dag(
-    dag_id="bantay_rebaseline",
+@bantay_dag(
+    "bantay_rebaseline",
     doc_md=__doc__,
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["bantay", "monitoring", "rebaseline"],
-    default_args=default_args(SETTINGS, execution_timeout=dt.timedelta(minutes=30)),
+    tags=["monitoring", "rebaseline"],
+    settings=SETTINGS,
+    timeout=dt.timedelta(minutes=30),
     params={
         "model": Param(MODELS[0], enum=MODELS, title="Model"),
         "date": Param(

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import Metadata, Param, dag, task
+from airflow.sdk import Metadata, Param, task
 
 from bantay.airflow.assets import production_asset
-from bantay.airflow.defaults import START_DATE, default_args
+from bantay.airflow.defaults import bantay_dag
 from bantay.settings import get_settings
 
 SETTINGS = get_settings()
@@ -26,15 +26,13 @@ MODELS = [m.name for m in SETTINGS.models]
 PRODUCTION = [production_asset(m) for m in MODELS]
 
 
-@dag(
-    dag_id="bantay_rollback",
+@bantay_dag(
+    "bantay_rollback",
     doc_md=__doc__,
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["bantay", "serving", "rollback"],
-    default_args=default_args(SETTINGS, execution_timeout=dt.timedelta(minutes=15)),
+    tags=["serving", "rollback"],
+    settings=SETTINGS,
+    timeout=dt.timedelta(minutes=15),
     params={
         "model": Param(MODELS[0], enum=MODELS, title="Model"),
         "version": Param(

@@ -22,25 +22,23 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import Metadata, Param, TaskGroup, dag, task
+from airflow.sdk import Metadata, Param, TaskGroup, task
 
 from bantay.airflow.assets import features_asset, predictions_asset, production_asset
-from bantay.airflow.defaults import START_DATE, default_args
+from bantay.airflow.defaults import bantay_dag
 from bantay.settings import get_settings
 
 SETTINGS = get_settings()
 FEATURES = features_asset(SETTINGS.project)
 
 
-@dag(
-    dag_id="bantay_scoring",
+@bantay_dag(
+    "bantay_scoring",
     doc_md=__doc__,
     schedule=[FEATURES],
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["bantay", "scoring", "serving"],
-    default_args=default_args(SETTINGS, execution_timeout=dt.timedelta(hours=1)),
+    tags=["scoring", "serving"],
+    settings=SETTINGS,
+    timeout=dt.timedelta(hours=1),
     params={
         "date": Param(
             None,

@@ -82,22 +82,24 @@ def test_policies(dagbag):
 
 
 @pytest.mark.parametrize("path", DAG_FILES + FACTORY_FILES, ids=lambda p: p.name)
-def test_catchup_explicit_and_start_date_static(path):
+def test_every_dag_uses_the_shared_header_and_no_clock(path):
+    """Every DAG is declared with ``bantay_dag`` (one header: no catch-up, one active run, a
+    static start date); a bare ``@dag`` would bypass it. No now() in a DAG file: runs key on the
+    logical date."""
     source = path.read_text()
-    tree = ast.parse(source)
-    calls = [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dag"
-    ]
-    if not calls:  # a DAG file that calls a factory: the factory is checked on its own
-        assert "from bantay.airflow." in source and "_dag import" in source, path.name
-        return
-    keywords = {kw.arg: kw.value for node in calls for kw in node.keywords}
-    assert "catchup" in keywords, f"{path.name}: set catchup explicitly"
-    assert "now(" not in source, (
-        f"{path.name}: no now() in a DAG file; key runs on the logical date"
-    )
+    calls = {
+        getattr(node.func, "id", "")
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+    }
+    assert "dag" not in calls and "DAG" not in calls, f"{path.name}: declare it with bantay_dag"
+    assert "bantay_dag" in calls or "training_dag" in calls, path.name
+    assert "now(" not in source, f"{path.name}: no now() in a DAG file; key runs on the logical date"
+
+
+def test_no_catch_up_and_one_active_run(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.catchup is False and dag.max_active_runs == 1, dag_id
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)

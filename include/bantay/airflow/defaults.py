@@ -1,4 +1,5 @@
-"""Defaults every bantay DAG shares: owner, retries, timeouts and the failure e-mail.
+"""The header every bantay DAG shares (:func:`bantay_dag`): owner, retries, timeouts, the failure
+e-mail, no catch-up, one active run, and a cron schedule that an empty setting turns off.
 
 Imported by DAG files at parse time, so it stays light: settings (pydantic, a YAML read) and the
 SMTP notifier class; no Connection or Variable lookups, no heavy libraries.
@@ -7,9 +8,11 @@ SMTP notifier class; no Connection or Variable lookups, no heavy libraries.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable, dag
 
 from bantay.settings import Settings
 
@@ -39,3 +42,46 @@ def default_args(
         "execution_timeout": execution_timeout,
         "on_failure_callback": failure_notifier(settings),
     }
+
+
+def cron(expression: str | None, *, interval: bool = True) -> Any:
+    """A UTC cron timetable, or None (manual only) when the setting is empty.
+
+    ``interval``: runs cover the data interval that just ended (a day's check, a day's features);
+    otherwise a plain trigger at the given time (a deadline, a weekly retrain).
+    """
+    if not expression:
+        return None
+    timetable = CronDataIntervalTimetable if interval else CronTriggerTimetable
+    return timetable(expression, timezone="UTC")
+
+
+def bantay_dag(
+    dag_id: str,
+    *,
+    settings: Settings,
+    doc_md: str | None,
+    tags: Sequence[str],
+    timeout: dt.timedelta,
+    schedule: Any = None,
+    params: Mapping[str, Any] | None = None,
+    retries: int = 2,
+    **extra: Any,
+) -> Callable[..., Any]:
+    """``@dag(...)`` with the header every bantay DAG shares; ``extra`` passes anything else on.
+
+    No catch-up and one active run per DAG: a day's run is re-run by hand for that day (its
+    ``date`` param), never back-filled by the scheduler, and two runs never race on one model.
+    """
+    return dag(
+        dag_id=dag_id,
+        doc_md=doc_md,
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["bantay", *tags],
+        default_args=default_args(settings, execution_timeout=timeout, retries=retries),
+        params=dict(params or {}),
+        **extra,
+    )

@@ -18,13 +18,12 @@ from airflow.sdk import (
     Metadata,
     Param,
     PokeReturnValue,
-    dag,
     task,
 )
 
 from bantay.airflow.approval import GateApprovalOperator
 from bantay.airflow.assets import drift_asset, production_asset
-from bantay.airflow.defaults import START_DATE, default_args
+from bantay.airflow.defaults import bantay_dag
 from bantay.settings import ModelSettings, Settings
 
 # How often wait_for_window looks at the lake again; it holds no worker slot in between.
@@ -95,15 +94,13 @@ def training_dag(settings: Settings, model: ModelSettings, doc_md: str | None = 
     name = model.name
     wait = window_timeout(settings)
 
-    @dag(
-        dag_id=training_dag_id(name),
+    @bantay_dag(
+        training_dag_id(name),
         doc_md=doc_md,
         schedule=_schedule(model),
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        tags=["bantay", "training", "model", name],
-        default_args=default_args(settings, execution_timeout=dt.timedelta(hours=2)),
+        tags=["training", "model", name],
+        settings=settings,
+        timeout=dt.timedelta(hours=2),
         params={
             "reason": Param(
                 None,
