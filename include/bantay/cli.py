@@ -99,9 +99,10 @@ def _config_check(args: argparse.Namespace) -> int:
 
 
 def _registry_upgrade(args: argparse.Namespace) -> int:
+    from bantay.settings import get_settings
     from bantay.stores.registry import Registry
 
-    registry = Registry.from_connection()
+    registry = Registry.from_settings(get_settings())
     registry.upgrade()
     print(f"{registry!r} at migration {registry.current_revision()}")
     return 0
@@ -373,7 +374,7 @@ def _service_message(exc: BaseException) -> str:
     from bantay.stores.connections import registry_url
 
     try:
-        url = redact_url(registry_url(get_settings().registry_conn_id))
+        url = redact_url(registry_url(get_settings()))
     except ValueError:  # bad settings: the message must not fail while explaining a failure
         url = "the registry database"
     return (

@@ -1,4 +1,6 @@
-"""Every data-lake path in one place: raw deliveries, accepted data, quarantine, predictions, runs.
+"""Every path bantay reads or writes, in one place: the data lake, the prediction log, the e-mail
+outbox, the files of a training run and the embedded databases. :class:`Layout` is built from the
+settings (``settings.layout``); nothing else joins path segments of its own.
 
 The lake is Hive-partitioned by day so Feast's file sources, pyarrow datasets and people all read
 the same tree::
@@ -11,11 +13,14 @@ the same tree::
                                                              one folder per attempt, never reused
     <data>/predictions/<model>/date=YYYY-MM-DD/part-0.parquet
     <home>/runs/<model>/<run key>/                           intermediate files of one training run
+    <home>/outbox/<model>/*.eml                              a copy of every e-mail, sent or not
+    <home>/registry.db, feast_registry.db, online_store.db   the embedded (SQLite) databases
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 PARTITION_FILE = "part-0.parquet"
@@ -80,8 +85,56 @@ def new_attempt_dir(quarantine_dir: Path, name: str, day: dt.date) -> Path:
             n += 1
 
 
-def run_dir(home: Path, model: str, key: str) -> Path:
-    """Intermediate files of one training run, keyed on the DAG run so a re-run overwrites them."""
-    path = Path(home) / "runs" / model / key
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+@dataclass(frozen=True)
+class Layout:
+    """The paths of one deployment: ``home`` (local state) and ``data`` (the lake)."""
+
+    home: Path
+    data: Path
+
+    @property
+    def raw(self) -> Path:
+        return raw_root(self.data)
+
+    @property
+    def accepted(self) -> Path:
+        return accepted_root(self.data)
+
+    @property
+    def quarantine(self) -> Path:
+        return quarantine_root(self.data)
+
+    @property
+    def predictions(self) -> Path:
+        return Path(self.data) / "predictions"
+
+    def prediction_path(self, model: str, day: dt.date) -> Path:
+        """One day of a model's prediction log."""
+        return partition_path(self.predictions, model, day)
+
+    def outbox(self, model: str) -> Path:
+        """Where a model's e-mails are kept as ``.eml`` files, whether SMTP took them or not."""
+        return Path(self.home) / "outbox" / model
+
+    def run_dir(self, model: str, key: str) -> Path:
+        """Intermediate files of one training run, keyed on the DAG run so a re-run overwrites."""
+        path = Path(self.home) / "runs" / model / key
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def deadline_marker(self, model: str) -> Path:
+        """Set once the nightly deadline e-mail told that ``model`` has no production version."""
+        return Path(self.data) / "deadline" / f"{model}.no_production_version_notified"
+
+    @property
+    def registry_db(self) -> Path:
+        """The embedded model registry (SQLite) when no registry connection is configured."""
+        return Path(self.home) / "registry.db"
+
+    @property
+    def feast_registry_db(self) -> Path:
+        return Path(self.home) / "feast_registry.db"
+
+    @property
+    def online_store_db(self) -> Path:
+        return Path(self.home) / "online_store.db"

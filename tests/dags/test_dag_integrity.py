@@ -94,7 +94,9 @@ def test_every_dag_uses_the_shared_header_and_no_clock(path):
     }
     assert "dag" not in calls and "DAG" not in calls, f"{path.name}: declare it with bantay_dag"
     assert "bantay_dag" in calls or "training_dag" in calls, path.name
-    assert "now(" not in source, f"{path.name}: no now() in a DAG file; key runs on the logical date"
+    assert "now(" not in source, (
+        f"{path.name}: no now() in a DAG file; key runs on the logical date"
+    )
 
 
 def test_no_catch_up_and_one_active_run(dagbag):

@@ -234,9 +234,7 @@ def test_retrain_shadow_and_rollback(daily):
     assert str(scoring.state) == "success"
     import pandas as pd
 
-    from bantay.serving.scoring import prediction_path
-
-    log = pd.read_parquet(prediction_path(settings, MODEL, last))
+    log = pd.read_parquet(settings.layout.prediction_path(MODEL, last))
     assert set(log["model_version"]) == {second} and set(log["shadow_version"]) == {first}
     assert log["score"].between(0, 1).all() and log["shadow_score"].between(0, 1).all()
     store.clear_shadow(MODEL)

@@ -85,11 +85,9 @@ def test_each_model_trains_on_its_own_label_and_feature_service(episode):
 
 
 def test_scoring_runs_every_model_on_its_own_features(episode):
-    from bantay.serving.scoring import prediction_path
-
     env, _, scoring, *_ = episode
     assert str(scoring.state) == "success", task_states(scoring)
-    logs = {m: pd.read_parquet(prediction_path(env.settings(), m, CHECK_DAY)) for m in MODELS}
+    logs = {m: pd.read_parquet(env.settings().layout.prediction_path(m, CHECK_DAY)) for m in MODELS}
     for log in logs.values():
         assert len(log) > 2000 and log["score"].between(0, 1).all()
     assert (

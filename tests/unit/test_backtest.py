@@ -13,7 +13,6 @@ import pytest
 from bantay.monitoring.drift import run_drift
 from bantay.monitoring.performance import BACKTEST, BACKTEST_VERSION
 from bantay.monitoring.tasks import backtest, labelled_predictions
-from bantay.serving.scoring import prediction_path
 from bantay.settings import load_settings
 from bantay.training.pipeline import fit_final, predict_scores
 from bantay.training.tasks import fitted_until
@@ -77,7 +76,7 @@ def _served(settings, day: dt.date, version: str, seed: int, labels: str = "fit"
     frame["observed"] = True
     if labels == "shifted":
         frame["at_risk"] = np.random.default_rng(seed + 1).binomial(1, 0.2, N)
-    path = prediction_path(settings, MODEL, day)
+    path = settings.layout.prediction_path(MODEL, day)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.drop(columns="at_risk").to_parquet(path, index=False)
     matured = pd.Timestamp(day + dt.timedelta(days=14))

@@ -771,6 +771,8 @@ def test_settings_load_under_the_stack_environment(
             actual: Any = settings
             for part in path:
                 actual = getattr(actual, part)
+            if hasattr(actual, "get_secret_value"):
+                actual = actual.get_secret_value()
             assert str(actual) == value, f"{key}={value!r} but settings have {actual!r}"
     # bantay.yaml was read from the mounted file (its models differ from the defaults).
     project_file = yaml.safe_load(config.read_text())
@@ -802,12 +804,17 @@ def test_settings_load_under_the_stack_environment(
         assert provided, f"settings.{field}={conn_id!r} but no AIRFLOW_CONN_{conn_id.upper()}"
 
 
-def test_connections_point_at_the_stack_services(stack: Stack, stack_process_env) -> None:
+def test_connections_point_at_the_stack_services(
+    stack: Stack, stack_process_env, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
+    from bantay.settings import load_settings
     from bantay.stores.connections import registry_url, s3_hook
 
-    stack_process_env(stack)
+    env = stack_process_env(stack)
+    config = stack.host_path("airflow-worker", env["BANTAY_CONFIG"])
+    monkeypatch.setenv("BANTAY_CONFIG", str(config))  # the same file, seen from this machine
 
     s3 = s3_hook("aws_default")
     endpoint = urlsplit(s3.get_conn().meta.endpoint_url)
@@ -828,7 +835,7 @@ def test_connections_point_at_the_stack_services(stack: Stack, stack_process_env
     assert hook.port == CONTAINER_PORTS["smtp"]
     assert not hook.use_ssl and not hook.smtp_starttls, "Mailpit speaks plain SMTP"
 
-    url = make_url(registry_url())
+    url = make_url(registry_url(load_settings()))
     pg = stack.senv("postgres")
     assert url.drivername == "postgresql+psycopg2" and url.host == "postgres"
     assert (url.username, url.password, url.database) == (

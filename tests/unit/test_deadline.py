@@ -19,7 +19,6 @@ from bantay.notify.deadline import (
     render_deadline_email,
 )
 from bantay.schema import SOURCE_FEATURES
-from bantay.serving.scoring import prediction_path
 from bantay.settings import ModelSettings, Settings
 
 DAY = dt.date(2026, 11, 22)
@@ -49,7 +48,7 @@ def _accept(settings: Settings, day: dt.date, sources=tuple(SOURCE_FEATURES)) ->
 
 
 def _score(settings: Settings, model: str, day: dt.date) -> None:
-    _touch(prediction_path(settings, model, day))
+    _touch(settings.layout.prediction_path(model, day))
 
 
 def test_nothing_arrived_blames_features_once_for_every_model(settings):

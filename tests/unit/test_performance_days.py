@@ -14,7 +14,6 @@ import pytest
 
 from bantay.layout import accepted_root, partition_path
 from bantay.monitoring.tasks import check_day
-from bantay.serving.scoring import prediction_path
 from bantay.settings import load_settings
 from bantay.stores.registry import Registry
 from bantay.training.pipeline import fit_final, predict_scores
@@ -76,7 +75,7 @@ def project(tmp_path, monkeypatch):
     served["event_timestamp"] = _end_of(OBSERVED_ON)
     served["score"] = predict_scores(fitted, served, FEATURES)
     served["model_version"] = "v1"
-    _write(prediction_path(settings, MODEL, OBSERVED_ON), served.drop(columns="at_risk"))
+    _write(settings.layout.prediction_path(MODEL, OBSERVED_ON), served.drop(columns="at_risk"))
     labels = served[["learner_id", "event_timestamp"]].assign(
         at_risk=np.random.default_rng(4).binomial(1, 0.2, N)
     )
@@ -89,7 +88,7 @@ def project(tmp_path, monkeypatch):
         frame["score"] = predict_scores(fitted, frame, FEATURES)
         frame["model_version"] = "v2"
         frame["observed"] = True
-        _write(prediction_path(settings, MODEL, day), frame.drop(columns="at_risk"))
+        _write(settings.layout.prediction_path(MODEL, day), frame.drop(columns="at_risk"))
     yield settings, registry
     registry.dispose()
 

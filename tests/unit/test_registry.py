@@ -362,10 +362,12 @@ def test_redact_url_hides_password_and_secret_query_values():
 
 
 def test_registry_url_precedence(monkeypatch, tmp_path):
+    from bantay.settings import load_settings
+
     monkeypatch.setenv("BANTAY_HOME", str(tmp_path))
     monkeypatch.delenv("BANTAY_REGISTRY_URL", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_BANTAY_REGISTRY", raising=False)
-    assert registry_url() == f"sqlite:///{tmp_path / 'registry.db'}"
+    assert registry_url(load_settings()) == f"sqlite:///{tmp_path / 'registry.db'}"
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_BANTAY_REGISTRY",
@@ -381,13 +383,13 @@ def test_registry_url_precedence(monkeypatch, tmp_path):
             }
         ),
     )
-    url = registry_url()
+    url = registry_url(load_settings())
     assert sa.engine.make_url(url).password == "p@ss/word"
     assert url.startswith("postgresql+psycopg2://bantay:")
     assert "__extra__" not in url
 
     monkeypatch.setenv("BANTAY_REGISTRY_URL", "postgres://u@envhost/reg")
-    assert registry_url() == "postgresql+psycopg2://u@envhost/reg"
+    assert registry_url(load_settings()) == "postgresql+psycopg2://u@envhost/reg"
 
 
 def test_connection_extra_sqlalchemy_url_wins():

@@ -30,9 +30,9 @@ MIN_DAYS = 3
 
 def recent_predictions(settings: Settings, model: str, day: dt.date, days: int) -> pd.DataFrame:
     """The prediction log of the ``days`` days ending on ``day``, observed learners only."""
-    from bantay.serving.scoring import prediction_path
-
-    paths = [prediction_path(settings, model, day - dt.timedelta(days=i)) for i in range(days)]
+    paths = [
+        settings.layout.prediction_path(model, day - dt.timedelta(days=i)) for i in range(days)
+    ]
     present = [p for p in paths if p.is_file()]
     if len(present) < min(days, MIN_DAYS):
         raise FileNotFoundError(

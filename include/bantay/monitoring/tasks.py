@@ -15,7 +15,7 @@ import pandas as pd
 
 from bantay.layout import PARTITION_FILE, PARTITION_GLOB, accepted_root, partition_day
 from bantay.schema import ENTITY, TIMESTAMP
-from bantay.settings import ModelSettings, Settings, bantay_home
+from bantay.settings import ModelSettings, Settings
 
 log = logging.getLogger(__name__)
 # Verdicts that open or continue a drift episode (what a retrain would answer).
@@ -24,10 +24,10 @@ _EPISODE = ("DRIFT", "PERFORMANCE")
 
 def current_window(settings: Settings, model: str, day: dt.date) -> pd.DataFrame:
     """The prediction log of the ``window_days`` days ending on ``day``."""
-    from bantay.serving.scoring import prediction_path
-
     days = settings.model(model).drift.window_days
-    paths = [prediction_path(settings, model, day - dt.timedelta(days=i)) for i in range(days)]
+    paths = [
+        settings.layout.prediction_path(model, day - dt.timedelta(days=i)) for i in range(days)
+    ]
     present = [p for p in paths if p.is_file()]
     if not present:
         raise FileNotFoundError(
@@ -64,7 +64,6 @@ def labelled_predictions(
     features let :func:`backtest` score every row with the production version instead.
     """
     from bantay.monitoring.drift import sample
-    from bantay.serving.scoring import prediction_path
 
     cfg = settings.model(model)
     if labels.empty:
@@ -72,7 +71,7 @@ def labelled_predictions(
     right = labels[[ENTITY, TIMESTAMP, cfg.label]].drop_duplicates([ENTITY, TIMESTAMP], keep="last")
     parts = []
     for observed in sorted(pd.to_datetime(right[TIMESTAMP], utc=True).dt.date.unique()):
-        path = prediction_path(settings, model, observed)
+        path = settings.layout.prediction_path(model, observed)
         if not path.is_file():
             continue
         log_day = pd.read_parquet(path).drop(columns=[cfg.label], errors="ignore")
@@ -203,8 +202,8 @@ def _fitted_after(lineage: dict[str, Any], day: dt.date) -> bool:
     return until is not None and until.date() >= day
 
 
-def email_path(model: str, day: dt.date) -> Path:
-    path = bantay_home() / "outbox" / model / f"{day.isoformat()}.eml"
+def email_path(settings: Settings, model: str, day: dt.date) -> Path:
+    path = settings.layout.outbox(model) / f"{day.isoformat()}.eml"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -415,7 +414,7 @@ def check_day(
     expiry = settings.storage.presign_expiry_hours * 3600
     report_url = store.presigned_url(html_uri, expiry) if html_uri else "(no report: too few rows)"
     message = _render_email(settings, model, day, judged, decision, report_url, run_url)
-    path = email_path(model, day)
+    path = email_path(settings, model, day)
     path.write_bytes(message.as_bytes(policy=email.policy.SMTP))
     out = {
         "model": model,
@@ -486,7 +485,7 @@ def send_day_email(settings: Settings, model: str, day: dt.date) -> str:
 
     from bantay.notify.mailer import send_email
 
-    path = email_path(model, day)
+    path = email_path(settings, model, day)
     message = email_lib.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     send_email(message, settings.notify.smtp_conn_id)
     return str(message["Subject"])

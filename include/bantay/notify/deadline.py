@@ -71,13 +71,11 @@ def late_stages(
                 "scoring and the drift check wait for it",
             )
         ]
-    from bantay.serving.scoring import prediction_path
-
     late: list[Late] = []
     for model in settings.models:
         if model.name in never_served:
             continue
-        if not prediction_path(settings, model.name, day).exists():
+        if not settings.layout.prediction_path(model.name, day).exists():
             late.append(Late(SCORING_DAG, model.name, f"no prediction log for {day}"))
         elif day not in drift_days.get(model.name, set()):
             late.append(Late(DRIFT_DAG, model.name, f"no drift check of {day}"))
@@ -138,7 +136,7 @@ def never_served(settings: Settings, registry: Registry) -> list[str]:
 
 
 def _notice_marker(settings: Settings, model: str) -> Path:
-    return settings.data_dir / "deadline" / f"{model}.no_production_version_notified"
+    return settings.layout.deadline_marker(model)
 
 
 def render_no_production_email(settings: Settings, models: list[str]) -> EmailMessage:

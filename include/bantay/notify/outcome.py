@@ -10,6 +10,7 @@ person; both send with :func:`send_retrain_outcome`. Scheduled and manual runs s
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from pathlib import Path
@@ -110,14 +111,10 @@ def _fmt(x: Any) -> str:
     return "n/a" if x is None else f"{float(x):.3f}"
 
 
-def outbox_path(model: str, run_id: str, outcome: Outcome) -> Path:
+def outbox_path(settings: Settings, model: str, run_id: str, outcome: Outcome) -> Path:
     """Where the outcome e-mail of one run is kept (next to the drift e-mails)."""
-    import re
-
-    from bantay.settings import bantay_home
-
     key = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
-    path = bantay_home() / "outbox" / model / f"retrain-{key}-{outcome}.eml"
+    path = settings.layout.outbox(model) / f"retrain-{key}-{outcome}.eml"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -156,7 +153,7 @@ def send_retrain_outcome(
     )
     msg["From"] = settings.notify.sender
     msg["To"] = ", ".join(settings.model(model).recipients)
-    path = outbox_path(model, ctx["run_id"], outcome)
+    path = outbox_path(settings, model, ctx["run_id"], outcome)
     path.write_bytes(msg.as_bytes(policy=email.policy.SMTP))
     conn_id = settings.notify.smtp_conn_id
     try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,10 +29,6 @@ from bantay.settings import Settings
 
 log = logging.getLogger(__name__)
 BATCH = 5_000
-
-
-def prediction_path(settings: Settings, model: str, day: dt.date) -> Path:
-    return partition_path(settings.predictions_dir, model, day)
 
 
 def active_learners(settings: Settings, day: dt.date) -> np.ndarray:
@@ -157,7 +152,7 @@ def score_day(
     end_of_day = pd.Timestamp(dt.datetime.combine(day, dt.time(23, 59), dt.UTC))
     frame.insert(1, TIMESTAMP, end_of_day)
     frame[TIMESTAMP] = frame[TIMESTAMP].astype("datetime64[us, UTC]")
-    path = prediction_path(settings, model, day)
+    path = settings.layout.prediction_path(model, day)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     frame.to_parquet(tmp, index=False)

@@ -13,7 +13,6 @@ from bantay.settings.core import (
     ModelSettings,
     Settings,
     TrialSpec,
-    bantay_home,
     get_settings,
     load_settings,
 )
@@ -30,7 +29,6 @@ __all__ = [
     "ModelSettings",
     "Settings",
     "TrialSpec",
-    "bantay_home",
     "get_settings",
     "load_settings",
 ]

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +34,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from bantay.layout import Layout
 from bantay.settings.drift import DriftConfig
 from bantay.settings.gate import GateConfig
 from bantay.settings.search_space import SearchSpaceError, expand_search_space
@@ -40,11 +49,6 @@ class ConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def bantay_home() -> Path:
-    """Root for local state (data, registry, online store); ``BANTAY_HOME`` or ``./var``."""
-    return Path(os.environ.get("BANTAY_HOME", "var")).resolve()
 
 
 class ColumnRule(_Strict):
@@ -293,7 +297,13 @@ class Settings(BaseSettings):
     )
 
     project: str = "bantay"
-    data_dir: Path = Field(default_factory=lambda: bantay_home() / "data")
+    home: Path = Field(
+        Path("var"),
+        description="local state: run folders, SQLite files, e-mail outbox (BANTAY_HOME)",
+    )
+    data_dir: Path | None = Field(
+        None, description="the lake: raw/, accepted/, quarantine/, predictions/ (default home/data)"
+    )
     features: FeatureSettings = FeatureSettings()
     models: list[ModelSettings] = Field(
         default_factory=lambda: [ModelSettings(name="learner_risk")], min_length=1
@@ -302,6 +312,9 @@ class Settings(BaseSettings):
     feast: FeastSettings = FeastSettings()
     notify: NotifySettings = NotifySettings()
     registry_conn_id: str = "bantay_registry"
+    registry_url: SecretStr | None = Field(
+        None, description="SQLAlchemy URL of the registry; wins over registry_conn_id"
+    )
     drift_schedule: str | None = "0 6 * * *"
     nightly_deadline: str | None = Field(
         "0 8 * * *",
@@ -352,17 +365,31 @@ class Settings(BaseSettings):
             "(add it under 'models:' in bantay.yaml)"
         )
 
+    @model_validator(mode="after")
+    def _absolute_paths(self) -> Settings:
+        # Resolved once, when settings load: a task that changes directory keeps the same paths.
+        home = Path(self.home).expanduser().resolve()
+        object.__setattr__(self, "home", home)
+        data = Path(self.data_dir).expanduser().resolve() if self.data_dir else home / "data"
+        object.__setattr__(self, "data_dir", data)
+        return self
+
+    @property
+    def layout(self) -> Layout:
+        """Every path of this deployment (see :mod:`bantay.layout`)."""
+        return Layout(home=self.home, data=self.data_dir)
+
     @property
     def raw_dir(self) -> Path:
-        return self.data_dir / "raw"
+        return self.layout.raw
 
     @property
     def quarantine_dir(self) -> Path:
-        return self.data_dir / "quarantine"
+        return self.layout.quarantine
 
     @property
     def predictions_dir(self) -> Path:
-        return self.data_dir / "predictions"
+        return self.layout.predictions
 
 
 def _format_error(exc: ValidationError) -> str:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore.client import BaseClient
 
+    from bantay.settings import Settings
+
 log = logging.getLogger(__name__)
 
 REGISTRY_URL_ENV = "BANTAY_REGISTRY_URL"
@@ -111,20 +113,15 @@ def connection_to_sqlalchemy_url(conn: Any) -> str:
     return _normalise_scheme(conn.get_uri())
 
 
-def default_registry_url() -> str:
-    """SQLite file under ``BANTAY_HOME`` (default ``./var``): the embedded, zero-setup registry."""
-    from bantay.settings import bantay_home
-
-    return f"sqlite:///{bantay_home() / 'registry.db'}"
-
-
-def registry_url(conn_id: str = DEFAULT_REGISTRY_CONN_ID) -> str:
-    """The registry database URL: ``$BANTAY_REGISTRY_URL``, else Connection ``conn_id``, else SQLite.
+def registry_url(settings: Settings) -> str:
+    """The registry database URL: ``settings.registry_url`` (``$BANTAY_REGISTRY_URL``), else the
+    Airflow connection ``settings.registry_conn_id``, else the embedded SQLite file under home.
 
     The value may contain a password: log it only through ``redact_url``.
     """
-    env = os.environ.get(REGISTRY_URL_ENV)
-    if env:
+    conn_id = settings.registry_conn_id
+    if settings.registry_url is not None:
+        env = settings.registry_url.get_secret_value()
         log.debug("registry URL from $%s: %s", REGISTRY_URL_ENV, redact_url(env))
         return _normalise_scheme(env)
     conn = _get_connection(conn_id)
@@ -132,7 +129,7 @@ def registry_url(conn_id: str = DEFAULT_REGISTRY_CONN_ID) -> str:
         url = connection_to_sqlalchemy_url(conn)
         log.debug("registry URL from Airflow connection %r: %s", conn_id, redact_url(url))
         return url
-    url = default_registry_url()
+    url = f"sqlite:///{settings.layout.registry_db}"
     log.debug(
         "no $%s and no Airflow connection %r: using the embedded registry %s",
         REGISTRY_URL_ENV,

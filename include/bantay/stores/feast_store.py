@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bantay.settings import Settings, bantay_home
+from bantay.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,13 +23,13 @@ def feast_env(settings: Settings) -> dict[str, str]:
     """The ``${ENV}`` values ``feature_store.yaml`` needs; set in ``os.environ`` unless already set.
 
     In the stack these come from the deployment (compose or Helm); locally they default to files
-    under ``BANTAY_HOME``.
+    under the settings' home (:class:`bantay.layout.Layout`).
     """
-    home = bantay_home()
+    layout = settings.layout
     defaults = {
-        "BANTAY_DATA_DIR": str(settings.data_dir),
-        "BANTAY_FEAST_REGISTRY_URL": f"sqlite:///{home / 'feast_registry.db'}",
-        "BANTAY_FEAST_ONLINE_PATH": str(home / "online_store.db"),
+        "BANTAY_DATA_DIR": str(layout.data),
+        "BANTAY_FEAST_REGISTRY_URL": f"sqlite:///{layout.feast_registry_db}",
+        "BANTAY_FEAST_ONLINE_PATH": str(layout.online_store_db),
         "BANTAY_FEAST_REDIS": "127.0.0.1:6379",
         # Spark profile: local Spark's Python workers run this interpreter (it has feast and
         # bantay); on a cluster the deployment sets the executors' interpreter.
@@ -37,7 +37,7 @@ def feast_env(settings: Settings) -> dict[str, str]:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
-    home.mkdir(parents=True, exist_ok=True)
+    layout.home.mkdir(parents=True, exist_ok=True)
     return {k: os.environ[k] for k in defaults}
 
 

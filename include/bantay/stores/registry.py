@@ -40,4 +40,4 @@ def _registry_at(url: str) -> Registry:
 
 def registry_for(settings: Settings) -> Registry:
     """The registry of these settings, checked to be migrated; one engine per URL and process."""
-    return _registry_at(registry_url(settings.registry_conn_id))
+    return _registry_at(registry_url(settings))

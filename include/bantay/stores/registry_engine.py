@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -29,6 +29,9 @@ from bantay.stores.registry_models import (
 )
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from bantay.settings import Settings
 
 
 def _is_sqlite_memory(url: sa.URL) -> bool:
@@ -93,9 +96,9 @@ class RegistryDatabase:
         self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
 
     @classmethod
-    def from_connection(cls, conn_id: str = DEFAULT_REGISTRY_CONN_ID) -> Self:
-        """The registry named by ``$BANTAY_REGISTRY_URL`` / Connection ``conn_id`` / default."""
-        return cls(registry_url(conn_id))
+    def from_settings(cls, settings: Settings) -> Self:
+        """The registry these settings name (see :func:`bantay.stores.connections.registry_url`)."""
+        return cls(registry_url(settings))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact_url(self._url)!r})"

@@ -20,9 +20,8 @@ from typing import Any
 import pandas as pd
 
 from bantay.layout import PARTITION_FILE, PARTITION_GLOB, accepted_root
-from bantay.layout import run_dir as _run_dir
 from bantay.schema import CATEGORICAL, ENTITY, TIMESTAMP, feature_set
-from bantay.settings import ModelSettings, Settings, bantay_home
+from bantay.settings import ModelSettings, Settings, get_settings
 from bantay.stores.model_store import model_store_for
 from bantay.stores.registry import registry_for
 
@@ -49,7 +48,7 @@ class RunContext:
 
 
 def run_dir(ctx: RunContext) -> Path:
-    return _run_dir(bantay_home(), ctx.model, ctx.key)
+    return get_settings().layout.run_dir(ctx.model, ctx.key)
 
 
 def code_version() -> dict[str, str | None]:

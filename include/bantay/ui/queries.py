@@ -68,7 +68,7 @@ class Reader:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Reader:
         settings = settings or get_settings()
-        registry = Registry.from_connection(settings.registry_conn_id)
+        registry = Registry.from_settings(settings)
         store = ModelStore.from_connection(
             settings.storage.bucket, settings.storage.prefix, settings.storage.aws_conn_id
         )
