@@ -37,13 +37,14 @@ import pandas as pd
 from eval_world import FEATURES, World, fit_model, predict, stamp
 
 from bantay import simulate as sim
+from bantay.monitoring.episodes import regime_since
 from bantay.monitoring.guards import DayRecord, drift_start
 from bantay.monitoring.tasks import decide_day
 from bantay.schema import CATEGORICAL, ENTITY, LABEL, TIMESTAMP
 from bantay.settings import load_settings
 from bantay.settings.drift import DriftConfig
 from bantay.simulate.labels import is_observation_day
-from bantay.training.tasks import fitted_lineage, reference_days, regime_since
+from bantay.training.tasks import fitted_lineage, reference_days
 from bantay.vocabulary import DRIFT_REASON_PREFIX, Action, Verdict
 
 SETTINGS = load_settings()

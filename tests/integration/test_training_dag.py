@@ -125,8 +125,8 @@ def test_rerunning_a_run_updates_its_own_record(first_run):
 
     training = build_training_set(settings, ctx)
     results = [tune_one(settings, ctx, training, t) for t in trials(settings, "learner_risk")[:1]]
-    first = evaluate_candidate(settings, ctx, training, results)
-    second = evaluate_candidate(settings, ctx, training, results)
+    first = evaluate_candidate(settings, ctx, training, results, _regime(settings, ctx))
+    second = evaluate_candidate(settings, ctx, training, results, _regime(settings, ctx))
     reg = registry_for(settings)
     mine = [v for v in reg.list_versions("learner_risk") if v.airflow_run_id == ctx.run_id]
     assert len(mine) == 1
@@ -159,7 +159,7 @@ def test_shuffled_labels_are_rejected_and_never_promoted(first_run):
     frame.loc[learn, "at_risk"] = shuffled
     frame.to_parquet(training["path"], index=False)
     results = [tune_one(settings, ctx, training, t) for t in trials(settings, "learner_risk")]
-    evaluation = evaluate_candidate(settings, ctx, training, results)
+    evaluation = evaluate_candidate(settings, ctx, training, results, _regime(settings, ctx))
     assert evaluation["passed"] is False
     reasons = " ".join(evaluation["reasons"])
     assert "quality.roc_auc" in reasons and "regression.pr_auc" in reasons
@@ -259,3 +259,12 @@ def test_a_features_run_in_progress_holds_the_run_until_it_ends(first_run):
     }
     assert seen["holding_runs"] == [backfill]
     assert f"(bantay_features run {backfill} running)" in seen["why"][0]
+
+
+def _regime(settings, ctx):
+    """What the training DAG's edge hands the evaluation: the regime the drift check decided."""
+    from bantay.monitoring.episodes import regime_since
+    from bantay.stores.registry import registry_for
+
+    as_of = dt.datetime.fromisoformat(ctx.as_of)
+    return regime_since(registry_for(settings), ctx.model, as_of)

@@ -44,7 +44,7 @@ def _train(settings, ctx):
 
     training = build_training_set(settings, ctx)
     results = [tune_one(settings, ctx, training, t) for t in trials(settings, ctx.model)[:1]]
-    return evaluate_candidate(settings, ctx, training, results)
+    return evaluate_candidate(settings, ctx, training, results, _regime(settings, ctx))
 
 
 def _ctx(run_id: str, as_of: dt.date, reason: str):
@@ -152,3 +152,12 @@ def test_a_staged_file_changed_after_the_gate_is_never_published(
     store = model_store_for(settings)
     assert store.pointer("learner_risk")["version"] == production
     assert version not in store.list_versions("learner_risk")
+
+
+def _regime(settings, ctx):
+    """What the training DAG's edge hands the evaluation: the regime the drift check decided."""
+    from bantay.monitoring.episodes import regime_since
+    from bantay.stores.registry import registry_for
+
+    as_of = dt.datetime.fromisoformat(ctx.as_of)
+    return regime_since(registry_for(settings), ctx.model, as_of)

@@ -11,15 +11,10 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from bantay.monitoring.episodes import drift_since, regime_since
 from bantay.schema import TIMESTAMP
 from bantay.settings import get_settings
-from bantay.training.tasks import (
-    drift_since,
-    fitted_lineage,
-    fitted_until,
-    reference_days,
-    regime_since,
-)
+from bantay.training.tasks import fitted_lineage, fitted_until, reference_days
 
 DAY = dt.date(2026, 11, 10)
 
@@ -32,7 +27,7 @@ class Reports:
 
     def drift_reports(self, model: str, since: dt.date | None = None) -> list:
         return [
-            SimpleNamespace(report_date=d, verdict=v)
+            SimpleNamespace(report_date=d, verdict=v, decision="no_action")
             for d, v in sorted(self.verdicts.items())
             if since is None or d >= since
         ]
@@ -122,11 +117,19 @@ def test_a_performance_episode_began_when_its_evidence_was_observed() -> None:
     are counted from that observation day."""
     evidence = DAY - dt.timedelta(days=14)
     reports = [
-        SimpleNamespace(report_date=DAY, verdict="OK", evidence_day=None),
+        SimpleNamespace(report_date=DAY, verdict="OK", evidence_day=None, decision="no_action"),
         SimpleNamespace(
-            report_date=DAY + dt.timedelta(days=1), verdict="PERFORMANCE", evidence_day=evidence
+            report_date=DAY + dt.timedelta(days=1),
+            verdict="PERFORMANCE",
+            evidence_day=evidence,
+            decision="no_action",
         ),
-        SimpleNamespace(report_date=DAY + dt.timedelta(days=2), verdict="DRIFT", evidence_day=None),
+        SimpleNamespace(
+            report_date=DAY + dt.timedelta(days=2),
+            verdict="DRIFT",
+            evidence_day=None,
+            decision="no_action",
+        ),
     ]
     reg = SimpleNamespace(drift_reports=lambda model, since=None: reports)
     assert drift_since(reg, "m", _at(DAY + dt.timedelta(days=3))) == evidence

@@ -240,10 +240,16 @@ def training_dag(settings: Settings, model: ModelSettings, doc_md: str | None = 
 
         @task
         def evaluate(ctx: dict, training: dict, results: list[dict]) -> dict:
+            from bantay.monitoring.episodes import regime_since
             from bantay.settings import get_settings
+            from bantay.stores.registry import registry_for
             from bantay.training.tasks import RunContext, evaluate_candidate
 
-            return evaluate_candidate(get_settings(), RunContext(**ctx), training, list(results))
+            settings, run = get_settings(), RunContext(**ctx)
+            regime = regime_since(
+                registry_for(settings), run.model, dt.datetime.fromisoformat(run.as_of)
+            )
+            return evaluate_candidate(settings, run, training, list(results), regime)
 
         # Only the approval branch is skipped on a rejection; publish_and_promote follows from
         # the approvals' trigger rules and tell_on_call still runs to report the rejection.

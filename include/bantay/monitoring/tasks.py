@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from bantay.layout import PARTITION_FILE, PARTITION_GLOB, accepted_root, partition_day
+from bantay.monitoring.episodes import episode_start
 from bantay.schema import ENTITY, TIMESTAMP
 from bantay.settings import ModelSettings, Settings
 
@@ -282,20 +283,6 @@ def held_out_quality(manifest: dict[str, Any]) -> tuple[float, int, int] | None:
     if auc is None or not rows or positives is None or not 0 < positives < rows:
         return None
     return float(auc), int(positives), int(rows - positives)
-
-
-def episode_start(day: dt.date, history: list[Any]) -> dt.date:
-    """The first day of the drift episode that ends on ``day``: its first DRIFT or PERFORMANCE
-    day, or earlier the day a PERFORMANCE verdict's evidence was observed."""
-    from bantay.monitoring.guards import drift_start
-
-    began = drift_start(day, history)
-    seen = [
-        r.evidence_day
-        for r in history
-        if began <= r.report_date <= day and getattr(r, "evidence_day", None)
-    ]
-    return min([began, *seen])
 
 
 def judge_day(settings: Settings, model: str, day: dt.date, reg: Any, store: Any) -> dict:

@@ -169,46 +169,6 @@ def tune_one(
 # -- evaluation and the gate ---------------------------------------------------------------
 
 
-# Verdicts of the drift check that open (or keep open) a drift episode.
-_DRIFT_VERDICTS = ("DRIFT", "PERFORMANCE")
-
-
-def drift_since(reg: Any, model: str, as_of: dt.datetime) -> dt.date | None:
-    """The first day of the drift episode still open at ``as_of`` (None: none is open).
-
-    The episode is the run of consecutive DRIFT or PERFORMANCE days that ends on the newest
-    drift check before ``as_of``; it began on its first day, or earlier on the day its evidence
-    was observed (a PERFORMANCE verdict rests on labels observed weeks before). Whatever started
-    the run (the schedule, a drift event or a person), a version fitted on rows from that day on
-    answers that drift.
-    """
-    reports = reg.drift_reports(model, since=as_of.date() - dt.timedelta(days=120))
-    by_day = {r.report_date: r for r in reports if r.report_date < as_of.date()}
-    if not by_day or by_day[max(by_day)].verdict not in _DRIFT_VERDICTS:
-        return None
-    day = max(by_day)
-    episode = [by_day[day]]
-    while (prev := by_day.get(day - dt.timedelta(days=1))) and prev.verdict in _DRIFT_VERDICTS:
-        episode.append(prev)
-        day = prev.report_date
-    seen = [getattr(r, "evidence_day", None) or r.report_date for r in episode]
-    return min(min(seen), day)
-
-
-def regime_since(reg: Any, model: str, as_of: dt.datetime) -> dt.date | None:
-    """The first day of the input regime a new version is fitted in: an open drift's first
-    day, else the one the serving version answered. Carried from version to version, so the
-    next weekly version keeps the new regime as its reference until its own fitted days cover a
-    whole reference window (else the alarm would return, the baseline moved back to old days)."""
-    since = drift_since(reg, model, as_of)
-    if since is not None:
-        return since
-    serving = reg.production_version(model)
-    fitted = ((serving.lineage or {}).get("fitted") or {}) if serving else {}
-    answered = fitted.get("drift_since") if fitted.get("rows_after_drift") else None
-    return dt.date.fromisoformat(answered) if answered else None
-
-
 def fitted_lineage(frame: pd.DataFrame, since: dt.date | None) -> dict[str, Any]:
     """What the published model was fitted on: rows, time span, and rows since the drift."""
     times = pd.to_datetime(frame[TIMESTAMP], utc=True)
@@ -406,13 +366,20 @@ def _judge(
 
 
 def evaluate_candidate(
-    settings: Settings, ctx: RunContext, training: dict[str, Any], results: list[dict]
+    settings: Settings,
+    ctx: RunContext,
+    training: dict[str, Any],
+    results: list[dict],
+    regime: dt.date | None,
 ) -> dict:
     """Pick the best trial and judge it: fitted on train+valid, scored on the held-out test rows
     against production (on the rows neither was fitted on), through the gate. The version that
     goes on is the same setting refit on every row (train, valid and test): the gate judged the
     procedure on rows it had not seen, and the published model learns the newest rows too,
-    which after a drift are the drifted ones. Records the candidate (or the rejection)."""
+    which after a drift are the drifted ones. Records the candidate (or the rejection).
+
+    ``regime``: the first day of the input regime the version is fitted in (an open drift's, or
+    the one the serving version answered), decided by the drift check's episodes."""
     import joblib
 
     from bantay.stores.registry_models import new_version_id
@@ -431,7 +398,7 @@ def evaluate_candidate(
     final = fit_final(best, everything, features, label_col=model.label)
     as_of = dt.datetime.fromisoformat(ctx.as_of)
     reg = registry_for(settings)
-    fitted = fitted_lineage(everything, regime_since(reg, ctx.model, as_of))
+    fitted = fitted_lineage(everything, regime)
     window = reference_days(model, fitted, as_of)
     log.info("published model fitted on %s; drift reference %s", fitted, window)
     # Keyed on the run: a re-run of this task names (and overwrites) the same version.
