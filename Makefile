@@ -27,6 +27,7 @@ stop: venv
 
 test: venv
 	$(BIN)/ruff check include dags tests benchmarks scripts plugins
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -m "not spark and not celery"
 
 test-unit: venv
@@ -54,6 +55,7 @@ test-infra: venv
 lint: venv
 	$(BIN)/ruff check include dags tests benchmarks scripts plugins
 	$(BIN)/ruff format --check include dags tests benchmarks scripts plugins
+	$(BIN)/lint-imports
 	infra/terraform/lint.sh
 
 format: venv

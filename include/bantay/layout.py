@@ -54,6 +54,15 @@ def partition_path(root: Path, name: str, day: dt.date) -> Path:
     return partition_dir(root, name, day) / PARTITION_FILE
 
 
+def staging_path(root: Path, name: str, day: dt.date) -> Path:
+    """Where the data contract writes a day before renaming it into place.
+
+    While it exists the day is being (re)written: the training window check waits on it. A
+    left-over one means a write was interrupted; the next contract run of the day replaces it.
+    """
+    return partition_path(root, name, day).with_name(f".{PARTITION_FILE}.tmp")
+
+
 def partition_day(folder: Path) -> dt.date:
     """The day of a ``date=YYYY-MM-DD`` folder; ValueError naming the folder otherwise."""
     key, _, value = Path(folder).name.partition("=")

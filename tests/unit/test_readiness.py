@@ -280,7 +280,7 @@ def _touch(path):
 
 
 def test_scan_reads_the_trees_bantay_layout_defines(tmp_path):
-    from bantay.features.contract import staging_path
+    from bantay.layout import staging_path
 
     acc, qua, raw = accepted_root(tmp_path), quarantine_root(tmp_path), raw_root(tmp_path)
     src = "learning_activity"

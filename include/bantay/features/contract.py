@@ -32,13 +32,13 @@ from bantay.features.rules import (
     check_table,
 )
 from bantay.layout import (
-    PARTITION_FILE,
     REASON_FILE,
     accepted_root,
     attempt_dirs,
     new_attempt_dir,
     partition_dir,
     partition_path,
+    staging_path,
 )
 from bantay.schema import ENTITY, LABEL_SOURCE, source_columns
 from bantay.settings import ContractSettings, Settings
@@ -53,7 +53,6 @@ __all__ = [
     "enforce",
     "enforce_for",
     "quarantine",
-    "staging_path",
 ]
 
 log = logging.getLogger(__name__)
@@ -238,15 +237,6 @@ def _canonical(table: pa.Table, source: str) -> pa.Table:
         else:
             arrays.append(col.cast(_ARROW[kind]))
     return pa.table(arrays, names=list(columns))
-
-
-def staging_path(accepted_dir: Path, source: str, day: dt.date) -> Path:
-    """Where ``accept`` writes a day before renaming it into place.
-
-    While it exists the day is being (re)written: the training window check waits on it. A
-    left-over one means a write was interrupted; the next contract run of the day replaces it.
-    """
-    return partition_path(accepted_dir, source, day).with_name(f".{PARTITION_FILE}.tmp")
 
 
 def accept(result: ContractResult, accepted_dir: Path) -> Path:

@@ -43,8 +43,8 @@ Materialization into the online store is not waited for: training reads the offl
 accepted tree) and bantay keeps no per-day record of the online store; a features run that is
 still materializing is a run in progress and holds its days anyway.
 
-:func:`check_window` is the rule, pure over plain values; :func:`scan` reads the layout that
-``bantay.layout`` defines (listings and file tests only, no parquet is opened).
+:func:`check_window` is the rule, pure over plain values; :func:`bantay.features.lake.scan` reads
+the lake (listings and file tests only, no parquet is opened).
 """
 
 from __future__ import annotations
@@ -53,21 +53,11 @@ import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from bantay.layout import (
-    PARTITION_FILE,
-    PARTITION_GLOB,
-    REASON_FILE,
-    accepted_root,
-    attempt_dirs,
-    partition_day,
-    partition_dir,
-    quarantine_root,
-    raw_root,
-)
+from bantay.features.lake import SourceDays, scan
 from bantay.settings import ModelSettings, Settings
+from bantay.stores.feast_store import store
 
 FEATURES_DAG_ID = "bantay_features"
 _LISTED_RANGE = 4  # this many consecutive days or more are written as "first .. last"
@@ -84,20 +74,6 @@ class DayStatus(enum.StrEnum):
 
 
 DECIDED = frozenset({DayStatus.ACCEPTED, DayStatus.QUARANTINED, DayStatus.ABSENT})
-
-
-@dataclass(frozen=True)
-class SourceDays:
-    """What the lake holds for one source, by day: a snapshot of the trees bantay.layout names."""
-
-    accepted: frozenset[dt.date] = frozenset()
-    quarantined: frozenset[dt.date] = frozenset()  # an attempt with its reason.json
-    delivered: frozenset[dt.date] = frozenset()  # a raw folder with a parquet file
-    writing: frozenset[dt.date] = frozenset()  # the contract's staging file in accepted/
-
-    @property
-    def decided(self) -> frozenset[dt.date]:
-        return self.accepted | self.quarantined
 
 
 @dataclass(frozen=True)
@@ -372,60 +348,12 @@ def check_window(
     return WindowCheck(window[0], window[-1], now, result)
 
 
-# -- the filesystem edge -------------------------------------------------------------------
-
-
-def _dated_folders(root: Path, source: str, first: dt.date) -> list[tuple[dt.date, Path]]:
-    """``date=D`` folders of one source from ``first`` on; other names are not partitions."""
-    found = []
-    for folder in (Path(root) / source).glob(PARTITION_GLOB):
-        try:
-            day = partition_day(folder)
-        except ValueError:
-            continue
-        if day >= first and folder.is_dir():
-            found.append((day, folder))
-    return found
-
-
-def scan(data_dir: Path, sources: Iterable[str], days: Sequence[dt.date]) -> dict[str, SourceDays]:
-    """What the lake holds for ``sources``: accepted and quarantined days from the window's
-    first day on (later days decide whether a never-delivered day is closed), raw deliveries
-    and staging files on the window's days. Listings and file tests only; no parquet is read."""
-    from bantay.features.contract import staging_path
-
-    accepted, quarantine, raw = (
-        accepted_root(data_dir),
-        quarantine_root(data_dir),
-        raw_root(data_dir),
-    )
-    first = min(days)
-    out = {}
-    for source in dict.fromkeys(sources):
-        kept = {
-            d for d, f in _dated_folders(accepted, source, first) if (f / PARTITION_FILE).is_file()
-        }
-        held = {
-            d
-            for d, _ in _dated_folders(quarantine, source, first)
-            if any((a / REASON_FILE).is_file() for a in attempt_dirs(quarantine, source, d))
-        }
-        delivered = {d for d in days if any(partition_dir(raw, source, d).glob("*.parquet"))}
-        writing = {d for d in days if staging_path(accepted, source, d).exists()}
-        out[source] = SourceDays(
-            frozenset(kept), frozenset(held), frozenset(delivered), frozenset(writing)
-        )
-    return out
-
-
 def model_sources(settings: Settings, model: ModelSettings) -> list[str]:
     """The feature sources a model reads, from its feature service in Feast's registry.
 
     bantay's feature views are named after the source they read (``accepted/<view>/``); a view
     that ``bantay_features`` does not validate could never be checked, so it is refused here
     rather than trained on unchecked."""
-    from bantay.stores.feast_store import store
-
     service = store(settings).get_feature_service(model.feature_service)
     views = sorted({p.name for p in service.feature_view_projections})
     unknown = [v for v in views if v not in settings.features.sources]

@@ -11,13 +11,14 @@ with ``__``, e.g. ``BANTAY_STORAGE__BUCKET``), ``bantay.yaml`` (path in ``BANTAY
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from croniter import croniter
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -51,16 +52,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ColumnRule(_Strict):
-    """Data-contract rule for one column of a raw partition."""
-
-    dtype: Literal["int64", "float64", "string"]
-    min: float | None = None
-    max: float | None = None
-    max_null_ratio: float = Field(0.02, ge=0, le=1)
-    allowed: list[str] | None = None
-
-
 class ContractSettings(_Strict):
     """Thresholds for the data contract checked before anything is materialized."""
 
@@ -75,8 +66,6 @@ def _manual(value: str | None) -> str | None:
     """``manual`` (or ``none``) turns a DAG's schedule off; anything else must be a cron string."""
     if value is None or value.strip().lower() in ("manual", "none", ""):
         return None
-    from croniter import croniter
-
     if not croniter.is_valid(value):
         raise ValueError(
             f"{value!r} is not a cron expression (five fields, e.g. '0 4 * * 0' for Sundays at "
@@ -87,8 +76,6 @@ def _manual(value: str | None) -> str | None:
 
 def _recipients(value: list[str]) -> list[str]:
     """E-mail addresses, checked when the configuration loads rather than when a mail bounces."""
-    from email_validator import EmailNotValidError, validate_email
-
     bad = []
     for address in value:
         try:
@@ -106,7 +93,6 @@ class FeatureSettings(_Strict):
     """The features DAG: where raw partitions arrive and how long to wait for them."""
 
     schedule: str | None = "0 0 * * *"
-    start_date: dt.date = dt.date(2026, 1, 1)
     sources: tuple[str, ...] = FEATURE_SOURCES
     sensor_timeout_hours: float = Field(6, gt=0, le=48)
     sensor_poke_minutes: float = Field(10, gt=0)
@@ -147,7 +133,6 @@ class ModelSettings(_Strict):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
     feature_service: str = "learner_risk_v1"
-    entity: str = "learner_id"
     label: str = "at_risk"
     label_source: str = LABEL_SOURCE
     approval: Literal["auto", "manual"] = "auto"

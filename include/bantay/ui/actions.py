@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 
 from bantay.airflow.training_dag import training_dag_id
-from bantay.ui.app import relative
 from bantay.ui.auth import DRIFT, REBASELINE, ROLLBACK, require_trigger, same_origin
 from bantay.ui.queries import reader
+from bantay.ui.render import relative
 
 router = APIRouter(dependencies=[Depends(same_origin)])
 Reason = Annotated[str, Form(max_length=2000)]

@@ -18,6 +18,7 @@ from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, HTTPException, Request, status
 
 from bantay.airflow.training_dag import training_dag_id
+from bantay.settings import get_settings
 
 FEATURES, SCORING, DRIFT, ROLLBACK, REBASELINE = (
     "bantay_features",
@@ -31,8 +32,6 @@ TRAINING_PREFIX = training_dag_id("")
 
 def bantay_dags() -> list[str]:
     """Every bantay DAG: the shared ones and one training DAG per configured model."""
-    from bantay.settings import get_settings
-
     models = [m.name for m in get_settings().models]
     return [FEATURES, SCORING, DRIFT, ROLLBACK, REBASELINE, *(training_dag_id(m) for m in models)]
 

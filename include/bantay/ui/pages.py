@@ -10,9 +10,9 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from bantay.ui import views
-from bantay.ui.app import HERE, relative, render
 from bantay.ui.auth import DRIFT, SCORING, TRAINING_PREFIX
 from bantay.ui.queries import Reader, reader
+from bantay.ui.render import HERE, relative, render
 
 router = APIRouter()
 TABS = ("versions", "promotions", "drift", "serving")

@@ -13,9 +13,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from bantay.airflow.training_dag import training_dag_id
+from bantay.schema import feature_set
 from bantay.settings import Settings, get_settings
 from bantay.stores.model_store import ModelStore, ModelStoreError
 from bantay.stores.registry import Registry
@@ -224,9 +227,6 @@ class Reader:
     @staticmethod
     def _serving_day(path, threshold: float, features: set[str]) -> ServingDay:
         """One partition: score columns read, feature null counts from the parquet footer."""
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
         day = dt.date.fromisoformat(path.parent.name.split("=", 1)[1])
         parquet = pq.ParquetFile(path)
         meta = parquet.metadata
@@ -267,8 +267,6 @@ class Reader:
         )
 
     def settings_features(self) -> list[str]:
-        from bantay.schema import feature_set
-
         groups = feature_set()
         return [name for names in groups.values() for name in names]
 

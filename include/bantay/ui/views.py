@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,8 +175,6 @@ def model_row(reader: Reader, model: str) -> dict[str, Any]:
 
 def model_rows(reader: Reader) -> list[dict[str, Any]]:
     """Every configured model's row; the models are read side by side (S3 and SQL wait)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     names = reader.model_names()
     if len(names) == 1:
         return [model_row(reader, names[0])]
