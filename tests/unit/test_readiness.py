@@ -455,14 +455,15 @@ def test_the_sensor_passes_a_decided_window_and_says_what_it_lacks(sensor):
 def test_model_sources_come_from_the_feature_service_and_must_be_validated(monkeypatch):
     from types import SimpleNamespace
 
-    import bantay.stores.feast_store
+    import bantay.features.readiness
     from bantay.features.readiness import model_sources
     from bantay.settings import FeatureSettings
 
     views = ["learner_profile", "learning_activity", "learning_activity"]
     service = SimpleNamespace(feature_view_projections=[SimpleNamespace(name=v) for v in views])
     fake = SimpleNamespace(get_feature_service=lambda name: service)
-    monkeypatch.setattr(bantay.stores.feast_store, "store", lambda settings: fake)
+    # Fake at the boundary: Feast's registry, as the readiness module reaches it.
+    monkeypatch.setattr(bantay.features.readiness, "store", lambda settings: fake)
     model = ModelSettings(name="learner_engagement", feature_service="learner_engagement_v1")
     assert model_sources(Settings(), model) == ["learner_profile", "learning_activity"]
     narrow = Settings(features=FeatureSettings(sources=("learner_profile",)))
