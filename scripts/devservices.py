@@ -29,11 +29,16 @@ PG_URL_ENV = "BANTAY_TEST_PG_URL"
 DEFAULT_PG_SERVER_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port(preferred: int = 0) -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago: ``preferred`` when it is, else any."""
+    for port in dict.fromkeys((preferred, 0)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError("no free TCP port on 127.0.0.1")
 
 
 def serialised_moto_server(port: int, ip_address: str = "127.0.0.1") -> Any:
