@@ -500,7 +500,9 @@ def test_no_credentials_in_logs(aws_connection, s3_bucket, pg_url, monkeypatch, 
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="bantay")
 
-    registry = Registry.from_connection()
+    from bantay.settings import load_settings
+
+    registry = Registry.from_settings(load_settings())
     registry.upgrade()
     store = ModelStore.from_connection(bucket, PREFIX)
     publish(Promotion(store, registry), "v1", seed=1)
