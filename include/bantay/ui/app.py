@@ -18,7 +18,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from bantay.airflow.training_dag import training_dag_id
+from bantay.airflow.training_runs import training_dag_id
 from bantay.ui import fmt
 from bantay.ui.auth import ROLLBACK, may_trigger, require_read
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bantay.airflow.training_dag import training_dag_id
+from bantay.airflow.training_runs import training_dag_id
 from bantay.settings import Settings, get_settings
 from bantay.stores.model_store import ModelStore, ModelStoreError
 from bantay.stores.registry import Registry
