@@ -3,7 +3,7 @@
 ``feature_store.spark.yaml`` profile), as the population grows.
 
 For each size (learners x simulated days, training window in days) the raw partitions are
-simulated once; then, per engine, ``feast apply`` and ``bantay.training.tasks.build_training_set``
+simulated once; then, per engine, ``feast apply`` and ``bantay.training.dataset.build_training_set``
 (labels of the window as the entity frame, ``get_historical_features`` by feature service) run in
 a fresh process. The parent samples the RSS of that process and all its children (Spark's JVM and
 Python workers are children) every 0.2 s: **peak memory is of the whole process tree**. A build
@@ -46,8 +46,9 @@ def _step_build(p: dict[str, Any]) -> dict[str, Any]:
 
     logging.disable(logging.WARNING)
     os.environ["BANTAY_CONFIG"] = p["config"]
-    from bantay.stores.feast_store import apply
-    from bantay.training.tasks import RunContext, build_training_set
+    from bantay.stores.feast_store import apply, store
+    from bantay.training.dataset import build_training_set
+    from bantay.training.run import RunContext
 
     s = _bench.settings()
     t0 = time.perf_counter()
@@ -55,7 +56,7 @@ def _step_build(p: dict[str, Any]) -> dict[str, Any]:
     apply_s = time.perf_counter() - t0
     ctx = RunContext(model=MODEL, run_id=f"crossover-{p['engine']}", as_of=p["as_of"], reason="b")
     t0 = time.perf_counter()
-    summary = build_training_set(s, ctx)
+    summary = build_training_set(ctx, model=s.model(MODEL), layout=s.layout, feast=store(s))
     return {"_wall_s": time.perf_counter() - t0, "apply_s": apply_s, "summary": summary}
 
 

@@ -64,6 +64,7 @@ def main() -> None:
     from bantay.serving.batch_features import batch_features
     from bantay.serving.scoring import active_learners, online_feature_frame
     from bantay.stores.feast_store import apply
+    from bantay.stores.feast_store import store as feature_store
 
     _bench.flush_redis(args.redis_db)
     days = [FIRST + dt.timedelta(days=i) for i in range(args.days)]
@@ -88,16 +89,16 @@ def main() -> None:
         print(f"materialize one day into {store}: {seconds:.1f} s, {rows / seconds:,.0f} rows/s")
 
     settings = _store_settings("feature_store.yaml")
-    learners = active_learners(settings, days[-1])
+    learners = active_learners(settings.layout, days[-1])
     reads = {
         "Feast online, SQLite": lambda: online_feature_frame(
-            _store_settings("feature_store.yaml"), SERVICE, learners
+            feature_store(_store_settings("feature_store.yaml")), SERVICE, learners
         ),
         "Feast online, Redis": lambda: online_feature_frame(
-            _store_settings("feature_store.redis.yaml"), SERVICE, learners
+            feature_store(_store_settings("feature_store.redis.yaml")), SERVICE, learners
         ),
         "batch read of accepted partitions": lambda: batch_features(
-            _store_settings("feature_store.yaml"), SERVICE, learners, days[-1]
+            feature_store(_store_settings("feature_store.yaml")), SERVICE, learners, days[-1]
         ),
     }
     frames = {}

@@ -175,6 +175,7 @@ def _step_score(p: dict[str, Any]) -> dict[str, Any]:
     from devservices import s3_client_for, s3_hook_over
 
     from bantay.serving.scoring import active_learners, online_feature_frame, score_day
+    from bantay.stores.feast_store import store as feature_store
     from bantay.stores.model_store import ModelStore
     from bantay.training.pipeline import predict_scores
 
@@ -184,12 +185,21 @@ def _step_score(p: dict[str, Any]) -> dict[str, Any]:
     )
     day = dt.date.fromisoformat(p["day"])
     t0 = time.perf_counter()
-    summary = score_day(settings, MODEL, day, store=store)
+    summary = score_day(
+        day,
+        model=settings.model(MODEL),
+        layout=settings.layout,
+        store=store,
+        registry=None,  # no shadow is staged here, so the registry is never asked
+        feast=feature_store(settings),
+    )
     total = time.perf_counter() - t0
 
-    learners = active_learners(settings, day)
+    learners = active_learners(settings.layout, day)
     t0 = time.perf_counter()
-    frame = online_feature_frame(settings, settings.model(MODEL).feature_service, learners)
+    frame = online_feature_frame(
+        feature_store(settings), settings.model(MODEL).feature_service, learners
+    )
     online_s = time.perf_counter() - t0
     fitted, manifest = store.load_production(MODEL)
     t0 = time.perf_counter()

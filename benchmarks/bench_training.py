@@ -5,9 +5,9 @@ Steps, each in a fresh subprocess, ``--repeats`` times (median wall time of the 
 median peak RSS of the process; heavy libraries are imported before the clock starts and their
 import time is reported apart):
 
-1. ``bantay.training.tasks.build_training_set``: labels as the entity frame, Feast's point-in-time
+1. ``bantay.training.dataset.build_training_set``: labels as the entity frame, Feast's point-in-time
    join over the raw partitions (DuckDB offline store);
-2. ``bantay.training.tasks.trials`` and ``tune_one`` for every trial, one after the other, and their
+2. ``bantay.training.tuning.trials`` and ``tune_one`` for every trial, one after the other, and their
    sum (what the mapped ``tune`` tasks cost on one worker slot); again with
    ``OMP_NUM_THREADS=1`` (HistGradientBoosting is OpenMP-parallel: this is its cost when mapped
    tasks share the cores);
@@ -61,7 +61,7 @@ def as_of(first_day: dt.date, days: int) -> str:
 
 
 def _context(p: dict[str, Any]):
-    from bantay.training.tasks import RunContext
+    from bantay.training.run import RunContext
 
     return RunContext(model=MODEL, run_id=p["run_id"], as_of=p["as_of"], reason="benchmark")
 
@@ -84,13 +84,14 @@ def _step_build(p: dict[str, Any]) -> dict[str, Any]:
     logging.disable(logging.INFO)
     os.environ["BANTAY_CONFIG"] = p["config"]
     import_s = _preimport(
-        "pandas", "pyarrow.dataset", "feast", "bantay.features", "bantay.training.tasks"
+        "pandas", "pyarrow.dataset", "feast", "bantay.features", "bantay.training.dataset"
     )
-    from bantay.training.tasks import build_training_set
+    from bantay.stores.feast_store import store
+    from bantay.training.dataset import build_training_set
 
     s = _bench.settings()
     t0 = time.perf_counter()
-    summary = build_training_set(s, _context(p))
+    summary = build_training_set(_context(p), model=s.model(MODEL), layout=s.layout, feast=store(s))
     return {"_wall_s": time.perf_counter() - t0, "import_s": import_s, "summary": summary}
 
 
@@ -104,15 +105,15 @@ def _step_tune(p: dict[str, Any]) -> dict[str, Any]:
         "sklearn.ensemble",
         "sklearn.linear_model",
         "bantay.training",
-        "bantay.training.tasks",
+        "bantay.training.tuning",
     )
     from bantay.schema import feature_set
-    from bantay.training.tasks import tune_one
+    from bantay.training.tuning import tune_one
 
     s = _bench.settings()
     training = {"path": p["path"], "features": feature_set()}
     t0 = time.perf_counter()
-    result = tune_one(s, _context(p), training, p["trial"])
+    result = tune_one(training, p["trial"], model=s.model(MODEL))
     return {"_wall_s": time.perf_counter() - t0, "import_s": import_s, "result": result}
 
 
@@ -303,9 +304,9 @@ def main() -> None:
     summary = build["summary"]
     print(f"training set: {summary['rows']:,} rows in {build['_wall_s']:.1f} s", flush=True)
 
-    from bantay.training.tasks import trials as list_trials
+    from bantay.training.tuning import trials as list_trials
 
-    trials = list_trials(_bench.settings(), MODEL)
+    trials = list_trials(_bench.settings().model(MODEL))
     tuned = []
     for trial in trials:
         payload = {**ctx, "path": summary["path"], "trial": trial}

@@ -11,7 +11,7 @@ promoted retrains, ``labels_ready_on``, ``next_scheduled`` and ``quality_holds``
 the drift rows (and their ``evidence_day``), the versions and their promotions; a triggered
 retrain runs as of the end of the checked day, as the training DAG plans it.
 
-A retrain follows ``bantay.training.tasks.evaluate_candidate``: labels matured by as_of within
+A retrain follows ``bantay.training.candidate.evaluate_candidate``: labels matured by as_of within
 the training window, a temporal 70/15/15 split, the gate (``run_gate``) of the model fitted on
 train+valid against production on the test rows neither was fitted on, then a published model
 refit on every row, its lineage from ``regime_since`` and ``fitted_lineage`` and its reference
@@ -44,7 +44,8 @@ from bantay.schema import CATEGORICAL, ENTITY, LABEL, TIMESTAMP
 from bantay.settings import load_settings
 from bantay.settings.drift import DriftConfig
 from bantay.simulate.labels import is_observation_day
-from bantay.training.tasks import fitted_lineage, reference_days
+from bantay.training.lineage import fitted_lineage
+from bantay.training.reference import reference_days
 from bantay.vocabulary import DRIFT_REASON_PREFIX, Action, Verdict
 
 SETTINGS = load_settings()

@@ -6,7 +6,7 @@ from the simulator's partitions exactly as the pipeline sees them, without Airfl
   online store does), scored by the model, stamped ``day 23:59`` like ``bantay_scoring``.
 * The model is a small scikit-learn pipeline trained on the labels matured by its ``as_of``
   (features as of each observation day), like the training DAG's point-in-time set.
-* The reference follows ``bantay.training.tasks.build_reference``: the ``reference_days`` days
+* The reference follows ``bantay.training.reference.build_reference``: the ``reference_days`` days
   ending on the last labelled day the model was trained on, sampled to ``sample_size`` rows,
   scored by the model, with the matured labels joined where an observation exists.
 """

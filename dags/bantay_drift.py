@@ -38,7 +38,7 @@ from airflow.sdk import Metadata, Param, TaskGroup, task
 
 from bantay.airflow.assets import drift_asset, predictions_asset
 from bantay.airflow.defaults import bantay_dag, cron
-from bantay.airflow.training_dag import training_dag_id
+from bantay.airflow.training_runs import training_dag_id
 from bantay.settings import get_settings
 
 SETTINGS = get_settings()

@@ -49,16 +49,15 @@ def bantay_rollback():
     def rollback(params: dict, dag_run=None):
         from airflow.sdk.exceptions import AirflowFailException
 
-        from bantay.serving.promotion import promotion_for
-        from bantay.settings import get_settings
+        from bantay.airflow.edge import for_model
+        from bantay.serving.promotion import Promotion
         from bantay.stores.model_store import ModelStoreError
-        from bantay.stores.registry import registry_for
 
         reason = (params.get("reason") or "").strip()
         if not reason:
             raise AirflowFailException("a rollback needs a 'reason' in the trigger form")
-        settings = get_settings()
-        promotion = promotion_for(settings, registry_for(settings))
+        res = for_model(params["model"])
+        promotion = Promotion(res.store, res.registry)
         who = getattr(dag_run, "triggering_user_name", None) or "airflow"
         try:
             pointer = promotion.rollback(

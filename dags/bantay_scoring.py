@@ -71,12 +71,21 @@ def bantay_scoring():
             def score(day: str, model_name: str):
                 from airflow.sdk.exceptions import AirflowSkipException
 
+                from bantay.airflow.edge import for_model
                 from bantay.serving.scoring import score_day
-                from bantay.settings import get_settings
+                from bantay.stores.feast_store import store as feature_store
                 from bantay.stores.model_store import NoProductionVersion, UnknownModel
 
+                res = for_model(model_name)
                 try:
-                    summary = score_day(get_settings(), model_name, dt.date.fromisoformat(day))
+                    summary = score_day(
+                        dt.date.fromisoformat(day),
+                        model=res.model,
+                        layout=res.layout,
+                        store=res.store,
+                        registry=res.registry,
+                        feast=feature_store(res.settings),
+                    )
                 except (NoProductionVersion, UnknownModel) as exc:
                     # Features come before the first model: nothing to score yet is not a failure.
                     raise AirflowSkipException(f"not scored: {exc}") from exc

@@ -71,10 +71,322 @@ no-regression check; the reason is audited), `as_of` (optional).
 
 from __future__ import annotations
 
-from bantay.airflow.training_dag import training_dag
-from bantay.settings import get_settings
+import datetime as dt
+
+from airflow.sdk import Metadata, Param, PokeReturnValue, task
+
+from bantay.airflow.approval import GateApprovalOperator
+from bantay.airflow.assets import production_asset
+from bantay.airflow.defaults import bantay_dag
+from bantay.airflow.training_runs import (
+    WINDOW_POKE,
+    features_runs_in_progress,
+    training_dag_id,
+    training_schedule,
+    window_timeout,
+)
+from bantay.settings import ModelSettings, Settings, get_settings
 
 SETTINGS = get_settings()
 
+PARAMS = {
+    "reason": Param(
+        None,
+        type=["null", "string"],
+        title="Why retrain now (kept with the version)",
+        description="Required for a manual run; scheduled and drift runs fill it in.",
+    ),
+    "force": Param(False, type="boolean", title="Skip the no-regression check"),
+    "force_reason": Param(
+        None,
+        type=["null", "string"],
+        title="Why skipping is right",
+        description="Required only with force; audited with the version.",
+    ),
+    "as_of": Param(
+        None,
+        type=["null", "string"],
+        title="As of (ISO time)",
+        description="Default: the run's time.",
+    ),
+}
+
+
+def training_dag(settings: Settings, model: ModelSettings):
+    """Declare (and register) the training DAG of ``model``: ``bantay_training_<model>``."""
+    name = model.name
+    production = production_asset(name)
+    wait = window_timeout(settings)
+
+    @bantay_dag(
+        training_dag_id(name),
+        doc_md=__doc__,
+        schedule=training_schedule(model),
+        tags=["training", "model", name],
+        settings=settings,
+        timeout=dt.timedelta(hours=2),
+        params=PARAMS,
+    )
+    def training():
+        @task
+        def plan(params: dict, dag_run=None, triggering_asset_events=None) -> dict:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from bantay.airflow.planning import PlanError, events_from_context, plan_training
+            from bantay.training.run import RunContext
+
+            try:
+                p = plan_training(
+                    name,
+                    params,
+                    getattr(dag_run, "run_type", "manual"),
+                    events_from_context(triggering_asset_events),
+                    dag_run.run_after,
+                )
+            except PlanError as exc:
+                # Bad input does not improve with retries: fail at once, saying what to fill in.
+                raise AirflowFailException(str(exc)) from exc
+            ctx = RunContext(
+                model=name,
+                run_id=dag_run.run_id,
+                as_of=p.as_of,
+                reason=p.reason,
+                force_reason=p.force_reason,
+                trigger=p.trigger,
+            )
+            print(f"training {name} ({p.trigger}): {p.reason} (as of {p.as_of})")
+            return ctx.to_dict()
+
+        @task
+        def training_window(ctx: dict) -> dict:
+            """The days and sources this run reads, resolved once (Feast's registry is a few
+            seconds to load; the sensor below looks again every minute)."""
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from bantay.airflow.edge import for_model
+            from bantay.airflow.planning import training_window as window_days
+            from bantay.features.readiness import model_sources
+
+            res = for_model(name)
+            days = window_days(ctx["as_of"], res.model.training_window_days)
+            try:
+                sources = model_sources(res.settings, res.model)
+            except ValueError as exc:
+                # A configuration mistake: retrying reads the same configuration.
+                raise AirflowFailException(str(exc)) from exc
+            window = {
+                "as_of": ctx["as_of"],
+                "first": days[0].isoformat(),
+                "last": days[-1].isoformat(),
+                "sources": sources,
+                "labels": [res.model.label_source],
+            }
+            print(f"training window of {name}: {window}")
+            return window
+
+        @task.sensor(
+            mode="reschedule",
+            poke_interval=WINDOW_POKE.total_seconds(),
+            # The check below fails the run naming the missing days once `wait` is up; this
+            # backstop only ends a sensor whose own check never got that far.
+            timeout=(wait + 2 * WINDOW_POKE).total_seconds(),
+        )
+        def wait_for_window(window: dict, ti=None) -> PokeReturnValue:
+            """Hold the run until every day of its window is decided by the data contract."""
+            from airflow.sdk import get_current_context
+            from airflow.sdk.exceptions import AirflowSensorTimeout
+
+            from bantay.features.readiness import check_training_window
+            from bantay.settings import get_settings
+
+            first = dt.date.fromisoformat(window["first"])
+            last = dt.date.fromisoformat(window["last"])
+            days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+            check = check_training_window(
+                get_settings(),
+                days,
+                window["sources"],
+                window["labels"],
+                features_runs_in_progress(ti),
+            )
+            print(check.summary())
+            if check.ready:
+                return PokeReturnValue(is_done=True, xcom_value=check.to_dict())
+            # Between pokes the UI's XCom tab shows what the run is waiting for.
+            ti.xcom_push(key="waiting", value=check.to_dict())
+            started = ti.get_first_reschedule_date(get_current_context()) or check.checked_at
+            waited = check.checked_at - started
+            if waited >= wait:
+                raise AirflowSensorTimeout(check.timeout_message(name, window["as_of"], waited))
+            return PokeReturnValue(is_done=False)
+
+        @task
+        def training_set(ctx: dict) -> dict:
+            from bantay.airflow.edge import for_model
+            from bantay.stores.feast_store import store as feature_store
+            from bantay.training.dataset import build_training_set
+            from bantay.training.run import RunContext
+
+            res = for_model(name)
+            return build_training_set(
+                RunContext(**ctx),
+                model=res.model,
+                layout=res.layout,
+                feast=feature_store(res.settings),
+            )
+
+        @task
+        def search_space(ctx: dict) -> list[dict]:
+            from bantay.airflow.edge import for_model
+            from bantay.training.tuning import trials
+
+            return trials(for_model(ctx["model"]).model)
+
+        @task(map_index_template="{{ trial['trial_id'] }}")
+        def tune(trial: dict, ctx: dict, training: dict) -> dict:
+            from bantay.airflow.edge import for_model
+            from bantay.training.tuning import tune_one
+
+            return tune_one(training, trial, model=for_model(ctx["model"]).model)
+
+        @task
+        def evaluate(ctx: dict, training: dict, results: list[dict]) -> dict:
+            from bantay.airflow.edge import for_model
+            from bantay.monitoring.episodes import regime_since
+            from bantay.stores.feast_store import store as feature_store
+            from bantay.training.candidate import evaluate_candidate
+            from bantay.training.run import RunContext
+
+            res, run = for_model(name), RunContext(**ctx)
+            regime = regime_since(res.registry, name, dt.datetime.fromisoformat(run.as_of))
+            return evaluate_candidate(
+                run,
+                training,
+                list(results),
+                regime,
+                model=res.model,
+                layout=res.layout,
+                registry=res.registry,
+                store=res.store,
+                feast=feature_store(res.settings),
+            )
+
+        # Only the approval branch is skipped on a rejection; publish_and_promote follows from
+        # the approvals' trigger rules and tell_on_call still runs to report the rejection.
+        @task.short_circuit(ignore_downstream_trigger_rules=False)
+        def gate_passed(evaluation: dict) -> bool:
+            if not evaluation["passed"]:
+                print("candidate rejected by the gate:\n- " + "\n- ".join(evaluation["reasons"]))
+            return evaluation["passed"]
+
+        @task.branch
+        def approval_mode() -> str:
+            from bantay.airflow.edge import for_model
+
+            manual = for_model(name).model.approval == "manual"
+            return "manual_approval" if manual else "auto_approve"
+
+        @task
+        def auto_approve(ctx: dict, evaluation: dict) -> None:
+            from bantay.airflow.edge import for_model
+            from bantay.training.approval import record_approval
+            from bantay.training.run import RunContext
+
+            res = for_model(name)
+            record_approval(
+                RunContext(**ctx),
+                evaluation["version"],
+                True,
+                "bantay (approval: auto)",
+                "gate passed",
+                registry=res.registry,
+                layout=res.layout,
+            )
+
+        manual_approval = GateApprovalOperator(
+            task_id="manual_approval",
+            plan_task_id="plan",
+            evaluate_task_id="evaluate",
+            subject=f"Approve {name} "
+            "{{ ti.xcom_pull(task_ids='evaluate')['version'] }} for production?",
+            body="{{ ti.xcom_pull(task_ids='evaluate')['gate_table'] }}",
+            response_timeout=dt.timedelta(days=3),
+            # A person's answer is not retried: a timed-out request would only ask again.
+            retries=0,
+        )
+
+        @task(outlets=[production], trigger_rule="none_failed_min_one_success")
+        def publish_and_promote(ti=None):
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from bantay.airflow.edge import for_model
+            from bantay.serving.publish import publish_and_promote as publish
+            from bantay.training.run import RunContext
+            from bantay.training.staging import StagedArtifactChanged
+
+            # Pulled, not passed as arguments: arguments would make plan and evaluate upstream,
+            # and their success would meet this trigger rule after the gate said no.
+            ctx = ti.xcom_pull(task_ids="plan")
+            evaluation = ti.xcom_pull(task_ids="evaluate")
+            res = for_model(name)
+            try:
+                result = publish(
+                    RunContext(**ctx),
+                    evaluation["version"],
+                    model=res.model,
+                    layout=res.layout,
+                    store=res.store,
+                    registry=res.registry,
+                )
+            except StagedArtifactChanged as exc:
+                # A file changed after the gate judged it: a retry would only refuse it again.
+                raise AirflowFailException(str(exc)) from exc
+            print(f"promoted {name} {result['version']}: {result['pointer']}")
+            yield Metadata(
+                production, extra={"version": result["version"], "reason": ctx["reason"]}
+            )
+            return result
+
+        @task(trigger_rule="none_failed")
+        def tell_on_call(ctx: dict, evaluation: dict, promoted: dict | None, dag_run=None):
+            """E-mail on-call what a drift-triggered retrain led to (promoted or rejected)."""
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            from bantay.airflow.edge import for_model
+            from bantay.notify.mailer import airflow_run_url
+            from bantay.notify.outcome import retrain_outcome, send_retrain_outcome
+
+            # promoted is None when publish_and_promote was skipped (gate or a person said no).
+            outcome = retrain_outcome(
+                ctx.get("trigger"), passed=evaluation["passed"], promoted=promoted is not None
+            )
+            if outcome is None:
+                raise AirflowSkipException(
+                    f"nothing to tell: a {ctx.get('trigger')} run, gate passed "
+                    f"{evaluation['passed']}, promoted {promoted is not None}"
+                )
+            res = for_model(name)
+            notify = res.settings.notify
+            url = airflow_run_url(notify.airflow_base_url, dag_run.dag_id, dag_run.run_id)
+            sent = send_retrain_outcome(
+                ctx, evaluation, outcome, url, notify=notify, model=res.model, layout=res.layout
+            )
+            print(f"{sent['subject']} (sent: {sent['sent']}, kept at {sent['email']})")
+            return sent
+
+        ctx = plan()
+        training = training_set(ctx)
+        wait_for_window(training_window(ctx)) >> training
+        results = tune.partial(ctx=ctx, training=training).expand(trial=search_space(ctx))
+        evaluation = evaluate(ctx, training, results)
+        mode = approval_mode()
+        gate_passed(evaluation) >> mode
+        promoted = publish_and_promote()
+        mode >> [auto_approve(ctx, evaluation), manual_approval] >> promoted
+        tell_on_call(ctx, evaluation, promoted)
+
+    return training()
+
+
 for _model in SETTINGS.models:
-    training_dag(SETTINGS, _model, doc_md=__doc__)
+    training_dag(SETTINGS, _model)

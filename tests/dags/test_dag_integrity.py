@@ -11,8 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted(p for p in (ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
-# DAG factories (one DAG per model): the @dag call lives here, the DAG file calls the factory.
-FACTORY_FILES = sorted((ROOT / "include" / "bantay" / "airflow").glob("*_dag.py"))
 
 
 class _Forbidden(AssertionError):
@@ -81,7 +79,7 @@ def test_policies(dagbag):
             assert task.on_failure_callback, f"{dag_id}.{task.task_id}: failure notifier"
 
 
-@pytest.mark.parametrize("path", DAG_FILES + FACTORY_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_every_dag_uses_the_shared_header_and_no_clock(path):
     """Every DAG is declared with ``bantay_dag`` (one header: no catch-up, one active run, a
     static start date); a bare ``@dag`` would bypass it. No now() in a DAG file: runs key on the
@@ -93,7 +91,7 @@ def test_every_dag_uses_the_shared_header_and_no_clock(path):
         if isinstance(node, ast.Call)
     }
     assert "dag" not in calls and "DAG" not in calls, f"{path.name}: declare it with bantay_dag"
-    assert "bantay_dag" in calls or "training_dag" in calls, path.name
+    assert "bantay_dag" in calls, path.name
     assert "now(" not in source, (
         f"{path.name}: no now() in a DAG file; key runs on the logical date"
     )

@@ -43,6 +43,7 @@ def test_batch_read_equals_the_online_store_after_nightly_materialization(feast_
     from bantay.serving.scoring import active_learners
     from bantay.settings import get_settings
     from bantay.stores.feast_store import apply, online_features
+    from bantay.stores.feast_store import store as feature_store
 
     # One day more than is materialized: its partition holds late rows of the scored day.
     sim.write_range(
@@ -59,9 +60,9 @@ def test_batch_read_equals_the_online_store_after_nightly_materialization(feast_
     for day in days[-3:]:
         materialize(settings, [day])
     day = days[-1]
-    learners = active_learners(settings, day)
+    learners = active_learners(settings.layout, day)
     online = online_features(settings, learners.tolist(), "learner_risk_v1")
-    batch = batch_features(settings, "learner_risk_v1", learners, day)
+    batch = batch_features(feature_store(settings), "learner_risk_v1", learners, day)
     assert len(batch) == len(learners) == len(online)
     online = online.set_index("learner_id").sort_index()
     batch = batch.set_index("learner_id").sort_index()

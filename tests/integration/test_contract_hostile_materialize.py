@@ -168,7 +168,7 @@ def test_late_rows_in_the_next_partition_wait_for_its_own_validation(lake):
 
 def test_bad_labels_never_reach_a_training_set(lake):
     from bantay.features.contract import ContractViolation, enforce_for
-    from bantay.training.tasks import load_labels
+    from bantay.training.dataset import load_labels
 
     reset(lake)
     sim.write_day(lake.raw_dir, DAY, SCENARIO)
@@ -187,7 +187,7 @@ def test_bad_labels_never_reach_a_training_set(lake):
         enforce_for(lake, [DAY])
     as_of = dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(), dt.UTC)
     try:
-        frame = load_labels(lake, lake.model("learner_risk"), as_of)
+        frame = load_labels(lake.layout, lake.model("learner_risk"), as_of)
     except FileNotFoundError:
         frame = pd.DataFrame({"at_risk": []})
     assert not (frame["at_risk"] == 7).any()

@@ -35,7 +35,7 @@ CTX = {
     "force_reason": None,
     "trigger": "drift",
 }
-# evaluate's result (bantay.training.tasks.evaluate_candidate), a candidate the gate rejects.
+# evaluate's result (bantay.training.candidate.evaluate_candidate), a candidate the gate rejects.
 REJECTED = {
     "version": "v20261203T061000-1a2b3c",
     "passed": False,
@@ -47,8 +47,18 @@ REJECTED = {
 }
 
 
-def _settings():
-    return load_settings(models=[{"name": "learner_risk", "recipients": TO}])
+def _send(evaluation, outcome):
+    """send_retrain_outcome with the collaborators the training DAG hands it."""
+    settings = load_settings(models=[{"name": "learner_risk", "recipients": TO}])
+    return send_retrain_outcome(
+        CTX,
+        evaluation,
+        outcome,
+        RUN_URL,
+        notify=settings.notify,
+        model=settings.model("learner_risk"),
+        layout=settings.layout,
+    )
 
 
 def _received(server):
@@ -60,7 +70,7 @@ def _received(server):
 def test_a_rejection_arrives_with_the_decision_first_and_both_models_numbers(
     smtp_server, smtp_connection
 ) -> None:
-    sent = send_retrain_outcome(_settings(), CTX, REJECTED, "rejected", RUN_URL)
+    sent = _send(REJECTED, "rejected")
 
     assert sent["sent"] is True
     received, got = _received(smtp_server)
@@ -96,7 +106,7 @@ def test_promoted_and_waiting_name_themselves_first(smtp_server, smtp_connection
         ("waiting_for_approval", "candidate waits for your approval"),
         ("promoted", "new model promoted"),
     ]:
-        send_retrain_outcome(_settings(), CTX, passed, outcome, RUN_URL)
+        _send(passed, outcome)
         got = email.message_from_bytes(
             smtp_server.messages[-1].content, policy=email.policy.default
         )
@@ -121,7 +131,7 @@ def test_a_dead_smtp_server_is_a_warning_naming_the_connection_not_an_error(monk
     keep, logger = _Keep(), logging.getLogger("bantay.notify.outcome")
     logger.addHandler(keep)
     try:
-        sent = send_retrain_outcome(_settings(), CTX, REJECTED, "rejected", RUN_URL)
+        sent = _send(REJECTED, "rejected")
     finally:
         logger.removeHandler(keep)
 

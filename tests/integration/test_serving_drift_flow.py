@@ -60,12 +60,12 @@ def daily(lifecycle_env, smtp):  # noqa: F811
         {"reason": "first model", "as_of": as_of},
     )
     assert str(run.state) == "success", task_states(run)
-    from bantay.serving.scoring import score_day
+    from serving_steps import score
 
     for warm_up in range(7, 0, -1):  # a week of predictions before the first check (7-day window)
         day = CHECK_DAYS[0] - dt.timedelta(days=warm_up)
         materialize(settings, [day])
-        score_day(settings, MODEL, day)
+        score(settings, MODEL, day)
     summaries = {}
     for day in CHECK_DAYS:
         materialize(settings, [day])
@@ -204,13 +204,14 @@ def test_the_nightly_deadline_names_the_late_dag_or_stays_quiet(daily, smtp):
 
 def test_retrain_shadow_and_rollback(daily):
     """A new version after the drift, shadow-scored, promoted; then rolled back by the DAG."""
-    from bantay.serving.promotion import promotion_for
+    from bantay.serving.promotion import Promotion
+    from bantay.stores.model_store import model_store_for
     from bantay.stores.registry import registry_for
 
     env, _ = daily
     settings = env.settings()
     last = CHECK_DAYS[-1]
-    promotion = promotion_for(settings, registry_for(settings))
+    promotion = Promotion(model_store_for(settings), registry_for(settings))
     store = promotion.store
     first = store.pointer(MODEL)["version"]
     run = run_dag(

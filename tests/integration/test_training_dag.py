@@ -88,11 +88,10 @@ def test_point_in_time_features_never_come_from_after_the_label(first_run):
     that a leaky join would have picked."""
     env, run = first_run
     settings = env.settings()
-    from bantay.training.tasks import RunContext, run_dir
+    from bantay.training.run import RunContext, run_dir
 
-    training = pd.read_parquet(
-        run_dir(RunContext("learner_risk", run.run_id, _as_of(env), "")) / "training.parquet"
-    )
+    ctx = RunContext("learner_risk", run.run_id, _as_of(env), "")
+    training = pd.read_parquet(run_dir(settings.layout, ctx) / "training.parquet")
     raw = pd.concat(
         pd.read_parquet(p)
         for p in sorted((settings.raw_dir / "learning_activity").glob("date=*/*.parquet"))
@@ -116,17 +115,17 @@ def test_point_in_time_features_never_come_from_after_the_label(first_run):
 
 def test_rerunning_a_run_updates_its_own_record(first_run):
     from bantay.stores.registry import registry_for
-    from bantay.training.tasks import RunContext, evaluate_candidate, trials, tune_one
+    from bantay.training.run import RunContext
+    from training_steps import TrainingSteps
 
     env, run = first_run
     settings = env.settings()
     ctx = RunContext("learner_risk", "manual__rerun-check", _as_of(env), "re-run check")
-    from bantay.training.tasks import build_training_set
-
-    training = build_training_set(settings, ctx)
-    results = [tune_one(settings, ctx, training, t) for t in trials(settings, "learner_risk")[:1]]
-    first = evaluate_candidate(settings, ctx, training, results, _regime(settings, ctx))
-    second = evaluate_candidate(settings, ctx, training, results, _regime(settings, ctx))
+    steps = TrainingSteps(settings, ctx)
+    training = steps.training_set()
+    results = steps.tune(training, limit=1)
+    first = steps.evaluate(training, results)
+    second = steps.evaluate(training, results)
     reg = registry_for(settings)
     mine = [v for v in reg.list_versions("learner_risk") if v.airflow_run_id == ctx.run_id]
     assert len(mine) == 1
@@ -136,30 +135,23 @@ def test_rerunning_a_run_updates_its_own_record(first_run):
 def test_shuffled_labels_are_rejected_and_never_promoted(first_run):
     from bantay.stores.model_store import model_store_for
     from bantay.stores.registry import registry_for
-    from bantay.training.tasks import (
-        RunContext,
-        _split,
-        build_training_set,
-        evaluate_candidate,
-        publish_and_promote,
-        trials,
-        tune_one,
-    )
+    from bantay.training.run import RunContext
+    from training_steps import TrainingSteps
 
     env, _ = first_run
     settings = env.settings()
     ctx = RunContext("learner_risk", "manual__shuffled", _as_of(env), "shuffled labels")
-    training = build_training_set(settings, ctx)
+    steps = TrainingSteps(settings, ctx)
+    training = steps.training_set()
     # Shuffle the labels the candidate learns from (train + validation), not the test labels both
     # models are judged on: the candidate learns noise, production still scores well on test.
     frame = pd.read_parquet(training["path"])
-    test_start = pd.Timestamp(_split(settings, ctx, training["path"]).boundaries["test_start"])
+    test_start = pd.Timestamp(steps.split(training).boundaries["test_start"])
     learn = frame["event_timestamp"] < test_start
     shuffled = np.random.default_rng(0).permutation(frame.loc[learn, "at_risk"].to_numpy())
     frame.loc[learn, "at_risk"] = shuffled
     frame.to_parquet(training["path"], index=False)
-    results = [tune_one(settings, ctx, training, t) for t in trials(settings, "learner_risk")]
-    evaluation = evaluate_candidate(settings, ctx, training, results, _regime(settings, ctx))
+    evaluation = steps.evaluate(training, steps.tune(training))
     assert evaluation["passed"] is False
     reasons = " ".join(evaluation["reasons"])
     assert "quality.roc_auc" in reasons and "regression.pr_auc" in reasons
@@ -168,7 +160,7 @@ def test_shuffled_labels_are_rejected_and_never_promoted(first_run):
     assert record.status == "rejected" and "quality.roc_auc" in record.rejection_reason
     before = model_store_for(settings).pointer("learner_risk")
     with pytest.raises(RuntimeError, match="only an approved version is published"):
-        publish_and_promote(settings, ctx, evaluation["version"])
+        steps.publish(evaluation["version"])
     assert model_store_for(settings).pointer("learner_risk") == before
 
 
@@ -259,12 +251,3 @@ def test_a_features_run_in_progress_holds_the_run_until_it_ends(first_run):
     }
     assert seen["holding_runs"] == [backfill]
     assert f"(bantay_features run {backfill} running)" in seen["why"][0]
-
-
-def _regime(settings, ctx):
-    """What the training DAG's edge hands the evaluation: the regime the drift check decided."""
-    from bantay.monitoring.episodes import regime_since
-    from bantay.stores.registry import registry_for
-
-    as_of = dt.datetime.fromisoformat(ctx.as_of)
-    return regime_since(registry_for(settings), ctx.model, as_of)

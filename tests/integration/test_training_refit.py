@@ -39,33 +39,31 @@ LIFECYCLE = {
 }
 
 
-def _train(settings, ctx):
-    from bantay.training.tasks import build_training_set, evaluate_candidate, trials, tune_one
-
-    training = build_training_set(settings, ctx)
-    results = [tune_one(settings, ctx, training, t) for t in trials(settings, ctx.model)[:1]]
-    return evaluate_candidate(settings, ctx, training, results, _regime(settings, ctx))
+def _train(steps):
+    training = steps.training_set()
+    return steps.evaluate(training, steps.tune(training, limit=1))
 
 
-def _ctx(run_id: str, as_of: dt.date, reason: str):
-    from bantay.training.tasks import RunContext
+def _steps(settings, run_id: str, as_of: dt.date, reason: str):
+    from bantay.training.run import RunContext
+    from training_steps import TrainingSteps
 
     stamp = dt.datetime.combine(as_of, dt.time(), dt.UTC).isoformat()
-    return RunContext("learner_risk", run_id, stamp, reason, trigger="manual")
+    return TrainingSteps(
+        settings, RunContext("learner_risk", run_id, stamp, reason, trigger="manual")
+    )
 
 
 @pytest.fixture(scope="module")
 def production(lifecycle_env):  # noqa: F811
     """A first model trained before the drift, published and promoted."""
     from bantay.stores.registry import registry_for
-    from bantay.training.tasks import publish_and_promote, record_approval, run_dir
 
     settings = lifecycle_env.settings()
-    ctx = _ctx("first", DRIFT - dt.timedelta(days=1), "first model")
-    run_dir(ctx).mkdir(parents=True, exist_ok=True)
-    evaluation = _train(settings, ctx)
-    record_approval(settings, ctx, evaluation["version"], True, "test", "first")
-    publish_and_promote(settings, ctx, evaluation["version"])
+    steps = _steps(settings, "first", DRIFT - dt.timedelta(days=1), "first model")
+    evaluation = _train(steps)
+    steps.approve(evaluation["version"], True, "test", "first")
+    steps.publish(evaluation["version"])
     return registry_for(settings).production_version("learner_risk").version
 
 
@@ -85,14 +83,12 @@ def _drift_history(reg, days: int) -> None:
 
 def test_a_retrain_after_the_drift_is_fitted_on_the_drifted_rows(lifecycle_env, production):  # noqa: F811
     from bantay.stores.registry import registry_for
-    from bantay.training.tasks import run_dir
 
     settings = lifecycle_env.settings()
     reg = registry_for(settings)
     _drift_history(reg, 10)
-    ctx = _ctx("retrain", DRIFT + dt.timedelta(days=10), "drift retrain")
-    run_dir(ctx).mkdir(parents=True, exist_ok=True)
-    evaluation = _train(settings, ctx)
+    steps = _steps(settings, "retrain", DRIFT + dt.timedelta(days=10), "drift retrain")
+    evaluation = _train(steps)
     version = reg.get_version("learner_risk", evaluation["version"])
     fitted = version.lineage["fitted"]
     split = version.lineage["split"]
@@ -103,7 +99,7 @@ def test_a_retrain_after_the_drift_is_fitted_on_the_drifted_rows(lifecycle_env, 
     assert pd.Timestamp(fitted["until"]) >= pd.Timestamp(split["boundaries"]["test_start"])
     reference = version.lineage["reference"]
     assert reference["basis"] == "post_drift" and reference["first"] == DRIFT.isoformat()
-    ref = pd.read_parquet(run_dir(ctx) / "reference.parquet")
+    ref = pd.read_parquet(steps.dir / "reference.parquet")
     assert pd.to_datetime(ref["event_timestamp"], utc=True).dt.date.min() >= DRIFT
     # Champion and challenger were compared on rows the champion was not fitted on.
     compared = version.lineage["compared_on"]
@@ -119,21 +115,15 @@ def test_a_staged_file_changed_after_the_gate_is_never_published(
 ):
     from bantay.stores.model_store import model_store_for
     from bantay.stores.registry import registry_for
-    from bantay.training.tasks import (
-        StagedArtifactChanged,
-        publish_and_promote,
-        record_approval,
-        run_dir,
-    )
+    from bantay.training.staging import StagedArtifactChanged
     from bantay.vocabulary import ModelStatus
 
     settings = lifecycle_env.settings()
-    ctx = _ctx(f"swap-{swapped}", DRIFT - dt.timedelta(days=1), "swap test")
-    run_dir(ctx).mkdir(parents=True, exist_ok=True)
-    evaluation = _train(settings, ctx)
+    steps = _steps(settings, f"swap-{swapped}", DRIFT - dt.timedelta(days=1), "swap test")
+    evaluation = _train(steps)
     assert "sha256" in evaluation["gate_table"]  # the approval request names the digests
     version = evaluation["version"]
-    path = run_dir(ctx) / swapped
+    path = steps.dir / swapped
     if swapped == "model.joblib":
         model = joblib.load(path)
         joblib.dump(model, path, compress=3)  # the same model, other bytes
@@ -143,21 +133,12 @@ def test_a_staged_file_changed_after_the_gate_is_never_published(
     else:
         path.write_text(path.read_text() + "\n")  # one byte more, same meaning
     with pytest.raises(StagedArtifactChanged, match=swapped):
-        record_approval(settings, ctx, version, True, "a reviewer", "looks fine")
+        steps.approve(version, True, "a reviewer", "looks fine")
     reg = registry_for(settings)
     assert reg.get_version("learner_risk", version).status == "candidate"
     reg.set_status("learner_risk", version, ModelStatus.APPROVED, reason="approved, then swapped")
     with pytest.raises(StagedArtifactChanged, match=swapped):
-        publish_and_promote(settings, ctx, version)
+        steps.publish(version)
     store = model_store_for(settings)
     assert store.pointer("learner_risk")["version"] == production
     assert version not in store.list_versions("learner_risk")
-
-
-def _regime(settings, ctx):
-    """What the training DAG's edge hands the evaluation: the regime the drift check decided."""
-    from bantay.monitoring.episodes import regime_since
-    from bantay.stores.registry import registry_for
-
-    as_of = dt.datetime.fromisoformat(ctx.as_of)
-    return regime_since(registry_for(settings), ctx.model, as_of)

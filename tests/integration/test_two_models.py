@@ -36,7 +36,7 @@ def _midnight(day: dt.date) -> dt.datetime:
 @pytest.fixture(scope="module")
 def episode(lifecycle_env):  # noqa: F811
     from bantay.features.materialize import materialize
-    from bantay.serving.scoring import score_day
+    from serving_steps import score
 
     env = lifecycle_env
     settings = env.settings()
@@ -53,7 +53,7 @@ def episode(lifecycle_env):  # noqa: F811
     for day in (CHECK_DAY - dt.timedelta(days=i) for i in range(7, 0, -1)):
         materialize(settings, [day])
         for model in MODELS:
-            score_day(settings, model, day)
+            score(settings, model, day)
     materialize(settings, [CHECK_DAY])
     scoring = run_dag("bantay_scoring", _midnight(LAST), {"date": CHECK_DAY.isoformat()})
     with running_smtp_server() as smtp, pytest.MonkeyPatch.context() as mp:

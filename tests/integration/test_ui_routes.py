@@ -254,7 +254,7 @@ def test_task_extra_links_lead_to_the_version_and_the_drift_day(ui, seeded_ui): 
     task, the day that run checked for the task's model; of a run with nothing yet, its tab."""
     from urllib.parse import urljoin
 
-    from bantay.airflow.training_dag import training_dag_id
+    from bantay.airflow.training_runs import training_dag_id
     from bantay.ui.links import TRAINING_PREFIX, BantayPageLink, link_path
 
     assert training_dag_id("") == TRAINING_PREFIX
@@ -307,7 +307,7 @@ def test_a_run_is_looked_up_by_its_dag_and_its_run_id(ui, seeded_ui):  # noqa: F
     extra link of its tasks show that DAG's model's version, never another model's."""
     from urllib.parse import quote, urljoin
 
-    from bantay.airflow.training_dag import training_dag_id
+    from bantay.airflow.training_runs import training_dag_id
     from bantay.ui.links import link_path
 
     run_id = seeded_ui[MODELS[0]].runs[-1]
@@ -350,13 +350,15 @@ def test_an_approval_records_who_answered_and_their_note(ui, seeded_ui, monkeypa
     from airflow.utils.session import create_session
     from airflow.utils.state import TaskInstanceState
 
-    import bantay.training.tasks as training_tasks
-    from bantay.airflow.training_dag import training_dag, training_dag_id
+    import bantay.training.approval as training_approval
+    from bantay.airflow.training_runs import training_dag_id
     from bantay.settings import get_settings
+    from dag_files import dag_file
 
     model = MODELS[0]
     dag_id = training_dag_id(model)
     settings = get_settings()
+    training_dag = dag_file("bantay_training").training_dag
     task = training_dag(settings, settings.model(model)).get_task("manual_approval")
     started = ui.client.post(
         f"/api/v2/dags/{dag_id}/dagRuns",
@@ -401,7 +403,9 @@ def test_an_approval_records_who_answered_and_their_note(ui, seeded_ui, monkeypa
         event = session.get(HITLDetail, ti.id).as_resume_event_payload()
 
     recorded = []
-    monkeypatch.setattr(training_tasks, "record_approval", lambda *args: recorded.append(args[2:]))
+    monkeypatch.setattr(
+        training_approval, "record_approval", lambda *args, **handed_in: recorded.append(args[1:])
+    )
     candidate = seeded_ui[model].candidate
     plan = {"model": model, "run_id": run_id, "as_of": "2026-11-22T00:00:00+00:00", "reason": "x"}
     pulled = {task.plan_task_id: plan, task.evaluate_task_id: {"version": candidate}}

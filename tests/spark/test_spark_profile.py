@@ -56,7 +56,8 @@ def _profile(data: Path, store_yaml: str, extra_env: dict[str, str]) -> dict:
     from bantay.features.contract import enforce_for
     from bantay.features.materialize import materialize
     from bantay.stores.feast_store import apply, online_features, store
-    from bantay.training.tasks import RunContext, build_training_set
+    from bantay.training.dataset import build_training_set
+    from bantay.training.run import RunContext
 
     home = data.parent / store_yaml.replace(".", "_")
     with feast_profile(home, data, store_yaml, extra_env) as settings:
@@ -67,7 +68,9 @@ def _profile(data: Path, store_yaml: str, extra_env: dict[str, str]) -> dict:
         ctx = RunContext(
             model=MODEL, run_id=f"equality-{home.name}", as_of=AS_OF.isoformat(), reason="test"
         )
-        summary = build_training_set(settings, ctx)
+        summary = build_training_set(
+            ctx, model=settings.model(MODEL), layout=settings.layout, feast=store(settings)
+        )
         service = settings.model(MODEL).feature_service
         online = online_features(settings, list(range(FIRST_ID, FIRST_ID + LEARNERS)), service)
         fs = store(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,9 +26,16 @@ class _Ti:
 @pytest.fixture
 def recorded(monkeypatch) -> list[tuple[Any, ...]]:
     calls: list[tuple[Any, ...]] = []
+    # The operator resolves the model's registry and layout at the edge and hands them in.
     monkeypatch.setattr(
-        "bantay.training.tasks.record_approval",
-        lambda settings, ctx, version, approved, by, note: calls.append((version, approved, by)),
+        "bantay.airflow.edge.for_model",
+        lambda name: SimpleNamespace(registry=f"registry of {name}", layout="layout"),
+    )
+    monkeypatch.setattr(
+        "bantay.training.approval.record_approval",
+        lambda ctx, version, approved, by, note, *, registry, layout: calls.append(
+            (version, approved, by, registry)
+        ),
     )
     return calls
 
@@ -59,4 +67,4 @@ def test_an_invalid_answer_is_refused_before_anything_is_recorded(recorded, opti
 def test_a_valid_approval_is_recorded_with_who_answered(recorded):
     result = _operator().execute_complete({"ti": _Ti(), "task": None}, _event(["Approve"]))
     assert result["chosen_options"] == ["Approve"]
-    assert recorded == [("v20261122T000000-abc", True, "ana")]
+    assert recorded == [("v20261122T000000-abc", True, "ana", "registry of learner_risk")]

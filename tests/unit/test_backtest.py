@@ -14,8 +14,8 @@ from bantay.monitoring.drift import run_drift
 from bantay.monitoring.performance import BACKTEST, BACKTEST_VERSION
 from bantay.monitoring.tasks import backtest, labelled_predictions
 from bantay.settings import load_settings
+from bantay.training.lineage import fitted_until
 from bantay.training.pipeline import fit_final, predict_scores
-from bantay.training.tasks import fitted_until
 from bantay.vocabulary import Verdict
 from fixtures_monitoring import CATEGORICAL, NUMERICAL, learner_config, learner_frame
 

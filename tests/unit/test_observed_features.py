@@ -41,9 +41,9 @@ def _view(root) -> SimpleNamespace:
 
 
 @pytest.fixture
-def two_views(tmp_path, monkeypatch):
-    """Two daily feeds; learner 1 is in both on DAY, 2 only in one, 3 in neither (carried), 4
-    only in a late row of DAY delivered the next day, 5 never seen."""
+def two_views(tmp_path):
+    """A feature store over two daily feeds; learner 1 is in both on DAY, 2 only in one, 3 in
+    neither (carried), 4 only in a late row of DAY delivered the next day, 5 never seen."""
     activity, contact = tmp_path / "activity_value", tmp_path / "contact_value"
     before = DAY - dt.timedelta(days=1)
     _partition(activity, before, [(i, "2026-10-30T08:00", 10.0 + i) for i in (1, 2, 3, 4)])
@@ -62,16 +62,15 @@ def two_views(tmp_path, monkeypatch):
             for name in views
         ]
     )
-    fs = SimpleNamespace(
+    return SimpleNamespace(
         get_feature_service=lambda name: service, get_feature_view=lambda name: views[name]
     )
-    monkeypatch.setattr("bantay.stores.feast_store.store", lambda settings: fs)
 
 
 def test_only_learners_with_their_own_row_in_every_view_that_day_are_observed(two_views):
     learners = np.array([5, 4, 3, 2, 1])
 
-    frame = batch_features(None, "svc", learners, DAY, observed=True)
+    frame = batch_features(two_views, "svc", learners, DAY, observed=True)
 
     assert frame["learner_id"].tolist() == learners.tolist()
     marked = dict(zip(frame["learner_id"], frame[OBSERVED], strict=True))
@@ -82,6 +81,6 @@ def test_only_learners_with_their_own_row_in_every_view_that_day_are_observed(tw
 
 
 def test_the_marker_is_asked_for_so_the_online_equal_read_keeps_its_columns(two_views):
-    frame = batch_features(None, "svc", np.array([1, 2]), DAY)
+    frame = batch_features(two_views, "svc", np.array([1, 2]), DAY)
 
     assert frame.columns.tolist() == ["learner_id", "activity_value", "contact_value"]

@@ -362,7 +362,7 @@ class FakeTI:
 
 
 def test_features_runs_in_progress_come_from_the_task_sdk():
-    from bantay.airflow.training_dag import features_runs_in_progress
+    from bantay.airflow.training_runs import features_runs_in_progress
 
     ti = FakeTI(
         runs={"done": "success", "backfill": "running", "next": "queued", "stale": "failed"},
@@ -383,7 +383,7 @@ def test_features_runs_in_progress_come_from_the_task_sdk():
 
 
 def test_window_timeout_follows_the_features_wait():
-    from bantay.airflow.training_dag import window_timeout
+    from bantay.airflow.training_runs import window_timeout
     from bantay.settings import FeatureSettings
 
     settings = Settings(features=FeatureSettings(sensor_timeout_hours=3))
@@ -396,12 +396,12 @@ def sensor(tmp_path, monkeypatch):
     import airflow.sdk
 
     import bantay.settings
-    from bantay.airflow.training_dag import training_dag
+    from dag_files import dag_file
 
     settings = Settings(data_dir=tmp_path, models=[ModelSettings(name="learner_risk")])
     monkeypatch.setattr(bantay.settings, "get_settings", lambda: settings)
     monkeypatch.setattr(airflow.sdk, "get_current_context", lambda: {})
-    dag = training_dag(settings, settings.models[0], doc_md="the training DAG under test")
+    dag = dag_file("bantay_training").training_dag(settings, settings.models[0])
     task = dag.get_task("wait_for_window")
     assert task.mode == "reschedule" and task.poke_interval == 60
     return settings, task.python_callable

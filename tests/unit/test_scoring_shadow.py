@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bantay.serving.scoring import _checked_shadow
+from bantay.serving.scoring import checked_shadow
 from bantay.vocabulary import ModelStatus
 
 SHA = "a" * 64
@@ -55,16 +55,16 @@ MARKER = {"model": "m", "version": "v2", "sha256": SHA, "staged_at": dt.datetime
 )
 def test_a_shadow_the_registry_does_not_vouch_for_is_never_loaded(registry, refusal):
     store = _Store(MARKER)
-    found = _checked_shadow(None, "m", store, registry)
+    found = checked_shadow("m", store, registry)
     assert isinstance(found, str) and refusal in found, found
     assert store.loaded == []
 
 
 def test_an_approved_shadow_with_its_published_digest_is_loaded():
     store = _Store(MARKER)
-    _, manifest = _checked_shadow(None, "m", store, _Registry(ModelStatus.APPROVED))
+    _, manifest = checked_shadow("m", store, _Registry(ModelStatus.APPROVED))
     assert manifest["version"] == "v2" and store.loaded == ["v2"]
 
 
 def test_no_marker_needs_no_registry():
-    assert _checked_shadow(None, "m", _Store(None), None) is None
+    assert checked_shadow("m", _Store(None), None) is None

@@ -30,9 +30,9 @@ class WaitingForApprovalNotifier(BaseNotifier):
         self.evaluate_task_id = evaluate_task_id
 
     def notify(self, context: Any) -> None:
+        from bantay.airflow.edge import for_model
         from bantay.notify.mailer import airflow_run_url
         from bantay.notify.outcome import retrain_outcome, send_retrain_outcome
-        from bantay.settings import get_settings
 
         ti = context["ti"]
         ctx = ti.xcom_pull(task_ids=self.plan_task_id)
@@ -40,10 +40,18 @@ class WaitingForApprovalNotifier(BaseNotifier):
         outcome = retrain_outcome(ctx.get("trigger"), passed=evaluation["passed"], waiting=True)
         if outcome is None:
             return
-        settings = get_settings()
+        res = for_model(ctx["model"])
         dag_run = context["dag_run"]
-        url = airflow_run_url(settings.notify.airflow_base_url, dag_run.dag_id, dag_run.run_id)
-        sent = send_retrain_outcome(settings, ctx, evaluation, outcome, url)
+        url = airflow_run_url(res.settings.notify.airflow_base_url, dag_run.dag_id, dag_run.run_id)
+        sent = send_retrain_outcome(
+            ctx,
+            evaluation,
+            outcome,
+            url,
+            notify=res.settings.notify,
+            model=res.model,
+            layout=res.layout,
+        )
         self.log.info("told on-call: %s (sent: %s)", sent["subject"], sent["sent"])
 
 
@@ -79,8 +87,9 @@ class GateApprovalOperator(ApprovalOperator):
         self.plan_task_id = plan_task_id
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        from bantay.settings import get_settings
-        from bantay.training.tasks import RunContext, record_approval
+        from bantay.airflow.edge import for_model
+        from bantay.training.approval import record_approval
+        from bantay.training.run import RunContext
 
         if "error" not in event:
             ti = context["ti"]
@@ -104,5 +113,8 @@ class GateApprovalOperator(ApprovalOperator):
                 else str(user)
             )
             note = (event.get("params_input") or {}).get(NOTE) or "no note"
-            record_approval(get_settings(), ctx, version, approved, by, note)
+            res = for_model(ctx.model)
+            record_approval(
+                ctx, version, approved, by, note, registry=res.registry, layout=res.layout
+            )
         return super().execute_complete(context=context, event=event)

@@ -98,8 +98,8 @@ def backtest(
 
     from bantay.monitoring.performance import BACKTEST, BACKTEST_VERSION
     from bantay.schema import feature_set
+    from bantay.training.lineage import fitted_until
     from bantay.training.pipeline import predict_scores
-    from bantay.training.tasks import fitted_until
 
     if labelled is None or labelled.empty:
         return None
@@ -197,7 +197,7 @@ def promoted_retrains(reg: Any, model: str, drift_began: dt.date | None = None) 
 
 def _fitted_after(lineage: dict[str, Any], day: dt.date) -> bool:
     """Whether a version was fitted on rows observed on or after ``day``."""
-    from bantay.training.tasks import fitted_until
+    from bantay.training.lineage import fitted_until
 
     until = fitted_until({"lineage": lineage})
     return until is not None and until.date() >= day

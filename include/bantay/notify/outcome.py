@@ -9,17 +9,19 @@ person; both send with :func:`send_retrain_outcome`. Scheduled and manual runs s
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import re
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from bantay.layout import Layout
+from bantay.notify.mailer import send_email
 from bantay.notify.templates import environment
-
-if TYPE_CHECKING:
-    from bantay.settings import Settings
+from bantay.settings import ModelSettings
+from bantay.settings.core import NotifySettings
 
 log = logging.getLogger(__name__)
 
@@ -111,20 +113,23 @@ def _fmt(x: Any) -> str:
     return "n/a" if x is None else f"{float(x):.3f}"
 
 
-def outbox_path(settings: Settings, model: str, run_id: str, outcome: Outcome) -> Path:
+def outbox_path(layout: Layout, model: str, run_id: str, outcome: Outcome) -> Path:
     """Where the outcome e-mail of one run is kept (next to the drift e-mails)."""
     key = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
-    path = settings.layout.outbox(model) / f"retrain-{key}-{outcome}.eml"
+    path = layout.outbox(model) / f"retrain-{key}-{outcome}.eml"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def send_retrain_outcome(
-    settings: Settings,
     ctx: Mapping[str, Any],
     evaluation: Mapping[str, Any],
     outcome: Outcome,
     run_url: str,
+    *,
+    notify: NotifySettings,
+    model: ModelSettings,
+    layout: Layout,
 ) -> dict[str, Any]:
     """Render the outcome of a run for the model's drift recipients, keep it, and send it.
 
@@ -133,14 +138,9 @@ def send_retrain_outcome(
     as a warning and returned as ``sent: False``: the outcome already happened (production moved
     or did not), a retry would not change it, and the message stays in the outbox.
     """
-    import email.policy
-
-    from bantay.notify.mailer import send_email
-
-    model = ctx["model"]
     window = [str(day)[:10] for day in evaluation.get("test_window") or ()]
     msg = render_retrain_outcome(
-        model=model,
+        model=model.name,
         version=evaluation["version"],
         outcome=outcome,
         drift_summary=ctx["reason"],
@@ -151,11 +151,11 @@ def send_retrain_outcome(
         run_url=run_url,
         test_window=window or None,
     )
-    msg["From"] = settings.notify.sender
-    msg["To"] = ", ".join(settings.model(model).recipients)
-    path = outbox_path(settings, model, ctx["run_id"], outcome)
+    msg["From"] = notify.sender
+    msg["To"] = ", ".join(model.recipients)
+    path = outbox_path(layout, model.name, ctx["run_id"], outcome)
     path.write_bytes(msg.as_bytes(policy=email.policy.SMTP))
-    conn_id = settings.notify.smtp_conn_id
+    conn_id = notify.smtp_conn_id
     try:
         send_email(msg, conn_id)
         sent = True
@@ -165,7 +165,7 @@ def send_retrain_outcome(
             "model is unaffected. Fix that connection (host, port, TLS, login, from_email) in "
             "the UI or as AIRFLOW_CONN_%s; the message is kept at %s",
             outcome,
-            model,
+            model.name,
             conn_id,
             type(exc).__name__,
             exc,

@@ -27,12 +27,12 @@ import datetime as dt
 import glob
 from typing import TYPE_CHECKING
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from bantay.layout import PARTITION_GLOB
 from bantay.schema import ENTITY
-from bantay.settings import Settings
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -124,7 +124,7 @@ def _observed_on(values: pd.DataFrame, learners: pd.Series, day: dt.date) -> np.
 
 
 def batch_features(
-    settings: Settings,
+    feast: FeatureStore,
     feature_service: str,
     learners: np.ndarray,
     day: dt.date,
@@ -136,12 +136,7 @@ def batch_features(
 
     ``observed`` adds the :data:`OBSERVED` column (see the module doc).
     """
-    import duckdb
-
-    from bantay.stores.feast_store import store
-
-    fs = store(settings)
-    service = fs.get_feature_service(feature_service)
+    service = feast.get_feature_service(feature_service)
     frame = pd.DataFrame({ENTITY: np.asarray(learners, dtype="int64")})
     seen = np.ones(len(frame), dtype=bool)
     con = duckdb.connect()
@@ -150,7 +145,13 @@ def batch_features(
         for projection in service.feature_view_projections:
             columns = [f.name for f in projection.features]
             values = view_as_of(
-                con, fs, projection.name, columns, frame[ENTITY].to_numpy(), day, with_time=observed
+                con,
+                feast,
+                projection.name,
+                columns,
+                frame[ENTITY].to_numpy(),
+                day,
+                with_time=observed,
             )
             if observed:
                 seen &= _observed_on(values, frame[ENTITY], day)

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bantay.stores.model_store import ModelStore, model_store_for
+from bantay.stores.model_store import ModelStore
 from bantay.stores.model_store_io import (
     MODEL_FILE,
     ArtifactCorrupt,
@@ -30,12 +30,11 @@ from bantay.stores.model_store_io import (
     PointerChanged,
     PromotionConflict,
 )
-from bantay.vocabulary import PromotionKind, check_name
+from bantay.vocabulary import ModelStatus, PromotionKind, check_name
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bantay.settings import Settings
     from bantay.stores.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -82,8 +81,6 @@ class Promotion:
     def _check_registry_allows(self, model: str, version: str, action: str = "promote") -> None:
         if self.registry is None:
             return
-        from bantay.vocabulary import ModelStatus
-
         record = self.registry.get_version(model, version)
         servable = {ModelStatus.APPROVED, ModelStatus.PRODUCTION, ModelStatus.ARCHIVED}
         if record is not None and record.status not in servable:
@@ -109,16 +106,7 @@ class Promotion:
         Promoting the version that already serves changes nothing (retry-safe) but repairs a
         missing audit row and the registry. A corrupt pointer is replaced (``previous: null``).
         """
-        check_name("model", model)
-        check_name("version", version)
-        if kind not in tuple(PromotionKind):
-            raise ValueError(
-                f"promotion kind {kind!r} is not one of {[k.value for k in PromotionKind]}"
-            )
-        if not actor or not str(actor).strip():
-            raise ValueError("promote needs an actor: a person's name or the DAG run id")
-        if not reason or not str(reason).strip():
-            raise ValueError("promote needs a reason: why this version, why now")
+        self._check_request(model, version, actor=actor, reason=reason, kind=kind)
         self._check_registry_allows(model, version)
         manifest = self.verified(model, version)
         state = self.store.read_pointer(model)
@@ -161,6 +149,20 @@ class Promotion:
         self._audit(new_pointer, actor=actor, reason=reason, kind=kind)
         self._follow(model)
         return new_pointer
+
+    @staticmethod
+    def _check_request(model: str, version: str, *, actor: str, reason: str, kind: str) -> None:
+        """Names, kind, actor and reason of a promotion, before anything is read or written."""
+        check_name("model", model)
+        check_name("version", version)
+        if kind not in tuple(PromotionKind):
+            raise ValueError(
+                f"promotion kind {kind!r} is not one of {[k.value for k in PromotionKind]}"
+            )
+        if not actor or not str(actor).strip():
+            raise ValueError("promote needs an actor: a person's name or the DAG run id")
+        if not reason or not str(reason).strip():
+            raise ValueError("promote needs a reason: why this version, why now")
 
     def rollback(
         self, model: str, to_version: str | None = None, *, actor: str, reason: str
@@ -275,8 +277,3 @@ class Promotion:
             f"the registry failed ({type(exc).__name__}: {exc}); re-run the same promotion to "
             "reconcile (promoting the current production version only syncs the registry)"
         )
-
-
-def promotion_for(settings: Settings, registry: Registry | None = None) -> Promotion:
-    """The promotion policy over the model store of these settings and ``registry``."""
-    return Promotion(model_store_for(settings), registry)

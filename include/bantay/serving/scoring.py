@@ -18,24 +18,35 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
+from sqlalchemy.exc import SQLAlchemyError
 
-from bantay.layout import accepted_root, partition_path
+from bantay.layout import Layout, partition_path
 from bantay.schema import ENTITY, TIMESTAMP, feature_set
-from bantay.settings import Settings
+from bantay.serving.batch_features import OBSERVED, batch_features
+from bantay.serving.promotion import Promotion
+from bantay.settings import ModelSettings
+from bantay.stores.model_store import ModelStoreError
+from bantay.stores.registry_models import RegistryError
+from bantay.training.pipeline import predict_scores
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+    from bantay.stores.model_store import ModelStore
+    from bantay.stores.registry import Registry
 
 log = logging.getLogger(__name__)
 BATCH = 5_000
 
 
-def active_learners(settings: Settings, day: dt.date) -> np.ndarray:
+def active_learners(layout: Layout, day: dt.date) -> np.ndarray:
     """Learners enrolled on ``day``: those in that day's profile snapshot."""
-    import pyarrow.parquet as pq
-
-    path = partition_path(accepted_root(settings.data_dir), "learner_profile", day)
+    path = partition_path(layout.accepted, "learner_profile", day)
     if not path.is_file():
         raise FileNotFoundError(
             f"no accepted learner_profile partition for {day} at {path}; run bantay_features "
@@ -45,17 +56,14 @@ def active_learners(settings: Settings, day: dt.date) -> np.ndarray:
 
 
 def online_feature_frame(
-    settings: Settings, feature_service: str, learners: np.ndarray
+    feast: FeatureStore, feature_service: str, learners: np.ndarray
 ) -> pd.DataFrame:
     """Online features for ``learners`` in batches (bounded request size and memory)."""
-    from bantay.stores.feast_store import store
-
-    fs = store(settings)
-    service = fs.get_feature_service(feature_service)
+    service = feast.get_feature_service(feature_service)
     parts = []
     for start in range(0, len(learners), BATCH):
         rows = [{ENTITY: int(i)} for i in learners[start : start + BATCH]]
-        parts.append(fs.get_online_features(features=service, entity_rows=rows).to_df())
+        parts.append(feast.get_online_features(features=service, entity_rows=rows).to_df())
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[ENTITY])
 
 
@@ -74,8 +82,8 @@ def agreement(primary: np.ndarray, shadow: np.ndarray, threshold: float = 0.5) -
     }
 
 
-def _checked_shadow(
-    settings: Settings, model: str, store: Any, registry: Any
+def checked_shadow(
+    model: str, store: ModelStore, registry: Registry
 ) -> tuple[Any, dict[str, Any]] | str | None:
     """The staged shadow (model object, manifest) after the promotion policy's checks, None when
     nothing is staged, or why it was refused.
@@ -83,19 +91,9 @@ def _checked_shadow(
     A refused shadow never stops production scoring (a shadow only ever sits beside it): the
     day is scored without it and the refusal is logged as an error and kept in the summary.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from bantay.serving.promotion import Promotion
-    from bantay.stores.model_store import ModelStoreError
-    from bantay.stores.registry_models import RegistryError
-
     try:
         if store.shadow(model) is None:
             return None
-        if registry is None:
-            from bantay.stores.registry import registry_for
-
-            registry = registry_for(settings)
         loaded = Promotion(store, registry).load_shadow(model)
     except (ModelStoreError, RegistryError, SQLAlchemyError) as exc:
         log.error("shadow of %s not scored: %s", model, exc)
@@ -104,21 +102,21 @@ def _checked_shadow(
 
 
 def score_day(
-    settings: Settings, model: str, day: dt.date, store=None, registry=None
+    day: dt.date,
+    *,
+    model: ModelSettings,
+    layout: Layout,
+    store: ModelStore,
+    registry: Registry,
+    feast: FeatureStore,
 ) -> dict[str, Any]:
     """Score every active learner for ``day``; write (replace) the day's prediction log.
 
-    A staged shadow is checked against ``registry`` (default: the registry of ``settings``)
-    before it is loaded, as production was when it was promoted."""
-    from bantay.serving.batch_features import OBSERVED, batch_features
-    from bantay.stores.model_store import model_store_for
-    from bantay.training.pipeline import predict_scores
-
-    cfg = settings.model(model)
-    store = store or model_store_for(settings)
-    fitted, manifest = store.load_production(model)
-    learners = active_learners(settings, day)
-    frame = batch_features(settings, cfg.feature_service, learners, day, observed=True)
+    A staged shadow is checked against ``registry`` before it is loaded, as production was when
+    it was promoted."""
+    fitted, manifest = store.load_production(model.name)
+    learners = active_learners(layout, day)
+    frame = batch_features(feast, model.feature_service, learners, day, observed=True)
     features = manifest.get("features") or feature_set()
     names = [*features["numerical"], *features["categorical"]]
     for missing in sorted(set(names) - set(frame.columns)):
@@ -126,7 +124,7 @@ def score_day(
     frame["score"] = predict_scores(fitted, frame, features)
     frame["model_version"] = manifest["version"]
     summary: dict[str, Any] = {
-        "model": model,
+        "model": model.name,
         "date": day.isoformat(),
         "version": manifest["version"],
         "rows": len(frame),
@@ -136,7 +134,7 @@ def score_day(
         else None,
         "observed_share": float(frame[OBSERVED].mean()) if len(frame) else None,
     }
-    shadow = _checked_shadow(settings, model, store, registry)
+    shadow = checked_shadow(model.name, store, registry)
     if isinstance(shadow, str):
         summary["shadow"] = {"refused": shadow}
     elif shadow is not None and shadow[1]["version"] != manifest["version"]:
@@ -152,11 +150,11 @@ def score_day(
     end_of_day = pd.Timestamp(dt.datetime.combine(day, dt.time(23, 59), dt.UTC))
     frame.insert(1, TIMESTAMP, end_of_day)
     frame[TIMESTAMP] = frame[TIMESTAMP].astype("datetime64[us, UTC]")
-    path = settings.layout.prediction_path(model, day)
+    path = layout.prediction_path(model.name, day)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     frame.to_parquet(tmp, index=False)
     tmp.replace(path)
     summary["path"] = str(path)
-    log.info("scored %s for %s: %s", model, day, summary)
+    log.info("scored %s for %s: %s", model.name, day, summary)
     return summary

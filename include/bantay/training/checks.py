@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from bantay.training.gate import Check
@@ -20,19 +22,27 @@ def training_data_checks(
 
     Returns checks rather than raising so the gate can report every problem at once.
     """
-    names = resolve_features(features).names
-    low, high = label_rate_bounds
     n = len(train_df)
-    checks = [
-        Check(
-            "data.rows",
-            n,
-            min_rows,
-            n >= min_rows,
-            f"{n} training rows"
-            + ("" if n >= min_rows else f", fewer than the minimum {min_rows}"),
-        )
+    rows = Check(
+        "data.rows",
+        n,
+        min_rows,
+        n >= min_rows,
+        f"{n} training rows" + ("" if n >= min_rows else f", fewer than the minimum {min_rows}"),
+    )
+    return [
+        rows,
+        *label_checks(train_df, label_col, label_rate_bounds),
+        *feature_checks(train_df, resolve_features(features).names),
     ]
+
+
+def label_checks(
+    train_df: pd.DataFrame, label_col: str, label_rate_bounds: tuple[float, float]
+) -> list[Check]:
+    """The label column: present and never null, both classes, a rate within the bounds."""
+    low, high = label_rate_bounds
+    checks = []
     if label_col in train_df.columns:
         labels = train_df[label_col]
         nulls = int(labels.isna().sum())
@@ -78,6 +88,12 @@ def training_data_checks(
             + f" [{low:.4f}, {high:.4f}]",
         )
     )
+    return checks
+
+
+def feature_checks(train_df: pd.DataFrame, names: Sequence[str]) -> list[Check]:
+    """The features: every one in the frame, none entirely null."""
+    checks = []
     missing = [f for f in names if f not in train_df.columns]
     checks.append(
         Check(

@@ -81,7 +81,7 @@ def resolve_features(features: FeaturesLike, frame: pd.DataFrame | None = None) 
     names = list(features)
     if frame is None:
         return FeatureSet(tuple(names))
-    _require_columns(frame, names, "features")
+    require_columns(frame, names, "features")
     categorical = [n for n in names if _is_categorical_dtype(frame[n])]
     return FeatureSet(
         tuple(n for n in names if n not in categorical),
@@ -283,7 +283,7 @@ def fit_final(
 def predict_scores(model: Pipeline, frame: pd.DataFrame, features: FeaturesLike) -> np.ndarray:
     """Probability of the positive class (at_risk = 1) for every row of ``frame``."""
     fs = resolve_features(features, frame)
-    _require_columns(frame, fs.names, "predict_scores")
+    require_columns(frame, fs.names, "predict_scores")
     return _positive_proba(model, frame[fs.names])
 
 
@@ -303,7 +303,7 @@ def _xy(
         raise TrainingDataError(
             f"The label {label_col!r} is listed as a feature; remove it from the features."
         )
-    _require_columns(df, [*fs.names, label_col], what)
+    require_columns(df, [*fs.names, label_col], what)
     if df.empty:
         raise TrainingDataError(f"The {what} frame is empty; there is nothing to fit or score.")
     labels = df[label_col]
@@ -314,7 +314,7 @@ def _xy(
     return df[fs.names], labels.astype(int).to_numpy()
 
 
-def _require_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+def require_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise KeyError(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bantay.settings.search_space import is_finite_number
-from bantay.training.pipeline import LABEL, TIME, TrainingDataError, _require_columns
+from bantay.training.pipeline import LABEL, TIME, TrainingDataError, require_columns
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def temporal_split(
     sharing a timestamp always land in the same part, so no label time straddles two parts.
     """
     _check_fractions(fractions)
-    _require_columns(df, [time_col, label_col], "temporal_split")
+    require_columns(df, [time_col, label_col], "temporal_split")
     if df.empty:
         raise TrainingDataError("temporal_split got an empty frame; there is nothing to train on.")
     ts = pd.to_datetime(df[time_col])

@@ -17,7 +17,7 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 
-from bantay.airflow.training_dag import training_dag_id
+from bantay.airflow.training_runs import training_dag_id
 from bantay.ui.auth import DRIFT, REBASELINE, ROLLBACK, require_trigger, same_origin
 from bantay.ui.queries import reader
 from bantay.ui.render import relative

@@ -17,7 +17,7 @@ from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessE
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, HTTPException, Request, status
 
-from bantay.airflow.training_dag import training_dag_id
+from bantay.airflow.training_runs import training_dag_id
 from bantay.settings import get_settings
 
 FEATURES, SCORING, DRIFT, ROLLBACK, REBASELINE = (

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from bantay.airflow.training_dag import training_dag_id
+from bantay.airflow.training_runs import training_dag_id
 from bantay.schema import feature_set
 from bantay.settings import Settings, get_settings
 from bantay.stores.model_store import ModelStore, ModelStoreError

@@ -12,7 +12,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from bantay.airflow.training_dag import training_dag_id
+from bantay.airflow.training_runs import training_dag_id
 from bantay.ui import fmt
 from bantay.ui.auth import ROLLBACK, may_trigger
 

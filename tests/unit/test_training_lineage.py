@@ -14,7 +14,8 @@ import pytest
 from bantay.monitoring.episodes import drift_since, regime_since
 from bantay.schema import TIMESTAMP
 from bantay.settings import get_settings
-from bantay.training.tasks import fitted_lineage, fitted_until, reference_days
+from bantay.training.lineage import fitted_lineage, fitted_until
+from bantay.training.reference import reference_days
 
 DAY = dt.date(2026, 11, 10)
 

@@ -1,0 +1,198 @@
+"""A run's candidate: the best trial judged by the gate, the same setting refit on every row,
+staged in the run's folder (model, drift reference, evaluation record) and registered as a
+candidate or a rejection, with the digests of what the gate evaluated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import joblib
+import pandas as pd
+
+from bantay.layout import Layout
+from bantay.settings import ModelSettings
+from bantay.stores.registry_models import new_version_id
+from bantay.training.dataset import load_split
+from bantay.training.gate import GateReport
+from bantay.training.judging import judge
+from bantay.training.lineage import code_version, fitted_lineage
+from bantay.training.pipeline import TrialResult, fit_final, select_best
+from bantay.training.reference import build_reference, reference_days
+from bantay.training.run import RunContext, run_dir
+from bantay.training.split import Split
+from bantay.training.staging import staged_digests
+from bantay.vocabulary import ModelStatus
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+    from bantay.stores.model_store import ModelStore
+    from bantay.stores.registry import Registry
+
+log = logging.getLogger(__name__)
+
+# What later tasks need from the evaluation: the approval request, publish, the e-mail to on-call.
+RESULT_KEYS = (
+    "version",
+    "passed",
+    "metrics",
+    "production_metrics",
+    "compared_metrics",
+    "reasons",
+    "gate_table",
+    "test_window",
+)
+
+
+def evaluate_candidate(
+    ctx: RunContext,
+    training: dict[str, Any],
+    results: list[dict],
+    regime: dt.date | None,
+    *,
+    model: ModelSettings,
+    layout: Layout,
+    registry: Registry,
+    store: ModelStore,
+    feast: FeatureStore,
+) -> dict:
+    """Pick the best trial and judge it: fitted on train+valid, scored on the held-out test rows
+    against production (on the rows neither was fitted on), through the gate. The version that
+    goes on is the same setting refit on every row (train, valid and test): the gate judged the
+    procedure on rows it had not seen, and the published model learns the newest rows too,
+    which after a drift are the drifted ones. Records the candidate (or the rejection).
+
+    ``regime``: the first day of the input regime the version is fitted in (an open drift's, or
+    the one the serving version answered), decided by the drift check's episodes."""
+    split = load_split(model, training["path"])
+    features = training["features"]
+    best = select_best([TrialResult.from_dict(r) for r in results])
+    judged = fit_final(best, pd.concat([split.train, split.valid]), features, label_col=model.label)
+    report, found = judge(ctx, split, judged, features, model=model, store=store)
+    log.info("validation gate for %s:\n%s", ctx.model, report.as_table())
+
+    everything = pd.concat([split.train, split.valid, split.test], ignore_index=True)
+    final = fit_final(best, everything, features, label_col=model.label)
+    as_of = dt.datetime.fromisoformat(ctx.as_of)
+    fitted = fitted_lineage(everything, regime)
+    window = reference_days(model, fitted, as_of)
+    log.info("published model fitted on %s; drift reference %s", fitted, window)
+    # Keyed on the run: a re-run of this task names (and overwrites) the same version.
+    version = new_version_id(ctx.model, as_of, salt=ctx.run_id)
+    folder = run_dir(layout, ctx)
+    joblib.dump(final, folder / "model.joblib")
+    reference = build_reference(final, everything, features, window, model=model, feast=feast)
+    reference.to_parquet(folder / "reference.parquet", index=False)
+    lineage = candidate_lineage(ctx, training, split, model, fitted, window, found["versus"])
+    summary = evaluation_record(
+        version, report, found, dict(best), features, model.label, split, lineage
+    )
+    (folder / "evaluation.json").write_text(json.dumps(summary, indent=2, default=str))
+    # What the gate judged, by digest: approval names it, publish refuses anything else.
+    lineage["artifacts"] = staged_digests(layout, ctx)
+    register_candidate(registry, ctx, version, report, found, dict(best), lineage)
+    return evaluation_result(summary, lineage["artifacts"])
+
+
+def candidate_lineage(
+    ctx: RunContext,
+    training: dict[str, Any],
+    split: Split,
+    model: ModelSettings,
+    fitted: dict[str, Any],
+    window: dict[str, Any],
+    versus: dict[str, Any],
+) -> dict[str, Any]:
+    """Where the version came from: data, split, fitted rows, reference, run, the production
+    version it was compared with and on which rows, and the code."""
+    return {
+        "data_window": training["window"],
+        "as_of": ctx.as_of,
+        "feature_service": training["feature_service"],
+        "feature_views": training["feature_views"],
+        "training_rows": training["rows"],
+        "split": split.summary(model.label),
+        "fitted": fitted,
+        "reference": window,
+        "airflow_run_id": ctx.run_id,
+        "reason": ctx.reason,
+        "trigger": ctx.trigger,
+        "force_reason": ctx.force_reason,
+        "compared_with": versus["version"],
+        "compared_on": {k: versus[k] for k in ("rows", "basis") if k in versus},
+        **code_version(),
+    }
+
+
+def evaluation_record(
+    version: str,
+    report: GateReport,
+    found: dict[str, Any],
+    params: dict[str, Any],
+    features: Any,
+    label: str,
+    split: Split,
+    lineage: dict[str, Any],
+) -> dict[str, Any]:
+    """The evaluation as staged in ``evaluation.json`` (what publishing builds the manifest from)."""
+    versus = found["versus"]
+    return {
+        "version": version,
+        "passed": report.passed,
+        "metrics": found["test"],
+        "production_metrics": versus["production"],
+        "compared_metrics": versus["candidate"],
+        "slices": found["slices"],
+        "params": params,
+        "features": features,
+        "label": label,
+        "gate": report.to_dict(),
+        "gate_table": report.as_table(),
+        "reasons": report.reasons,
+        "lineage": lineage,
+        "test_window": [split.boundaries["test_start"], split.boundaries["test_end"]],
+    }
+
+
+def register_candidate(
+    registry: Registry,
+    ctx: RunContext,
+    version: str,
+    report: GateReport,
+    found: dict[str, Any],
+    params: dict[str, Any],
+    lineage: dict[str, Any],
+) -> None:
+    """Record the version as a candidate, or as rejected with the gate's reasons."""
+    versus = found["versus"]
+    registry.upsert_version(
+        ctx.model,
+        version,
+        airflow_run_id=ctx.run_id,
+        status=ModelStatus.CANDIDATE if report.passed else ModelStatus.REJECTED,
+        metrics={
+            "test": found["test"],
+            "production_on_same_test": versus["production"],
+            "candidate_on_compared_rows": versus["candidate"],
+            "slices": found["slices"],
+        },
+        params=params,
+        gate=report.to_dict()["checks"],
+        lineage=lineage,
+        reason=ctx.reason,
+        rejection_reason=None if report.passed else "; ".join(report.reasons),
+    )
+
+
+def evaluation_result(summary: dict[str, Any], artifacts: dict[str, str]) -> dict[str, Any]:
+    """What the evaluate task hands on (XCom): the keys in :data:`RESULT_KEYS`, the evaluated
+    digests, and the gate table naming them (the approval request shows it)."""
+    out = {k: summary[k] for k in RESULT_KEYS}
+    out["artifacts"] = artifacts
+    out["gate_table"] += "\n\nevaluated " + ", ".join(
+        f"{name} sha256 {sha}" for name, sha in artifacts.items()
+    )
+    return out
