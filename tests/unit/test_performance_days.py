@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from bantay.layout import accepted_root, partition_path
-from bantay.monitoring.tasks import check_day
+from bantay.monitoring.check import check_day
 from bantay.settings import load_settings
 from bantay.stores.registry import Registry
 from bantay.training.pipeline import fit_final, predict_scores
@@ -66,8 +66,6 @@ def project(tmp_path, monkeypatch):
     )
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
     registry.upgrade()
-    monkeypatch.setattr("bantay.stores.model_store.model_store_for", lambda s: store)
-    monkeypatch.setattr("bantay.stores.registry.registry_for", lambda s: registry)
 
     # The labelled day as the previous version served it; its labels no longer fit the features.
     served = learner_frame(N, seed=3)
@@ -89,19 +87,31 @@ def project(tmp_path, monkeypatch):
         frame["model_version"] = "v2"
         frame["observed"] = True
         _write(settings.layout.prediction_path(MODEL, day), frame.drop(columns="at_risk"))
-    yield settings, registry
+    yield settings, registry, store
     registry.dispose()
 
 
-def _check(settings, day: dt.date) -> dict:
-    return check_day(settings, MODEL, day, run_id=f"r-{day}", run_url="u", retrain_running=False)
+def _check(project, day: dt.date) -> dict:
+    settings, registry, store = project
+    checked = check_day(
+        settings.model(MODEL),
+        settings.layout,
+        registry,
+        store,
+        day,
+        banner=lambda result, decision: f"<p>{result.verdict}: {decision.action}</p>",
+        run_id=f"r-{day}",
+        retrain_running=False,
+        link_expiry_seconds=3600,
+    )
+    return checked.as_data()
 
 
 def test_labels_of_a_day_another_version_served_judge_the_production_version(project) -> None:
-    settings, registry = project
+    registry = project[1]
 
-    first = _check(settings, TODAY)
-    second = _check(settings, TODAY + dt.timedelta(days=1))
+    first = _check(project, TODAY)
+    second = _check(project, TODAY + dt.timedelta(days=1))
 
     assert (first["verdict"], second["verdict"]) == ("PERFORMANCE", "PERFORMANCE")
     assert first["evidence_day"] == second["evidence_day"] == str(OBSERVED_ON)

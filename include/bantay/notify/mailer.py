@@ -24,9 +24,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
-from bantay.notify.email import EmailDeliveryError
+from airflow.providers.smtp.hooks.smtp import SmtpHook
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +33,10 @@ log = logging.getLogger(__name__)
 # policy folds a header longer than 78 characters before its first word when that word starts
 # with "[" (as every bantay subject does), which parsers read back with a leading space.
 _WIRE = email.policy.SMTP.clone(max_line_length=998)
+
+
+class EmailDeliveryError(RuntimeError):
+    """An e-mail could not be delivered; the message names the server, never secrets."""
 
 
 class EmailRefused(EmailDeliveryError, AirflowFailException):
@@ -67,9 +70,6 @@ def send_email(
     is sent gets a fresh Message-ID and a Date. A transient failure raises
     ``EmailDeliveryError`` (the task retries), a permanent one ``EmailRefused`` (it does not).
     """
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-    from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
-
     to = _addresses(recipients) or _addresses([*msg.get_all("To", []), *msg.get_all("Cc", [])])
     if not to:
         raise ValueError("no recipients: pass recipients= or set the message's To header")
