@@ -287,3 +287,17 @@ def test_per_column_override_uses_that_methods_default_threshold() -> None:
         learner_frame(500, seed=2)["study_minutes"],
     )
     assert column_drift(ref, cur, "numerical", "ks", None).threshold == 0.05  # Evidently's default
+
+
+def test_config_check_names_the_model_and_key_of_a_method_evidently_does_not_know(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    from bantay.cli import main
+
+    config = tmp_path / "bantay.yaml"
+    config.write_text("models:\n  - name: learner_risk\n    drift: {numerical_method: kss}\n")
+    monkeypatch.setenv("BANTAY_CONFIG", str(config))
+
+    assert main(["config", "check"]) == 2
+    error = capsys.readouterr().err
+    assert "models[learner_risk].drift.numerical_method: unknown drift method 'kss'" in error

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 from collections.abc import Sequence
 
@@ -52,7 +53,12 @@ from bantay.monitoring.frames import (
 )
 from bantay.monitoring.performance import classification, performance_check
 from bantay.monitoring.quality import check_data_quality, repeat_shares
-from bantay.monitoring.results import DataQualityFinding, DriftResult, FeatureDrift
+from bantay.monitoring.results import (
+    DataQualityFinding,
+    DriftResult,
+    FeatureDrift,
+    PerformanceCheck,
+)
 from bantay.monitoring.stattests import column_drift, higher_is_drift
 from bantay.settings.drift import DriftConfig
 from bantay.vocabulary import Verdict
@@ -104,17 +110,37 @@ def _feature(
 
 
 def _verdict(
-    findings: Sequence[DataQualityFinding], performance_drop: bool, drifted: bool, watch: bool
+    today: dt.date | None,
+    findings: Sequence[DataQualityFinding],
+    features: Sequence[FeatureDrift],
+    prediction: FeatureDrift | None,
+    performance: PerformanceCheck | None,
 ) -> Verdict:
-    if findings:
-        return Verdict.DATA_QUALITY
-    if performance_drop:
-        return Verdict.PERFORMANCE
-    if drifted:
-        return Verdict.DRIFT
-    if watch:
-        return Verdict.WATCH
-    return Verdict.OK
+    """DATA QUALITY (the newest day's feed is broken), else PERFORMANCE, else DRIFT (a feature
+    or the score moved that day), else WATCH (moved in the window only), else OK."""
+    n_drifted = sum(f.drifted for f in features)
+    broken = {f.column for f in findings}
+    if any(f.day in (None, str(today) if today is not None else None) for f in findings):
+        verdict = Verdict.DATA_QUALITY
+    elif performance is not None and performance.degraded:
+        verdict = Verdict.PERFORMANCE
+    elif n_drifted > 0 or (prediction is not None and prediction.drifted):
+        verdict = Verdict.DRIFT
+    elif any(f.window_drifted and f.column not in broken for f in features):
+        verdict = Verdict.WATCH
+    else:
+        verdict = Verdict.OK
+    log.info(
+        "drift verdict %s for %s: %d of %d features drifted, score drift %s, %d data-quality "
+        "findings in the window",
+        verdict,
+        today,
+        n_drifted,
+        len(features),
+        prediction.drifted if prediction else "n/a",
+        len(findings),
+    )
+    return verdict
 
 
 def run_drift(
@@ -149,45 +175,15 @@ def run_drift(
     frames = _frames(reference, current, cfg, day)
     ref, cur, window, ref_all = frames.ref, frames.cur, frames.window, frames.ref_all
     findings = _window_quality(ref_all, frames.by_day, cfg, frames.extra)
-    today_s = str(frames.today) if frames.today is not None else None
     pred = cfg.prediction_column
     features, prediction, columns = _columns(frames, cfg)
     performance = None
     if labelled is not None and pred:
-        yardstick = ref_all
-        if performance_reference is not None:
-            yardstick = _prepared(performance_reference, cfg, frames.extra)
-        performance = performance_check(
-            yardstick,
-            labelled,
-            cfg.target,
-            pred,
-            cfg,
-            tolerance=performance_tolerance,
-            yardstick=performance_yardstick,
-        )
+        quality_reference = (performance_reference, performance_yardstick)
+        performance = _performance(frames, labelled, cfg, performance_tolerance, *quality_reference)
     n_drifted = sum(f.drifted for f in features)
-    moved = n_drifted > 0 or bool(prediction and prediction.drifted)
-    broken = {f.column for f in findings}
-    watch = any(f.window_drifted and f.column not in broken for f in features)
-    today_findings = [f for f in findings if f.day in (None, today_s)]
-    verdict = _verdict(today_findings, bool(performance and performance.degraded), moved, watch)
-    log.info(
-        "drift verdict %s for %s: %d of %d features drifted, score drift %s, %d data-quality "
-        "findings in the window",
-        verdict,
-        frames.today,
-        n_drifted,
-        len(features),
-        prediction.drifted if prediction else "n/a",
-        len(findings),
-    )
-    report = None
-    if len(cur) >= cfg.min_rows and columns:
-
-        def report() -> object:
-            return drift_report(ref, cur, cfg, columns, name)
-
+    verdict = _verdict(frames.today, findings, features, prediction, performance)
+    reportable = len(cur) >= cfg.min_rows and bool(columns)
     share = n_drifted / len(features)
     return DriftResult(
         features=features,
@@ -204,11 +200,13 @@ def run_drift(
         reference_rows_total=len(reference),
         current_rows_total=len(frames.cur_raw),
         verdict=verdict,
-        day=today_s,
+        day=str(frames.today) if frames.today is not None else None,
         performance=performance,
         window_days=len(frames.by_day),
         current_rows_unobserved=frames.unobserved,
-        _report=report,
+        _report=functools.partial(drift_report, ref, cur, cfg, columns, name)
+        if reportable
+        else None,
     )
 
 
@@ -226,6 +224,30 @@ def _columns(
         prediction = _feature(pred, ref, cur, window, ref_all, cfg)
         columns.append(pred)
     return features, prediction, columns
+
+
+def _performance(
+    frames: _Frames,
+    labelled: pd.DataFrame,
+    cfg: DriftConfig,
+    tolerance: float,
+    reference: pd.DataFrame | None,
+    yardstick: tuple[float, int, int] | None,
+) -> PerformanceCheck | None:
+    """Quality on the labelled rows against the reference's labelled rows (``reference``'s when
+    given), or against the held-out ``yardstick`` when no reference holds labels."""
+    labelled_reference = frames.ref_all
+    if reference is not None:
+        labelled_reference = _prepared(reference, cfg, frames.extra)
+    return performance_check(
+        labelled_reference,
+        labelled,
+        cfg.target,
+        cfg.prediction_column,
+        cfg,
+        tolerance=tolerance,
+        yardstick=yardstick,
+    )
 
 
 def _check_reference(reference: pd.DataFrame, cfg: DriftConfig) -> None:

@@ -52,32 +52,7 @@ def _context(
     charts: Sequence[dict[str, str]],
     approval: Approval = "auto",
 ) -> dict[str, Any]:
-    kind_by_column = {f.column: f.kind for f in result.features}
-    rows = [
-        {
-            "column": f.column,
-            "kind": f.kind,
-            "method": f.method,
-            "score": _fmt_score(f.score),
-            "threshold": f"{f.threshold:g}",
-            "drifted": "yes" if f.drifted else "no",
-            "window_score": _fmt_score(f.window_score),
-            "window_drifted": "yes" if f.window_drifted else "no",
-        }
-        for f in result.ranked_features()
-    ]
     cls = result.classification
-    quality = None
-    if cls is not None:
-        keys = ("roc_auc", "pr_auc", "log_loss", "positive_rate")
-        quality = [
-            {
-                "metric": k,
-                "current": _fmt_score(cls.current.get(k)),
-                "reference": _fmt_score(cls.reference.get(k)) if cls.reference else "n/a",
-            }
-            for k in keys
-        ]
     return {
         "model": model,
         "date": str(date),
@@ -92,19 +67,10 @@ def _context(
         "decision_action": str(decision.action) if decision else "",
         "decision_reason": decision.reason if decision else "",
         "result": result,
-        "rows": rows,
-        "findings": [
-            {
-                "column": f.column,
-                "kind": kind_by_column.get(f.column, ""),
-                "issue": f.issue,
-                "detail": f.detail,
-                "day": f.day or "",
-            }
-            for f in result.data_quality
-        ],
+        "rows": _feature_rows(result),
+        "findings": _finding_rows(result),
         "prediction": result.prediction,
-        "quality": quality,
+        "quality": _quality_rows(result),
         "quality_rows": cls.current_labelled_rows if cls else 0,
         "charts": charts,
         "report_url": report_url,
@@ -112,6 +78,52 @@ def _context(
         "drifted_pct": f"{result.drifted_share:.0%}",
         "share_threshold_pct": f"{result.drift_share_threshold:.0%}",
     }
+
+
+def _feature_rows(result: DriftResult) -> list[dict[str, str]]:
+    """The feature table, most drifted first."""
+    return [
+        {
+            "column": f.column,
+            "kind": f.kind,
+            "method": f.method,
+            "score": _fmt_score(f.score),
+            "threshold": f"{f.threshold:g}",
+            "drifted": "yes" if f.drifted else "no",
+            "window_score": _fmt_score(f.window_score),
+            "window_drifted": "yes" if f.window_drifted else "no",
+        }
+        for f in result.ranked_features()
+    ]
+
+
+def _finding_rows(result: DriftResult) -> list[dict[str, str]]:
+    kind_by_column = {f.column: f.kind for f in result.features}
+    return [
+        {
+            "column": f.column,
+            "kind": kind_by_column.get(f.column, ""),
+            "issue": f.issue,
+            "detail": f.detail,
+            "day": f.day or "",
+        }
+        for f in result.data_quality
+    ]
+
+
+def _quality_rows(result: DriftResult) -> list[dict[str, str]] | None:
+    """Quality on labelled rows, current against reference; None without labelled rows."""
+    cls = result.classification
+    if cls is None:
+        return None
+    return [
+        {
+            "metric": k,
+            "current": _fmt_score(cls.current.get(k)),
+            "reference": _fmt_score(cls.reference.get(k)) if cls.reference else "n/a",
+        }
+        for k in ("roc_auc", "pr_auc", "log_loss", "positive_rate")
+    ]
 
 
 def _build(

@@ -86,14 +86,7 @@ def send_email(
             f"AIRFLOW_CONN_{conn_id.upper()}"
         ) from exc
     where = f"the SMTP server {conn.host}:{conn.port} of connection {conn_id!r}"
-    message = copy.deepcopy(msg)
-    del message["Message-ID"]
-    message["Message-ID"] = make_msgid(domain="bantay.local")
-    subject = " ".join(str(message["Subject"] or "").split())  # unfolded, as it was rendered
-    del message["Subject"]
-    message["Subject"] = subject
-    if message["Date"] is None:
-        message["Date"] = formatdate(usegmt=True)
+    message = _to_send(msg)
     try:
         with SmtpHook(conn_id) as hook:  # connects, TLS and login as the Connection says
             from_addr = sender or (_addresses(message["From"]) or [None])[0] or hook.from_email
@@ -122,6 +115,19 @@ def send_email(
     log.info(
         "e-mail %r sent via connection %r to %d recipient(s)", msg["Subject"], conn_id, len(to)
     )
+
+
+def _to_send(msg: EmailMessage) -> EmailMessage:
+    """The copy of ``msg`` that is sent: a fresh Message-ID, its subject unfolded, a Date."""
+    message = copy.deepcopy(msg)
+    del message["Message-ID"]
+    message["Message-ID"] = make_msgid(domain="bantay.local")
+    subject = " ".join(str(message["Subject"] or "").split())  # unfolded, as it was rendered
+    del message["Subject"]
+    message["Subject"] = subject
+    if message["Date"] is None:
+        message["Date"] = formatdate(usegmt=True)
+    return message
 
 
 def _send(
