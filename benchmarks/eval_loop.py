@@ -5,7 +5,7 @@ Every simulated day: on Sundays the schedule retrains (``training_schedule`` "0 
 04:00); the production version scores the day; the daily check runs
 (``bantay.monitoring.drift.run_drift`` on the 7-day window against the production version's
 reference, with back-tested labelled predictions for the performance check); the day is decided
-by ``bantay.monitoring.tasks.decide_day`` itself (``decide_retrain`` with the drift history,
+by ``bantay.monitoring.check.decide_day`` itself (``decide_retrain`` with the drift history,
 promoted retrains, ``labels_ready_on``, ``next_scheduled`` and ``quality_holds``; then
 ``answered`` on the first quiet day after a drift) against a registry stand-in (``Loop``) with
 the drift rows (and their ``evidence_day``), the versions and their promotions; a triggered
@@ -37,9 +37,9 @@ import pandas as pd
 from eval_world import FEATURES, World, fit_model, predict, stamp
 
 from bantay import simulate as sim
+from bantay.monitoring.check import Judged, decide_day
 from bantay.monitoring.episodes import regime_since
 from bantay.monitoring.guards import DayRecord, drift_start
-from bantay.monitoring.tasks import decide_day
 from bantay.schema import CATEGORICAL, ENTITY, LABEL, TIMESTAMP
 from bantay.settings import load_settings
 from bantay.settings.drift import DriftConfig
@@ -336,7 +336,7 @@ def matured(loop: Loop, d: dt.date) -> pd.DataFrame:
 def labelled(loop: Loop, labels: pd.DataFrame) -> pd.DataFrame | None:
     """``labelled_predictions`` then ``backtest``: every logged row with a matured label,
     whichever version scored it, scored again by production on the rows after its fitted data."""
-    from bantay.monitoring.tasks import backtest
+    from bantay.monitoring.backtest import backtest
 
     if labels.empty:
         return None
@@ -354,7 +354,7 @@ def counted(loop: Loop, d: dt.date, verdict: Verdict) -> tuple[list, list[str], 
     """The data times the cooldown counts (``promoted_retrains`` with the open drift's first
     day, as ``decide_day`` passes it) and their versions; and the scheduled promotions inside
     the cooldown that it would count without that day."""
-    from bantay.monitoring.tasks import promoted_retrains
+    from bantay.monitoring.retrain_inputs import promoted_retrains
 
     history = loop.drift_reports(MODEL.name, since=d - dt.timedelta(days=HISTORY_DAYS))
     began = drift_start(d, history) if str(verdict) in ALARMS else None
@@ -376,23 +376,26 @@ def check(loop: Loop, d: dt.date) -> None:
     loop.logs[d] = day_log(loop, d)
     window = [loop.logs.get(d - dt.timedelta(days=i)) for i in range(CFG.window_days - 1, -1, -1)]
     labels = matured(loop, d)
+    current = pd.concat([x for x in window if x is not None], ignore_index=True)
     r = run_drift(
         loop.prod.reference,
-        pd.concat([x for x in window if x is not None], ignore_index=True),
+        current,
         CFG,
         day=d,
         labelled=labelled(loop, labels),
         performance_tolerance=MODEL.gate.max_regression,
     )
     _, names, cooling = counted(loop, d, r.verdict)
-    judged = {
-        "result": r,
-        "manifest": loop.prod.manifest,
-        "baseline": None,
-        "labels": labels,
-        "guards": GUARDS,
-    }
-    dec = decide_day(SETTINGS, MODEL.name, d, loop, judged, running=False)
+    judged = Judged(
+        result=r,
+        manifest=loop.prod.manifest,
+        reference=loop.prod.reference,
+        baseline=None,
+        current=current,
+        labels=labels,
+        guards=GUARDS,
+    )
+    dec = decide_day(MODEL, d, loop, judged, running=False)
     loop.history.append(DayRecord(d, str(r.verdict), str(dec.action), r.evidence_day))
     loop.days.append(_day_record(loop, d, r, dec, names, cooling))
     if dec.triggers_retrain:

@@ -56,7 +56,9 @@ def bantay_deadline():
         from bantay.settings import get_settings
         from bantay.stores.registry import registry_for
 
+        # The night is every model's: one registry, one layout, one notify block.
         settings = get_settings()
+        notify = settings.notify
         run_after = dag_run.run_after
         day = (
             dt.date.fromisoformat(params["date"])
@@ -64,11 +66,13 @@ def bantay_deadline():
             else (run_after - dt.timedelta(days=1)).date()
         )
         found = check_night(
-            settings,
             day,
             f"{run_after:%Y-%m-%d %H:%M} UTC",
-            registry_for(settings),
-            lambda msg: send_email(msg, settings.notify.smtp_conn_id),
+            models=settings.models,
+            layout=settings.layout,
+            notify=notify,
+            registry=registry_for(settings),
+            send=lambda msg: send_email(msg, notify.smtp_conn_id),
         )
         if found["never_served"]:
             print(f"no production version yet (not judged): {', '.join(found['never_served'])}")

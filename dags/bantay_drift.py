@@ -20,9 +20,10 @@ Daily, for the day that just ended (data interval `[D, D+1)` UTC), for each mode
    labels of the drifted period matured (else it waits for them and says when), a cooldown
    after the last drift-triggered or promoted retrain (or the sooner scheduled run), at most
    `max_retrains_per_7d`. Every decision, including "guard held", is recorded and e-mailed.
-2. **email**: the on-call e-mail via `smtp_default` (subject starts with the verdict; what to do;
-   the feature table; inline charts; links to the report and this run). Retried on its own:
-   if SMTP is down the report is already stored.
+2. **email**: composes the on-call e-mail from what the check handed on (subject starts with the
+   verdict; what to do; the feature table; inline charts; links to the report and this run),
+   keeps its copy in the outbox and sends it via `smtp_default`. Retried on its own: if SMTP is
+   down the report is already stored and the day recorded.
 3. **retrain**: emits the `drift/<model>` Asset event (report location and drifted features in
    its extra) that starts `bantay_training`, only when the decision says so; otherwise skipped.
    Re-running a date never triggers twice.
@@ -72,38 +73,52 @@ def bantay_drift():
             def check(day: str, model_name: str, ti=None, dag_run=None) -> dict:
                 from airflow.sdk.exceptions import AirflowFailException
 
-                from bantay.monitoring.tasks import check_day
-                from bantay.notify.mailer import airflow_run_url
-                from bantay.settings import get_settings
+                from bantay.airflow.edge import for_model
+                from bantay.monitoring.check import check_day
+                from bantay.notify.drift_day import day_subject
+                from bantay.notify.email import report_banner
 
-                settings = get_settings()
+                res = for_model(model_name)
                 running = ti.get_dr_count(
                     dag_id=training_dag_id(model_name), states=["running", "queued"]
                 )
-                run_url = airflow_run_url(
-                    settings.notify.airflow_base_url, dag_run.dag_id, dag_run.run_id
-                )
                 try:
-                    summary = check_day(
-                        settings,
-                        model_name,
+                    checked = check_day(
+                        res.model,
+                        res.layout,
+                        res.registry,
+                        res.store,
                         dt.date.fromisoformat(day),
+                        banner=lambda result, decision: report_banner(
+                            result, model=model_name, decision=decision, approval=res.model.approval
+                        ),
                         run_id=dag_run.run_id,
-                        run_url=run_url,
                         retrain_running=running > 0,
+                        link_expiry_seconds=res.settings.storage.presign_expiry_hours * 3600,
                     )
                 except FileNotFoundError as exc:
                     raise AirflowFailException(str(exc)) from exc
-                print(f"{summary['subject']}\ndecision: {summary['decision_reason']}")
-                return summary
+                subject = day_subject(checked, res.model)
+                print(f"{subject}\ndecision: {checked.decision.reason}")
+                return {**checked.as_data(), "subject": subject}
 
             @task(task_id="email", retries=5, retry_delay=dt.timedelta(minutes=5))
-            def email(summary: dict) -> str:
-                from bantay.monitoring.tasks import send_day_email
-                from bantay.settings import get_settings
+            def email(summary: dict, dag_run=None) -> str:
+                from bantay.airflow.edge import for_model
+                from bantay.monitoring.day_check import DayCheck
+                from bantay.notify.drift_day import send_day_email
+                from bantay.notify.mailer import airflow_run_url
 
+                res = for_model(summary["model"])
+                notify = res.settings.notify
                 return send_day_email(
-                    get_settings(), summary["model"], dt.date.fromisoformat(summary["date"])
+                    DayCheck.from_data(summary),
+                    res.model,
+                    res.layout,
+                    notify,
+                    run_url=airflow_run_url(
+                        notify.airflow_base_url, dag_run.dag_id, dag_run.run_id
+                    ),
                 )
 
             @task(task_id="retrain", outlets=[asset])

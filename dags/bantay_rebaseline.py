@@ -1,19 +1,28 @@
 """
-### bantay_rebaseline: the new inputs declared the norm, by a person, on the record
+### bantay_rebaseline: the inputs that serving sees now become the drift reference
 
-Triggered by hand (never scheduled), from the drift-day page's **Re-baseline** button or the
-trigger form, when the drift e-mail says *inputs moved, quality holds*: the inputs moved (a new
-term, a new intake) and the model that serves keeps its quality on the matured labels, so
-retraining is not the answer and alarming every day is not either.
+**When**: the drift e-mail says *inputs moved, quality holds*. The inputs changed for a known
+reason (a new term, a new intake) and the version that serves keeps its quality on matured
+labels: retraining would not help, and an alarm every morning would teach on-call to ignore it.
+A person declares the new inputs the norm, with a reason, on the record.
 
-The form takes the **model**, the **date** of the new reference's last day (empty: the day before
-the run), optionally the number of **days** (empty: the days since the open drift began, at most
-the model's `reference_days`), and a **reason**, required. The version that serves gets a new drift
-reference: those days of the prediction log, learners observed that day, scored by that version;
-stored beside its published reference (which stays, and stays the yardstick of its quality) and
-recorded in the registry with who triggered the run, why, when, which days and the file's sha256.
-The next drift check compares with it and says the drift was answered, by whom. The same action
-is `bantay rebaseline --model M --reason "..."`.
+**What it does** for the model's production version:
+
+1. reads the prediction log of the chosen days (default: the days since the open drift began,
+   at most the model's `reference_days`; at least 3), learners observed that day only;
+2. scores those rows with the version that serves (whichever version scored them at the time)
+   and samples them to the drift `sample_size`;
+3. stores them as the version's new drift reference, beside its published reference (which is
+   not changed and stays the yardstick of its quality on matured labels), and records in the
+   registry who triggered the run, why, when, which days and the file's sha256.
+
+The next `bantay_drift` check compares with the new reference and, on its first quiet day, says
+the drift was answered and by whom.
+
+**How to start it**: the drift-day page's **Re-baseline** button, or this DAG's trigger form
+(it is never scheduled): **model**, **date** (the new reference's last day; empty: the day
+before the run), **days** (optional), **reason** (required). From a shell:
+`bantay rebaseline --model M --reason "..."`.
 """
 
 from __future__ import annotations
@@ -61,6 +70,7 @@ def bantay_rebaseline():
 
         from airflow.sdk.exceptions import AirflowFailException
 
+        from bantay.airflow.edge import for_model
         from bantay.monitoring.baseline import rebaseline as rebaseline_model
         from bantay.stores.model_store import ModelStoreError
 
@@ -76,10 +86,13 @@ def bantay_rebaseline():
         except ValueError:
             raise AirflowFailException(f"date {params['date']!r}: use YYYY-MM-DD") from None
         who = getattr(dag_run, "triggering_user_name", None) or "airflow"
+        res = for_model(params["model"])
         try:
             record = rebaseline_model(
-                get_settings(),
-                params["model"],
+                res.model,
+                res.layout,
+                res.registry,
+                res.store,
                 day=day,
                 by=f"{who} via {dag_run.run_id}",
                 reason=reason,

@@ -78,11 +78,12 @@ def _features_show(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    import evidently  # noqa: F401  (loaded: drift methods are checked against its registry)
-
+    from bantay.monitoring.stattests import check_methods
     from bantay.settings import load_settings
 
     settings = load_settings()
+    for m in settings.models:  # against Evidently's registry of drift methods
+        check_methods(m.drift, where=f"models[{m.name}].drift")
     source = os.environ.get("BANTAY_CONFIG", "bantay.yaml")
     print(f"{source}: OK")
     print(f"  storage: s3://{settings.storage.bucket}/{settings.storage.prefix}")
@@ -165,19 +166,21 @@ def _shadow(args: argparse.Namespace) -> int:
 def _rebaseline(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from bantay.airflow.edge import for_model
     from bantay.monitoring.baseline import rebaseline
-    from bantay.settings import get_settings
     from bantay.simulate.scenario import parse_date
 
     day = parse_date(args.date) if args.date else dt.datetime.now(dt.UTC).date() - dt.timedelta(1)
+    res = for_model(args.model)
     record = rebaseline(
-        get_settings(),
-        args.model,
+        res.model,
+        res.layout,
+        res.registry,
+        _store(args),
         day=day,
         by=args.actor,
         reason=args.reason,
         days=args.days,
-        store=_store(args),
     )
     return _print_json(dataclasses.asdict(record))
 

@@ -13,8 +13,8 @@ import pytest
 import fixtures_smtp
 from bantay.monitoring.drift import run_drift
 from bantay.monitoring.guards import DayRecord, decide_retrain
-from bantay.notify.email import MAX_EMAIL_BYTES, EmailDeliveryError, render_drift_email
-from bantay.notify.mailer import EmailRefused, send_email
+from bantay.notify.email import MAX_EMAIL_BYTES, render_drift_email
+from bantay.notify.mailer import EmailDeliveryError, EmailRefused, send_email
 from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import Verdict
 from fixtures_monitoring import learner_config, learner_frame

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bantay.monitoring.backtest import backtest
 from bantay.monitoring.drift import run_drift
 from bantay.monitoring.performance import BACKTEST, BACKTEST_VERSION
-from bantay.monitoring.tasks import backtest, labelled_predictions
+from bantay.monitoring.window import labelled_predictions
 from bantay.settings import load_settings
 from bantay.training.lineage import fitted_until
 from bantay.training.pipeline import fit_final, predict_scores
@@ -98,7 +99,7 @@ def _window(fitted) -> pd.DataFrame:
 def test_labels_join_the_rows_of_every_version_that_served_and_stay_bounded(settings) -> None:
     labels = pd.concat([_served(settings, L1, "v1", 10), _served(settings, L2, "v2", 20)])
 
-    rows = labelled_predictions(settings, MODEL, labels)
+    rows = labelled_predictions(settings.layout, settings.model(MODEL), labels)
 
     assert set(rows["model_version"]) == {"v1", "v2"}
     per_day = rows["event_timestamp"].dt.date.value_counts()
@@ -112,8 +113,12 @@ def test_the_production_version_is_judged_on_labels_of_days_it_never_served(
     fitted, manifest, reference = production
     cfg = learner_config()
     # Each read before the next write replaces the day's log.
-    healthy = labelled_predictions(settings, MODEL, _served(settings, L1, "v1", 30))
-    shifted = labelled_predictions(settings, MODEL, _served(settings, L1, "v1", 40, "shifted"))
+    healthy = labelled_predictions(
+        settings.layout, settings.model(MODEL), _served(settings, L1, "v1", 30)
+    )
+    shifted = labelled_predictions(
+        settings.layout, settings.model(MODEL), _served(settings, L1, "v1", 40, "shifted")
+    )
     window = _window(fitted)
 
     fine = run_drift(
@@ -137,7 +142,9 @@ def test_the_back_test_scores_the_logged_features_with_the_production_version(
     settings, production
 ) -> None:
     fitted, manifest, _ = production
-    rows = labelled_predictions(settings, MODEL, _served(settings, L1, "v1", 50))
+    rows = labelled_predictions(
+        settings.layout, settings.model(MODEL), _served(settings, L1, "v1", 50)
+    )
 
     scored = backtest(fitted, manifest, rows)
 
@@ -150,7 +157,7 @@ def test_the_back_test_scores_the_logged_features_with_the_production_version(
 def test_rows_the_version_was_fitted_on_are_no_evidence_for_it(settings, production) -> None:
     fitted, manifest, _ = production
     labels = pd.concat([_served(settings, L1, "v1", 60), _served(settings, L2, "v2", 70)])
-    rows = labelled_predictions(settings, MODEL, labels)
+    rows = labelled_predictions(settings.layout, settings.model(MODEL), labels)
     until_l1 = _end_of(L1).isoformat()
     fitted_on_l1 = {**manifest, "lineage": {"fitted": {"rows": 1, "until": until_l1}}}
     window_to_l1 = {**manifest, "lineage": {"data_window": ["2026-09-01", str(_end_of(L1))]}}
@@ -185,5 +192,5 @@ def test_no_matured_labels_means_nothing_to_judge(settings, production) -> None:
     fitted, manifest, _ = production
     empty = pd.DataFrame(columns=["learner_id", "event_timestamp", "at_risk", "_matured"])
 
-    assert labelled_predictions(settings, MODEL, empty) is None
+    assert labelled_predictions(settings.layout, settings.model(MODEL), empty) is None
     assert backtest(fitted, manifest, None) is None

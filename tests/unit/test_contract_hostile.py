@@ -550,7 +550,7 @@ def test_malformed_yaml_is_one_message_naming_file_and_line(tmp_path, monkeypatc
 
 
 def test_rejected_labels_never_reach_performance_monitoring(lake, monkeypatch):
-    from bantay.monitoring.tasks import matured_labels
+    from bantay.monitoring.window import matured_labels
     from bantay.settings import load_settings
 
     frame = labels()
@@ -560,6 +560,6 @@ def test_rejected_labels_never_reach_performance_monitoring(lake, monkeypatch):
     sim.write_table(frame, folder(lake, LABEL_SOURCE) / "part-0.parquet")  # re-delivered, unchecked
     monkeypatch.setenv("BANTAY_DATA_DIR", str(lake))
     settings = load_settings()
-    seen = matured_labels(settings, settings.model("learner_risk"), DAY)
+    seen = matured_labels(settings.layout, settings.model("learner_risk"), DAY)
     assert not (seen["at_risk"] == 7).any()
     assert not (seen.get("_matured") == pd.Timestamp(DAY)).any()

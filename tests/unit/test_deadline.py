@@ -14,6 +14,7 @@ from bantay.notify.deadline import (
     DRIFT_DAG,
     FEATURES_DAG,
     SCORING_DAG,
+    check_night,
     deadline_recipients,
     late_stages,
     render_deadline_email,
@@ -52,7 +53,7 @@ def _score(settings: Settings, model: str, day: dt.date) -> None:
 
 
 def test_nothing_arrived_blames_features_once_for_every_model(settings):
-    late = late_stages(settings, DAY, {})
+    late = late_stages(settings.layout, settings.models, DAY, {})
     assert [(x.dag_id, x.model) for x in late] == [(FEATURES_DAG, None)]
     assert all(source in late[0].missing for source in SOURCE_FEATURES)
 
@@ -61,7 +62,7 @@ def test_a_quarantined_source_is_named(settings):
     sources = list(SOURCE_FEATURES)
     _accept(settings, DAY, sources[1:])
     new_attempt_dir(quarantine_root(settings.data_dir), sources[0], DAY)
-    (late,) = late_stages(settings, DAY, {})
+    (late,) = late_stages(settings.layout, settings.models, DAY, {})
     assert late.dag_id == FEATURES_DAG
     assert f"no accepted partition for {sources[0]} on {DAY}" in late.missing
     assert f"quarantined: {sources[0]}" in late.missing
@@ -70,7 +71,9 @@ def test_a_quarantined_source_is_named(settings):
 def test_each_model_owes_its_first_missing_stage(settings):
     _accept(settings, DAY)
     _score(settings, "learner_risk", DAY)
-    late = late_stages(settings, DAY, {"learner_risk": {DAY - dt.timedelta(days=1)}})
+    late = late_stages(
+        settings.layout, settings.models, DAY, {"learner_risk": {DAY - dt.timedelta(days=1)}}
+    )
     assert [(x.dag_id, x.model) for x in late] == [
         (DRIFT_DAG, "learner_risk"),
         (SCORING_DAG, "learner_engagement"),
@@ -82,27 +85,31 @@ def test_a_done_day_is_on_time(settings):
     for model in settings.models:
         _score(settings, model.name, DAY)
     checked = {m.name: {DAY} for m in settings.models}
-    assert late_stages(settings, DAY, checked) == []
+    assert late_stages(settings.layout, settings.models, DAY, checked) == []
     # Another day is judged on its own: yesterday's work does not cover today.
-    assert late_stages(settings, DAY + dt.timedelta(days=1), checked) != []
+    assert late_stages(settings.layout, settings.models, DAY + dt.timedelta(days=1), checked) != []
 
 
 def test_recipients_are_data_engineers_and_the_late_models_on_call(settings):
     _accept(settings, DAY)
     _score(settings, "learner_engagement", DAY)
-    late = late_stages(settings, DAY, {"learner_engagement": {DAY}})
-    assert deadline_recipients(settings, late) == [
+    late = late_stages(settings.layout, settings.models, DAY, {"learner_engagement": {DAY}})
+    assert deadline_recipients(settings.notify, settings.models, late) == [
         *settings.notify.failure_recipients,
         "risk@example.org",
     ]
-    everyone = deadline_recipients(settings, late_stages(settings, DAY + dt.timedelta(1), {}))
+    everyone = deadline_recipients(
+        settings.notify,
+        settings.models,
+        late_stages(settings.layout, settings.models, DAY + dt.timedelta(1), {}),
+    )
     assert {"risk@example.org", "eng@example.org"} <= set(everyone)
 
 
 def test_the_email_names_the_late_dags_first_and_links_their_runs(settings):
     _accept(settings, DAY)
-    late = late_stages(settings, DAY, {})
-    msg = render_deadline_email(settings, DAY, late, "2026-11-23 08:00 UTC")
+    late = late_stages(settings.layout, settings.models, DAY, {})
+    msg = render_deadline_email(settings.notify, settings.models, DAY, late, "2026-11-23 08:00 UTC")
     assert msg["Subject"] == (
         f"[bantay] LATE {DAY}: {SCORING_DAG} not done by 2026-11-23 08:00 UTC"
     )
@@ -129,13 +136,23 @@ class _Registry:
         return []
 
 
-def test_a_model_that_never_served_is_told_once_not_nagged_as_late(settings):
-    from bantay.notify.deadline import check_night
+def _night(settings: Settings, day: dt.date, registry, sent: list) -> dict:
+    return check_night(
+        day,
+        "08:00 UTC",
+        models=settings.models,
+        layout=settings.layout,
+        notify=settings.notify,
+        registry=registry,
+        send=sent.append,
+    )
 
+
+def test_a_model_that_never_served_is_told_once_not_nagged_as_late(settings):
     _accept(settings, DAY)
     registry = _Registry(serving=set())
     sent = []
-    first = check_night(settings, DAY, "08:00 UTC", registry, sent.append)
+    first = _night(settings, DAY, registry, sent)
     assert first["late"] == [] and first["never_served"] == ["learner_risk", "learner_engagement"]
     (notice,) = sent
     assert (
@@ -146,17 +163,15 @@ def test_a_model_that_never_served_is_told_once_not_nagged_as_late(settings):
     assert {"risk@example.org", "eng@example.org"} <= set(notice["To"].split(", "))
     for later in (DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)):
         _accept(settings, later)
-        again = check_night(settings, later, "08:00 UTC", registry, sent.append)
+        again = _night(settings, later, registry, sent)
         assert again["late"] == [] and again["sent"] == []
     assert len(sent) == 1
 
 
 def test_a_new_model_beside_a_serving_one_is_told_to_its_own_people(settings):
-    from bantay.notify.deadline import check_night
-
     _accept(settings, DAY)
     sent = []
-    found = check_night(settings, DAY, "08:00 UTC", _Registry({"learner_risk"}), sent.append)
+    found = _night(settings, DAY, _Registry({"learner_risk"}), sent)
     assert [(x["dag_id"], x["model"]) for x in found["late"]] == [(SCORING_DAG, "learner_risk")]
     notice, late = sent
     assert notice["Subject"] == "[bantay] learner_engagement: no production version yet"

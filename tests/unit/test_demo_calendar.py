@@ -13,7 +13,7 @@ import pytest
 from demo import LABEL_DELAY, Calendar, story_gaps
 
 from bantay.monitoring.guards import DayRecord, decide_retrain, drift_start
-from bantay.monitoring.tasks import labels_ready_on
+from bantay.monitoring.retrain_inputs import labels_ready_on
 from bantay.schema import TIMESTAMP
 from bantay.settings.drift import GuardConfig
 from bantay.simulate.labels import label_partition

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from bantay.monitoring.guards import DayRecord, decide_retrain
 from bantay.monitoring.results import PerformanceCheck
-from bantay.monitoring.tasks import answered, quality_holds
+from bantay.monitoring.retrain_inputs import answered, quality_holds
 from bantay.notify.wording import decision_phrase, what_to_do
 from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import Action, Verdict
@@ -114,20 +114,20 @@ def test_a_short_reference_compares_a_school_day_with_school_days() -> None:
     Wednesday is judged against Monday and Tuesday, never a mix holding the weekend."""
     import pandas as pd
 
-    from bantay.monitoring.drift import _reference_for
+    from bantay.monitoring.frames import reference_for
     from bantay.settings.drift import DriftConfig
 
     cfg = DriftConfig()
     days = [dt.date(2026, 11, 29) + dt.timedelta(days=i) for i in range(3)]  # Sun, Mon, Tue
     stamps = [pd.Timestamp(d, tz="UTC") for d in days for _ in range(cfg.min_rows)]
     ref = pd.DataFrame({"event_timestamp": stamps, "x": range(len(stamps))})
-    wednesday = _reference_for(ref, dt.date(2026, 12, 2), cfg)
+    wednesday = reference_for(ref, dt.date(2026, 12, 2), cfg)
     picked = set(pd.to_datetime(wednesday["event_timestamp"]).dt.date)
     assert picked == set(days[1:])
-    assert set(pd.to_datetime(_reference_for(ref, days[1], cfg)["event_timestamp"]).dt.date) == {
+    assert set(pd.to_datetime(reference_for(ref, days[1], cfg)["event_timestamp"]).dt.date) == {
         days[1]
     }
-    saturday = _reference_for(ref, dt.date(2026, 12, 5), cfg)
+    saturday = reference_for(ref, dt.date(2026, 12, 5), cfg)
     assert set(pd.to_datetime(saturday["event_timestamp"]).dt.date) == {days[0]}
 
 
@@ -158,8 +158,8 @@ def test_without_labelled_reference_rows_quality_is_judged_against_the_held_out_
     import numpy as np
     import pandas as pd
 
+    from bantay.monitoring.backtest import held_out_quality
     from bantay.monitoring.performance import performance_check
-    from bantay.monitoring.tasks import held_out_quality
     from bantay.settings.drift import DriftConfig
 
     manifest = {
@@ -188,7 +188,7 @@ def test_rows_another_version_scored_are_scored_again_by_the_one_that_serves() -
     import numpy as np
     import pandas as pd
 
-    from bantay.monitoring.tasks import served_by
+    from bantay.monitoring.backtest import served_by
 
     class Model:
         classes_ = np.array([0, 1])

@@ -203,7 +203,7 @@ def test_weekly_unpromoted_candidates_never_hold_a_drift_retrain() -> None:
 def test_labels_ready_on_reads_delay_and_cadence_from_the_label_feed() -> None:
     import pandas as pd
 
-    from bantay.monitoring.tasks import labels_ready_on
+    from bantay.monitoring.retrain_inputs import labels_ready_on
 
     observed = [date(2026, 10, 5), date(2026, 10, 12)]  # weekly, mature 14 days later
     labels = pd.DataFrame(
@@ -224,7 +224,7 @@ def test_promoted_retrains_leaves_out_what_a_drift_event_started() -> None:
     from types import SimpleNamespace
 
     from bantay.airflow.planning import AssetEvent, plan_training
-    from bantay.monitoring.tasks import promoted_retrains
+    from bantay.monitoring.retrain_inputs import promoted_retrains
 
     run_after = datetime(2026, 11, 20, 4, tzinfo=UTC)
     drift = plan_training(
@@ -253,7 +253,7 @@ def test_a_promotion_fitted_before_the_drift_neither_silences_it_nor_holds_its_r
     day on counts for the cooldown (the registry is a stand-in with two read methods)."""
     from types import SimpleNamespace
 
-    from bantay.monitoring.tasks import promoted_retrains
+    from bantay.monitoring.retrain_inputs import promoted_retrains
 
     def version(name: str, as_of: str, until: str) -> SimpleNamespace:
         lineage = {"as_of": f"{as_of}T04:00:00+00:00", "fitted": {"until": f"{until}T23:59:00"}}

@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from bantay.monitoring.drift import evidently_flags, run_drift, sample
+from bantay.monitoring.drift import run_drift
+from bantay.monitoring.evidently_report import evidently_flags
+from bantay.monitoring.frames import sample
 from bantay.monitoring.quality import check_data_quality
 from bantay.monitoring.results import DataQualityFinding, FeatureDrift
-from bantay.monitoring.stattests import column_drift, higher_is_drift
+from bantay.monitoring.stattests import check_methods, column_drift, higher_is_drift
 from bantay.settings.drift import DriftConfig
 from bantay.vocabulary import Verdict
 from fixtures_monitoring import FEATURES, learner_config, learner_frame
@@ -244,18 +246,32 @@ def test_severity_orders_p_value_and_distance_methods_alike() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"numerical_method": "kss"}, "numerical_method: unknown drift method 'kss'"),
-        ({"per_column_method": {"region": "ks"}}, "does not support categorical"),
         ({"per_column_method": {"nope": "psi"}}, "per_column_method names ['nope']"),
         ({"categorical_columns": ["region", "grade_level"]}, "both numerical and categorical"),
         ({"drift_share": 0}, "drift_share"),
     ],
 )
 def test_bad_config_names_the_key(overrides: dict, message: str) -> None:
-    import evidently  # noqa: F401  (loaded: methods are checked against its registry)
-
     with pytest.raises(ValidationError, match=message.replace("[", r"\[").replace("]", r"\]")):
         learner_config(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"numerical_method": "kss"}, "drift.numerical_method: unknown drift method 'kss'"),
+        ({"per_column_method": {"region": "ks"}}, "does not support categorical"),
+    ],
+)
+def test_a_method_evidently_does_not_know_for_the_column_names_the_key(
+    overrides: dict, message: str
+) -> None:
+    """Configuration loads without Evidently; the drift task and ``bantay config check`` check
+    the methods against its registry."""
+    config = learner_config(**overrides)
+    with pytest.raises(ValueError, match=message):
+        check_methods(config)
+    assert check_methods(learner_config()) == learner_config()
 
 
 def test_per_column_override_uses_that_methods_default_threshold() -> None:
@@ -271,3 +287,17 @@ def test_per_column_override_uses_that_methods_default_threshold() -> None:
         learner_frame(500, seed=2)["study_minutes"],
     )
     assert column_drift(ref, cur, "numerical", "ks", None).threshold == 0.05  # Evidently's default
+
+
+def test_config_check_names_the_model_and_key_of_a_method_evidently_does_not_know(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    from bantay.cli import main
+
+    config = tmp_path / "bantay.yaml"
+    config.write_text("models:\n  - name: learner_risk\n    drift: {numerical_method: kss}\n")
+    monkeypatch.setenv("BANTAY_CONFIG", str(config))
+
+    assert main(["config", "check"]) == 2
+    error = capsys.readouterr().err
+    assert "models[learner_risk].drift.numerical_method: unknown drift method 'kss'" in error

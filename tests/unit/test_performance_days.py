@@ -6,6 +6,7 @@ persistence."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,7 +14,9 @@ import pandas as pd
 import pytest
 
 from bantay.layout import accepted_root, partition_path
-from bantay.monitoring.tasks import check_day
+from bantay.monitoring.check import check_day
+from bantay.monitoring.day_check import DayCheck
+from bantay.notify.drift_day import compose_day_email, day_subject, outbox_path
 from bantay.settings import load_settings
 from bantay.stores.registry import Registry
 from bantay.training.pipeline import fit_final, predict_scores
@@ -66,8 +69,6 @@ def project(tmp_path, monkeypatch):
     )
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
     registry.upgrade()
-    monkeypatch.setattr("bantay.stores.model_store.model_store_for", lambda s: store)
-    monkeypatch.setattr("bantay.stores.registry.registry_for", lambda s: registry)
 
     # The labelled day as the previous version served it; its labels no longer fit the features.
     served = learner_frame(N, seed=3)
@@ -89,19 +90,31 @@ def project(tmp_path, monkeypatch):
         frame["model_version"] = "v2"
         frame["observed"] = True
         _write(settings.layout.prediction_path(MODEL, day), frame.drop(columns="at_risk"))
-    yield settings, registry
+    yield settings, registry, store
     registry.dispose()
 
 
-def _check(settings, day: dt.date) -> dict:
-    return check_day(settings, MODEL, day, run_id=f"r-{day}", run_url="u", retrain_running=False)
+def _check(project, day: dt.date) -> dict:
+    settings, registry, store = project
+    checked = check_day(
+        settings.model(MODEL),
+        settings.layout,
+        registry,
+        store,
+        day,
+        banner=lambda result, decision: f"<p>{result.verdict}: {decision.action}</p>",
+        run_id=f"r-{day}",
+        retrain_running=False,
+        link_expiry_seconds=3600,
+    )
+    return checked.as_data()
 
 
 def test_labels_of_a_day_another_version_served_judge_the_production_version(project) -> None:
-    settings, registry = project
+    registry = project[1]
 
-    first = _check(settings, TODAY)
-    second = _check(settings, TODAY + dt.timedelta(days=1))
+    first = _check(project, TODAY)
+    second = _check(project, TODAY + dt.timedelta(days=1))
 
     assert (first["verdict"], second["verdict"]) == ("PERFORMANCE", "PERFORMANCE")
     assert first["evidence_day"] == second["evidence_day"] == str(OBSERVED_ON)
@@ -110,3 +123,34 @@ def test_labels_of_a_day_another_version_served_judge_the_production_version(pro
     assert "1 of 2" in second["decision_reason"]
     rows = {r.report_date: r for r in registry.drift_reports(MODEL)}
     assert rows[TODAY].decision_detail.endswith(f"evidence: labels observed on {OBSERVED_ON}")
+
+
+def test_the_email_is_composed_from_what_the_check_handed_on(project) -> None:
+    """The check's plain data survives JSON (XCom) and gives the e-mail the live check gives:
+    the e-mail task composes it without judging again."""
+    settings, registry, store = project
+    model = settings.model(MODEL)
+    checked = check_day(
+        model,
+        settings.layout,
+        registry,
+        store,
+        TODAY,
+        banner=lambda result, decision: "",
+        run_id="r",
+        retrain_running=False,
+        link_expiry_seconds=3600,
+    )
+    handed_on = DayCheck.from_data(json.loads(json.dumps(checked.as_data(), allow_nan=False)))
+
+    live = compose_day_email(checked, model, settings.notify, run_url="u")
+    composed = compose_day_email(handed_on, model, settings.notify, run_url="u")
+
+    assert composed["Subject"] == live["Subject"] == day_subject(checked, model)
+    assert composed["To"] == ", ".join(model.recipients)
+    for part in ("plain", "html"):
+        assert composed.get_body((part,)).get_content() == live.get_body((part,)).get_content()
+    charts = [p.get_filename() for p in composed.walk() if p.get_content_type() == "image/png"]
+    assert charts == [p.get_filename() for p in live.walk() if p.get_content_type() == "image/png"]
+    assert len(charts) == 3
+    assert outbox_path(settings.layout, MODEL, TODAY).name == f"{TODAY}.eml"

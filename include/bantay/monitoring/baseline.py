@@ -17,8 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from bantay.layout import Layout
+from bantay.monitoring.guards import drift_start
 from bantay.schema import TIMESTAMP
-from bantay.settings import Settings
+from bantay.serving.batch_features import OBSERVED
+from bantay.settings import ModelSettings
+from bantay.training.pipeline import predict_scores
+from bantay.vocabulary import DRIFT_VERDICTS
 
 if TYPE_CHECKING:
     from bantay.stores.registry_models import BaselineRecord
@@ -28,11 +33,9 @@ log = logging.getLogger(__name__)
 MIN_DAYS = 3
 
 
-def recent_predictions(settings: Settings, model: str, day: dt.date, days: int) -> pd.DataFrame:
+def recent_predictions(layout: Layout, model: str, day: dt.date, days: int) -> pd.DataFrame:
     """The prediction log of the ``days`` days ending on ``day``, observed learners only."""
-    paths = [
-        settings.layout.prediction_path(model, day - dt.timedelta(days=i)) for i in range(days)
-    ]
+    paths = [layout.prediction_path(model, day - dt.timedelta(days=i)) for i in range(days)]
     present = [p for p in paths if p.is_file()]
     if len(present) < min(days, MIN_DAYS):
         raise FileNotFoundError(
@@ -41,62 +44,54 @@ def recent_predictions(settings: Settings, model: str, day: dt.date, days: int) 
             "those days (bantay_scoring with date) or re-baseline a later day"
         )
     frame = pd.concat([pd.read_parquet(p) for p in present], ignore_index=True)
-    if "observed" in frame.columns:
-        frame = frame[frame["observed"].astype(bool)]
+    if OBSERVED in frame.columns:
+        frame = frame[frame[OBSERVED].astype(bool)]
     return frame.reset_index(drop=True)
 
 
 def regime_days(reg: Any, model: str, day: dt.date, at_most: int) -> int:
     """Days of the new inputs up to ``day``: since the open drift began (its DRIFT or
     PERFORMANCE days in a row), at most ``at_most``; ``at_most`` when no drift is open."""
-    from bantay.monitoring.guards import drift_start
-
     history = reg.drift_reports(model, since=day - dt.timedelta(days=at_most + 7))
     today = [r for r in history if r.report_date == day]
-    if not today or today[0].verdict not in ("DRIFT", "PERFORMANCE"):
+    if not today or today[0].verdict not in DRIFT_VERDICTS:
         return at_most
     return min(at_most, (day - drift_start(day, history)).days + 1)
 
 
 def rebaseline(
-    settings: Settings,
-    model: str,
+    model: ModelSettings,
+    layout: Layout,
+    reg: Any,
+    store: Any,
     *,
     day: dt.date,
     by: str,
     reason: str,
     days: int | None = None,
-    reg: Any = None,
-    store: Any = None,
 ) -> BaselineRecord:
     """Make the last ``days`` days up to ``day`` the production version's drift reference
     (default: the days since the open drift began, see :func:`regime_days`)."""
-    from bantay.stores.model_store import model_store_for
-    from bantay.stores.registry import registry_for
-    from bantay.training.pipeline import predict_scores
-
     if not (by or "").strip() or not (reason or "").strip():
         raise ValueError(
             "a re-baseline needs who decides (--by) and why the new inputs are the norm "
             "(--reason); both are kept in the registry"
         )
-    cfg = settings.model(model)
-    reg = reg or registry_for(settings)
-    store = store or model_store_for(settings)
-    fitted, manifest = store.load_production(model)
-    span = days or regime_days(reg, model, day, cfg.drift.reference_days)
-    frame = recent_predictions(settings, model, day, span)
+    name, drift = model.name, model.drift
+    fitted, manifest = store.load_production(name)
+    span = days or regime_days(reg, name, day, drift.reference_days)
+    frame = recent_predictions(layout, name, day, span)
     # Scored by the version that serves, whichever version scored each day at the time.
     frame["score"] = predict_scores(fitted, frame, manifest["features"])
     frame["model_version"] = manifest["version"]
-    if len(frame) > cfg.drift.sample_size:
-        frame = frame.sample(n=cfg.drift.sample_size, random_state=cfg.drift.seed)
+    if len(frame) > drift.sample_size:
+        frame = frame.sample(n=drift.sample_size, random_state=drift.seed)
     frame = frame.sort_values(TIMESTAMP).reset_index(drop=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    stored = store.put_baseline(model, manifest["version"], stamp, frame)
+    stored = store.put_baseline(name, manifest["version"], stamp, frame)
     days_seen = pd.to_datetime(frame[TIMESTAMP], utc=True).dt.date
     record = reg.record_baseline(
-        model,
+        name,
         manifest["version"],
         reference_uri=stored["uri"],
         sha256=stored["sha256"],
@@ -106,7 +101,7 @@ def rebaseline(
         actor=by.strip(),
         reason=reason.strip(),
     )
-    log.info("re-baselined %s %s: %s", model, manifest["version"], record)
+    log.info("re-baselined %s %s: %s", name, manifest["version"], record)
     return record
 
 

@@ -8,13 +8,10 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import Action, Verdict
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +147,27 @@ def decide_retrain(
 
     streak, needed = _drift_streak(today, past, evidence), cfg.persistence_days
     held = {"streak": streak, "needed": needed}
+    return (
+        _hold_on_window(today, data_quality_days, retrain_running, evidence, held)
+        or _hold_on_evidence(verdict, today, labels_ready, quality_holds, next_scheduled, held)
+        or _hold_on_retrains(today, past, retrains, next_scheduled, cfg, held)
+        or Decision(
+            Action.RETRAIN_TRIGGERED,
+            f"{verdict} on {streak} consecutive days (needed {cfg.persistence_days})",
+            **held,
+        )
+    )
+
+
+def _hold_on_window(
+    today: date,
+    data_quality_days: Sequence[date | str],
+    retrain_running: bool,
+    evidence: str | None,
+    held: dict[str, int],
+) -> Decision | None:
+    """Held by the window itself: broken days in it, a retrain running, or too short a streak."""
+    streak, needed = held["streak"], held["needed"]
     if data_quality_days:
         days = ", ".join(sorted({str(d)[:10] for d in data_quality_days}))
         return Decision(
@@ -167,6 +185,18 @@ def decide_retrain(
             until=today + timedelta(days=needed - streak),
             **held,
         )
+    return None
+
+
+def _hold_on_evidence(
+    verdict: Verdict,
+    today: date,
+    labels_ready: date | None,
+    quality_holds: str | None,
+    next_scheduled: date | None,
+    held: dict[str, int],
+) -> Decision | None:
+    """Held on what a retrain would learn from: labels not matured yet, or quality that holds."""
     if verdict is Verdict.DRIFT and labels_ready is not None and labels_ready > today:
         return Decision(
             Action.HELD_LABELS,
@@ -183,6 +213,18 @@ def decide_retrain(
             until=next_scheduled,
             **held,
         )
+    return None
+
+
+def _hold_on_retrains(
+    today: date,
+    past: Sequence[DayRecord],
+    retrains: Iterable[date | datetime],
+    next_scheduled: date | None,
+    cfg: GuardConfig,
+    held: dict[str, int],
+) -> Decision | None:
+    """Held by earlier retrains: the cooldown (or the sooner scheduled run), the rate limit."""
     triggered = [r.date for r in past if r.decision == Action.RETRAIN_TRIGGERED]
     done = sorted({*(_as_date(t) for t in retrains), *triggered})
     last = max((d for d in done if d <= today), default=None)
@@ -213,11 +255,7 @@ def decide_retrain(
             until=until,
             **held,
         )
-    return Decision(
-        Action.RETRAIN_TRIGGERED,
-        f"{verdict} on {streak} consecutive days (needed {cfg.persistence_days})",
-        **held,
-    )
+    return None
 
 
 def drift_start(today: date, history: Iterable[Any]) -> date:

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import TYPE_CHECKING
+
+import pandas as pd
+from sklearn import metrics as skm
 
 from bantay.monitoring.results import ClassificationQuality, PerformanceCheck
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from bantay.settings.drift import DriftConfig
+from bantay.settings.drift import DriftConfig
 
 # Columns of labelled prediction-log rows: the production version's own score of the logged
 # features, and that version.
@@ -28,8 +26,6 @@ BACKTEST_VERSION = "backtest_version"
 
 
 def quality(y: pd.Series, p: pd.Series) -> dict[str, float | None]:
-    from sklearn import metrics as skm
-
     y_true = y.astype(int).to_numpy()
     proba = p.astype(float).clip(1e-7, 1 - 1e-7).to_numpy()
     pred = (proba >= 0.5).astype(int)
@@ -99,9 +95,6 @@ def performance_check(
     used when the reference holds no labelled rows (a reference of days whose labels had not
     matured when the version was trained), so the check is never blind.
     """
-    import pandas as pd
-    from sklearn.metrics import roc_auc_score
-
     ts = cfg.label_join_keys[-1]
     ref_l = _labelled(ref, target, pred)
     score = BACKTEST if BACKTEST in labelled.columns else pred
@@ -120,15 +113,11 @@ def performance_check(
     y_cur = cur[target].astype(int)
     if y_cur.nunique() < 2:
         return None
-    if ref_l is not None and ref_l[target].nunique() == 2:
-        y_ref = ref_l[target].astype(int)
-        a_ref = float(roc_auc_score(y_ref, ref_l[pred]))
-        n_pos, n_neg = int(y_ref.sum()), int((1 - y_ref).sum())
-    elif yardstick is not None:
-        a_ref, n_pos, n_neg = yardstick
-    else:
+    baseline = _reference_auc(ref_l, target, pred, yardstick)
+    if baseline is None:
         return None
-    a_cur = float(roc_auc_score(y_cur, cur[score]))
+    a_ref, n_pos, n_neg = baseline
+    a_cur = float(skm.roc_auc_score(y_cur, cur[score]))
     se = math.hypot(
         _auc_se(a_ref, n_pos, n_neg),
         _auc_se(a_cur, int(y_cur.sum()), int((1 - y_cur).sum())),
@@ -150,6 +139,24 @@ def performance_check(
         reference_rows=len(ref_l) if ref_l is not None else n_pos + n_neg,
         version=_judged_version(cur, score == BACKTEST),
     )
+
+
+def _reference_auc(
+    ref_l: pd.DataFrame | None,
+    target: str,
+    pred: str,
+    yardstick: tuple[float, int, int] | None,
+) -> tuple[float, int, int] | None:
+    """ROC AUC, positives and negatives of the reference's labelled rows when they hold both
+    classes, else the held-out ``yardstick``; None when neither is there."""
+    if ref_l is not None and ref_l[target].nunique() == 2:
+        y_ref = ref_l[target].astype(int)
+        return (
+            float(skm.roc_auc_score(y_ref, ref_l[pred])),
+            int(y_ref.sum()),
+            int((1 - y_ref).sum()),
+        )
+    return yardstick
 
 
 def _judged_version(rows: pd.DataFrame, backtested: bool) -> str | None:

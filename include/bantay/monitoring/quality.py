@@ -8,13 +8,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from bantay.monitoring.results import DataQualityFinding
 from bantay.settings.drift import DriftConfig
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +164,6 @@ def repeat_shares(frame: pd.DataFrame, cfg: DriftConfig) -> dict[str, float]:
     """Per numerical column, the share of learners whose value did not change from one day to
     the next, over consecutive days present in ``frame`` (a reference sample spread over days).
     """
-    import pandas as pd
-
     key, ts = cfg.label_join_keys[0], cfg.label_join_keys[-1]
     if key not in frame.columns or ts not in frame.columns:
         return {}

@@ -150,6 +150,16 @@ class DriftResult:
         """Features by severity, most drifted first."""
         return sorted(self.features, key=lambda f: f.severity, reverse=True)
 
+    def evidence_columns(self, top_n: int) -> list[str]:
+        """The ``top_n`` columns that best show what was judged: broken columns first (the
+        evidence for DATA QUALITY), then features by severity, whatever the verdict, so an OK
+        day shows what "looks like the reference" means."""
+        if top_n <= 0:
+            return []
+        ranked = [f.column for f in self.ranked_features() if f.score is not None]
+        broken = [c for c in self.broken_columns if c != "*"]
+        return list(dict.fromkeys([*broken, *ranked]))[:top_n]
+
     def snapshot(self) -> Any:
         """The Evidently snapshot of the newest day against the reference (built on demand)."""
         if self._snapshot is None:
@@ -177,6 +187,38 @@ class DriftResult:
     def json(self) -> str:
         """The Evidently snapshot as JSON (metrics with their configuration)."""
         return self.snapshot().json()
+
+    def as_data(self) -> dict[str, Any]:
+        """Every finding as plain data (JSON-serialisable), for a task that tells what was
+        judged; :meth:`from_data` reads it back. The Evidently report is not part of it."""
+        fields = [f for f in dataclasses.fields(self) if not f.name.startswith("_")]
+        data = {f.name: getattr(self, f.name) for f in fields}
+        data["features"] = [dataclasses.asdict(f) for f in self.features]
+        data["data_quality"] = [dataclasses.asdict(f) for f in self.data_quality]
+        for key in ("prediction", "classification", "performance"):
+            value = getattr(self, key)
+            data[key] = dataclasses.asdict(value) if value is not None else None
+        data["verdict"] = str(self.verdict)
+        return data
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> DriftResult:
+        """The result :meth:`as_data` wrote, without its Evidently report."""
+
+        def optional(kind: type, value: dict[str, Any] | None) -> Any:
+            return kind(**value) if value is not None else None
+
+        return cls(
+            **{
+                **data,
+                "features": [FeatureDrift(**f) for f in data["features"]],
+                "data_quality": [DataQualityFinding(**f) for f in data["data_quality"]],
+                "prediction": optional(FeatureDrift, data["prediction"]),
+                "classification": optional(ClassificationQuality, data["classification"]),
+                "performance": optional(PerformanceCheck, data["performance"]),
+                "verdict": Verdict(data["verdict"]),
+            }
+        )
 
     def summary(self) -> dict[str, Any]:
         """JSON-serialisable summary for the registry row, XCom and Asset event extras."""

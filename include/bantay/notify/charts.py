@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import logging
-from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from bantay.monitoring.results import DriftResult
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -19,27 +21,10 @@ _MAX_BARS = 15  # integer columns with at most this many values are drawn as bar
 _GREY, _ORANGE = "#9e9e9e", "#d9480f"
 
 
-def _chart_columns(result: DriftResult, top_n: int) -> list[str]:
-    """Broken columns first (the evidence for DATA QUALITY), then features by severity: charts
-    whatever the verdict, so an OK e-mail shows what "looks like the reference" means."""
-    if top_n <= 0:
-        return []
-    ranked = [f.column for f in result.ranked_features() if f.score is not None]
-    broken = [c for c in result.broken_columns if c != "*"]
-    return list(dict.fromkeys([*broken, *ranked]))[:top_n]
-
-
 def chart_png(
     column: str, kind: str, reference: pd.Series, current: pd.Series, title: str
 ) -> bytes:
     """A small reference-vs-current histogram (numerical) or share bar chart (categorical)."""
-    import io
-
-    import numpy as np
-    import pandas as pd
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(CHART_SIZE_PX[0] / _CHART_DPI, CHART_SIZE_PX[1] / _CHART_DPI))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -89,7 +74,8 @@ def chart_png(
     return buf.getvalue()
 
 
-def _chart_title(result: DriftResult, column: str) -> str:
+def chart_title(result: DriftResult, column: str) -> str:
+    """The column, its drift score against its threshold, and its data-quality issues."""
     feature = next((f for f in result.features if f.column == column), None)
     issues = [f.issue.replace("_", " ") for f in result.data_quality if f.column == column]
     parts = [column]

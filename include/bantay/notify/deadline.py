@@ -20,15 +20,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import html
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from email.message import EmailMessage
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bantay.layout import accepted_root, attempt_dirs, partition_path, quarantine_root
+from bantay.layout import Layout, attempt_dirs, partition_path
 from bantay.notify.templates import environment
 from bantay.schema import SOURCE_FEATURES
-from bantay.settings import Settings
+from bantay.settings import ModelSettings
+from bantay.settings.core import NotifySettings
 
 if TYPE_CHECKING:
     from bantay.stores.registry import Registry
@@ -48,7 +48,8 @@ class Late:
 
 
 def late_stages(
-    settings: Settings,
+    layout: Layout,
+    models: Sequence[ModelSettings],
     day: dt.date,
     drift_days: dict[str, set[dt.date]],
     never_served: Collection[str] = (),
@@ -56,10 +57,11 @@ def late_stages(
     """What of ``day``'s cycle is missing; ``drift_days`` maps a model to the days it was checked.
 
     Models in ``never_served`` (no production version ever) owe no scoring and no drift check."""
-    accepted, quarantined = accepted_root(settings.data_dir), quarantine_root(settings.data_dir)
-    not_accepted = [s for s in SOURCE_FEATURES if not partition_path(accepted, s, day).exists()]
+    not_accepted = [
+        s for s in SOURCE_FEATURES if not partition_path(layout.accepted, s, day).exists()
+    ]
     if not_accepted:
-        held = [s for s in not_accepted if attempt_dirs(quarantined, s, day)]
+        held = [s for s in not_accepted if attempt_dirs(layout.quarantine, s, day)]
         detail = (
             f"; quarantined: {', '.join(held)} (see quarantine/<source>/date={day})" if held else ""
         )
@@ -72,10 +74,10 @@ def late_stages(
             )
         ]
     late: list[Late] = []
-    for model in settings.models:
+    for model in models:
         if model.name in never_served:
             continue
-        if not settings.layout.prediction_path(model.name, day).exists():
+        if not layout.prediction_path(model.name, day).exists():
             late.append(Late(SCORING_DAG, model.name, f"no prediction log for {day}"))
         elif day not in drift_days.get(model.name, set()):
             late.append(Late(DRIFT_DAG, model.name, f"no drift check of {day}"))
@@ -89,10 +91,14 @@ def deadline_subject(day: dt.date, late: list[Late], deadline: str) -> str:
 
 
 def render_deadline_email(
-    settings: Settings, day: dt.date, late: list[Late], deadline: str
+    notify: NotifySettings,
+    models: Sequence[ModelSettings],
+    day: dt.date,
+    late: list[Late],
+    deadline: str,
 ) -> EmailMessage:
     """The one e-mail for a late night: per DAG, what is missing and a link to its runs."""
-    base = settings.notify.airflow_base_url.rstrip("/")
+    base = notify.airflow_base_url.rstrip("/")
     rows = [
         {
             "dag_id": item.dag_id,
@@ -106,52 +112,51 @@ def render_deadline_email(
     env = environment()
     msg = EmailMessage()
     msg["Subject"] = deadline_subject(day, late, deadline)
-    msg["From"] = settings.notify.sender
-    msg["To"] = ", ".join(deadline_recipients(settings, late))
+    msg["From"] = notify.sender
+    msg["To"] = ", ".join(deadline_recipients(notify, models, late))
     msg["X-Bantay-Deadline-Day"] = day.isoformat()
     msg.set_content(env.get_template("deadline.txt.j2").render(ctx))
     msg.add_alternative(env.get_template("deadline.html.j2").render(ctx), subtype="html")
     return msg
 
 
-def deadline_recipients(settings: Settings, late: list[Late]) -> list[str]:
+def deadline_recipients(
+    notify: NotifySettings, models: Sequence[ModelSettings], late: list[Late]
+) -> list[str]:
     """The data engineers, and the on-call people of every model whose cycle is late."""
-    models = {item.model for item in late}
-    everyone = None in models
-    found = list(settings.notify.failure_recipients)
-    for model in settings.models:
-        if everyone or model.name in models:
+    names = {item.model for item in late}
+    everyone = None in names
+    found = list(notify.failure_recipients)
+    for model in models:
+        if everyone or model.name in names:
             found.extend(model.recipients)
     return list(dict.fromkeys(found))
 
 
-def never_served(settings: Settings, registry: Registry) -> list[str]:
+def never_served(models: Sequence[ModelSettings], registry: Registry) -> list[str]:
     """The configured models that have never had a production version (none now, no promotion
     in the audit log): new models, still waiting for their first approved training run."""
     return [
         m.name
-        for m in settings.models
+        for m in models
         if registry.production_version(m.name) is None and not registry.promotions(m.name)
     ]
 
 
-def _notice_marker(settings: Settings, model: str) -> Path:
-    return settings.layout.deadline_marker(model)
-
-
-def render_no_production_email(settings: Settings, models: list[str]) -> EmailMessage:
-    """The one-time notice that a model has no production version yet (not a late night)."""
-    names = ", ".join(models)
-    base = settings.notify.airflow_base_url.rstrip("/")
+def render_no_production_email(
+    notify: NotifySettings, models: Sequence[ModelSettings]
+) -> EmailMessage:
+    """The one-time notice that ``models`` have no production version yet (not a late night)."""
+    names = ", ".join(m.name for m in models)
+    base = notify.airflow_base_url.rstrip("/")
     lines = [
         f"No production version yet: {names}. Until one is promoted, the nightly cycle does "
         "not score these models or check their drift, and their nights are not counted as late.",
     ]
-    for name in models:
-        cfg = settings.model(name)
+    for m in models:
         lines.append(
-            f"- {name}: training runs on '{cfg.training_schedule or 'manual'}' "
-            f"(approval: {cfg.approval}); runs: {base}/dags/bantay_training_{name}/runs"
+            f"- {m.name}: training runs on '{m.training_schedule or 'manual'}' "
+            f"(approval: {m.approval}); runs: {base}/dags/bantay_training_{m.name}/runs"
         )
     lines.append(
         "\nWHAT TO DO: nothing if a first training run is planned. To serve sooner, trigger the "
@@ -160,8 +165,10 @@ def render_no_production_email(settings: Settings, models: list[str]) -> EmailMe
     )
     msg = EmailMessage()
     msg["Subject"] = f"[bantay] {names}: no production version yet"
-    msg["From"] = settings.notify.sender
-    msg["To"] = ", ".join(deadline_recipients(settings, [Late("", n, "") for n in models]))
+    msg["From"] = notify.sender
+    msg["To"] = ", ".join(
+        deadline_recipients(notify, models, [Late("", m.name, "") for m in models])
+    )
     msg.set_content("\n".join(lines) + "\n")
     paragraphs = "".join(f"<p>{html.escape(line.strip())}</p>\n" for line in lines)
     msg.add_alternative(
@@ -174,33 +181,36 @@ def render_no_production_email(settings: Settings, models: list[str]) -> EmailMe
 
 
 def check_night(
-    settings: Settings,
     day: dt.date,
     deadline: str,
+    *,
+    models: Sequence[ModelSettings],
+    layout: Layout,
+    notify: NotifySettings,
     registry: Registry,
     send: Callable[[EmailMessage], Any],
 ) -> dict[str, Any]:
     """Judge ``day``'s cycle, e-mail what is late (``send``), and tell once about each model that
     has no production version yet. Returns what was found and what was sent."""
-    new = never_served(settings, registry)
+    new = never_served(models, registry)
     checked = {
         m.name: {r.report_date for r in registry.drift_reports(m.name, since=day)}
-        for m in settings.models
+        for m in models
         if m.name not in new
     }
-    late = late_stages(settings, day, checked, never_served=new)
+    late = late_stages(layout, models, day, checked, never_served=new)
     sent: list[str] = []
-    untold = [m for m in new if not _notice_marker(settings, m).exists()]
+    untold = [m for m in models if m.name in new and not layout.deadline_marker(m.name).exists()]
     if untold:
-        notice = render_no_production_email(settings, untold)
+        notice = render_no_production_email(notify, untold)
         send(notice)
         sent.append(notice["Subject"])
-        for name in untold:  # after the send: a failed send is retried, not forgotten
-            marker = _notice_marker(settings, name)
+        for m in untold:  # after the send: a failed send is retried, not forgotten
+            marker = layout.deadline_marker(m.name)
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text(f"told on {day.isoformat()}\n")
     if late:
-        msg = render_deadline_email(settings, day, late, deadline)
+        msg = render_deadline_email(notify, models, day, late, deadline)
         send(msg)
         sent.append(msg["Subject"])
     return {"late": [dataclasses.asdict(x) for x in late], "never_served": new, "sent": sent}

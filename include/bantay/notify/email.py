@@ -1,4 +1,5 @@
-"""The on-call drift e-mail: render it (Jinja2 + small inline charts) and send it over SMTP.
+"""The on-call drift e-mail: rendered with Jinja2 and small inline charts (sent by
+:mod:`bantay.notify.mailer`), and the banner that opens the stored Evidently report.
 
 On-call reads this at 7 a.m. and must know in ten seconds whether to act, so the subject carries
 the verdict and what happened, and the body opens with one sentence saying what to do. Details
@@ -6,10 +7,8 @@ follow (features by drift score, a few reference-vs-current charts); the full Ev
 is megabytes and is only linked (a presigned URL), never attached. No learner ids, no secrets:
 the e-mail is built from the drift result's column-level numbers only.
 
-Sending goes through Airflow's SMTP provider so the ``smtp_default`` Connection (Mailpit, a
-relay, or the test server) decides where mail goes; the message is prebuilt
-(``multipart/alternative`` with a ``multipart/related`` HTML part), so it is handed to the
-hook's authenticated client rather than to ``send_email_smtp``, which builds its own MIME.
+The message is built here once (``multipart/alternative`` with a ``multipart/related`` HTML
+part) and sent as it is.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DriftResult
-from bantay.notify.charts import _chart_columns, _chart_title, chart_png
+from bantay.notify.charts import chart_png, chart_title
 from bantay.notify.templates import environment
 from bantay.notify.wording import Approval, as_decision, decision_phrase, subject_line, what_to_do
 from bantay.vocabulary import Action
@@ -36,10 +35,6 @@ log = logging.getLogger(__name__)
 
 
 MAX_EMAIL_BYTES = 300_000
-
-
-class EmailDeliveryError(RuntimeError):
-    """The drift e-mail could not be delivered; the message names the server, never secrets."""
 
 
 def _fmt_score(x: float | None) -> str:
@@ -57,32 +52,7 @@ def _context(
     charts: Sequence[dict[str, str]],
     approval: Approval = "auto",
 ) -> dict[str, Any]:
-    kind_by_column = {f.column: f.kind for f in result.features}
-    rows = [
-        {
-            "column": f.column,
-            "kind": f.kind,
-            "method": f.method,
-            "score": _fmt_score(f.score),
-            "threshold": f"{f.threshold:g}",
-            "drifted": "yes" if f.drifted else "no",
-            "window_score": _fmt_score(f.window_score),
-            "window_drifted": "yes" if f.window_drifted else "no",
-        }
-        for f in result.ranked_features()
-    ]
     cls = result.classification
-    quality = None
-    if cls is not None:
-        keys = ("roc_auc", "pr_auc", "log_loss", "positive_rate")
-        quality = [
-            {
-                "metric": k,
-                "current": _fmt_score(cls.current.get(k)),
-                "reference": _fmt_score(cls.reference.get(k)) if cls.reference else "n/a",
-            }
-            for k in keys
-        ]
     return {
         "model": model,
         "date": str(date),
@@ -97,19 +67,10 @@ def _context(
         "decision_action": str(decision.action) if decision else "",
         "decision_reason": decision.reason if decision else "",
         "result": result,
-        "rows": rows,
-        "findings": [
-            {
-                "column": f.column,
-                "kind": kind_by_column.get(f.column, ""),
-                "issue": f.issue,
-                "detail": f.detail,
-                "day": f.day or "",
-            }
-            for f in result.data_quality
-        ],
+        "rows": _feature_rows(result),
+        "findings": _finding_rows(result),
         "prediction": result.prediction,
-        "quality": quality,
+        "quality": _quality_rows(result),
         "quality_rows": cls.current_labelled_rows if cls else 0,
         "charts": charts,
         "report_url": report_url,
@@ -117,6 +78,52 @@ def _context(
         "drifted_pct": f"{result.drifted_share:.0%}",
         "share_threshold_pct": f"{result.drift_share_threshold:.0%}",
     }
+
+
+def _feature_rows(result: DriftResult) -> list[dict[str, str]]:
+    """The feature table, most drifted first."""
+    return [
+        {
+            "column": f.column,
+            "kind": f.kind,
+            "method": f.method,
+            "score": _fmt_score(f.score),
+            "threshold": f"{f.threshold:g}",
+            "drifted": "yes" if f.drifted else "no",
+            "window_score": _fmt_score(f.window_score),
+            "window_drifted": "yes" if f.window_drifted else "no",
+        }
+        for f in result.ranked_features()
+    ]
+
+
+def _finding_rows(result: DriftResult) -> list[dict[str, str]]:
+    kind_by_column = {f.column: f.kind for f in result.features}
+    return [
+        {
+            "column": f.column,
+            "kind": kind_by_column.get(f.column, ""),
+            "issue": f.issue,
+            "detail": f.detail,
+            "day": f.day or "",
+        }
+        for f in result.data_quality
+    ]
+
+
+def _quality_rows(result: DriftResult) -> list[dict[str, str]] | None:
+    """Quality on labelled rows, current against reference; None without labelled rows."""
+    cls = result.classification
+    if cls is None:
+        return None
+    return [
+        {
+            "metric": k,
+            "current": _fmt_score(cls.current.get(k)),
+            "reference": _fmt_score(cls.reference.get(k)) if cls.reference else "n/a",
+        }
+        for k in ("roc_auc", "pr_auc", "log_loss", "positive_rate")
+    ]
 
 
 def _build(
@@ -188,17 +195,18 @@ def render_drift_email(
 
     ``reference_sample``/``current_sample`` feed the charts (the frames given to ``run_drift``
     or the same samples); only the charted columns are read. Charts are dropped, last first,
-    while the message exceeds ``max_bytes``. From/To are set by :func:`send_email`.
+    while the message exceeds ``max_bytes``. From/To are the caller's to set (see
+    :func:`bantay.notify.drift_day.compose_day_email`).
     """
     d = as_decision(decision)
     charts: list[tuple[str, bytes]] = []
-    for column in _chart_columns(result, len(result.features) + 1):
+    for column in result.evidence_columns(len(result.features) + 1):
         if len(charts) >= top_n_charts:
             break
         if column not in reference_sample.columns or column not in current_sample.columns:
             continue
         kind = next((f.kind for f in result.features if f.column == column), "numerical")
-        title = _chart_title(result, column)
+        title = chart_title(result, column)
         png = chart_png(column, kind, reference_sample[column], current_sample[column], title)
         charts.append((title, png))
     while True:

@@ -24,9 +24,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
-from bantay.notify.email import EmailDeliveryError
+from airflow.providers.smtp.hooks.smtp import SmtpHook
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +33,10 @@ log = logging.getLogger(__name__)
 # policy folds a header longer than 78 characters before its first word when that word starts
 # with "[" (as every bantay subject does), which parsers read back with a leading space.
 _WIRE = email.policy.SMTP.clone(max_line_length=998)
+
+
+class EmailDeliveryError(RuntimeError):
+    """An e-mail could not be delivered; the message names the server, never secrets."""
 
 
 class EmailRefused(EmailDeliveryError, AirflowFailException):
@@ -67,9 +70,6 @@ def send_email(
     is sent gets a fresh Message-ID and a Date. A transient failure raises
     ``EmailDeliveryError`` (the task retries), a permanent one ``EmailRefused`` (it does not).
     """
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-    from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
-
     to = _addresses(recipients) or _addresses([*msg.get_all("To", []), *msg.get_all("Cc", [])])
     if not to:
         raise ValueError("no recipients: pass recipients= or set the message's To header")
@@ -86,14 +86,7 @@ def send_email(
             f"AIRFLOW_CONN_{conn_id.upper()}"
         ) from exc
     where = f"the SMTP server {conn.host}:{conn.port} of connection {conn_id!r}"
-    message = copy.deepcopy(msg)
-    del message["Message-ID"]
-    message["Message-ID"] = make_msgid(domain="bantay.local")
-    subject = " ".join(str(message["Subject"] or "").split())  # unfolded, as it was rendered
-    del message["Subject"]
-    message["Subject"] = subject
-    if message["Date"] is None:
-        message["Date"] = formatdate(usegmt=True)
+    message = _to_send(msg)
     try:
         with SmtpHook(conn_id) as hook:  # connects, TLS and login as the Connection says
             from_addr = sender or (_addresses(message["From"]) or [None])[0] or hook.from_email
@@ -122,6 +115,19 @@ def send_email(
     log.info(
         "e-mail %r sent via connection %r to %d recipient(s)", msg["Subject"], conn_id, len(to)
     )
+
+
+def _to_send(msg: EmailMessage) -> EmailMessage:
+    """The copy of ``msg`` that is sent: a fresh Message-ID, its subject unfolded, a Date."""
+    message = copy.deepcopy(msg)
+    del message["Message-ID"]
+    message["Message-ID"] = make_msgid(domain="bantay.local")
+    subject = " ".join(str(message["Subject"] or "").split())  # unfolded, as it was rendered
+    del message["Subject"]
+    message["Subject"] = subject
+    if message["Date"] is None:
+        message["Date"] = formatdate(usegmt=True)
+    return message
 
 
 def _send(

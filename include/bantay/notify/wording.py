@@ -119,6 +119,11 @@ def what_to_do(
             f"Nothing to do yet: {names} moved over the week but not on the newest day; "
             "bantay keeps watching and says so if it returns."
         )
+    return _what_to_do_about(d, approval)
+
+
+def _what_to_do_about(d: Decision | None, approval: Approval) -> str:
+    """What to do about a day that moved (DRIFT, PERFORMANCE), by the guard's decision."""
     action = d.action if d else None
     if action is Action.RETRAIN_TRIGGERED:
         if approval == "manual":

@@ -2,16 +2,15 @@
 performance checks and retrain guards. ``bantay.yaml``'s ``models[].drift`` block *is* a
 :class:`DriftConfig` (``bantay.settings`` uses it directly), validated when configuration loads.
 
-Drift methods are Evidently's: a configured name is checked against Evidently's registry of
-statistical tests (name and the column kinds it supports), and the drifted flag and default
-thresholds are Evidently's own. Importing Evidently costs seconds, so DAG parsing does not pay
-for it: the check runs whenever Evidently is already loaded, and :meth:`DriftConfig.check_methods`
-forces it (the drift task and ``bantay config check`` call it first).
+Drift methods are Evidently's, and the drifted flag and default thresholds are Evidently's own.
+Validation here is pure (names, columns, ranges); whether Evidently knows a configured method,
+for that column kind, is checked by ``bantay.monitoring.stattests.check_methods`` (the drift task
+and ``bantay config check`` call it): importing Evidently costs seconds, and configuration loads
+where DAG files are parsed.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -161,7 +160,8 @@ class DriftConfig(BaseModel):
             return self.categorical_threshold
         return self.numerical_threshold
 
-    def _method_keys(self) -> list[tuple[str, str, ColumnKind]]:
+    def configured_methods(self) -> list[tuple[str, str, ColumnKind]]:
+        """Every configured drift method: its key in this block, its name, the column kind."""
         keys: list[tuple[str, str, ColumnKind]] = [
             ("numerical_method", self.numerical_method, "numerical"),
             ("categorical_method", self.categorical_method, "categorical"),
@@ -171,33 +171,6 @@ class DriftConfig(BaseModel):
             (f"per_column_method.{c}", m, self.kind(c)) for c, m in self.per_column_method.items()
         ]
         return keys
-
-    def method_errors(self) -> list[str]:
-        """Every configured method Evidently does not know, or not for that column kind."""
-        from bantay.monitoring.stattests import stattests
-
-        registry = stattests()
-        errors = []
-        for key, method, kind in self._method_keys():
-            if method not in registry:
-                errors.append(
-                    f"{key}: unknown drift method {method!r}; Evidently's methods: "
-                    f"{sorted(registry)}"
-                )
-            elif kind not in registry[method]:
-                allowed = sorted(m for m, kinds in registry.items() if kind in kinds)
-                errors.append(
-                    f"{key}: method {method!r} does not support {kind} columns; "
-                    f"use one of {allowed}"
-                )
-        return errors
-
-    def check_methods(self) -> DriftConfig:
-        """Validate method names against Evidently's registry (imports Evidently)."""
-        errors = self.method_errors()
-        if errors:
-            raise ValueError("; ".join(errors))
-        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -232,6 +205,4 @@ class DriftConfig(BaseModel):
         unknown = set(self.allowed_categories) - set(self.categorical_columns)
         if unknown:
             raise ValueError(f"allowed_categories names non-categorical columns {sorted(unknown)}")
-        if "evidently" in sys.modules:  # free once Evidently is loaded; see check_methods
-            self.check_methods()
         return self
