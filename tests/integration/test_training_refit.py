@@ -66,13 +66,13 @@ def production(lifecycle_env):  # noqa: F811
     evaluation = _train(settings, ctx)
     record_approval(settings, ctx, evaluation["version"], True, "test", "first")
     publish_and_promote(settings, ctx, evaluation["version"])
-    return registry_for(settings).production_version("learner_risk").version
+    return registry_for(settings).versions.production("learner_risk").version
 
 
 def _drift_history(reg, days: int) -> None:
     for i in range(-1, days):
         day = DRIFT + dt.timedelta(days=i)
-        reg.upsert_drift_report(
+        reg.drift.upsert(
             "learner_risk",
             day,
             verdict="OK" if i < 0 else "DRIFT",
@@ -93,7 +93,7 @@ def test_a_retrain_after_the_drift_is_fitted_on_the_drifted_rows(lifecycle_env, 
     ctx = _ctx("retrain", DRIFT + dt.timedelta(days=10), "drift retrain")
     run_dir(ctx).mkdir(parents=True, exist_ok=True)
     evaluation = _train(settings, ctx)
-    version = reg.get_version("learner_risk", evaluation["version"])
+    version = reg.versions.get("learner_risk", evaluation["version"])
     fitted = version.lineage["fitted"]
     split = version.lineage["split"]
     assert fitted["drift_since"] == DRIFT.isoformat()
@@ -145,13 +145,15 @@ def test_a_staged_file_changed_after_the_gate_is_never_published(
     with pytest.raises(StagedArtifactChanged, match=swapped):
         record_approval(settings, ctx, version, True, "a reviewer", "looks fine")
     reg = registry_for(settings)
-    assert reg.get_version("learner_risk", version).status == "candidate"
-    reg.set_status("learner_risk", version, ModelStatus.APPROVED, reason="approved, then swapped")
+    assert reg.versions.get("learner_risk", version).status == "candidate"
+    reg.versions.set_status(
+        "learner_risk", version, ModelStatus.APPROVED, reason="approved, then swapped"
+    )
     with pytest.raises(StagedArtifactChanged, match=swapped):
         publish_and_promote(settings, ctx, version)
     store = model_store_for(settings)
-    assert store.pointer("learner_risk")["version"] == production
-    assert version not in store.list_versions("learner_risk")
+    assert store.pointers.current("learner_risk")["version"] == production
+    assert version not in store.versions.of("learner_risk")
 
 
 def _regime(settings, ctx):

@@ -181,9 +181,9 @@ def promoted_retrains(reg: Any, model: str, drift_began: dt.date | None = None) 
     """
     from bantay.vocabulary import is_drift_reason
 
-    versions = {v.version: v for v in reg.list_versions(model)}
+    versions = {v.version: v for v in reg.versions.of(model)}
     out = []
-    for p in reg.promotions(model):
+    for p in reg.promotions.of(model):
         v = versions.get(p.to_version)
         if p.kind != "promote" or v is None or is_drift_reason(v.reason):
             continue
@@ -291,7 +291,7 @@ def judge_day(settings: Settings, model: str, day: dt.date, reg: Any, store: Any
     from bantay.monitoring.drift import run_drift
 
     cfg = settings.model(model)
-    if store.pointer(model) is None:
+    if store.pointers.current(model) is None:
         raise FileNotFoundError(f"{model} has no production version yet; nothing to compare with")
     # The model itself, verified before unpickling: matured labels judge its back-test scores.
     fitted, manifest = store.load_production(model)
@@ -310,7 +310,7 @@ def judge_day(settings: Settings, model: str, day: dt.date, reg: Any, store: Any
         name=f"{model} {day}",
         # Quality is judged against the version's own labelled reference, re-baselined or not.
         performance_reference=(
-            store.read_reference(model, manifest["version"]) if baseline else None
+            store.versions.reference(model, manifest["version"]) if baseline else None
         ),
         performance_yardstick=held_out_quality(manifest),
     )
@@ -333,7 +333,7 @@ def decide_day(
 
     cfg = settings.model(model)
     result = judged["result"]
-    history = reg.drift_reports(model, since=day - dt.timedelta(days=30))
+    history = reg.drift.reports(model, since=day - dt.timedelta(days=30))
     episode = result.verdict in _EPISODE
     began = None
     if episode:
@@ -383,7 +383,7 @@ def check_day(
     decision = decide_day(settings, model, day, reg, judged, running=retrain_running)
     html_uri, json_uri = _store_report(store, model, day, result, decision, cfg.approval)
     summary = result.summary()
-    reg.upsert_drift_report(
+    reg.drift.upsert(
         model,
         day,
         verdict=str(result.verdict),
@@ -399,7 +399,9 @@ def check_day(
         evidence_day=result.evidence_day,
     )
     expiry = settings.storage.presign_expiry_hours * 3600
-    report_url = store.presigned_url(html_uri, expiry) if html_uri else "(no report: too few rows)"
+    report_url = (
+        store.objects.presigned_url(html_uri, expiry) if html_uri else "(no report: too few rows)"
+    )
     message = _render_email(settings, model, day, judged, decision, report_url, run_url)
     path = email_path(settings, model, day)
     path.write_bytes(message.as_bytes(policy=email.policy.SMTP))
@@ -435,9 +437,9 @@ def _store_report(store: Any, model: str, day: dt.date, result: Any, decision: A
         return None, None
     banner = report_banner(result, model=model, decision=decision, approval=approval)
     day_s = day.isoformat()
-    html = store.put_report(model, day_s, "report.html", result.html(banner).encode(), "text/html")
+    html = store.reports.put(model, day_s, "report.html", result.html(banner).encode(), "text/html")
     data = result.json().encode()
-    return html, store.put_report(model, day_s, "report.json", data, "application/json")
+    return html, store.reports.put(model, day_s, "report.json", data, "application/json")
 
 
 def _render_email(settings, model, day, judged, decision, report_url, run_url):

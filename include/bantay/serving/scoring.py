@@ -87,10 +87,10 @@ def _checked_shadow(
 
     from bantay.serving.promotion import Promotion
     from bantay.stores.model_store import ModelStoreError
-    from bantay.stores.registry_models import RegistryError
+    from bantay.stores.registry import RegistryError
 
     try:
-        if store.shadow(model) is None:
+        if store.pointers.shadow(model) is None:
             return None
         if registry is None:
             from bantay.stores.registry import registry_for

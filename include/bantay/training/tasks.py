@@ -382,7 +382,7 @@ def evaluate_candidate(
     the one the serving version answered), decided by the drift check's episodes."""
     import joblib
 
-    from bantay.stores.registry_models import new_version_id
+    from bantay.stores.registry import new_version_id
     from bantay.training.pipeline import TrialResult, fit_final, select_best
     from bantay.vocabulary import ModelStatus
 
@@ -443,7 +443,7 @@ def evaluate_candidate(
     (run_dir(ctx) / "evaluation.json").write_text(json.dumps(summary, indent=2, default=str))
     # What the gate judged, by digest: approval names it, publish refuses anything else.
     lineage["artifacts"] = staged_digests(ctx)
-    reg.upsert_version(
+    reg.versions.upsert(
         ctx.model,
         version,
         airflow_run_id=ctx.run_id,
@@ -503,7 +503,7 @@ def verify_staged(reg: Any, ctx: RunContext, version: str) -> dict[str, bytes]:
     """The staged files' bytes, read once and checked against the digests the registry recorded
     when the gate evaluated ``version`` (callers deserialize these bytes, never the files again,
     so nothing can be swapped between check and use); raises :class:`StagedArtifactChanged`."""
-    record = reg.get_version(ctx.model, version)
+    record = reg.versions.get(ctx.model, version)
     expected = ((record.lineage or {}) if record else {}).get("artifacts")
     if not expected:
         raise StagedArtifactChanged(
@@ -542,9 +542,11 @@ def record_approval(
     if approved:
         sha = _sha256(verify_staged(reg, ctx, version)["model.joblib"])
         reason = f"approved by {by}: {note} (model.joblib sha256 {sha[:12]})"
-        reg.set_status(ctx.model, version, ModelStatus.APPROVED, reason=reason)
+        reg.versions.set_status(ctx.model, version, ModelStatus.APPROVED, reason=reason)
     else:
-        reg.set_status(ctx.model, version, ModelStatus.REJECTED, reason=f"rejected by {by}: {note}")
+        reg.versions.set_status(
+            ctx.model, version, ModelStatus.REJECTED, reason=f"rejected by {by}: {note}"
+        )
 
 
 def publish_and_promote(settings: Settings, ctx: RunContext, version: str) -> dict[str, Any]:
@@ -552,7 +554,7 @@ def publish_and_promote(settings: Settings, ctx: RunContext, version: str) -> di
     import joblib
 
     reg = registry_for(settings)
-    record = reg.get_version(ctx.model, version)
+    record = reg.versions.get(ctx.model, version)
     if record is None or record.status not in ("approved", "production"):
         raise RuntimeError(
             f"version {version} of {ctx.model} is {record.status if record else 'not registered'}; "
@@ -587,5 +589,5 @@ def publish_and_promote(settings: Settings, ctx: RunContext, version: str) -> di
     return {
         "version": version,
         "pointer": pointer,
-        "s3": store.uri(store.version_key(ctx.model, version, "")),
+        "s3": store.objects.uri(store.objects.version_key(ctx.model, version, "")),
     }
