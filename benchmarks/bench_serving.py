@@ -88,7 +88,7 @@ def realistic_model(train_rows: int) -> tuple[Any, Any, dict[str, Any]]:
 
 
 def new_version() -> str:
-    from bantay.stores.registry_models import new_version_id
+    from bantay.stores.registry import new_version_id
 
     return new_version_id(MODEL, dt.datetime.now(dt.UTC))
 
@@ -102,8 +102,8 @@ def measure(store: Any, registry: Any, fitted: Any, reference: Any, manifest: di
 
     def register(version: str) -> None:
         if registry is not None:
-            registry.upsert_version(MODEL, version, status=ModelStatus.CANDIDATE)
-            registry.set_status(MODEL, version, ModelStatus.APPROVED, reason="benchmark")
+            registry.versions.upsert(MODEL, version, status=ModelStatus.CANDIDATE)
+            registry.versions.set_status(MODEL, version, ModelStatus.APPROVED, reason="benchmark")
 
     warm = new_version()  # the first request of a client pays connection set-up: not counted
     register(warm)
@@ -127,7 +127,7 @@ def measure(store: Any, registry: Any, fitted: Any, reference: Any, manifest: di
         promotion.promote(MODEL, target, actor="bench", reason="benchmark promote")
         t1 = time.perf_counter()
         n = 1
-        while (store.pointer(MODEL) or {}).get("version") != target:
+        while (store.pointers.current(MODEL) or {}).get("version") != target:
             n += 1
         t2 = time.perf_counter()
         promote_s.append(t1 - t0)
@@ -137,7 +137,7 @@ def measure(store: Any, registry: Any, fitted: Any, reference: Any, manifest: di
 
     rollback_s = []
     for _ in range(args.repeats):
-        before = store.pointer(MODEL)["version"]
+        before = store.pointers.current(MODEL)["version"]
         t0 = time.perf_counter()
         after = promotion.rollback(MODEL, actor="bench", reason="benchmark rollback")
         rollback_s.append(time.perf_counter() - t0)

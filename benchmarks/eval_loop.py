@@ -145,7 +145,17 @@ class Loop:
     logs: dict[dt.date, pd.DataFrame] = dataclasses.field(default_factory=dict)
     days: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
-    def list_versions(self, model: str) -> list[SimpleNamespace]:
+    @property
+    def registry(self) -> SimpleNamespace:
+        """The loop read as the registry: the repositories and reads the pipeline makes."""
+        return SimpleNamespace(
+            versions=SimpleNamespace(of=self.promoted_versions, production=self.production),
+            promotions=SimpleNamespace(of=self.promotion_log),
+            baselines=SimpleNamespace(current=self.no_rebaseline),
+            drift=SimpleNamespace(reports=self.drift_rows),
+        )
+
+    def promoted_versions(self, model: str) -> list[SimpleNamespace]:
         """The registry's versions for ``promoted_retrains``: reason and lineage."""
         del model
         return [
@@ -157,23 +167,23 @@ class Loop:
             for v in self.promoted
         ]
 
-    def production_version(self, model: str) -> SimpleNamespace:
+    def production(self, model: str) -> SimpleNamespace:
         """The registry's production row for ``regime_since``: its lineage."""
         del model
         return SimpleNamespace(version=self.prod.name, lineage=self.prod.lineage)
 
-    def current_baseline(self, model: str, version: str) -> None:
+    def no_rebaseline(self, model: str, version: str) -> None:
         """No person re-baselines in the loop: every version keeps its published reference."""
         del model, version
 
-    def promotions(self, model: str) -> list[SimpleNamespace]:
+    def promotion_log(self, model: str) -> list[SimpleNamespace]:
         del model
         return [
             SimpleNamespace(kind="promote", to_version=v.name, at=v.as_of) for v in self.promoted
         ]
 
-    def drift_reports(self, model: str, since: dt.date) -> list[SimpleNamespace]:
-        """The registry's ``drift_reports`` (from ``since``, oldest first): verdict, decision
+    def drift_rows(self, model: str, since: dt.date) -> list[SimpleNamespace]:
+        """The registry's ``drift.reports`` (from ``since``, oldest first): verdict, decision
         and the labelled day a PERFORMANCE verdict rested on (``evidence_day``, a date as the
         registry stores it)."""
         del model
@@ -294,7 +304,7 @@ def retrain(loop: Loop, as_of: dt.datetime, trigger: str) -> Version:
     split = temporal_split(frame, fractions=tuple(MODEL.split), label_col=LABEL)
     report = gate(loop, split, fit_model(pd.concat([split.train, split.valid])))
     final = fit_model(frame)  # train + valid + test
-    fitted = fitted_lineage(frame, regime_since(loop, MODEL.name, as_of))
+    fitted = fitted_lineage(frame, regime_since(loop.registry, MODEL.name, as_of))
     window = reference_days(MODEL, fitted, as_of)
     version = Version(
         f"v{len(loop.retrained) + 1}",
@@ -356,9 +366,9 @@ def counted(loop: Loop, d: dt.date, verdict: Verdict) -> tuple[list, list[str], 
     the cooldown that it would count without that day."""
     from bantay.monitoring.retrain_inputs import promoted_retrains
 
-    history = loop.drift_reports(MODEL.name, since=d - dt.timedelta(days=HISTORY_DAYS))
+    history = loop.drift_rows(MODEL.name, since=d - dt.timedelta(days=HISTORY_DAYS))
     began = drift_start(d, history) if str(verdict) in ALARMS else None
-    dates = promoted_retrains(loop, MODEL.name, began)
+    dates = promoted_retrains(loop.registry, MODEL.name, began)
     names = [v.name for v in loop.promoted if v.trigger != "drift" and v.as_of.date() in dates]
     cooling = [
         v.name
@@ -395,7 +405,7 @@ def check(loop: Loop, d: dt.date) -> None:
         labels=labels,
         guards=GUARDS,
     )
-    dec = decide_day(MODEL, d, loop, judged, running=False)
+    dec = decide_day(MODEL, d, loop.registry, judged, running=False)
     loop.history.append(DayRecord(d, str(r.verdict), str(dec.action), r.evidence_day))
     loop.days.append(_day_record(loop, d, r, dec, names, cooling))
     if dec.triggers_retrain:

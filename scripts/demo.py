@@ -152,7 +152,7 @@ def _registry(stack: LocalAirflow):
 
 def decided(stack: LocalAirflow, day: dt.date) -> tuple[str, str]:
     """The verdict and decision the drift check recorded for ``day``."""
-    rows = [r for r in _registry(stack).drift_reports(MODEL, since=day) if r.report_date == day]
+    rows = [r for r in _registry(stack).drift.reports(MODEL, since=day) if r.report_date == day]
     return (rows[0].verdict, rows[0].decision) if rows else ("(no record)", "(no record)")
 
 
@@ -192,7 +192,7 @@ def write_summary(api: Api, stack: LocalAirflow, progress: Progress, error: str 
                 "fitted": (v.lineage or {}).get("fitted"),
                 "reference": (v.lineage or {}).get("reference"),
             }
-            for v in reg.list_versions(MODEL)
+            for v in reg.versions.of(MODEL)
         ],
         "approvals": [
             {
@@ -207,7 +207,7 @@ def write_summary(api: Api, stack: LocalAirflow, progress: Progress, error: str 
         ],
         "promotions": [
             {"kind": p.kind, "from": p.from_version, "to": p.to_version, "actor": p.actor}
-            for p in reg.promotions(MODEL)
+            for p in reg.promotions.of(MODEL)
         ],
         "drift": [
             {
@@ -217,10 +217,10 @@ def write_summary(api: Api, stack: LocalAirflow, progress: Progress, error: str 
                 "n_drifted": r.n_drifted,
                 "report": r.report_html_uri,
             }
-            for r in reg.drift_reports(MODEL)
+            for r in reg.drift.reports(MODEL)
         ],
         "models": {
-            m: (reg.production_version(m).version if reg.production_version(m) else None)
+            m: (reg.versions.production(m).version if reg.versions.production(m) else None)
             for m in (MODEL, SECOND)
         },
         "emails": [p.name for p in sorted((DEMO / "mail").glob("*.eml"))],
@@ -248,7 +248,7 @@ def print_summary(data: dict, stack: LocalAirflow) -> None:
     for name, version in data["models"].items():
         print(f"  {name:<20} {version}")
     print(f"\nModel versions of {MODEL}:")
-    for v in reg.list_versions(MODEL):
+    for v in reg.versions.of(MODEL):
         roc = (v.metrics.get("test") or {}).get("roc_auc")
         print(
             f"  {v.version}  {v.status:<10} roc_auc={roc:.3f}  why: {v.reason}"
@@ -256,12 +256,12 @@ def print_summary(data: dict, stack: LocalAirflow) -> None:
             else f"  {v.version} {v.status}"
         )
     print("\nPromotions (audit log):")
-    for p in reg.promotions(MODEL):
+    for p in reg.promotions.of(MODEL):
         print(
             f"  {p.at:%Y-%m-%d %H:%M} {p.kind:<8} {p.from_version} -> {p.to_version}  by {p.actor}"
         )
     print("\nDrift, day by day:")
-    for r in reg.drift_reports(MODEL):
+    for r in reg.drift.reports(MODEL):
         print(
             f"  {r.report_date}  {r.verdict:<12} {r.n_drifted}/{r.n_features} drifted  "
             f"decision: {r.decision}"

@@ -86,7 +86,7 @@ def seed_model(registry, store, model: str, last_day: dt.date, days: int) -> See
             "package": "0.1.0",
             "git_revision": "abc1234",
         }
-        registry.upsert_version(
+        registry.versions.upsert(
             model,
             version,
             airflow_run_id=run_id,
@@ -99,9 +99,13 @@ def seed_model(registry, store, model: str, last_day: dt.date, days: int) -> See
             rejection_reason=None if passed else "no_regression.pr_auc: change vs production",
         )
         if passed:
-            registry.set_status(model, version, "approved", reason="approved by bantay (auto)")
+            registry.versions.set_status(
+                model, version, "approved", reason="approved by bantay (auto)"
+            )
             reference = pd.DataFrame({f: [0.1 * k for k in range(20)] for f in FEATURES})
-            store.publish(model, version, {"kind": "seeded"}, {"lineage": lineage}, reference)
+            store.versions.publish(
+                model, version, {"kind": "seeded"}, {"lineage": lineage}, reference
+            )
             store.promote(model, version, actor=f"airflow:{run_id}", reason=lineage["reason"])
         ids.append(version)
         runs.append(run_id)
@@ -130,7 +134,7 @@ def _candidate(registry, model: str, last_day: dt.date) -> str:
         "airflow_run_id": run_id,
         "reason": "weekly schedule",
     }
-    registry.upsert_version(
+    registry.versions.upsert(
         model,
         version,
         airflow_run_id=run_id,
@@ -166,7 +170,7 @@ def registry_rows(registry, model: str, first_day: dt.date, days: int) -> None:
         if drifting:
             decision = "retrain_triggered" if from_end == 12 else "guard_held:persistence"
             detail = "drift confirmed" if from_end == 12 else "persistence: day 1 of 2"
-        registry.upsert_drift_report(
+        registry.drift.upsert(
             model,
             day,
             verdict="DRIFT" if drifting else "OK",

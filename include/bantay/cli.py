@@ -148,13 +148,13 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _pointer(args: argparse.Namespace) -> int:
-    return _print_json(_store(args).require_pointer(args.model))
+    return _print_json(_store(args).pointers.require(args.model))
 
 
 def _shadow(args: argparse.Namespace) -> int:
     promotion = _promotion(args)
     if args.clear:
-        promotion.store.clear_shadow(args.model)
+        promotion.store.pointers.clear_shadow(args.model)
         return _print_json({"shadow": None})
     if not args.to:
         raise ValueError("shadow needs --to VERSION (or --clear to stop shadow scoring)")
@@ -322,7 +322,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from bantay.features.contract import ContractViolation
     from bantay.settings import ConfigError
     from bantay.stores.model_store import ModelStoreError
-    from bantay.stores.registry_models import RegistryError
+    from bantay.stores.registry import RegistryError
 
     return (ConfigError, ContractViolation, ModelStoreError, RegistryError, ValueError, OSError)
 

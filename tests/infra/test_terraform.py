@@ -303,7 +303,7 @@ def roles(deployment: Deployment) -> Iterator[dict[str, Role]]:
             }
         )
         store = ModelStore.from_connection(BUCKET, PREFIX, conn_id)
-        roles[component] = Role(component, store, store.client)
+        roles[component] = Role(component, store, store.objects.client)
     yield roles
     for name in names:
         os.environ.pop(name, None)
@@ -328,7 +328,7 @@ def tiny_model(seed: int) -> tuple[LogisticRegression, pd.DataFrame]:
 
 def publish(role: Role, registry: Registry, version: str, seed: int) -> dict[str, Any]:
     model, reference = tiny_model(seed)
-    registry.upsert_version(MODEL, version, status="approved")
+    registry.versions.upsert(MODEL, version, status="approved")
     manifest = {"metrics": {"roc_auc": 0.8}, "features": FEATURES}
     return Promotion(role.store, registry).publish(MODEL, version, model, manifest, reference)
 
@@ -357,28 +357,30 @@ def promoted(roles: dict[str, Role], registry: Registry, published: dict[str, An
 
 def test_trainer_publishes_new_versions_only(roles, registry, published):
     trainer = roles["trainer"]
-    assert trainer.store.list_versions(MODEL) == ["v1"]
+    assert trainer.store.versions.of(MODEL) == ["v1"]
     assert published["files"]["model.joblib"]["sha256"]
 
     # Moving the production pointer is the promoter's alone.
     with pytest.raises(ModelStoreError) as caught:
-        trainer.store.put_pointer(MODEL, {"model": MODEL, "version": "v1"}, None)
+        trainer.store.pointers.put(MODEL, {"model": MODEL, "version": "v1"}, None)
     assert denied(caught.value), caught.value
     with pytest.raises(ClientError) as raw:
-        trainer.s3.put_object(Bucket=BUCKET, Key=trainer.store.shadow_key(MODEL), Body=b"{}")
+        trainer.s3.put_object(
+            Bucket=BUCKET, Key=trainer.store.objects.shadow_key(MODEL), Body=b"{}"
+        )
     assert denied(raw.value)
 
     # Replacing a published version: S3 answers the If-None-Match every version write carries.
     model, reference = tiny_model(seed=2)
     with pytest.raises(VersionExists):
-        trainer.store.publish(MODEL, "v1", model, {"metrics": {}}, reference)
-    assert trainer.store.read_manifest(MODEL, "v1") == published
+        trainer.store.versions.publish(MODEL, "v1", model, {"metrics": {}}, reference)
+    assert trainer.store.versions.manifest(MODEL, "v1") == published
 
     # Nor may it delete what it published, or anything else.
     # Scratch space is its own to write; it expires by lifecycle, never by the trainer.
     scratch = f"{PREFIX}/staging/split.json"
     trainer.s3.put_object(Bucket=BUCKET, Key=scratch, Body=b"{}")
-    for key in (trainer.store.version_key(MODEL, "v1", "manifest.json"), scratch):
+    for key in (trainer.store.objects.version_key(MODEL, "v1", "manifest.json"), scratch):
         with pytest.raises(ClientError) as raw:
             trainer.s3.delete_object(Bucket=BUCKET, Key=key)
         assert denied(raw.value)
@@ -387,20 +389,20 @@ def test_trainer_publishes_new_versions_only(roles, registry, published):
 def test_promoter_moves_the_pointer_and_stages_shadow(roles, registry, promoted):
     promoter = roles["promoter"]
     assert promoted["version"] == "v1"
-    assert promoter.store.pointer(MODEL)["version"] == "v1"
+    assert promoter.store.pointers.current(MODEL)["version"] == "v1"
     publish(roles["trainer"], registry, "v2", seed=3)
     Promotion(promoter.store, registry).stage_shadow(
         MODEL, "v2", actor="infra-test", reason="candidate"
     )
-    assert promoter.store.shadow(MODEL)["version"] == "v2"
+    assert promoter.store.pointers.shadow(MODEL)["version"] == "v2"
 
     # It can neither publish nor delete.
     model, reference = tiny_model(seed=4)
     with pytest.raises(ModelStoreError) as caught:
-        promoter.store.publish(MODEL, "v9", model, {"metrics": {}}, reference)
+        promoter.store.versions.publish(MODEL, "v9", model, {"metrics": {}}, reference)
     assert denied(caught.value), caught.value
     with pytest.raises(ClientError) as raw:
-        promoter.s3.delete_object(Bucket=BUCKET, Key=promoter.store.shadow_key(MODEL))
+        promoter.s3.delete_object(Bucket=BUCKET, Key=promoter.store.objects.shadow_key(MODEL))
     assert denied(raw.value)
 
 
@@ -415,8 +417,8 @@ def test_scorer_loads_production_and_cannot_promote(roles, registry, promoted):
             MODEL, "v2", actor="leaked scorer key", reason="should never work"
         )
     assert denied(caught.value), caught.value
-    assert roles["promoter"].store.pointer(MODEL)["version"] == "v1"
-    for key in (scorer.store.shadow_key(MODEL), f"{PREFIX}/reports/drift/x/report.json"):
+    assert roles["promoter"].store.pointers.current(MODEL)["version"] == "v1"
+    for key in (scorer.store.objects.shadow_key(MODEL), f"{PREFIX}/reports/drift/x/report.json"):
         with pytest.raises(ClientError) as raw:
             scorer.s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}")
         assert denied(raw.value)
@@ -424,19 +426,19 @@ def test_scorer_loads_production_and_cannot_promote(roles, registry, promoted):
 
 def test_drift_reads_references_writes_reports_and_cannot_delete(roles, promoted):
     drift = roles["drift"]
-    reference = drift.store.read_reference(MODEL, "v1")
+    reference = drift.store.versions.reference(MODEL, "v1")
     assert len(reference) == 50
-    uri = drift.store.put_report(MODEL, "2026-11-03", "report.json", b"{}", "application/json")
+    uri = drift.store.reports.put(MODEL, "2026-11-03", "report.json", b"{}", "application/json")
     key = uri.removeprefix(f"s3://{BUCKET}/")
-    assert drift.store.client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"{}"
+    assert drift.store.objects.client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"{}"
 
     with pytest.raises(ClientError) as raw:
         drift.s3.delete_object(Bucket=BUCKET, Key=key)
     assert denied(raw.value)
     with pytest.raises(ModelStoreError, match="refused to delete"):
-        drift.store._delete(key)  # the store's own delete path (one DeleteObjects request)
+        drift.store.objects.delete(key)  # the store's own delete path (one DeleteObjects request)
     with pytest.raises(ModelStoreError) as caught:
-        drift.store.put_pointer(MODEL, {"model": MODEL, "version": "v1"}, None)
+        drift.store.pointers.put(MODEL, {"model": MODEL, "version": "v1"}, None)
     assert denied(caught.value), caught.value
 
 
@@ -444,7 +446,7 @@ def test_only_the_operator_deletes(roles, promoted):
     operator = roles["operator"]
     key = f"{PREFIX}/reports/drift/{MODEL}/2026-11-03/report.json"
     operator.s3.delete_object(Bucket=BUCKET, Key=key)
-    assert not operator.store._keys(f"{PREFIX}/reports/drift/{MODEL}/2026-11-03/")
+    assert not operator.store.objects.keys_under(f"{PREFIX}/reports/drift/{MODEL}/2026-11-03/")
 
 
 def test_destroy_leaves_nothing(deployment, roles):

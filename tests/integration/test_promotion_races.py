@@ -28,8 +28,9 @@ from bantay.stores.model_store import (
     ModelStoreError,
     PromotionConflict,
     UnknownVersion,
+    canonical_json,
+    sha256_hex,
 )
-from bantay.stores.model_store_io import _dumps, _sha256
 from bantay.stores.registry import Registry
 from bantay.vocabulary import ModelStatus
 from fixtures_services import (  # noqa: F401  (pytest fixtures)
@@ -93,18 +94,20 @@ def publish(promo: Promotion, version: str, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(40, 2))
     fitted = LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
-    promo.registry.upsert_version(MODEL, version, status="approved")
+    promo.registry.versions.upsert(MODEL, version, status="approved")
     return promo.publish(
         MODEL, version, fitted, {"params": {}}, pd.DataFrame(x, columns=["a", "b"])
     )
 
 
 def key(store: ModelStore, version: str, name: str) -> str:
-    return store.version_key(MODEL, version, name)
+    return store.objects.version_key(MODEL, version, name)
 
 
 def put_raw(store: ModelStore, k: str, body: bytes) -> None:
-    store.client.put_object(Bucket=store.bucket, Key=k, Body=body)  # bypasses the store
+    store.objects.client.put_object(
+        Bucket=store.objects.bucket, Key=k, Body=body
+    )  # bypasses the store
 
 
 def rewrite_consistently(store: ModelStore, version: str) -> None:
@@ -112,20 +115,20 @@ def rewrite_consistently(store: ModelStore, version: str) -> None:
     evil = io.BytesIO()
     joblib.dump(Tripwire(), evil)
     manifest = json.loads(
-        store.client.get_object(Bucket=store.bucket, Key=key(store, version, "manifest.json"))[
-            "Body"
-        ].read()
+        store.objects.client.get_object(
+            Bucket=store.objects.bucket, Key=key(store, version, "manifest.json")
+        )["Body"].read()
     )
     manifest["files"]["model.joblib"] = {
-        "sha256": _sha256(evil.getvalue()),
+        "sha256": sha256_hex(evil.getvalue()),
         "bytes": len(evil.getvalue()),
     }
     put_raw(store, key(store, version, "model.joblib"), evil.getvalue())
-    put_raw(store, key(store, version, "manifest.json"), _dumps(manifest))
+    put_raw(store, key(store, version, "manifest.json"), canonical_json(manifest))
 
 
 def audit(registry: Registry) -> list[tuple[str | None, str, str]]:
-    return [(p.from_version, p.to_version, p.kind) for p in registry.promotions(MODEL)]
+    return [(p.from_version, p.to_version, p.kind) for p in registry.promotions.of(MODEL)]
 
 
 # -- the registry follows the pointer -------------------------------------------------------
@@ -144,11 +147,11 @@ def test_sequential_winners_leave_the_registry_on_the_pointer(store, promo, regi
                 Promotion(store, registry).promote(MODEL, "v3", actor="B", reason="B wins later")
 
     SlowA(store, registry).promote(MODEL, "v2", actor="A", reason="A wins first")
-    assert store.pointer(MODEL)["version"] == "v3"
-    assert registry.production_version(MODEL).version == "v3"
+    assert store.pointers.current(MODEL)["version"] == "v3"
+    assert registry.versions.production(MODEL).version == "v3"
     # v2 served between the two swaps (the audit log says so) but the registry never marked it
     # production: by the time its promotion updated the registry, the pointer named v3.
-    assert registry.get_version(MODEL, "v2").status is ModelStatus.APPROVED
+    assert registry.versions.get(MODEL, "v2").status is ModelStatus.APPROVED
     assert audit(registry)[-2:] == [("v1", "v2", "promote"), ("v2", "v3", "promote")]
 
 
@@ -173,7 +176,9 @@ def test_ten_way_race_one_winner_and_registry_agrees(store, promo, registry, mot
 
     def race(version: str) -> None:
         racer = ModelStore(
-            s3_hook_over(PauseAfterPointerRead(s3_client_for(moto_s3))), store.bucket, PREFIX
+            s3_hook_over(PauseAfterPointerRead(s3_client_for(moto_s3))),
+            store.objects.bucket,
+            PREFIX,
         )
         try:
             outcomes[version] = Promotion(racer, registry).promote(
@@ -190,8 +195,8 @@ def test_ten_way_race_one_winner_and_registry_agrees(store, promo, registry, mot
     winners = [v for v, o in outcomes.items() if isinstance(o, dict)]
     assert len(winners) == 1, outcomes
     assert all(isinstance(o, PromotionConflict) for v, o in outcomes.items() if v not in winners)
-    assert store.pointer(MODEL)["version"] == winners[0]
-    assert registry.production_version(MODEL).version == winners[0]
+    assert store.pointers.current(MODEL)["version"] == winners[0]
+    assert registry.versions.production(MODEL).version == winners[0]
     assert audit(registry) == [(None, "v1", "promote"), ("v1", winners[0], "promote")]
 
 
@@ -223,11 +228,11 @@ def test_a_missed_audit_row_is_repaired_once_on_rerun(store, promo, registry):
 
     with pytest.raises(ModelStoreError, match="unreachable"):
         AuditDown(store, registry).promote(MODEL, "v1", actor="a", reason="first")
-    assert store.pointer(MODEL)["version"] == "v1" and audit(registry) == []
+    assert store.pointers.current(MODEL)["version"] == "v1" and audit(registry) == []
     promo.promote(MODEL, "v1", actor="a", reason="rerun")
     promo.promote(MODEL, "v1", actor="a", reason="rerun again")
     assert audit(registry) == [(None, "v1", "promote")]
-    assert registry.production_version(MODEL).version == "v1"
+    assert registry.versions.production(MODEL).version == "v1"
 
 
 # -- a corrupt pointer ------------------------------------------------------------------------
@@ -236,18 +241,18 @@ def test_a_missed_audit_row_is_repaired_once_on_rerun(store, promo, registry):
 @pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"version": 5}', b"", b"\xff\xfe"])
 def test_a_corrupt_pointer_is_replaced_by_promote(store, promo, registry, body):
     publish(promo, "v1", 1)
-    put_raw(store, store.pointer_key(MODEL), body)
+    put_raw(store, store.objects.pointer_key(MODEL), body)
     with pytest.raises(ModelStoreError, match="repair it by promoting"):
         store.load_production(MODEL)
     pointer = promo.promote(MODEL, "v1", actor="oncall", reason="repair the pointer")
-    assert pointer["previous"] is None and store.pointer(MODEL)["version"] == "v1"
+    assert pointer["previous"] is None and store.pointers.current(MODEL)["version"] == "v1"
     assert audit(registry) == [(None, "v1", "promote")]
     assert store.load_production(MODEL)[1]["version"] == "v1"
 
 
 def test_a_corrupt_pointer_needs_a_named_rollback_target(store, promo, registry):
     publish(promo, "v1", 1)
-    put_raw(store, store.pointer_key(MODEL), b"garbage")
+    put_raw(store, store.objects.pointer_key(MODEL), b"garbage")
     with pytest.raises(ModelStoreError, match="name the version to restore with --to"):
         promo.rollback(MODEL, actor="oncall", reason="x")
     pointer = promo.rollback(MODEL, "v1", actor="oncall", reason="restore v1")
@@ -257,7 +262,7 @@ def test_a_corrupt_pointer_needs_a_named_rollback_target(store, promo, registry)
 def test_repairing_a_corrupt_pointer_is_conditional_on_its_etag(store, promo, registry):
     publish(promo, "v1", 1)
     publish(promo, "v2", 2)
-    put_raw(store, store.pointer_key(MODEL), b"garbage")
+    put_raw(store, store.objects.pointer_key(MODEL), b"garbage")
 
     class SomeoneRepairsFirst(_Delegate):
         def get_object(self, **kwargs):
@@ -266,10 +271,12 @@ def test_repairing_a_corrupt_pointer_is_conditional_on_its_etag(store, promo, re
                 Promotion(store, registry).promote(MODEL, "v2", actor="other", reason="fixed")
             return response
 
-    racer = ModelStore(s3_hook_over(SomeoneRepairsFirst(store.client)), store.bucket, PREFIX)
+    racer = ModelStore(
+        s3_hook_over(SomeoneRepairsFirst(store.objects.client)), store.objects.bucket, PREFIX
+    )
     with pytest.raises(PromotionConflict, match="Production is now v2"):
         Promotion(racer, registry).promote(MODEL, "v1", actor="me", reason="repair")
-    assert store.pointer(MODEL)["version"] == "v2"
+    assert store.pointers.current(MODEL)["version"] == "v2"
 
 
 # -- targets anchored to the sha256 recorded at publish -----------------------------------------
@@ -283,7 +290,7 @@ def test_rollback_target_rewritten_consistently_is_refused(store, promo, registr
     rewrite_consistently(store, "v1")
     with pytest.raises(ArtifactCorrupt, match="recorded when the version was published"):
         promo.rollback(MODEL, actor="oncall", reason="back")
-    assert store.pointer(MODEL)["version"] == "v2" and TRIPPED == []
+    assert store.pointers.current(MODEL)["version"] == "v2" and TRIPPED == []
     assert len(audit(registry)) == 2
 
 
@@ -292,7 +299,7 @@ def test_shadow_target_rewritten_consistently_is_refused(store, promo, registry)
     rewrite_consistently(store, "v1")
     with pytest.raises(ArtifactCorrupt, match="rewritten after publishing"):
         promo.stage_shadow(MODEL, "v1", actor="a", reason="shadow it")
-    assert store.shadow(MODEL) is None and TRIPPED == []
+    assert store.pointers.shadow(MODEL) is None and TRIPPED == []
 
 
 def _rejected(registry: Registry, version: str) -> None:
@@ -310,7 +317,7 @@ def test_a_rejected_version_cannot_be_staged_as_shadow(store, promo, registry):
     _rejected(registry, "v1")
     with pytest.raises(ModelStoreError, match="refusing to shadow .* status is 'rejected'"):
         promo.stage_shadow(MODEL, "v1", actor="a", reason="shadow it")
-    assert store.shadow(MODEL) is None
+    assert store.pointers.shadow(MODEL) is None
 
 
 def test_the_shadow_is_checked_against_the_registry_at_every_load(store, promo, registry):
@@ -328,8 +335,8 @@ def test_the_shadow_is_checked_against_the_registry_at_every_load(store, promo, 
 def test_a_shadow_marker_naming_an_unregistered_version_is_refused(store, promo, registry):
     publish(promo, "v1", 1)
     promo.stage_shadow(MODEL, "v1", actor="a", reason="shadow it")
-    marker = {**store.shadow(MODEL), "version": "v404"}
-    put_raw(store, store.shadow_key(MODEL), json.dumps(marker).encode())
+    marker = {**store.pointers.shadow(MODEL), "version": "v404"}
+    put_raw(store, store.objects.shadow_key(MODEL), json.dumps(marker).encode())
     with pytest.raises(ModelStoreError, match="registry does not know"):
         promo.load_shadow(MODEL)
 
@@ -341,17 +348,17 @@ def test_a_shadow_rewritten_after_staging_is_never_unpickled(store, promo, regis
     with pytest.raises(ArtifactCorrupt, match="shadow.json names v1"):
         promo.load_shadow(MODEL)
     # ...and with the marker rewritten to agree with the new files, the registry still knows
-    marker = store.shadow(MODEL)
-    manifest = store.read_manifest(MODEL, "v1")
+    marker = store.pointers.shadow(MODEL)
+    manifest = store.versions.manifest(MODEL, "v1")
     marker["sha256"] = manifest["files"]["model.joblib"]["sha256"]
-    put_raw(store, store.shadow_key(MODEL), json.dumps(marker).encode())
+    put_raw(store, store.objects.shadow_key(MODEL), json.dumps(marker).encode())
     with pytest.raises(ArtifactCorrupt, match="registry recorded"):
         promo.load_shadow(MODEL)
     assert TRIPPED == []
 
 
 def test_a_corrupt_shadow_marker_says_how_to_repair_it(store, promo, registry):
-    put_raw(store, store.shadow_key(MODEL), b"{not json")
+    put_raw(store, store.objects.shadow_key(MODEL), b"{not json")
     with pytest.raises(ModelStoreError, match="stage the shadow again"):
         promo.load_shadow(MODEL)
 
@@ -361,26 +368,28 @@ def test_promote_target_rewritten_consistently_is_refused(store, promo, registry
     rewrite_consistently(store, "v1")
     with pytest.raises(ArtifactCorrupt):
         promo.promote(MODEL, "v1", actor="a", reason="first")
-    assert store.pointer(MODEL) is None and TRIPPED == []
+    assert store.pointers.current(MODEL) is None and TRIPPED == []
 
 
 def test_version_published_without_an_anchor_falls_back_to_its_manifest(store, registry):
     """Accepted: a version published before sha256s were recorded still promotes (checked
     against its own manifest), so upgrading does not strand old versions."""
     promo = Promotion(store, registry)
-    registry.upsert_version(MODEL, "v1", status="approved")
+    registry.versions.upsert(MODEL, "v1", status="approved")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(30, 2))
-    store.publish(MODEL, "v1", LogisticRegression().fit(x, x[:, 0] > 0), {}, pd.DataFrame(x))
-    assert registry.get_version(MODEL, "v1").artifact_sha256 is None
+    store.versions.publish(
+        MODEL, "v1", LogisticRegression().fit(x, x[:, 0] > 0), {}, pd.DataFrame(x)
+    )
+    assert registry.versions.get(MODEL, "v1").artifact_sha256 is None
     assert promo.promote(MODEL, "v1", actor="a", reason="old version")["version"] == "v1"
 
 
 def test_hand_edited_pointer_naming_a_missing_version(store, promo, registry):
     publish(promo, "v1", 1)
     promo.promote(MODEL, "v1", actor="a", reason="first")
-    pointer = {**store.pointer(MODEL), "version": "v404"}
-    put_raw(store, store.pointer_key(MODEL), json.dumps(pointer).encode())
+    pointer = {**store.pointers.current(MODEL), "version": "v404"}
+    put_raw(store, store.objects.pointer_key(MODEL), json.dumps(pointer).encode())
     with pytest.raises(UnknownVersion, match="v404"):
         store.load_production(MODEL)
     promo.promote(MODEL, "v1", actor="oncall", reason="repair")
@@ -401,11 +410,13 @@ def test_s3_dies_on_the_pointer_write(store, promo, registry):
                 raise EndpointConnectionError(endpoint_url=self._client.meta.endpoint_url)
             return self._client.put_object(**kwargs)
 
-    flaky = ModelStore(s3_hook_over(PointerPutFails(store.client)), store.bucket, PREFIX)
+    flaky = ModelStore(
+        s3_hook_over(PointerPutFails(store.objects.client)), store.objects.bucket, PREFIX
+    )
     with pytest.raises(ModelStoreError, match="cannot reach the S3 endpoint"):
         Promotion(flaky, registry).promote(MODEL, "v2", actor="a", reason="second")
-    assert store.pointer(MODEL)["version"] == "v1"
-    assert registry.production_version(MODEL).version == "v1"
+    assert store.pointers.current(MODEL)["version"] == "v1"
+    assert registry.versions.production(MODEL).version == "v1"
     assert len(audit(registry)) == 1
 
 
@@ -420,9 +431,9 @@ def test_registry_down_after_the_swap_is_reconciled_by_rerun(store, promo, regis
 
     with pytest.raises(ModelStoreError, match="now points at v2"):
         FollowFails(store, registry).promote(MODEL, "v2", actor="a", reason="second")
-    assert registry.production_version(MODEL).version == "v1"  # stale until the re-run
+    assert registry.versions.production(MODEL).version == "v1"  # stale until the re-run
     promo.promote(MODEL, "v2", actor="a", reason="second")
-    assert registry.production_version(MODEL).version == "v2"
+    assert registry.versions.production(MODEL).version == "v2"
     assert audit(registry) == [(None, "v1", "promote"), ("v1", "v2", "promote")]
 
 
@@ -432,15 +443,15 @@ def test_registry_down_after_the_swap_is_reconciled_by_rerun(store, promo, regis
 def test_sqlite_audit_rows_cannot_be_replaced(tmp_path):
     reg = Registry(f"sqlite:///{tmp_path / 'audit.db'}")
     reg.upgrade()
-    row = reg.record_promotion(MODEL, "v1", actor="a", reason="first")
+    row = reg.promotions.record(MODEL, "v1", actor="a", reason="first")
     for verb in ("REPLACE INTO", "INSERT OR REPLACE INTO"):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"), reg.engine.begin() as c:
             c.exec_driver_sql(
                 f"{verb} promotions (id, model, from_version, to_version, actor, reason, kind, at) "
                 f"VALUES ({row.id}, '{MODEL}', NULL, 'evil', 'x', 'x', 'promote', '2026-01-01')"
             )
-    reg.record_promotion(MODEL, "v2", actor="a", reason="second")  # appending still works
-    assert [p.to_version for p in reg.promotions(MODEL)] == ["v1", "v2"]
+    reg.promotions.record(MODEL, "v2", actor="a", reason="second")  # appending still works
+    assert [p.to_version for p in reg.promotions.of(MODEL)] == ["v1", "v2"]
     reg.dispose()
 
 
@@ -455,9 +466,9 @@ def test_presigned_links_are_sigv4_and_work(aws_connection, s3_bucket):  # noqa:
     default = ModelStore.from_connection(bucket, PREFIX)
     # Written through the default client: the local endpoint cannot route a SigV2-signed request
     # whose signature happens to read like a host name, and the link is what is under test here.
-    uri = default.put_report(MODEL, "2026-11-23", "report.html", b"<p>ok</p>", "text/html")
+    uri = default.reports.put(MODEL, "2026-11-23", "report.html", b"<p>ok</p>", "text/html")
     for store in (default, ModelStore(sigv2, bucket, PREFIX)):
-        url = store.presigned_url(uri, 3600)
+        url = store.objects.presigned_url(uri, 3600)
         assert (
             "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url and "Signature=" not in url.split("X-Amz")[0]
         )

@@ -8,8 +8,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from bantay.stores.registry import Registry
-from bantay.stores.registry_models import ALEMBIC_VERSION_TABLE, InvalidTransition, RegistryError
+from bantay.stores.registry import ALEMBIC_VERSION_TABLE, InvalidTransition, Registry, RegistryError
 from bantay.vocabulary import ModelStatus
 from fixtures_services import pg_url  # noqa: F401  (pytest fixture)
 
@@ -61,7 +60,7 @@ def test_concurrent_upgrades_of_an_empty_database_converge_on_head(pg_url):  # n
 
 def test_upsert_is_idempotent_per_run_and_json_round_trips(registry):
     lineage = {"window": ["2026-09-27", "2026-11-22"], "feature_service": "learner_risk_v1"}
-    first = registry.upsert_version(
+    first = registry.versions.upsert(
         "learner_risk",
         "v20261122T031500-aaaa0001",
         airflow_run_id="scheduled__2026-11-22T03:15:00+00:00",
@@ -72,14 +71,14 @@ def test_upsert_is_idempotent_per_run_and_json_round_trips(registry):
         reason="schedule",
     )
     for _ in range(2):  # the same DAG run, re-run twice with a retrained model
-        again = registry.upsert_version(
+        again = registry.versions.upsert(
             "learner_risk",
             "v20261122T031500-aaaa0002",
             airflow_run_id="scheduled__2026-11-22T03:15:00+00:00",
             metrics={"roc_auc": 0.82},
         )
     assert again.id == first.id
-    records = registry.list_versions("learner_risk")
+    records = registry.versions.of("learner_risk")
     assert len(records) == 1
     assert records[0].version == "v20261122T031500-aaaa0002"
     assert records[0].metrics == {"roc_auc": 0.82}
@@ -89,28 +88,28 @@ def test_upsert_is_idempotent_per_run_and_json_round_trips(registry):
 
 
 def test_runs_cannot_steal_each_others_versions(registry):
-    registry.upsert_version("m", "v1", airflow_run_id="run-a")
+    registry.versions.upsert("m", "v1", airflow_run_id="run-a")
     with pytest.raises(RegistryError, match="already registered by run 'run-a'"):
-        registry.upsert_version("m", "v1", airflow_run_id="run-b")
-    registry.upsert_version("m", "v2", airflow_run_id="run-b")
-    registry.upsert_version("m", "v3")  # registered by hand, no run
+        registry.versions.upsert("m", "v1", airflow_run_id="run-b")
+    registry.versions.upsert("m", "v2", airflow_run_id="run-b")
+    registry.versions.upsert("m", "v3")  # registered by hand, no run
     with pytest.raises(RegistryError, match="belongs to another record"):
-        registry.upsert_version("m", "v3", airflow_run_id="run-b")
-    assert sorted(v.version for v in registry.list_versions("m")) == ["v1", "v2", "v3"]
+        registry.versions.upsert("m", "v3", airflow_run_id="run-b")
+    assert sorted(v.version for v in registry.versions.of("m")) == ["v1", "v2", "v3"]
 
 
 def test_lifecycle_and_single_production_on_postgres(registry):
     for v in ("v1", "v2"):
-        registry.upsert_version("m", v)
-        registry.set_status("m", v, "approved")
+        registry.versions.upsert("m", v)
+        registry.versions.set_status("m", v, "approved")
     with pytest.raises(InvalidTransition, match="from 'approved' to 'candidate'"):
-        registry.set_status("m", "v1", "candidate")
-    registry.set_status("m", "v1", "production")
-    registry.set_status("m", "v2", "production")
-    assert registry.production_version("m").version == "v2"
-    assert registry.get_version("m", "v1").status is ModelStatus.ARCHIVED
-    registry.set_status("m", "v1", "production")  # rollback: archived -> production
-    statuses = {v.version: v.status for v in registry.list_versions("m")}
+        registry.versions.set_status("m", "v1", "candidate")
+    registry.versions.set_status("m", "v1", "production")
+    registry.versions.set_status("m", "v2", "production")
+    assert registry.versions.production("m").version == "v2"
+    assert registry.versions.get("m", "v1").status is ModelStatus.ARCHIVED
+    registry.versions.set_status("m", "v1", "production")  # rollback: archived -> production
+    statuses = {v.version: v.status for v in registry.versions.of("m")}
     assert statuses == {"v1": ModelStatus.PRODUCTION, "v2": ModelStatus.ARCHIVED}
     # The database itself refuses a second production row, whatever the code does.
     with pytest.raises(sa.exc.IntegrityError), registry.engine.begin() as conn:
@@ -120,8 +119,8 @@ def test_lifecycle_and_single_production_on_postgres(registry):
 
 
 def test_promotions_audit_log_is_append_only_in_the_database(registry):
-    registry.record_promotion("m", "v1", actor="bantay_training", reason="gate passed")
-    registry.record_promotion("m", "v2", from_version="v1", actor="ana", reason="manual")
+    registry.promotions.record("m", "v1", actor="bantay_training", reason="gate passed")
+    registry.promotions.record("m", "v2", from_version="v1", actor="ana", reason="manual")
     for statement in (
         "UPDATE promotions SET reason = 'rewritten'",
         "DELETE FROM promotions",
@@ -129,7 +128,7 @@ def test_promotions_audit_log_is_append_only_in_the_database(registry):
     ):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"), registry.engine.begin() as c:
             c.execute(sa.text(statement))
-    log = registry.promotions("m")
+    log = registry.promotions.of("m")
     assert [(p.to_version, p.reason) for p in log] == [("v1", "gate passed"), ("v2", "manual")]
     assert log[0].at <= log[1].at
 
@@ -137,10 +136,10 @@ def test_promotions_audit_log_is_append_only_in_the_database(registry):
 def test_drift_report_upsert_on_postgres(registry):
     day = dt.date(2026, 11, 22)
     base = {"n_features": 12, "report_json_uri": "s3://b/p/reports/drift/m/2026-11-22/report.json"}
-    first = registry.upsert_drift_report(
+    first = registry.drift.upsert(
         "m", day, verdict="OK", drifted_share=0.0, n_drifted=0, decision="no_action", **base
     )
-    second = registry.upsert_drift_report(
+    second = registry.drift.upsert(
         "m",
         day,
         verdict="DRIFT",
@@ -152,10 +151,10 @@ def test_drift_report_upsert_on_postgres(registry):
         **base,
     )
     assert second.id == first.id
-    (stored,) = registry.drift_reports("m", since=day)
+    (stored,) = registry.drift.reports("m", since=day)
     assert stored.decision == "guard_held:persistence"
     assert stored.feature_scores["attendance_rate"]["drifted"] is True
-    registry.upsert_drift_report(
+    registry.drift.upsert(
         "m",
         day + dt.timedelta(days=1),
         verdict="DRIFT",
@@ -164,7 +163,7 @@ def test_drift_report_upsert_on_postgres(registry):
         decision="retrain_triggered",
         **base,
     )
-    assert [r.report_date for r in registry.retrains_triggered_since("m", day)] == [
+    assert [r.report_date for r in registry.drift.retrains_since("m", day)] == [
         day + dt.timedelta(days=1)
     ]
     with pytest.raises(sa.exc.IntegrityError), registry.engine.begin() as conn:
@@ -174,7 +173,7 @@ def test_drift_report_upsert_on_postgres(registry):
 def test_downgrade_to_base_removes_everything(registry):
     from alembic import command
 
-    from bantay.stores.registry_engine import alembic_config
+    from bantay.stores.registry import alembic_config
 
     with registry.engine.begin() as conn:
         command.downgrade(alembic_config(conn), "base")

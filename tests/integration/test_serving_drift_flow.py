@@ -87,7 +87,7 @@ def daily(lifecycle_env, smtp):  # noqa: F811
 def _reports(env):
     from bantay.stores.registry import registry_for
 
-    return {r.report_date: r for r in registry_for(env.settings()).drift_reports(MODEL)}
+    return {r.report_date: r for r in registry_for(env.settings()).drift.reports(MODEL)}
 
 
 def test_clean_days_are_ok_and_shift_is_found_on_the_right_features(daily):
@@ -213,7 +213,7 @@ def test_retrain_shadow_and_rollback(daily):
     last = CHECK_DAYS[-1]
     promotion = Promotion(model_store_for(settings), registry_for(settings))
     store = promotion.store
-    first = store.pointer(MODEL)["version"]
+    first = store.pointers.current(MODEL)["version"]
     run = run_dag(
         "bantay_training_learner_risk",
         _midnight(last + dt.timedelta(days=1)),
@@ -225,7 +225,7 @@ def test_retrain_shadow_and_rollback(daily):
         },
     )
     assert str(run.state) == "success", task_states(run)
-    second = store.pointer(MODEL)["version"]
+    second = store.pointers.current(MODEL)["version"]
     assert second != first
 
     promotion.stage_shadow(MODEL, first, actor="test", reason="compare old with new")
@@ -238,7 +238,7 @@ def test_retrain_shadow_and_rollback(daily):
     log = pd.read_parquet(settings.layout.prediction_path(MODEL, last))
     assert set(log["model_version"]) == {second} and set(log["shadow_version"]) == {first}
     assert log["score"].between(0, 1).all() and log["shadow_score"].between(0, 1).all()
-    store.clear_shadow(MODEL)
+    store.pointers.clear_shadow(MODEL)
 
     back = run_dag(
         "bantay_rollback",
@@ -246,8 +246,8 @@ def test_retrain_shadow_and_rollback(daily):
         {"model": MODEL, "reason": "test rollback"},
     )
     assert str(back.state) == "success", task_states(back)
-    assert store.pointer(MODEL)["version"] == first
-    audit = registry_for(settings).promotions(MODEL)
+    assert store.pointers.current(MODEL)["version"] == first
+    audit = registry_for(settings).promotions.of(MODEL)
     assert [(p.kind, p.to_version) for p in audit][-1] == ("rollback", first)
     assert "test rollback" in audit[-1].reason
 
@@ -279,8 +279,8 @@ def test_a_person_rebaselines_and_the_check_says_who_answered_the_drift(daily):
     record = json.loads(done.stdout[done.stdout.index("{\n") :])
     assert record["actor"] == "ana" and record["first_day"] == DRIFT_START.isoformat()
     reg = registry_for(settings)
-    serving = model_store_for(settings).pointer(MODEL)["version"]
-    assert reg.current_baseline(MODEL, serving).sha256 == record["sha256"]
+    serving = model_store_for(settings).pointers.current(MODEL)["version"]
+    assert reg.baselines.current(MODEL, serving).sha256 == record["sha256"]
     again = run_dag(
         "bantay_drift", _midnight(day + dt.timedelta(days=3)), {"date": day.isoformat()}
     )
@@ -297,6 +297,6 @@ def test_a_person_rebaselines_and_the_check_says_who_answered_the_drift(daily):
         {"model": MODEL, "date": day.isoformat(), "days": 5, "reason": "the same, from the UI"},
     )
     assert str(run.state) == "success", task_states(run)
-    newest = reg.current_baseline(MODEL, serving)
+    newest = reg.baselines.current(MODEL, serving)
     assert run.run_id in newest.actor and newest.reason == "the same, from the UI"
     assert (newest.last_day - newest.first_day).days == 4

@@ -98,12 +98,12 @@ def publish(
     model, reference = tiny_model(seed)
     registry = getattr(target, "registry", None)
     if registry is not None:
-        registry.upsert_version(MODEL, version, status="approved" if approve else "candidate")
+        registry.versions.upsert(MODEL, version, status="approved" if approve else "candidate")
     return target.publish(MODEL, version, model, manifest_for(version), reference)
 
 
 def raw_bytes(store: ModelStore, key: str) -> bytes:
-    return store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+    return store.objects.client.get_object(Bucket=store.objects.bucket, Key=key)["Body"].read()
 
 
 class _Delegate:
@@ -121,8 +121,8 @@ class _Delegate:
 
 def test_publish_promote_load_round_trip(store, promo, registry):
     model, reference = tiny_model(1)
-    registry.upsert_version(MODEL, "v1", status="approved")
-    manifest = store.publish(MODEL, "v1", model, manifest_for("v1"), reference)
+    registry.versions.upsert(MODEL, "v1", status="approved")
+    manifest = store.versions.publish(MODEL, "v1", model, manifest_for("v1"), reference)
 
     root = f"{PREFIX}/models/{MODEL}/versions/v1/"
     model_bytes = raw_bytes(store, root + "model.joblib")
@@ -133,24 +133,24 @@ def test_publish_promote_load_round_trip(store, promo, registry):
     assert manifest["model"] == MODEL and manifest["version"] == "v1"
     assert manifest["metrics"] == {"roc_auc": 0.81}
     assert json.loads(raw_bytes(store, root + "manifest.json")) == manifest
-    assert store.list_versions(MODEL) == ["v1"]
+    assert store.versions.of(MODEL) == ["v1"]
 
     pointer = promo.promote(MODEL, "v1", actor="bantay_training", reason="gate passed")
     assert pointer["version"] == "v1" and pointer["previous"] is None
     assert pointer["sha256"] == manifest["files"]["model.joblib"]["sha256"]
-    assert store.pointer(MODEL) == pointer
+    assert store.pointers.current(MODEL) == pointer
 
     loaded, loaded_manifest = store.load_production(MODEL)
     x = reference[FEATURES].to_numpy()
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
     assert loaded_manifest == manifest
     assert store.load_production(MODEL)[0] is loaded  # cached per (model, version)
-    stored_reference = store.read_reference(MODEL, "v1")
+    stored_reference = store.versions.reference(MODEL, "v1")
     assert str(stored_reference["event_timestamp"].dtype) == "datetime64[us, UTC]"  # DuckDB-safe
     pd.testing.assert_frame_equal(stored_reference, reference, check_dtype=False)
 
-    assert registry.production_version(MODEL).version == "v1"
-    (entry,) = registry.promotions(MODEL)
+    assert registry.versions.production(MODEL).version == "v1"
+    (entry,) = registry.promotions.of(MODEL)
     assert (entry.from_version, entry.to_version, entry.actor, entry.kind) == (
         None,
         "v1",
@@ -164,7 +164,7 @@ def test_reads_take_one_request_per_object(store, promo, moto_s3):  # noqa: F811
     manifest read twice, shows up."""
     publish(promo, "v1", seed=1)
     promo.promote(MODEL, "v1", actor="a", reason="first")
-    serving = ModelStore(s3_hook_over(s3_client_for(moto_s3)), store.bucket, PREFIX)
+    serving = ModelStore(s3_hook_over(s3_client_for(moto_s3)), store.objects.bucket, PREFIX)
     sent: list[str] = []  # method and URL without the query
     queries: list[str] = []
 
@@ -173,8 +173,8 @@ def test_reads_take_one_request_per_object(store, promo, moto_s3):  # noqa: F811
         sent.append(f"{request.method} {url}")
         queries.append(query)
 
-    serving.client.meta.events.register("before-send.s3", record)
-    root = f"{moto_s3}/{store.bucket}/{PREFIX}/models/{MODEL}/"
+    serving.objects.client.meta.events.register("before-send.s3", record)
+    root = f"{moto_s3}/{store.objects.bucket}/{PREFIX}/models/{MODEL}/"
 
     serving.load_production(MODEL)
     assert sent == [
@@ -189,7 +189,7 @@ def test_reads_take_one_request_per_object(store, promo, moto_s3):  # noqa: F811
     sent.clear()
     queries.clear()
     with pytest.raises(UnknownModel):
-        serving.read_manifest("nobody", "v1")
+        serving.versions.manifest("nobody", "v1")
     # The manifest, the version's keys, whether the model has any key at all, the models here.
     assert len(sent) == 4 and "max-keys=1" in queries[2]
 
@@ -204,7 +204,9 @@ def test_every_put_is_conditional_checksummed_and_manifest_last(store):
             calls.append({k: v for k, v in kwargs.items() if k != "Body"})
             return self._client.put_object(**kwargs)
 
-    recording = ModelStore(s3_hook_over(Recording(store.client)), store.bucket, PREFIX)
+    recording = ModelStore(
+        s3_hook_over(Recording(store.objects.client)), store.objects.bucket, PREFIX
+    )
     publish(recording, "v1", seed=1, approve=False)
     Promotion(recording).promote(MODEL, "v1", actor="a", reason="first")
     publish(recording, "v2", seed=2, approve=False)
@@ -231,9 +233,9 @@ def test_every_put_is_conditional_checksummed_and_manifest_last(store):
     assert second_pointer["IfMatch"] and "IfNoneMatch" not in second_pointer
 
     # S3 stored the SHA-256 we computed, i.e. the one in the manifest.
-    manifest = store.read_manifest(MODEL, "v2")
-    head = store.client.head_object(
-        Bucket=store.bucket,
+    manifest = store.versions.manifest(MODEL, "v2")
+    head = store.objects.client.head_object(
+        Bucket=store.objects.bucket,
         Key=f"{PREFIX}/models/{MODEL}/versions/v2/model.joblib",
         ChecksumMode="ENABLED",
     )
@@ -260,7 +262,7 @@ def test_two_simultaneous_promotions_exactly_one_wins(store, promo, registry, mo
     for version, seed in (("v1", 1), ("v2", 2), ("v3", 3)):
         publish(promo, version, seed)
     promo.promote(MODEL, "v1", actor="setup", reason="baseline")
-    audit_before = len(registry.promotions(MODEL))
+    audit_before = len(registry.promotions.of(MODEL))
     barrier = threading.Barrier(2)
 
     class PauseAfterPointerRead(_Delegate):
@@ -281,7 +283,9 @@ def test_two_simultaneous_promotions_exactly_one_wins(store, promo, registry, mo
     def promote(version: str) -> None:
         racer = Promotion(
             ModelStore(
-                s3_hook_over(PauseAfterPointerRead(s3_client_for(moto_s3))), store.bucket, PREFIX
+                s3_hook_over(PauseAfterPointerRead(s3_client_for(moto_s3))),
+                store.objects.bucket,
+                PREFIX,
             ),
             registry,
         )
@@ -306,14 +310,14 @@ def test_two_simultaneous_promotions_exactly_one_wins(store, promo, registry, mo
     assert f"promotion of {MODEL} to {loser} lost a race" in message
     assert f"Production is now {winner} (by racer-{winner}" in message
 
-    assert store.pointer(MODEL)["version"] == winner
-    assert store.pointer(MODEL)["previous"] == "v1"
-    audit = registry.promotions(MODEL)
+    assert store.pointers.current(MODEL)["version"] == winner
+    assert store.pointers.current(MODEL)["previous"] == "v1"
+    audit = registry.promotions.of(MODEL)
     assert len(audit) == audit_before + 1
     assert (audit[-1].from_version, audit[-1].to_version) == ("v1", winner)
-    assert registry.production_version(MODEL).version == winner
-    assert registry.get_version(MODEL, loser).status is ModelStatus.APPROVED
-    assert registry.get_version(MODEL, "v1").status is ModelStatus.ARCHIVED
+    assert registry.versions.production(MODEL).version == winner
+    assert registry.versions.get(MODEL, loser).status is ModelStatus.APPROVED
+    assert registry.versions.get(MODEL, "v1").status is ModelStatus.ARCHIVED
 
 
 # -- failures ---------------------------------------------------------------------------------
@@ -332,22 +336,24 @@ def test_interrupted_publish_never_reaches_serving(store, promo, failing_file):
                 raise EndpointConnectionError(endpoint_url=self._client.meta.endpoint_url)
             return self._client.put_object(**kwargs)
 
-    flaky = ModelStore(s3_hook_over(NetworkDropsOn(store.client)), store.bucket, PREFIX)
+    flaky = ModelStore(
+        s3_hook_over(NetworkDropsOn(store.objects.client)), store.objects.bucket, PREFIX
+    )
     with pytest.raises(ModelStoreError, match="cannot reach the S3 endpoint"):
         publish(Promotion(flaky, promo.registry), "v2", seed=2)
 
-    fresh = ModelStore(store.hook, store.bucket, PREFIX)
+    fresh = ModelStore(store.objects.hook, store.objects.bucket, PREFIX)
     loaded, manifest = fresh.load_production(MODEL)
     assert manifest["version"] == "v1"
-    assert fresh.list_versions(MODEL) == ["v1"]
+    assert fresh.versions.of(MODEL) == ["v1"]
     with pytest.raises(UnknownVersion, match=r"'v2' of model 'learner_risk' is incomplete") as info:
         Promotion(fresh, promo.registry).promote(
             MODEL, "v2", actor="ana", reason="try the half-written one"
         )
     assert "manifest.json is missing" in str(info.value)
     assert "model.joblib" in str(info.value)
-    assert fresh.pointer(MODEL)["version"] == "v1"
-    assert len(promo.registry.promotions(MODEL)) == 1
+    assert fresh.pointers.current(MODEL)["version"] == "v1"
+    assert len(promo.registry.promotions.of(MODEL)) == 1
 
     # The retried task (same model, same bytes) completes the version.
     publish(promo, "v2", seed=2)
@@ -377,13 +383,15 @@ def test_corrupted_artifact_is_refused_and_rollback_recovers(store, promo, regis
     key = f"{PREFIX}/models/{MODEL}/versions/v2/model.joblib"
     evil = io.BytesIO()
     joblib.dump(Tripwire(), evil)
-    store.client.put_object(Bucket=store.bucket, Key=key, Body=evil.getvalue())  # bypasses store
+    store.objects.client.put_object(
+        Bucket=store.objects.bucket, Key=key, Body=evil.getvalue()
+    )  # bypasses store
 
-    serving = ModelStore(store.hook, store.bucket, PREFIX)
+    serving = ModelStore(store.objects.hook, store.objects.bucket, PREFIX)
     with pytest.raises(ArtifactCorrupt) as info:
         serving.load_production(MODEL)
     message = str(info.value)
-    assert f"refusing to load s3://{store.bucket}/{key}" in message
+    assert f"refusing to load s3://{store.objects.bucket}/{key}" in message
     assert "does not match the manifest" in message and "bantay rollback" in message
     assert TRIPPED == []
     with pytest.raises(ArtifactCorrupt, match="model.joblib"):
@@ -394,14 +402,14 @@ def test_corrupted_artifact_is_refused_and_rollback_recovers(store, promo, regis
     assert pointer["previous"] == "v2"
     assert serving.load_production(MODEL)[1]["version"] == "v1"
     assert TRIPPED == []
-    last = registry.promotions(MODEL)[-1]
+    last = registry.promotions.of(MODEL)[-1]
     assert (last.kind, last.from_version, last.to_version, last.actor) == (
         "rollback",
         "v2",
         "v1",
         "oncall",
     )
-    assert registry.production_version(MODEL).version == "v1"
+    assert registry.versions.production(MODEL).version == "v1"
 
 
 def test_no_production_version_yet(store, promo):
@@ -422,10 +430,10 @@ def test_unknown_model(store, promo):
         store.load_production("learner_rsik")
     message = str(info.value)
     assert "unknown model 'learner_rsik'" in message
-    assert f"s3://{store.bucket}/{PREFIX}/models/learner_rsik/" in message
+    assert f"s3://{store.objects.bucket}/{PREFIX}/models/learner_rsik/" in message
     assert "models here: ['learner_risk']" in message
     with pytest.raises(UnknownModel, match="unknown model 'nobody'"):
-        store.read_manifest("nobody", "v1")
+        store.versions.manifest("nobody", "v1")
 
 
 def test_unknown_version(store, promo):
@@ -447,7 +455,7 @@ def test_bad_bucket(s3_bucket):  # noqa: F811
     assert "storage.bucket" in str(info.value)
     model, reference = tiny_model(1)
     with pytest.raises(BucketNotFound, match="bantay-no-such-bucket"):
-        store.publish(MODEL, "v1", model, {}, reference)
+        store.versions.publish(MODEL, "v1", model, {}, reference)
 
 
 @pytest.mark.parametrize(
@@ -470,12 +478,12 @@ def test_promotion_respects_registry_status(store, promo, registry):
     publish(promo, "v1", seed=1, approve=False)  # registered as candidate
     with pytest.raises(ModelStoreError, match="registry status is 'candidate'"):
         promo.promote(MODEL, "v1", actor="ana", reason="skip the gate")
-    assert store.pointer(MODEL) is None
-    registry.set_status(MODEL, "v1", "approved")
+    assert store.pointers.current(MODEL) is None
+    registry.versions.set_status(MODEL, "v1", "approved")
     promo.promote(MODEL, "v1", actor="ana", reason="approved now")
     again = promo.promote(MODEL, "v1", actor="ana", reason="retried task")
     assert again["reason"] == "approved now"  # already production: pointer unchanged
-    assert len(registry.promotions(MODEL)) == 1
+    assert len(registry.promotions.of(MODEL)) == 1
 
 
 def test_rollback_needs_a_previous_version(store, promo):
@@ -525,9 +533,9 @@ def test_cli_pointer_promote_rollback(aws_connection, s3_bucket, tmp_path, monke
     publish(store, "v2", seed=2)
 
     from bantay import cli
-    from bantay.stores.registry import _registry_at
+    from bantay.stores.registry import registry_at
 
-    _registry_at.cache_clear()
+    registry_at.cache_clear()
     assert cli.main(["registry", "upgrade"]) == 0  # the deploy step
 
     def printed_json() -> dict[str, Any]:
@@ -557,7 +565,7 @@ def test_cli_pointer_promote_rollback(aws_connection, s3_bucket, tmp_path, monke
     assert run("rollback", "--to", "v7", "--reason", "x") == 2
     assert "unknown version 'v7'" in capsys.readouterr().err
 
-    audit = Registry(f"sqlite:///{tmp_path / 'cli-registry.db'}").promotions(MODEL)
+    audit = Registry(f"sqlite:///{tmp_path / 'cli-registry.db'}").promotions.of(MODEL)
     assert [(p.to_version, p.kind, p.actor) for p in audit] == [
         ("v1", "promote", "ana"),
         ("v2", "promote", "ana"),
@@ -568,15 +576,15 @@ def test_cli_pointer_promote_rollback(aws_connection, s3_bucket, tmp_path, monke
 def test_serving_follows_the_pointer_and_refuses_one_that_disagrees(store, promo):
     publish(promo, "v1", seed=1)
     publish(promo, "v2", seed=2)
-    serving = ModelStore(store.hook, store.bucket, PREFIX)
+    serving = ModelStore(store.objects.hook, store.objects.bucket, PREFIX)
     promo.promote(MODEL, "v1", actor="a", reason="first")
     assert serving.load_production(MODEL)[1]["version"] == "v1"
     promo.promote(MODEL, "v2", actor="a", reason="second")
     assert serving.load_production(MODEL)[1]["version"] == "v2"  # cache does not pin a version
 
-    pointer = {**store.pointer(MODEL), "sha256": "0" * 64}
-    store.client.put_object(  # a hand-edited pointer, bypassing the store
-        Bucket=store.bucket,
+    pointer = {**store.pointers.current(MODEL), "sha256": "0" * 64}
+    store.objects.client.put_object(  # a hand-edited pointer, bypassing the store
+        Bucket=store.objects.bucket,
         Key=f"{PREFIX}/models/{MODEL}/production.json",
         Body=json.dumps(pointer).encode(),
     )

@@ -40,7 +40,7 @@ def _run_and_answer(env, api, logical_date: dt.datetime, choice: str, note: str,
 
 
 def _version_of(reg, run):
-    mine = [v for v in reg.list_versions(MODEL) if v.airflow_run_id == run.run_id]
+    mine = [v for v in reg.versions.of(MODEL) if v.airflow_run_id == run.run_id]
     assert len(mine) == 1, f"expected one version registered by {run.run_id}, got {mine}"
     return mine[0]
 
@@ -99,9 +99,9 @@ def test_approve_via_rest_api_promotes_the_version(approved):
     assert answer.response["chosen_options"] == ["Approve"]
 
     assert version.status == "production"
-    assert [v.status for v in reg.list_versions(MODEL)] == ["production"]
-    assert model_store_for(settings).pointer(MODEL)["version"] == version.version
-    assert [p.to_version for p in reg.promotions(MODEL)] == [version.version]
+    assert [v.status for v in reg.versions.of(MODEL)] == ["production"]
+    assert model_store_for(settings).pointers.current(MODEL)["version"] == version.version
+    assert [p.to_version for p in reg.promotions.of(MODEL)] == [version.version]
 
 
 def test_approval_keeps_who_approved_and_their_note(approved):
@@ -138,11 +138,11 @@ def test_reject_via_rest_api_skips_publish_and_keeps_production(rejected):
 
     assert second.status == "rejected"
     assert second.rejection_reason == f"rejected by {REVIEWER}: {REJECT_NOTE}"
-    assert reg.get_version(MODEL, first.version).status == "production"
+    assert reg.versions.get(MODEL, first.version).status == "production"
     store = model_store_for(settings)
-    assert store.pointer(MODEL)["version"] == first.version
-    assert [p.to_version for p in reg.promotions(MODEL)] == [first.version]
+    assert store.pointers.current(MODEL)["version"] == first.version
+    assert [p.to_version for p in reg.promotions.of(MODEL)] == [first.version]
     # Never published: nothing of the rejected version reached the bucket.
-    prefix = store.version_key(MODEL, second.version, "")
+    prefix = store.objects.version_key(MODEL, second.version, "")
     listed = env.s3.list_objects_v2(Bucket=env.bucket, Prefix=prefix)
     assert listed.get("KeyCount", 0) == 0, listed.get("Contents")

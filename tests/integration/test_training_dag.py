@@ -41,7 +41,7 @@ def test_first_run_trains_validates_and_promotes(first_run):
     assert states["manual_approval"] == "skipped" and states["auto_approve"] == "success"
     settings = env.settings()
     reg = registry_for(settings)
-    versions = reg.list_versions("learner_risk")
+    versions = reg.versions.of("learner_risk")
     assert [v.status for v in versions] == ["production"]
     version = versions[0]
     assert version.reason == "first model for the test school"
@@ -54,10 +54,10 @@ def test_first_run_trains_validates_and_promotes(first_run):
         "fairness.recall_gap",
     }
     store = model_store_for(settings)
-    assert store.pointer("learner_risk")["version"] == version.version
+    assert store.pointers.current("learner_risk")["version"] == version.version
     model, manifest = store.load_production("learner_risk")
     assert manifest["lineage"]["training_rows"] > 1000
-    assert [p.to_version for p in reg.promotions("learner_risk")] == [version.version]
+    assert [p.to_version for p in reg.promotions.of("learner_risk")] == [version.version]
 
 
 def test_the_run_started_fitting_on_a_decided_window(first_run):
@@ -127,7 +127,7 @@ def test_rerunning_a_run_updates_its_own_record(first_run):
     first = steps.evaluate(training, results)
     second = steps.evaluate(training, results)
     reg = registry_for(settings)
-    mine = [v for v in reg.list_versions("learner_risk") if v.airflow_run_id == ctx.run_id]
+    mine = [v for v in reg.versions.of("learner_risk") if v.airflow_run_id == ctx.run_id]
     assert len(mine) == 1
     assert mine[0].version == second["version"] == first["version"]
 
@@ -156,12 +156,12 @@ def test_shuffled_labels_are_rejected_and_never_promoted(first_run):
     reasons = " ".join(evaluation["reasons"])
     assert "quality.roc_auc" in reasons and "regression.pr_auc" in reasons
     reg = registry_for(settings)
-    record = reg.get_version("learner_risk", evaluation["version"])
+    record = reg.versions.get("learner_risk", evaluation["version"])
     assert record.status == "rejected" and "quality.roc_auc" in record.rejection_reason
-    before = model_store_for(settings).pointer("learner_risk")
+    before = model_store_for(settings).pointers.current("learner_risk")
     with pytest.raises(RuntimeError, match="only an approved version is published"):
         steps.publish(evaluation["version"])
-    assert model_store_for(settings).pointer("learner_risk") == before
+    assert model_store_for(settings).pointers.current("learner_risk") == before
 
 
 def test_force_without_reason_fails_clearly(first_run):

@@ -133,11 +133,11 @@ def test_a_drift_run_the_gate_rejects_tells_on_call_and_keeps_production(
     assert states["tell_on_call"] == "success", states
 
     reg = registry_for(env.settings())
-    by_run = {v.airflow_run_id: v for v in reg.list_versions(MODEL)}
+    by_run = {v.airflow_run_id: v for v in reg.versions.of(MODEL)}
     candidate, production = by_run[run.run_id], by_run[first.run_id]
     assert candidate.status == "rejected" and production.status == "production"
     assert candidate.reason.startswith(f"drift event on {DRIFT_DAY}: ")
-    assert model_store_for(env.settings()).pointer(MODEL)["version"] == production.version
+    assert model_store_for(env.settings()).pointers.current(MODEL)["version"] == production.version
 
     assert len(smtp.messages) == 1
     received = smtp.messages[0]

@@ -64,13 +64,13 @@ def production(lifecycle_env):  # noqa: F811
     evaluation = _train(steps)
     steps.approve(evaluation["version"], True, "test", "first")
     steps.publish(evaluation["version"])
-    return registry_for(settings).production_version("learner_risk").version
+    return registry_for(settings).versions.production("learner_risk").version
 
 
 def _drift_history(reg, days: int) -> None:
     for i in range(-1, days):
         day = DRIFT + dt.timedelta(days=i)
-        reg.upsert_drift_report(
+        reg.drift.upsert(
             "learner_risk",
             day,
             verdict="OK" if i < 0 else "DRIFT",
@@ -89,7 +89,7 @@ def test_a_retrain_after_the_drift_is_fitted_on_the_drifted_rows(lifecycle_env, 
     _drift_history(reg, 10)
     steps = _steps(settings, "retrain", DRIFT + dt.timedelta(days=10), "drift retrain")
     evaluation = _train(steps)
-    version = reg.get_version("learner_risk", evaluation["version"])
+    version = reg.versions.get("learner_risk", evaluation["version"])
     fitted = version.lineage["fitted"]
     split = version.lineage["split"]
     assert fitted["drift_since"] == DRIFT.isoformat()
@@ -135,10 +135,12 @@ def test_a_staged_file_changed_after_the_gate_is_never_published(
     with pytest.raises(StagedArtifactChanged, match=swapped):
         steps.approve(version, True, "a reviewer", "looks fine")
     reg = registry_for(settings)
-    assert reg.get_version("learner_risk", version).status == "candidate"
-    reg.set_status("learner_risk", version, ModelStatus.APPROVED, reason="approved, then swapped")
+    assert reg.versions.get("learner_risk", version).status == "candidate"
+    reg.versions.set_status(
+        "learner_risk", version, ModelStatus.APPROVED, reason="approved, then swapped"
+    )
     with pytest.raises(StagedArtifactChanged, match=swapped):
         steps.publish(version)
     store = model_store_for(settings)
-    assert store.pointer("learner_risk")["version"] == production
-    assert version not in store.list_versions("learner_risk")
+    assert store.pointers.current("learner_risk")["version"] == production
+    assert version not in store.versions.of("learner_risk")

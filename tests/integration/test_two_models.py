@@ -71,8 +71,8 @@ def test_each_model_trains_on_its_own_label_and_feature_service(episode):
     manifests = {}
     for model, label in MODELS.items():
         assert str(training[model].state) == "success", task_states(training[model])
-        pointer = store.pointer(model)
-        manifests[model] = store.read_manifest(model, pointer["version"])
+        pointer = store.pointers.current(model)
+        manifests[model] = store.versions.manifest(model, pointer["version"])
         assert manifests[model]["label"] == label
         assert (
             manifests[model]["lineage"]["feature_service"]
@@ -108,7 +108,7 @@ def test_drift_checks_each_model_and_keeps_its_own_history(episode):
         )
     reg = registry_for(env.settings())
     for model in MODELS:
-        (report,) = reg.drift_reports(model, since=CHECK_DAY)
+        (report,) = reg.drift.reports(model, since=CHECK_DAY)
         # Watched on its own features only: no family-contact column for the engagement model.
         watched = set(report.feature_scores)
         assert ("calls_with_parent" in watched) == (model == "learner_risk"), watched

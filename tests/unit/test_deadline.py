@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+from types import SimpleNamespace
 
 import pytest
 
@@ -124,16 +125,11 @@ class _Registry:
     """The registry's answers the deadline check reads: production, promotions, drift rows."""
 
     def __init__(self, serving: set[str]) -> None:
-        self.serving = serving
-
-    def production_version(self, model: str):
-        return object() if model in self.serving else None
-
-    def promotions(self, model: str) -> list:
-        return [object()] if model in self.serving else []
-
-    def drift_reports(self, model: str, since=None) -> list:
-        return []
+        self.versions = SimpleNamespace(
+            production=lambda model: object() if model in serving else None
+        )
+        self.promotions = SimpleNamespace(of=lambda model: [object()] if model in serving else [])
+        self.drift = SimpleNamespace(reports=lambda model, since=None: [])
 
 
 def _night(settings: Settings, day: dt.date, registry, sent: list) -> dict:

@@ -94,7 +94,7 @@ def registry(tmp_path):
 def test_the_evidence_survives_the_registry_row(registry) -> None:
     """The drift task keeps a PERFORMANCE day's labelled day in the row's decision detail."""
     first = decide_retrain(Verdict.PERFORMANCE, D0, [], CFG, evidence="2026-11-04")
-    registry.upsert_drift_report(
+    registry.drift.upsert(
         "m",
         D0,
         verdict="PERFORMANCE",
@@ -104,7 +104,7 @@ def test_the_evidence_survives_the_registry_row(registry) -> None:
         decision=str(first.action),
         decision_detail=with_evidence(first.reason, "2026-11-04"),
     )
-    history = registry.drift_reports("m")
+    history = registry.drift.reports("m")
     tomorrow = D0 + timedelta(days=1)
 
     same = decide_retrain(Verdict.PERFORMANCE, tomorrow, history, CFG, evidence="2026-11-04")

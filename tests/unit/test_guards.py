@@ -242,7 +242,8 @@ def test_promoted_retrains_leaves_out_what_a_drift_event_started() -> None:
     at = run_after + timedelta(hours=1)
     promotions = [SimpleNamespace(kind="promote", to_version=v.version, at=at) for v in versions]
     registry = SimpleNamespace(
-        list_versions=lambda model: versions, promotions=lambda model: promotions
+        versions=SimpleNamespace(of=lambda model: versions),
+        promotions=SimpleNamespace(of=lambda model: promotions),
     )
 
     assert promoted_retrains(registry, "m") == [date(2026, 11, 15)]
@@ -264,7 +265,8 @@ def test_a_promotion_fitted_before_the_drift_neither_silences_it_nor_holds_its_r
     at = datetime(2026, 11, 15, 5, tzinfo=UTC)
     promotions = [SimpleNamespace(kind="promote", to_version="sunday", at=at)]
     registry = SimpleNamespace(
-        list_versions=lambda model: versions, promotions=lambda model: promotions
+        versions=SimpleNamespace(of=lambda model: versions),
+        promotions=SimpleNamespace(of=lambda model: promotions),
     )
     began, today = date(2026, 11, 10), date(2026, 11, 17)
     history = [DayRecord(began + timedelta(days=i), "DRIFT", "x") for i in range(7)]

@@ -42,7 +42,7 @@ def _delete_params() -> dict[str, Any]:
 def test_clearing_the_shadow_is_one_delete_through_the_hook(stubbed):
     store, stubber = stubbed
     stubber.add_response("delete_objects", {"Deleted": [{"Key": SHADOW}]}, _delete_params())
-    store.clear_shadow("learner_risk")
+    store.pointers.clear_shadow("learner_risk")
 
 
 def test_a_refused_delete_names_the_object_endpoint_and_permission(stubbed):
@@ -50,7 +50,7 @@ def test_a_refused_delete_names_the_object_endpoint_and_permission(stubbed):
     refused = {"Errors": [{"Key": SHADOW, "Code": "AccessDenied", "Message": "Access Denied"}]}
     stubber.add_response("delete_objects", refused, _delete_params())
     with pytest.raises(ModelStoreError) as info:
-        store.clear_shadow("learner_risk")
+        store.pointers.clear_shadow("learner_risk")
     message = str(info.value)
     assert f"s3://{BUCKET}/{SHADOW}" in message and ENDPOINT in message
     assert "s3:DeleteObject" in message
@@ -62,14 +62,14 @@ def test_a_missing_bucket_on_delete_is_bucket_not_found(stubbed):
         "delete_objects", "NoSuchBucket", http_status_code=404, expected_params=_delete_params()
     )
     with pytest.raises(BucketNotFound, match=f"S3 bucket '{BUCKET}' does not exist at {ENDPOINT}"):
-        store.clear_shadow("learner_risk")
+        store.pointers.clear_shadow("learner_risk")
 
 
 def test_listing_errors_name_the_prefix_and_the_fix(stubbed):
     store, stubber = stubbed
     stubber.add_client_error("list_objects_v2", "AccessDenied", http_status_code=403)
     with pytest.raises(ModelStoreError) as info:
-        store.list_versions("learner_risk")
+        store.versions.of("learner_risk")
     message = str(info.value)
     assert f"s3://{BUCKET}/bantay/models/learner_risk/versions/" in message
     assert "AccessDenied" in message and "credentials and permissions" in message

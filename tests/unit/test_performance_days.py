@@ -61,11 +61,13 @@ def project(tmp_path, monkeypatch):
     reference = learner_frame(20_000, seed=2)
     reference["score"] = predict_scores(fitted, reference, FEATURES)
     store = SimpleNamespace(
-        pointer=lambda model: {"version": "v2"},
+        pointers=SimpleNamespace(current=lambda model: {"version": "v2"}),
         load_production=lambda model: (fitted, manifest),
-        read_reference=lambda model, version: reference,
-        put_report=lambda model, day, name, body, content_type: f"s3://b/{day}/{name}",
-        presigned_url=lambda uri, expires: f"https://example.org/{uri}",
+        versions=SimpleNamespace(reference=lambda model, version: reference),
+        reports=SimpleNamespace(
+            put=lambda model, day, name, body, content_type: f"s3://b/{day}/{name}"
+        ),
+        objects=SimpleNamespace(presigned_url=lambda uri, expires: f"https://example.org/{uri}"),
     )
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
     registry.upgrade()
@@ -121,7 +123,7 @@ def test_labels_of_a_day_another_version_served_judge_the_production_version(pro
     # The same labels on two days are one day of persistence, not the two it asks for.
     assert [first["decision"], second["decision"]] == ["guard_held:persistence"] * 2
     assert "1 of 2" in second["decision_reason"]
-    rows = {r.report_date: r for r in registry.drift_reports(MODEL)}
+    rows = {r.report_date: r for r in registry.drift.reports(MODEL)}
     assert rows[TODAY].decision_detail.endswith(f"evidence: labels observed on {OBSERVED_ON}")
 
 

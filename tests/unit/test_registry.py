@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from bantay.stores.connections import connection_to_sqlalchemy_url, redact_url, registry_url
-from bantay.stores.registry import Registry
-from bantay.stores.registry_models import (
+from bantay.stores.registry import (
     ALEMBIC_VERSION_TABLE,
     InvalidTransition,
+    Registry,
     RegistryError,
     VersionNotFound,
     new_version_id,
@@ -108,111 +108,111 @@ def test_unreachable_database_is_a_clear_error_without_the_password(tmp_path):
 
 
 def test_upsert_by_run_id_rewrites_its_own_record_never_duplicates(registry):
-    first = registry.upsert_version(
+    first = registry.versions.upsert(
         "m",
         "v1",
         airflow_run_id="scheduled__2026-11-22",
         metrics={"roc_auc": 0.7},
         reason="schedule",
     )
-    again = registry.upsert_version(
+    again = registry.versions.upsert(
         "m", "v2", airflow_run_id="scheduled__2026-11-22", metrics={"roc_auc": 0.8}
     )
     assert again.id == first.id
     assert again.version == "v2"
     assert again.metrics == {"roc_auc": 0.8}
     assert again.reason == "schedule"  # None keeps the stored value
-    assert [v.version for v in registry.list_versions("m")] == ["v2"]
-    assert registry.get_version("m", "v1") is None
+    assert [v.version for v in registry.versions.of("m")] == ["v2"]
+    assert registry.versions.get("m", "v1") is None
 
 
 def test_upsert_without_run_id_is_keyed_on_version(registry):
-    registry.upsert_version("m", "v1", params={"C": 1.0})
-    registry.upsert_version("m", "v1", params={"C": 0.1}, gate=[{"check": "auc", "passed": True}])
-    (record,) = registry.list_versions("m")
+    registry.versions.upsert("m", "v1", params={"C": 1.0})
+    registry.versions.upsert("m", "v1", params={"C": 0.1}, gate=[{"check": "auc", "passed": True}])
+    (record,) = registry.versions.of("m")
     assert record.params == {"C": 0.1}
     assert record.gate == [{"check": "auc", "passed": True}]
     assert record.status is ModelStatus.CANDIDATE
 
 
 def test_upsert_refuses_a_version_owned_by_another_run(registry):
-    registry.upsert_version("m", "v1", airflow_run_id="run-a")
+    registry.versions.upsert("m", "v1", airflow_run_id="run-a")
     with pytest.raises(RegistryError, match="already registered by run 'run-a'"):
-        registry.upsert_version("m", "v1", airflow_run_id="run-b")
+        registry.versions.upsert("m", "v1", airflow_run_id="run-b")
 
 
 def test_upsert_leaves_an_approved_record_alone_and_refuses_to_replace_its_version(registry):
-    registry.upsert_version("m", "v1", airflow_run_id="run-a", metrics={"auc": 0.9})
-    registry.set_status("m", "v1", "approved")
-    kept = registry.upsert_version("m", "v1", airflow_run_id="run-a", metrics={"auc": 0.1})
+    registry.versions.upsert("m", "v1", airflow_run_id="run-a", metrics={"auc": 0.9})
+    registry.versions.set_status("m", "v1", "approved")
+    kept = registry.versions.upsert("m", "v1", airflow_run_id="run-a", metrics={"auc": 0.1})
     assert kept.status is ModelStatus.APPROVED
     assert kept.metrics == {"auc": 0.9}
     with pytest.raises(RegistryError, match="cannot be replaced by v2"):
-        registry.upsert_version("m", "v2", airflow_run_id="run-a")
+        registry.versions.upsert("m", "v2", airflow_run_id="run-a")
 
 
 def test_rerun_after_rejection_starts_again_as_candidate(registry):
-    registry.upsert_version("m", "v1", airflow_run_id="run-a")
-    registry.set_status("m", "v1", "rejected", reason="roc_auc 0.61 < 0.70")
-    assert registry.get_version("m", "v1").rejection_reason == "roc_auc 0.61 < 0.70"
-    again = registry.upsert_version("m", "v2", airflow_run_id="run-a")
+    registry.versions.upsert("m", "v1", airflow_run_id="run-a")
+    registry.versions.set_status("m", "v1", "rejected", reason="roc_auc 0.61 < 0.70")
+    assert registry.versions.get("m", "v1").rejection_reason == "roc_auc 0.61 < 0.70"
+    again = registry.versions.upsert("m", "v2", airflow_run_id="run-a")
     assert again.status is ModelStatus.CANDIDATE
     assert again.rejection_reason is None
 
 
 def test_new_records_cannot_start_in_production(registry):
     with pytest.raises(RegistryError, match="production is reached by promotion"):
-        registry.upsert_version("m", "v1", status="production")
+        registry.versions.upsert("m", "v1", status="production")
 
 
 def test_status_transitions_follow_the_lifecycle(registry):
-    registry.upsert_version("m", "v1")
+    registry.versions.upsert("m", "v1")
     with pytest.raises(InvalidTransition, match="from 'candidate' to 'production'"):
-        registry.set_status("m", "v1", ModelStatus.PRODUCTION)
-    registry.set_status("m", "v1", "approved")
-    registry.set_status("m", "v1", "approved")  # same status again: no-op, no error
-    registry.set_status("m", "v1", "production")
+        registry.versions.set_status("m", "v1", ModelStatus.PRODUCTION)
+    registry.versions.set_status("m", "v1", "approved")
+    registry.versions.set_status("m", "v1", "approved")  # same status again: no-op, no error
+    registry.versions.set_status("m", "v1", "production")
     with pytest.raises(InvalidTransition, match=r"allowed from 'production': \['archived'\]"):
-        registry.set_status("m", "v1", "approved")
-    registry.set_status("m", "v1", "archived")
-    assert registry.set_status("m", "v1", "production").status is ModelStatus.PRODUCTION
+        registry.versions.set_status("m", "v1", "approved")
+    registry.versions.set_status("m", "v1", "archived")
+    assert registry.versions.set_status("m", "v1", "production").status is ModelStatus.PRODUCTION
 
 
 def test_rejected_is_final_and_needs_a_reason(registry):
-    registry.upsert_version("m", "v1")
+    registry.versions.upsert("m", "v1")
     with pytest.raises(RegistryError, match="needs a reason"):
-        registry.set_status("m", "v1", "rejected")
-    registry.set_status("m", "v1", "rejected", reason="fairness gap")
+        registry.versions.set_status("m", "v1", "rejected")
+    registry.versions.set_status("m", "v1", "rejected", reason="fairness gap")
     with pytest.raises(InvalidTransition, match="none \\(final\\)"):
-        registry.set_status("m", "v1", "approved")
+        registry.versions.set_status("m", "v1", "approved")
 
 
 def test_unknown_status_and_unknown_version_are_clear_errors(registry):
-    registry.upsert_version("m", "v1")
+    registry.versions.upsert("m", "v1")
     with pytest.raises(ValueError, match="unknown model status 'live'"):
-        registry.set_status("m", "v1", "live")
+        registry.versions.set_status("m", "v1", "live")
     with pytest.raises(VersionNotFound, match=r"no version 'v9' of model 'm'.*\['v1'\]"):
-        registry.set_status("m", "v9", "approved")
+        registry.versions.set_status("m", "v9", "approved")
 
 
 def test_production_is_unique_per_model(registry):
     for v in ("v1", "v2"):
-        registry.upsert_version("m", v, status="approved")
-    registry.upsert_version("other", "v1", status="approved")
-    registry.set_status("m", "v1", "production")
-    registry.set_status("other", "v1", "production")
-    registry.set_status("m", "v2", "production")
-    assert registry.production_version("m").version == "v2"
-    assert registry.get_version("m", "v1").status is ModelStatus.ARCHIVED
-    assert registry.production_version("other").version == "v1"
+        registry.versions.upsert("m", v, status="approved")
+    registry.versions.upsert("other", "v1", status="approved")
+    registry.versions.set_status("m", "v1", "production")
+    registry.versions.set_status("other", "v1", "production")
+    registry.versions.set_status("m", "v2", "production")
+    assert registry.versions.production("m").version == "v2"
+    assert registry.versions.get("m", "v1").status is ModelStatus.ARCHIVED
+    assert registry.versions.production("other").version == "v1"
     # Rolling back to the archived (older, lower id) version also keeps exactly one.
-    registry.set_status("m", "v1", "production")
-    assert registry.production_version("m").version == "v1"
-    assert registry.get_version("m", "v2").status is ModelStatus.ARCHIVED
+    registry.versions.set_status("m", "v1", "production")
+    assert registry.versions.production("m").version == "v1"
+    assert registry.versions.get("m", "v2").status is ModelStatus.ARCHIVED
 
 
 def test_timestamps_are_timezone_aware_utc(registry):
-    record = registry.upsert_version("m", "v1")
+    record = registry.versions.upsert("m", "v1")
     assert record.created_at.tzinfo is not None
     assert record.created_at.utcoffset() == dt.timedelta(0)
 
@@ -221,14 +221,14 @@ def test_timestamps_are_timezone_aware_utc(registry):
 
 
 def test_promotions_are_appended_in_order_and_cannot_be_changed(registry):
-    registry.record_promotion("m", "v1", actor="bantay_training", reason="first")
-    registry.record_promotion(
+    registry.promotions.record("m", "v1", actor="bantay_training", reason="first")
+    registry.promotions.record(
         "m", "v2", from_version="v1", actor="ana", reason="better", kind="promote"
     )
-    registry.record_promotion(
+    registry.promotions.record(
         "m", "v1", from_version="v2", actor="ana", reason="bad", kind="rollback"
     )
-    log = registry.promotions("m")
+    log = registry.promotions.of("m")
     assert [(p.from_version, p.to_version, p.kind) for p in log] == [
         (None, "v1", "promote"),
         ("v1", "v2", "promote"),
@@ -239,16 +239,18 @@ def test_promotions_are_appended_in_order_and_cannot_be_changed(registry):
         c.execute(sa.text("UPDATE promotions SET actor = 'mallory'"))
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), registry.engine.begin() as c:
         c.execute(sa.text("DELETE FROM promotions"))
-    assert [p.actor for p in registry.promotions("m")] == ["bantay_training", "ana", "ana"]
+    assert [p.actor for p in registry.promotions.of("m")] == ["bantay_training", "ana", "ana"]
 
 
 def test_promotions_read_in_time_order_when_rows_arrive_out_of_order(registry):
     """A repaired audit row (written after a later swap) still reads in the order of the swaps;
     equal times keep the order they were written in."""
-    registry.record_promotion("m", "v2", from_version="v1", actor="a", reason="second", at=WHEN)
-    registry.record_promotion("m", "v1", actor="a", reason="first", at=WHEN - dt.timedelta(hours=1))
-    registry.record_promotion("m", "v3", from_version="v2", actor="a", reason="same time", at=WHEN)
-    log = registry.promotions("m")
+    registry.promotions.record("m", "v2", from_version="v1", actor="a", reason="second", at=WHEN)
+    registry.promotions.record(
+        "m", "v1", actor="a", reason="first", at=WHEN - dt.timedelta(hours=1)
+    )
+    registry.promotions.record("m", "v3", from_version="v2", actor="a", reason="same time", at=WHEN)
+    log = registry.promotions.of("m")
     assert [p.to_version for p in log] == ["v1", "v2", "v3"]
     assert [p.at for p in log] == sorted(p.at for p in log)
 
@@ -263,7 +265,7 @@ def test_promotions_read_in_time_order_when_rows_arrive_out_of_order(registry):
 )
 def test_promotion_entries_need_actor_reason_and_known_kind(registry, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        registry.record_promotion("m", "v1", **kwargs)
+        registry.promotions.record("m", "v1", **kwargs)
 
 
 # -- drift reports --------------------------------------------------------------------------
@@ -278,7 +280,7 @@ def _drift(registry: Registry, day: int, decision: str = "no_action", **kw):
         "decision": decision,
     }
     values.update(kw)
-    return registry.upsert_drift_report("m", dt.date(2026, 11, day), **values)
+    return registry.drift.upsert("m", dt.date(2026, 11, day), **values)
 
 
 def test_drift_report_upsert_per_day(registry):
@@ -297,7 +299,7 @@ def test_drift_report_upsert_per_day(registry):
     assert again.id == first.id
     assert again.created_at == first.created_at
     assert again.updated_at >= first.updated_at
-    (stored,) = registry.drift_reports("m")
+    (stored,) = registry.drift.reports("m")
     assert stored.verdict == "DRIFT"
     assert stored.feature_scores == {"attendance_rate": 0.31}
     assert stored.airflow_run_id == "r2"
@@ -320,16 +322,16 @@ def test_drift_reports_since_and_retrains_triggered(registry):
     )
     _drift(registry, 19, decision="data_quality_alert", verdict="DATA QUALITY")
     assert [
-        r.report_date.day for r in registry.drift_reports("m", since=dt.date(2026, 11, 15))
+        r.report_date.day for r in registry.drift.reports("m", since=dt.date(2026, 11, 15))
     ] == [
         15,
         18,
         19,
     ]
-    retrains = registry.retrains_triggered_since("m", dt.date(2026, 11, 11))
+    retrains = registry.drift.retrains_since("m", dt.date(2026, 11, 11))
     assert [r.report_date for r in retrains] == [dt.date(2026, 11, 18)]
-    assert len(registry.retrains_triggered_since("m", dt.date(2026, 11, 1))) == 2
-    assert registry.retrains_triggered_since("other", dt.date(2026, 11, 1)) == []
+    assert len(registry.drift.retrains_since("m", dt.date(2026, 11, 1))) == 2
+    assert registry.drift.retrains_since("other", dt.date(2026, 11, 1)) == []
 
 
 @pytest.mark.parametrize(
@@ -405,23 +407,23 @@ def test_connection_extra_sqlalchemy_url_wins():
 
 
 def test_what_a_run_wrote_is_found_by_its_run_id(registry):
-    registry.upsert_version("m", "v1", airflow_run_id="train-1")
-    registry.upsert_version("other", "v2", airflow_run_id="train-1")
-    registry.upsert_version("m", "v3", airflow_run_id="train-2")
-    assert [(v.model, v.version) for v in registry.versions_of_run("train-1")] == [
+    registry.versions.upsert("m", "v1", airflow_run_id="train-1")
+    registry.versions.upsert("other", "v2", airflow_run_id="train-1")
+    registry.versions.upsert("m", "v3", airflow_run_id="train-2")
+    assert [(v.model, v.version) for v in registry.versions.of_run("train-1")] == [
         ("m", "v1"),
         ("other", "v2"),
     ]
-    assert registry.versions_of_run("never-ran") == []
+    assert registry.versions.of_run("never-ran") == []
     _drift(registry, 20, airflow_run_id="drift-20")
     _drift(registry, 21, airflow_run_id="drift-21")
-    (row,) = registry.drift_reports_of_run("drift-21")
+    (row,) = registry.drift.of_run("drift-21")
     assert (row.model, row.report_date) == ("m", dt.date(2026, 11, 21))
 
 
 def test_a_rebaseline_is_recorded_once_and_never_rewritten(registry):
     def record(version: str, reason: str):
-        return registry.record_baseline(
+        return registry.baselines.record(
             "m",
             version,
             reference_uri=f"s3://b/p/models/m/versions/{version}/baselines/x.parquet",
@@ -433,12 +435,12 @@ def test_a_rebaseline_is_recorded_once_and_never_rewritten(registry):
             reason=reason,
         )
 
-    assert registry.current_baseline("m", "v1") is None
+    assert registry.baselines.current("m", "v1") is None
     record("v1", "new term")
     newest = record("v1", "new term, second look")
     record("v2", "other version")
-    assert registry.current_baseline("m", "v1") == newest
-    assert [b.version for b in registry.baselines("m")] == ["v1", "v1", "v2"]
+    assert registry.baselines.current("m", "v1") == newest
+    assert [b.version for b in registry.baselines.of("m")] == ["v1", "v1", "v2"]
     with pytest.raises(ValueError, match="reason"):
         record("v1", " ")
     with registry.engine.begin() as conn, pytest.raises(sa.exc.DatabaseError, match="append-only"):

@@ -16,14 +16,13 @@ SHA = "a" * 64
 
 
 class _Store:
-    """The shadow marker as the bucket holds it; loading records that it happened."""
+    """The shadow marker as the bucket holds it (``store.pointers.shadow``); loading records
+    that it happened."""
 
     def __init__(self, marker: dict[str, Any] | None) -> None:
         self.marker = marker
         self.loaded: list[str] = []
-
-    def shadow(self, model: str) -> dict[str, Any] | None:
-        return self.marker
+        self.pointers = SimpleNamespace(shadow=lambda model: self.marker)
 
     def load_shadow(self, model: str):
         self.loaded.append(self.marker["version"])
@@ -33,8 +32,9 @@ class _Store:
 class _Registry:
     def __init__(self, status: ModelStatus | None, sha256: str | None = SHA) -> None:
         self.status, self.sha256 = status, sha256
+        self.versions = SimpleNamespace(get=self.version)
 
-    def get_version(self, model: str, version: str):
+    def version(self, model: str, version: str):
         if self.status is None:
             return None
         return SimpleNamespace(status=self.status, artifact_sha256=self.sha256)

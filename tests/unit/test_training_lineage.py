@@ -1,7 +1,7 @@
 """What a published version was fitted on, and which days its drift reference covers: the open
 drift episode is read from the registry's drift rows, the rows after its start are counted, and a
 version that learned the new regime takes the new regime as its reference. The registry here is
-a stand-in with the one read these functions make (``drift_reports``)."""
+a stand-in with the one read these functions make (``drift.reports``)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,15 @@ DAY = dt.date(2026, 11, 10)
 
 
 class Reports:
-    """Registry stand-in: drift rows by day (verdicts only)."""
+    """Registry stand-in: drift rows by day (verdicts only), read as ``registry.drift.reports``;
+    ``versions`` is empty until a test sets what it answers."""
 
     def __init__(self, verdicts: dict[dt.date, str]) -> None:
         self.verdicts = verdicts
+        self.drift = SimpleNamespace(reports=self.reports)
+        self.versions = SimpleNamespace()
 
-    def drift_reports(self, model: str, since: dt.date | None = None) -> list:
+    def reports(self, model: str, since: dt.date | None = None) -> list:
         return [
             SimpleNamespace(report_date=d, verdict=v, decision="no_action")
             for d, v in sorted(self.verdicts.items())
@@ -132,7 +135,7 @@ def test_a_performance_episode_began_when_its_evidence_was_observed() -> None:
             decision="no_action",
         ),
     ]
-    reg = SimpleNamespace(drift_reports=lambda model, since=None: reports)
+    reg = SimpleNamespace(drift=SimpleNamespace(reports=lambda model, since=None: reports))
     assert drift_since(reg, "m", _at(DAY + dt.timedelta(days=3))) == evidence
 
 
@@ -144,7 +147,7 @@ def test_the_regime_a_serving_version_answered_carries_to_the_next_version(model
         lineage={"fitted": {"drift_since": since.isoformat(), "rows_after_drift": 2000}}
     )
     reg = Reports(_days(since, "dddo"))
-    reg.production_version = lambda model: serving
+    reg.versions.production = lambda model: serving
     as_of = _at(DAY + dt.timedelta(days=7))
     assert drift_since(reg, "m", as_of) is None
     assert regime_since(reg, "m", as_of) == since

@@ -26,7 +26,7 @@ from bantay.training.pipeline import predict_scores
 from bantay.vocabulary import DRIFT_VERDICTS
 
 if TYPE_CHECKING:
-    from bantay.stores.registry_models import BaselineRecord
+    from bantay.stores.registry import BaselineRecord
 
 log = logging.getLogger(__name__)
 # Fewer days than this say too little about the new inputs to call them the norm.
@@ -52,7 +52,7 @@ def recent_predictions(layout: Layout, model: str, day: dt.date, days: int) -> p
 def regime_days(reg: Any, model: str, day: dt.date, at_most: int) -> int:
     """Days of the new inputs up to ``day``: since the open drift began (its DRIFT or
     PERFORMANCE days in a row), at most ``at_most``; ``at_most`` when no drift is open."""
-    history = reg.drift_reports(model, since=day - dt.timedelta(days=at_most + 7))
+    history = reg.drift.reports(model, since=day - dt.timedelta(days=at_most + 7))
     today = [r for r in history if r.report_date == day]
     if not today or today[0].verdict not in DRIFT_VERDICTS:
         return at_most
@@ -88,9 +88,9 @@ def rebaseline(
         frame = frame.sample(n=drift.sample_size, random_state=drift.seed)
     frame = frame.sort_values(TIMESTAMP).reset_index(drop=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    stored = store.put_baseline(name, manifest["version"], stamp, frame)
+    stored = store.baselines.put(name, manifest["version"], stamp, frame)
     days_seen = pd.to_datetime(frame[TIMESTAMP], utc=True).dt.date
-    record = reg.record_baseline(
+    record = reg.baselines.record(
         name,
         manifest["version"],
         reference_uri=stored["uri"],
@@ -108,7 +108,7 @@ def rebaseline(
 def drift_reference(store: Any, reg: Any, model: str, version: str) -> tuple[pd.DataFrame, Any]:
     """The drift reference of ``version``: its newest re-baseline, else its published reference.
     Returns ``(frame, baseline record or None)``."""
-    record = reg.current_baseline(model, version)
+    record = reg.baselines.current(model, version)
     if record is None:
-        return store.read_reference(model, version), None
-    return store.read_baseline(record.reference_uri, record.sha256), record
+        return store.versions.reference(model, version), None
+    return store.baselines.read(record.reference_uri, record.sha256), record

@@ -39,7 +39,7 @@ from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import DRIFT_VERDICTS, Verdict
 
 if TYPE_CHECKING:
-    from bantay.stores.registry_models import BaselineRecord
+    from bantay.stores.registry import BaselineRecord
 
 log = logging.getLogger(__name__)
 # The drift history the decision reads (persistence, cooldown, rate limit, episodes).
@@ -64,7 +64,7 @@ class Judged:
 def judge_day(model: ModelSettings, layout: Layout, reg: Any, store: Any, day: dt.date) -> Judged:
     """The day's drift result for the version that serves, with what it was judged against."""
     name = model.name
-    if store.pointer(name) is None:
+    if store.pointers.current(name) is None:
         raise FileNotFoundError(f"{name} has no production version yet; nothing to compare with")
     # The model itself, verified before unpickling: matured labels judge its back-test scores.
     fitted, manifest = store.load_production(name)
@@ -83,7 +83,7 @@ def judge_day(model: ModelSettings, layout: Layout, reg: Any, store: Any, day: d
         name=f"{name} {day}",
         # Quality is judged against the version's own labelled reference, re-baselined or not.
         performance_reference=(
-            store.read_reference(name, manifest["version"]) if baseline else None
+            store.versions.reference(name, manifest["version"]) if baseline else None
         ),
         performance_yardstick=held_out_quality(manifest),
     )
@@ -95,7 +95,7 @@ def decide_day(
 ) -> Decision:
     """The retrain decision of the day under its guards."""
     result = judged.result
-    history = reg.drift_reports(model.name, since=day - dt.timedelta(days=HISTORY_DAYS))
+    history = reg.drift.reports(model.name, since=day - dt.timedelta(days=HISTORY_DAYS))
     began = None
     if result.verdict in DRIFT_VERDICTS:
         today = [dt.date.fromisoformat(result.evidence_day)] if result.evidence_day else []
@@ -129,9 +129,9 @@ def store_report(
     if not result.has_report:
         return None, None
     day_s = day.isoformat()
-    html = store.put_report(model, day_s, "report.html", result.html(banner).encode(), "text/html")
+    html = store.reports.put(model, day_s, "report.html", result.html(banner).encode(), "text/html")
     data = result.json().encode()
-    return html, store.put_report(model, day_s, "report.json", data, "application/json")
+    return html, store.reports.put(model, day_s, "report.json", data, "application/json")
 
 
 def record_day(
@@ -146,7 +146,7 @@ def record_day(
 ) -> None:
     """The day's row in the registry's drift history (upserted: a re-run replaces it)."""
     html_uri, json_uri = report
-    reg.upsert_drift_report(
+    reg.drift.upsert(
         model,
         day,
         verdict=str(result.verdict),
@@ -194,7 +194,9 @@ def check_day(
         decision=decision,
         report_html=html_uri,
         report_json=json_uri,
-        report_url=store.presigned_url(html_uri, link_expiry_seconds) if html_uri else NO_REPORT,
+        report_url=store.objects.presigned_url(html_uri, link_expiry_seconds)
+        if html_uri
+        else NO_REPORT,
         baseline=judged.baseline.reference_uri if judged.baseline else None,
         reference_sample=reference_sample,
         current_sample=current_sample,

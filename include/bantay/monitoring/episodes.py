@@ -36,7 +36,7 @@ def drift_since(registry: Any, model: str, as_of: dt.datetime) -> dt.date | None
     the run (the schedule, a drift event or a person), a version fitted on rows from that day on
     answers that drift.
     """
-    reports = registry.drift_reports(model, since=as_of.date() - LOOKBACK)
+    reports = registry.drift.reports(model, since=as_of.date() - LOOKBACK)
     past = [r for r in reports if r.report_date < as_of.date()]
     if not past:
         return None
@@ -54,7 +54,7 @@ def regime_since(registry: Any, model: str, as_of: dt.datetime) -> dt.date | Non
     since = drift_since(registry, model, as_of)
     if since is not None:
         return since
-    serving = registry.production_version(model)
+    serving = registry.versions.production(model)
     fitted = ((serving.lineage or {}).get("fitted") or {}) if serving else {}
     answered = fitted.get("drift_since") if fitted.get("rows_after_drift") else None
     return dt.date.fromisoformat(answered) if answered else None

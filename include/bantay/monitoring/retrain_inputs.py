@@ -20,7 +20,7 @@ from bantay.training.lineage import fitted_until
 from bantay.vocabulary import DRIFT_VERDICTS, Action, Verdict, is_drift_reason
 
 if TYPE_CHECKING:
-    from bantay.stores.registry_models import BaselineRecord
+    from bantay.stores.registry import BaselineRecord
 
 
 def labels_ready_on(labels: pd.DataFrame, drift_start: dt.date, label: str) -> dt.date | None:
@@ -67,9 +67,9 @@ def promoted_retrains(reg: Any, model: str, drift_began: dt.date | None = None) 
     version fitted on pre-drift data alone has not answered the drift, so it must neither
     silence it nor hold its retrain off.
     """
-    versions = {v.version: v for v in reg.list_versions(model)}
+    versions = {v.version: v for v in reg.versions.of(model)}
     out = []
-    for p in reg.promotions(model):
+    for p in reg.promotions.of(model):
         v = versions.get(p.to_version)
         if p.kind != "promote" or v is None or is_drift_reason(v.reason):
             continue

@@ -139,7 +139,7 @@ def never_served(models: Sequence[ModelSettings], registry: Registry) -> list[st
     return [
         m.name
         for m in models
-        if registry.production_version(m.name) is None and not registry.promotions(m.name)
+        if registry.versions.production(m.name) is None and not registry.promotions.of(m.name)
     ]
 
 
@@ -194,7 +194,7 @@ def check_night(
     has no production version yet. Returns what was found and what was sent."""
     new = never_served(models, registry)
     checked = {
-        m.name: {r.report_date for r in registry.drift_reports(m.name, since=day)}
+        m.name: {r.report_date for r in registry.drift.reports(m.name, since=day)}
         for m in models
         if m.name not in new
     }

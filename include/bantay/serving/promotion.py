@@ -22,10 +22,10 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bantay.stores.model_store import ModelStore
-from bantay.stores.model_store_io import (
+from bantay.stores.model_store import (
     MODEL_FILE,
     ArtifactCorrupt,
+    ModelStore,
     ModelStoreError,
     PointerChanged,
     PromotionConflict,
@@ -59,16 +59,18 @@ class Promotion:
         reference: pd.DataFrame,
     ) -> dict[str, Any]:
         """Publish an immutable version and record its model sha256 in the registry."""
-        stored = self.store.publish(model, version, model_obj, manifest, reference)
+        stored = self.store.versions.publish(model, version, model_obj, manifest, reference)
         if self.registry is not None:
-            self.registry.record_artifact(model, version, stored["files"][MODEL_FILE]["sha256"])
+            self.registry.versions.record_artifact(
+                model, version, stored["files"][MODEL_FILE]["sha256"]
+            )
         return stored
 
     def verified(self, model: str, version: str) -> dict[str, Any]:
         """The manifest of ``version`` after checking every file, anchored to the registry."""
         anchor = None
         if self.registry is not None:
-            record = self.registry.get_version(model, version)
+            record = self.registry.versions.get(model, version)
             anchor = record.artifact_sha256 if record is not None else None
         if anchor is None:
             log.info(
@@ -76,12 +78,12 @@ class Promotion:
                 model,
                 version,
             )
-        return self.store.verify_version(model, version, expected_sha256=anchor)
+        return self.store.versions.verify(model, version, expected_sha256=anchor)
 
     def _check_registry_allows(self, model: str, version: str, action: str = "promote") -> None:
         if self.registry is None:
             return
-        record = self.registry.get_version(model, version)
+        record = self.registry.versions.get(model, version)
         servable = {ModelStatus.APPROVED, ModelStatus.PRODUCTION, ModelStatus.ARCHIVED}
         if record is not None and record.status not in servable:
             raise ModelStoreError(
@@ -109,12 +111,12 @@ class Promotion:
         self._check_request(model, version, actor=actor, reason=reason, kind=kind)
         self._check_registry_allows(model, version)
         manifest = self.verified(model, version)
-        state = self.store.read_pointer(model)
+        state = self.store.pointers.read(model)
         current = state.pointer
         if state.corrupt:
             log.warning(
                 "%s is %s; replacing it (conditional on its ETag)",
-                self.store.uri(self.store.pointer_key(model)),
+                self.store.objects.uri(self.store.objects.pointer_key(model)),
                 state.corrupt,
             )
         elif current is not None and current.get("version") == version:
@@ -133,12 +135,12 @@ class Promotion:
             "previous": current.get("version") if current else None,
         }
         try:
-            self.store.put_pointer(model, new_pointer, state.etag)
+            self.store.pointers.put(model, new_pointer, state.etag)
         except PointerChanged:
-            now = self.store.read_pointer(model).pointer or {}
+            now = self.store.pointers.read(model).pointer or {}
             raise PromotionConflict(
                 f"promotion of {model} to {version} lost a race: "
-                f"{self.store.uri(self.store.pointer_key(model))} changed while promoting. "
+                f"{self.store.objects.uri(self.store.objects.pointer_key(model))} changed while promoting. "
                 f"Production is now {now.get('version', 'unknown')} (by "
                 f"{now.get('promoted_by', 'unknown')} at {now.get('promoted_at', 'unknown')}). "
                 "Check it and retry if still wanted"
@@ -169,21 +171,21 @@ class Promotion:
     ) -> dict[str, Any]:
         """Point production back at ``to_version`` (default: the pointer's ``previous``),
         verified like any promotion (against the sha256 recorded at publish)."""
-        state = self.store.read_pointer(model)
+        state = self.store.pointers.read(model)
         if state.corrupt and not to_version:
             raise ModelStoreError(
-                f"{self.store.uri(self.store.pointer_key(model))} is {state.corrupt}, so there "
+                f"{self.store.objects.uri(self.store.objects.pointer_key(model))} is {state.corrupt}, so there "
                 f"is no previous version to read; name the version to restore with --to "
-                f"(versions: {self.store.list_versions(model)[-5:]})"
+                f"(versions: {self.store.versions.of(model)[-5:]})"
             )
         if state.pointer is None and not state.corrupt:
-            self.store.require_pointer(model)  # raises: unknown model or nothing promoted yet
+            self.store.pointers.require(model)  # raises: unknown model or nothing promoted yet
         target = to_version or (state.pointer or {}).get("previous")
         if not target:
             raise ModelStoreError(
                 f"model {model!r} has no previous production version recorded in "
-                f"{self.store.uri(self.store.pointer_key(model))}; name one with --to (versions: "
-                f"{self.store.list_versions(model)[-5:]})"
+                f"{self.store.objects.uri(self.store.objects.pointer_key(model))}; name one with --to (versions: "
+                f"{self.store.versions.of(model)[-5:]})"
             )
         return self.promote(model, target, actor=actor, reason=reason, kind=PromotionKind.ROLLBACK)
 
@@ -202,7 +204,7 @@ class Promotion:
             "staged_by": actor,
             "reason": reason,
         }
-        self.store.put_shadow(model, body)
+        self.store.pointers.put_shadow(model, body)
         return body
 
     def load_shadow(self, model: str) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
@@ -213,12 +215,12 @@ class Promotion:
         the sha256 the marker carries must be the one recorded at publish. Only then does the
         store verify the files against it and unpickle.
         """
-        marker = self.store.shadow(model)
+        marker = self.store.pointers.shadow(model)
         if marker is None:
             return None
         version = marker["version"]
         if self.registry is not None:
-            record = self.registry.get_version(model, version)
+            record = self.registry.versions.get(model, version)
             if record is None:
                 raise ModelStoreError(
                     f"the shadow marker of {model} names {version}, which the registry does not "
@@ -246,8 +248,8 @@ class Promotion:
         model, version = pointer["model"], pointer["version"]
         try:
             at = dt.datetime.fromisoformat(pointer["promoted_at"])
-            if not self.registry.has_promotion(model, version, at):
-                self.registry.record_promotion(
+            if not self.registry.promotions.exists(model, version, at):
+                self.registry.promotions.record(
                     model,
                     version,
                     from_version=pointer.get("previous"),
@@ -264,8 +266,8 @@ class Promotion:
         if self.registry is None:
             return
         try:
-            self.registry.follow_pointer(
-                model, lambda: (self.store.read_pointer(model).pointer or {}).get("version")
+            self.registry.versions.follow_pointer(
+                model, lambda: (self.store.pointers.read(model).pointer or {}).get("version")
             )
         except Exception as exc:
             raise self._registry_failed(model, None, exc) from exc

@@ -41,7 +41,7 @@ def publish_and_promote(
 
     Raises ``bantay.training.staging.StagedArtifactChanged`` when a staged file is not what the
     gate evaluated; nothing is published then."""
-    record = registry.get_version(ctx.model, version)
+    record = registry.versions.get(ctx.model, version)
     if record is None or record.status not in PUBLISHABLE:
         raise RuntimeError(
             f"version {version} of {ctx.model} is {record.status if record else 'not registered'}; "
@@ -62,7 +62,7 @@ def publish_and_promote(
     return {
         "version": version,
         "pointer": pointer,
-        "s3": store.uri(store.version_key(ctx.model, version, "")),
+        "s3": store.objects.uri(store.objects.version_key(ctx.model, version, "")),
     }
 
 

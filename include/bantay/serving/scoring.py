@@ -31,7 +31,7 @@ from bantay.serving.batch_features import OBSERVED, batch_features
 from bantay.serving.promotion import Promotion
 from bantay.settings import ModelSettings
 from bantay.stores.model_store import ModelStoreError
-from bantay.stores.registry_models import RegistryError
+from bantay.stores.registry import RegistryError
 from bantay.training.pipeline import predict_scores
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def checked_shadow(
     day is scored without it and the refusal is logged as an error and kept in the summary.
     """
     try:
-        if store.shadow(model) is None:
+        if store.pointers.shadow(model) is None:
             return None
         loaded = Promotion(store, registry).load_shadow(model)
     except (ModelStoreError, RegistryError, SQLAlchemyError) as exc:

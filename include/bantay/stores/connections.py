@@ -14,13 +14,20 @@ Nothing here logs a URL or a secret without passing it through ``redact_url`` fi
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
+from botocore import UNSIGNED
+from botocore.config import Config
+from sqlalchemy.engine import URL
+
 if TYPE_CHECKING:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore.client import BaseClient
 
     from bantay.settings import Settings
@@ -75,11 +82,6 @@ def _normalise_scheme(url: str) -> str:
 def _get_connection(conn_id: str) -> Any | None:
     """The Airflow Connection ``conn_id``, or None when it is not defined anywhere visible."""
     try:
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
-    except ImportError:  # pragma: no cover - Airflow is a hard dependency of bantay
-        return None
-    try:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         return None
@@ -97,8 +99,6 @@ def connection_to_sqlalchemy_url(conn: Any) -> str:
         return _normalise_scheme(str(extra["sqlalchemy_url"]))
     conn_type = (conn.conn_type or "").lower()
     if conn_type in ("postgres", "postgresql"):
-        from sqlalchemy.engine import URL
-
         url = URL.create(
             "postgresql+psycopg2",
             username=conn.login or None,
@@ -172,8 +172,6 @@ def _aws_env_connection(conn_id: str) -> None:
         )
     if text[0] not in "{[":
         return  # a URI: Airflow parses it, the fields are checked below
-    import json
-
     try:
         parsed = json.loads(text)
     except ValueError as exc:
@@ -205,8 +203,6 @@ def _aws_env_connection(conn_id: str) -> None:
 def _extra_of(conn: Any, conn_id: str) -> dict[str, Any]:
     """The connection's extras as a mapping; Airflow turns unreadable extras into ``{}`` (and an
     S3 connection without its ``endpoint_url`` quietly talks to real AWS), so they are refused."""
-    import json
-
     raw = conn.extra
     if raw in (None, ""):
         return {}
@@ -245,6 +241,20 @@ def aws_connection(conn_id: str = DEFAULT_AWS_CONN_ID) -> tuple[Any | None, dict
             "through an Amazon Web Services connection: set conn_type to 'aws'"
         )
     extra = _extra_of(conn, conn_id)
+    _check_credentials(where, conn, extra)
+    _check_endpoint(where, conn, extra)
+    region = extra.get("region_name")
+    if region is not None and (not isinstance(region, str) or not region.strip()):
+        raise ConnectionInvalid(
+            f"{where}: field 'extra.region_name' is {region!r}; set a region name such as "
+            "'eu-west-1' or remove it"
+        )
+    config_kwargs = _config_kwargs(where, extra)
+    return conn, dict(config_kwargs)
+
+
+def _check_credentials(where: str, conn: Any, extra: dict[str, Any]) -> None:
+    """Refuse half of an access key pair (in the fields or in the extras)."""
     pairs = (
         ("login", bool(conn.login), "password", bool(conn.password)),
         (
@@ -261,35 +271,36 @@ def aws_connection(conn_id: str = DEFAULT_AWS_CONN_ID) -> tuple[Any | None, dict
                 f"{where}: field {missing!r} is missing (field {present!r} is set); an access "
                 "key needs both halves. Set it, or remove both to use the role of the machine"
             )
+
+
+def _check_endpoint(where: str, conn: Any, extra: dict[str, Any]) -> None:
+    """Refuse an ``endpoint_url`` that is not http(s), or one without credentials of its own."""
     endpoint = extra.get("endpoint_url")
-    if endpoint is not None:
-        parts = urlsplit(str(endpoint)) if isinstance(endpoint, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConnectionInvalid(
-                f"{where}: field 'extra.endpoint_url' is {endpoint!r}, not an http(s) URL with a "
-                "host; set it to the S3 endpoint (e.g. http://minio:9000) or remove it for AWS"
-            )
-        has_credentials = conn.login or any(extra.get(k) for k in _CREDENTIAL_EXTRAS)
-        if not has_credentials:
-            raise ConnectionInvalid(
-                f"{where}: fields 'login' and 'password' are missing but 'extra.endpoint_url' "
-                f"names {endpoint}; without them boto3 would sign with whatever credentials the "
-                "machine has. Set login (access key id) and password (secret key)"
-            )
-    region = extra.get("region_name")
-    if region is not None and (not isinstance(region, str) or not region.strip()):
+    if endpoint is None:
+        return
+    parts = urlsplit(str(endpoint)) if isinstance(endpoint, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConnectionInvalid(
-            f"{where}: field 'extra.region_name' is {region!r}; set a region name such as "
-            "'eu-west-1' or remove it"
+            f"{where}: field 'extra.endpoint_url' is {endpoint!r}, not an http(s) URL with a "
+            "host; set it to the S3 endpoint (e.g. http://minio:9000) or remove it for AWS"
         )
+    has_credentials = conn.login or any(extra.get(k) for k in _CREDENTIAL_EXTRAS)
+    if not has_credentials:
+        raise ConnectionInvalid(
+            f"{where}: fields 'login' and 'password' are missing but 'extra.endpoint_url' "
+            f"names {endpoint}; without them boto3 would sign with whatever credentials the "
+            "machine has. Set login (access key id) and password (secret key)"
+        )
+
+
+def _config_kwargs(where: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """The connection's botocore ``Config`` options (``extra.config_kwargs``), checked."""
     config_kwargs = extra.get("config_kwargs") or {}
     if not isinstance(config_kwargs, dict):
         raise ConnectionInvalid(
             f"{where}: field 'extra.config_kwargs' is {type(config_kwargs).__name__}, not an "
             'object of botocore Config options (e.g. {"retries": {"max_attempts": 10}})'
         )
-    from botocore.config import Config
-
     try:
         Config(**config_kwargs)
     except TypeError as exc:
@@ -297,7 +308,7 @@ def aws_connection(conn_id: str = DEFAULT_AWS_CONN_ID) -> tuple[Any | None, dict
             f"{where}: field 'extra.config_kwargs' is not valid botocore Config options ({exc}); "
             "see botocore.config.Config for the names"
         ) from None
-    return conn, dict(config_kwargs)
+    return config_kwargs
 
 
 def s3_hook(conn_id: str = DEFAULT_AWS_CONN_ID) -> S3Hook:
@@ -312,13 +323,8 @@ def s3_hook(conn_id: str = DEFAULT_AWS_CONN_ID) -> S3Hook:
     (``ConnectionInvalid``), never replaced by ambient credentials. SigV4 (presigned links
     included) is what every region and new bucket accepts.
     """
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-    from botocore.config import Config
-
     _conn, config_kwargs = aws_connection(conn_id)
     if config_kwargs.get("signature_version") == "unsigned":
-        from botocore import UNSIGNED
-
         config_kwargs["signature_version"] = UNSIGNED
     # The hook ignores the connection's config_kwargs once it is handed a Config, so they are
     # merged here: the connection's options win over bantay's SigV4 default.

@@ -8,13 +8,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import pandas as pd
+from feast import FeatureStore
 
 from bantay.settings import Settings
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from feast import FeatureStore
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +54,8 @@ def repo_path(settings: Settings) -> Path:
 
 
 def store(settings: Settings) -> FeatureStore:
-    from feast import FeatureStore
-
+    """The Feast ``FeatureStore`` of these settings (``feature_store.yaml`` from the repo path,
+    its ``${ENV}`` values set first)."""
     feast_env(settings)
     path = repo_path(settings)
     return FeatureStore(repo_path=str(path), fs_yaml_file=path / settings.feast.store_yaml)

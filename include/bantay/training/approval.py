@@ -30,8 +30,8 @@ def record_approval(
     if approved:
         digest = sha256(verify_staged(registry, layout, ctx, version)["model.joblib"])
         reason = f"approved by {by}: {note} (model.joblib sha256 {digest[:12]})"
-        registry.set_status(ctx.model, version, ModelStatus.APPROVED, reason=reason)
+        registry.versions.set_status(ctx.model, version, ModelStatus.APPROVED, reason=reason)
     else:
-        registry.set_status(
+        registry.versions.set_status(
             ctx.model, version, ModelStatus.REJECTED, reason=f"rejected by {by}: {note}"
         )

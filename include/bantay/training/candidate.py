@@ -14,7 +14,7 @@ import pandas as pd
 
 from bantay.layout import Layout
 from bantay.settings import ModelSettings
-from bantay.stores.registry_models import new_version_id
+from bantay.stores.registry import new_version_id
 from bantay.training.dataset import load_split
 from bantay.training.gate import GateReport
 from bantay.training.judging import judge
@@ -168,7 +168,7 @@ def register_candidate(
 ) -> None:
     """Record the version as a candidate, or as rejected with the gate's reasons."""
     versus = found["versus"]
-    registry.upsert_version(
+    registry.versions.upsert(
         ctx.model,
         version,
         airflow_run_id=ctx.run_id,

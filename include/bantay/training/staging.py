@@ -40,7 +40,7 @@ def verify_staged(
     """The staged files' bytes, read once and checked against the digests the registry recorded
     when the gate evaluated ``version`` (callers deserialize these bytes, never the files again,
     so nothing can be swapped between check and use); raises :class:`StagedArtifactChanged`."""
-    record = registry.get_version(ctx.model, version)
+    record = registry.versions.get(ctx.model, version)
     expected = ((record.lineage or {}) if record else {}).get("artifacts")
     if not expected:
         raise StagedArtifactChanged(

@@ -21,11 +21,11 @@ from bantay.airflow.training_runs import training_dag_id
 from bantay.schema import feature_set
 from bantay.settings import Settings, get_settings
 from bantay.stores.model_store import ModelStore, ModelStoreError
-from bantay.stores.registry import Registry
-from bantay.stores.registry_models import (
+from bantay.stores.registry import (
     DriftReportRecord,
     DriftReportRow,
     PromotionRecord,
+    Registry,
     RegistryError,
     VersionRecord,
 )
@@ -89,27 +89,29 @@ class Reader:
 
     def pointer(self, model: str) -> dict[str, Any] | None:
         """``production.json`` of ``model``, or None (never promoted, or S3 unreachable)."""
-        return self._s3(lambda: self.store.pointer(model), f"production pointer of {model}")
+        return self._s3(
+            lambda: self.store.pointers.current(model), f"production pointer of {model}"
+        )
 
     def shadow(self, model: str) -> dict[str, Any] | None:
-        return self._s3(lambda: self.store.shadow(model), f"shadow pointer of {model}")
+        return self._s3(lambda: self.store.pointers.shadow(model), f"shadow pointer of {model}")
 
     def manifest(self, model: str, version: str) -> dict[str, Any] | None:
         """The version's manifest, or None when it was never published (e.g. rejected)."""
         return self._s3(
-            lambda: self.store.read_manifest(model, version), None, quiet=(ModelStoreError,)
+            lambda: self.store.versions.manifest(model, version), None, quiet=(ModelStoreError,)
         )
 
     def version_uri(self, model: str, version: str) -> str:
-        return self.store.uri(self.store.version_key(model, version, ""))
+        return self.store.objects.uri(self.store.objects.version_key(model, version, ""))
 
     def report_html(self, record: DriftReportRecord) -> bytes | None:
         """The Evidently report of a drift row, read through the store's client."""
         uri = record.report_html_uri
-        if not uri or not uri.startswith(f"s3://{self.store.bucket}/"):
+        if not uri or not uri.startswith(f"s3://{self.store.objects.bucket}/"):
             return None
-        key = uri.removeprefix(f"s3://{self.store.bucket}/")
-        found = self._s3(lambda: self.store._get(key), f"report {uri}")
+        key = uri.removeprefix(f"s3://{self.store.objects.bucket}/")
+        found = self._s3(lambda: self.store.objects.get(key), f"report {uri}")
         return found[0] if found else None
 
     def _s3(self, read, what: str | None, quiet: tuple[type[Exception], ...] = ()) -> Any:
@@ -127,18 +129,18 @@ class Reader:
 
     def versions(self, model: str) -> list[VersionRecord]:
         """Every registered version, newest first."""
-        return list(reversed(self._registry(lambda: self.registry.list_versions(model), [])))
+        return list(reversed(self._registry(lambda: self.registry.versions.of(model), [])))
 
     def version(self, model: str, version: str) -> VersionRecord | None:
-        return self._registry(lambda: self.registry.get_version(model, version), None)
+        return self._registry(lambda: self.registry.versions.get(model, version), None)
 
     def promotions(self, model: str) -> list[PromotionRecord]:
         """The audit log, newest first."""
-        return list(reversed(self._registry(lambda: self.registry.promotions(model), [])))
+        return list(reversed(self._registry(lambda: self.registry.promotions.of(model), [])))
 
     def drift(self, model: str, since: dt.date | None = None) -> list[DriftReportRecord]:
         """Drift rows from ``since``, oldest first."""
-        return self._registry(lambda: self.registry.drift_reports(model, since=since), [])
+        return self._registry(lambda: self.registry.drift.reports(model, since=since), [])
 
     def drift_day(self, model: str, day: dt.date) -> DriftReportRecord | None:
         rows = self.drift(model, since=day)
@@ -157,7 +159,7 @@ class Reader:
                 ).one()
             if last is None:
                 return [], 0
-            return self.registry.drift_reports(
+            return self.registry.drift.reports(
                 model, since=last - dt.timedelta(days=days - 1)
             ), total
 
@@ -175,7 +177,7 @@ class Reader:
         if model is None:
             return []
         return self._registry(
-            lambda: [v for v in self.registry.versions_of_run(run_id) if v.model == model], []
+            lambda: [v for v in self.registry.versions.of_run(run_id) if v.model == model], []
         )
 
     def drift_of_run(self, dag_id: str, run_id: str) -> list[DriftReportRecord]:
@@ -187,7 +189,7 @@ class Reader:
             return []
         known = set(self.model_names())
         return self._registry(
-            lambda: [d for d in self.registry.drift_reports_of_run(run_id) if d.model in known],
+            lambda: [d for d in self.registry.drift.of_run(run_id) if d.model in known],
             [],
         )
 

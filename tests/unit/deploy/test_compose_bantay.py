@@ -173,7 +173,7 @@ def test_feast_store_resolves_to_the_stack(stack: Stack, stack_process_env) -> N
     from feast.infra.registry.sql import metadata as feast_metadata
     from feast.repo_config import load_repo_config
 
-    from bantay.stores.registry_models import ALEMBIC_VERSION_TABLE, Base
+    from bantay.stores.registry import ALEMBIC_VERSION_TABLE, Base
 
     env = stack_process_env(stack)
     repo = stack.host_path("airflow-worker", env["BANTAY_FEAST__REPO_PATH"])

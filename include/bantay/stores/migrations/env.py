@@ -1,8 +1,8 @@
-"""Alembic environment of the bantay registry, run from code (``bantay.stores.registry_engine``).
+"""Alembic environment of the bantay registry, run from code (``bantay.stores.registry``).
 
 ``Registry.upgrade()`` passes an open connection in ``config.attributes["connection"]`` inside a
 transaction it owns (with a lock held), so migrations here never open their own. A URL in the
-``sqlalchemy.url`` main option works too (see ``bantay.stores.registry_engine.alembic_config``).
+``sqlalchemy.url`` main option works too (see ``bantay.stores.registry.alembic_config``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
-from bantay.stores.registry_models import ALEMBIC_VERSION_TABLE, Base
+from bantay.stores.registry import ALEMBIC_VERSION_TABLE, Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -36,7 +36,7 @@ def run_migrations_offline() -> None:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError(
-            "offline migrations need sqlalchemy.url (bantay.stores.registry_engine.alembic_config)"
+            "offline migrations need sqlalchemy.url (bantay.stores.registry.alembic_config)"
         )
     context.configure(
         url=url,

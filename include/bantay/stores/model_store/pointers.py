@@ -1,32 +1,47 @@
-"""Which version serves: the production pointer, replaced only by a compare-and-swap on its
-ETag, and the shadow marker of a version scored alongside it."""
+"""Which version serves (``store.pointers``): the production pointer, replaced only by a
+compare-and-swap on its ETag, and the shadow marker of a version scored alongside it."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from bantay.stores.model_store_io import (
+from bantay.stores.model_store.errors import (
+    ConditionalPutLost,
     ModelStoreError,
     NoProductionVersion,
     PointerChanged,
-    PointerState,
-    _dumps,
-    _PreconditionFailed,
 )
-from bantay.stores.model_store_versions import VersionFiles
+from bantay.stores.model_store.objects import S3Objects
+from bantay.stores.model_store.serialisation import canonical_json
+from bantay.stores.model_store.versions import VersionFiles
 from bantay.vocabulary import check_name
 
 
-class ServingPointers(VersionFiles):
-    """The production pointer (compare-and-swap) and the shadow marker of each model."""
+@dataclass(frozen=True)
+class PointerState:
+    """The production pointer as stored: parsed (or why it cannot be), and its ETag."""
 
-    def read_pointer(self, model: str) -> PointerState:
+    pointer: dict[str, Any] | None
+    etag: str | None
+    corrupt: str | None = None  # why the stored object is not a usable pointer
+
+
+class ServingPointers:
+    """The production pointer (compare-and-swap) and the shadow marker of each model; the
+    versions part names what exists when nothing was promoted yet."""
+
+    def __init__(self, objects: S3Objects, versions: VersionFiles) -> None:
+        self._objects = objects
+        self._versions = versions
+
+    def read(self, model: str) -> PointerState:
         """The pointer with its ETag; a stored object that is not a valid pointer is reported
         (``corrupt``), not raised, so that a promotion can replace it conditionally."""
         check_name("model", model)
-        found = self._get(self.pointer_key(model))
+        found = self._objects.get(self._objects.pointer_key(model))
         if found is None:
             return PointerState(None, None)
         body, etag = found
@@ -39,48 +54,52 @@ class ServingPointers(VersionFiles):
         return PointerState(parsed, etag)
 
     def _pointer_with_etag(self, model: str) -> tuple[dict[str, Any] | None, str | None]:
-        state = self.read_pointer(model)
+        state = self.read(model)
         if state.corrupt:
             raise ModelStoreError(
-                f"{self.uri(self.pointer_key(model))} is {state.corrupt}; repair it by "
+                f"{self._objects.uri(self._objects.pointer_key(model))} is {state.corrupt}; repair it by "
                 f"promoting a known-good version (bantay promote --model {model} --to <version>)"
             )
         return state.pointer, state.etag
 
-    def put_pointer(self, model: str, pointer: Mapping[str, Any], etag: str | None) -> str:
+    def put(self, model: str, pointer: Mapping[str, Any], etag: str | None) -> str:
         """Write the pointer only if it is still the object with ``etag`` (None: only if there
         is none yet). Raises ``PointerChanged`` when another writer got there first."""
         try:
-            return self._put(
-                self.pointer_key(model),
-                _dumps(pointer),
+            return self._objects.put(
+                self._objects.pointer_key(model),
+                canonical_json(pointer),
                 content_type="application/json",
                 if_match=etag,
             )
-        except _PreconditionFailed:
-            raise PointerChanged(f"{self.uri(self.pointer_key(model))} changed") from None
+        except ConditionalPutLost:
+            raise PointerChanged(
+                f"{self._objects.uri(self._objects.pointer_key(model))} changed"
+            ) from None
 
-    def pointer(self, model: str) -> dict[str, Any] | None:
+    def current(self, model: str) -> dict[str, Any] | None:
         """The production pointer of ``model``, or None if nothing was ever promoted."""
         return self._pointer_with_etag(model)[0]
 
-    def require_pointer(self, model: str) -> dict[str, Any]:
-        current = self.pointer(model)
+    def require(self, model: str) -> dict[str, Any]:
+        """The production pointer of ``model``; ``UnknownModel`` or ``NoProductionVersion``
+        (naming the versions to promote) when there is none."""
+        current = self.current(model)
         if current is not None:
             return current
-        if not self._model_exists(model):
-            raise self._unknown_model(model)
+        if not self._versions.exists(model):
+            raise self._versions.unknown_model(model)
         raise NoProductionVersion(
             f"model {model!r} has no production version yet: "
-            f"{self.uri(self.pointer_key(model))} does not exist. Promote one of "
-            f"{self.list_versions(model)[-5:] or 'its versions'} "
+            f"{self._objects.uri(self._objects.pointer_key(model))} does not exist. Promote one of "
+            f"{self._versions.of(model)[-5:] or 'its versions'} "
             f"(bantay promote --model {model} --to <version>)"
         )
 
     def put_shadow(self, model: str, body: Mapping[str, Any]) -> None:
         """Write the shadow marker (policy and checks: ``bantay.serving.promotion``)."""
-        self._put(
-            self.shadow_key(model),
+        self._objects.put(
+            self._objects.shadow_key(model),
             json.dumps(dict(body)).encode(),
             content_type="application/json",
             overwrite=True,
@@ -89,7 +108,7 @@ class ServingPointers(VersionFiles):
     def shadow(self, model: str) -> dict[str, Any] | None:
         """The shadow marker of ``model`` (version, sha256, who staged it), or None."""
         check_name("model", model)
-        found = self._get(self.shadow_key(model))
+        found = self._objects.get(self._objects.shadow_key(model))
         if found is None:
             return None
         try:
@@ -98,7 +117,7 @@ class ServingPointers(VersionFiles):
             parsed = None
         if not isinstance(parsed, dict) or not isinstance(parsed.get("version"), str):
             raise ModelStoreError(
-                f"{self.uri(self.shadow_key(model))} is not a shadow marker (JSON with a "
+                f"{self._objects.uri(self._objects.shadow_key(model))} is not a shadow marker (JSON with a "
                 f"'version'); stage the shadow again (bantay shadow --model {model} --to "
                 "<version>) or stop shadow scoring (bantay shadow --model "
                 f"{model} --clear)"
@@ -106,4 +125,5 @@ class ServingPointers(VersionFiles):
         return parsed
 
     def clear_shadow(self, model: str) -> None:
-        self._delete(self.shadow_key(model))
+        """Stop shadow scoring of ``model`` (no marker is not an error)."""
+        self._objects.delete(self._objects.shadow_key(model))

@@ -1,11 +1,12 @@
-"""Model versions in the registry: registration (idempotent per DAG run), the status lifecycle,
-the production status following the S3 pointer, and the published model sha256."""
+"""Model versions in the registry: version ids, registration (idempotent per DAG run), the status
+lifecycle, the production status following the S3 pointer, and the published model sha256."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import logging
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -13,30 +14,47 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bantay.stores.registry_engine import RegistryDatabase
-from bantay.stores.registry_models import (
-    _REWRITABLE,
+from bantay.stores.registry.database import RegistryDatabase
+from bantay.stores.registry.errors import InvalidTransition, RegistryError, VersionNotFound
+from bantay.stores.registry.tables import (
     INITIAL_STATUSES,
+    REWRITABLE_STATUSES,
     TRANSITIONS,
-    InvalidTransition,
     ModelVersionRow,
-    RegistryError,
-    VersionNotFound,
     VersionRecord,
-    _utcnow,
     as_record,
+    utcnow,
 )
 from bantay.vocabulary import ModelStatus, check_name
 
 log = logging.getLogger(__name__)
 
 
-class VersionLifecycle(RegistryDatabase):
-    """Registering model versions and moving them along their lifecycle."""
+def new_version_id(model: str, when: dt.datetime, salt: str | None = None) -> str:
+    """A version id like ``v20261122T031500-1a2b3c4d`` that sorts by creation time (UTC).
 
-    # -- model versions --------------------------------------------------------------------
+    The hash of (model, when, salt) tells apart versions made in the same second. Without a
+    ``salt`` it is random, so every training attempt gets a fresh id (S3 versions are immutable);
+    pass a salt (e.g. the Airflow run id plus try number) to make the id reproducible.
+    """
+    if when.tzinfo is None:
+        raise ValueError(
+            f"new_version_id needs a timezone-aware time, got naive {when!r}; "
+            "pass e.g. the run's logical_date or datetime.now(datetime.UTC)"
+        )
+    utc = when.astimezone(dt.UTC)
+    salt = uuid.uuid4().hex if salt is None else salt
+    digest = hashlib.sha256(f"{model}\0{utc.isoformat()}\0{salt}".encode()).hexdigest()[:8]
+    return f"v{utc:%Y%m%dT%H%M%S}-{digest}"
 
-    def upsert_version(
+
+class Versions:
+    """Registering model versions and moving them along their lifecycle (``registry.versions``)."""
+
+    def __init__(self, database: RegistryDatabase) -> None:
+        self._db = database
+
+    def upsert(
         self,
         model: str,
         version: str,
@@ -58,55 +76,24 @@ class VersionLifecycle(RegistryDatabase):
         approved or went further is left as it is, and replacing its version is refused.
         ``None`` for a JSON field keeps what is stored (``{}``/``[]`` for a new record).
         """
-        check_name("model", model)
-        check_name("version", version)
-        wanted = _status(status)
-        if wanted not in INITIAL_STATUSES:
-            raise RegistryError(
-                f"cannot register {model} {version} as {wanted.value!r}: new records start as one "
-                f"of {sorted(s.value for s in INITIAL_STATUSES)}; production is reached by "
-                "promotion (ModelStore.promote)"
-            )
-        if wanted is ModelStatus.REJECTED and not rejection_reason:
-            raise RegistryError(
-                f"registering {model} {version} as rejected needs a rejection_reason"
-            )
+        wanted = _registrable(model, version, status, rejection_reason)
+        given: dict[str, Any] = {
+            "metrics": None if metrics is None else dict(metrics),
+            "params": None if params is None else dict(params),
+            "gate": None if gate is None else list(gate),
+            "lineage": None if lineage is None else dict(lineage),
+            "reason": reason,
+            "rejection_reason": rejection_reason if wanted is ModelStatus.REJECTED else None,
+        }
         try:
-            with self._write() as session:
+            with self._db.write() as session:
                 row = self._find_for_upsert(session, model, version, airflow_run_id)
-                now = _utcnow()
                 if row is None:
-                    row = ModelVersionRow(
-                        model=model,
-                        version=version,
-                        status=wanted.value,
-                        metrics=dict(metrics or {}),
-                        params=dict(params or {}),
-                        gate=list(gate or []),
-                        lineage=dict(lineage or {}),
-                        reason=reason,
-                        rejection_reason=rejection_reason
-                        if wanted is ModelStatus.REJECTED
-                        else None,
-                        airflow_run_id=airflow_run_id,
-                        created_at=now,
-                        updated_at=now,
-                    )
+                    row = _new_row(model, version, wanted, airflow_run_id, given)
                     session.add(row)
                     log.info("registered %s %s as %s", model, version, wanted.value)
-                elif ModelStatus(row.status) in _REWRITABLE:
-                    row.version = version
-                    row.status = wanted.value
-                    row.metrics = dict(metrics) if metrics is not None else row.metrics
-                    row.params = dict(params) if params is not None else row.params
-                    row.gate = list(gate) if gate is not None else row.gate
-                    row.lineage = dict(lineage) if lineage is not None else row.lineage
-                    row.reason = reason if reason is not None else row.reason
-                    row.rejection_reason = (
-                        rejection_reason if wanted is ModelStatus.REJECTED else None
-                    )
-                    row.airflow_run_id = airflow_run_id or row.airflow_run_id
-                    row.updated_at = now
+                elif ModelStatus(row.status) in REWRITABLE_STATUSES:
+                    _rewrite(row, version, wanted, airflow_run_id, given)
                     log.info("updated registration of %s %s (%s)", model, version, wanted.value)
                 elif row.version != version:
                     raise RegistryError(
@@ -146,7 +133,7 @@ class VersionLifecycle(RegistryDatabase):
                 raise RegistryError(
                     f"version {version} of model {model} is already registered by run "
                     f"{by_version.airflow_run_id!r}, not {run_id!r}; version ids are unique: "
-                    "make a new one with bantay.stores.registry_models.new_version_id()"
+                    "make a new one with bantay.stores.registry.new_version_id()"
                 )
             if by_run is not None:
                 raise RegistryError(
@@ -156,24 +143,24 @@ class VersionLifecycle(RegistryDatabase):
             return by_version
         return by_run
 
-    def get_version(self, model: str, version: str) -> VersionRecord | None:
+    def get(self, model: str, version: str) -> VersionRecord | None:
         """The record of (model, version), or None if it was never registered."""
-        with self._read() as session:
+        with self._db.read() as session:
             row = session.scalars(
                 sa.select(ModelVersionRow).filter_by(model=model, version=version)
             ).one_or_none()
             return as_record(VersionRecord, row) if row is not None else None
 
-    def list_versions(self, model: str) -> list[VersionRecord]:
+    def of(self, model: str) -> list[VersionRecord]:
         """Every version of ``model``, oldest first."""
         return self._versions(model=model)
 
-    def versions_of_run(self, run_id: str) -> list[VersionRecord]:
+    def of_run(self, run_id: str) -> list[VersionRecord]:
         """The versions an Airflow training run registered (normally one), oldest first."""
         return self._versions(airflow_run_id=run_id)
 
     def _versions(self, **where: str) -> list[VersionRecord]:
-        with self._read() as session:
+        with self._db.read() as session:
             rows = session.scalars(
                 sa.select(ModelVersionRow)
                 .filter_by(**where)
@@ -181,9 +168,9 @@ class VersionLifecycle(RegistryDatabase):
             ).all()
             return [as_record(VersionRecord, r) for r in rows]
 
-    def production_version(self, model: str) -> VersionRecord | None:
+    def production(self, model: str) -> VersionRecord | None:
         """The version the registry marks as production (at most one; a unique index holds it)."""
-        with self._read() as session:
+        with self._db.read() as session:
             row = session.scalars(
                 sa.select(ModelVersionRow).filter_by(
                     model=model, status=ModelStatus.PRODUCTION.value
@@ -201,7 +188,7 @@ class VersionLifecycle(RegistryDatabase):
         archives the previous production version in the same transaction. Rejecting needs a
         ``reason`` (stored as ``rejection_reason``).
         """
-        with self._write() as session:
+        with self._db.write() as session:
             return self._transition(session, model, version, _status(status), reason)
 
     def _transition(
@@ -221,7 +208,7 @@ class VersionLifecycle(RegistryDatabase):
             )
             raise VersionNotFound(
                 f"no version {version!r} of model {model!r} in the registry "
-                f"(latest registered: {known or 'none'}); register it with upsert_version first"
+                f"(latest registered: {known or 'none'}); register it with registry.versions.upsert first"
             )
         current = ModelStatus(row.status)
         if current is target:
@@ -234,7 +221,7 @@ class VersionLifecycle(RegistryDatabase):
             )
         if target is ModelStatus.REJECTED and not reason:
             raise RegistryError(f"rejecting {model} {version} needs a reason")
-        now = _utcnow()
+        now = utcnow()
         if target is ModelStatus.PRODUCTION:
             self._archive_production(session, model, keep=row.id, now=now)
         row.status = target.value
@@ -279,7 +266,7 @@ class VersionLifecycle(RegistryDatabase):
         SQLite), so the last caller always reads the last swap: two promotions that both won
         their swap one after the other can never leave the registry on the older one.
         """
-        with self._write() as session:
+        with self._db.write() as session:
             if session.bind.dialect.name == "postgresql":
                 key = int.from_bytes(hashlib.sha256(model.encode()).digest()[:7], "big")
                 session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
@@ -293,12 +280,12 @@ class VersionLifecycle(RegistryDatabase):
             if known:
                 self._transition(session, model, version, ModelStatus.PRODUCTION, None)
             else:
-                self._archive_production(session, model, keep=None, now=_utcnow())
+                self._archive_production(session, model, keep=None, now=utcnow())
             return version
 
     def record_artifact(self, model: str, version: str, sha256: str) -> None:
         """Keep the sha256 of a version's model file as published; it never changes after."""
-        with self._write() as session:
+        with self._db.write() as session:
             row = session.scalars(
                 sa.select(ModelVersionRow).filter_by(model=model, version=version)
             ).one_or_none()
@@ -320,3 +307,61 @@ def _status(value: ModelStatus | str) -> ModelStatus:
         raise ValueError(
             f"unknown model status {value!r}; one of {[s.value for s in ModelStatus]}"
         ) from None
+
+
+def _registrable(
+    model: str, version: str, status: ModelStatus | str, rejection_reason: str | None
+) -> ModelStatus:
+    """The status a new registration asks for, refused unless a record may start in it."""
+    check_name("model", model)
+    check_name("version", version)
+    wanted = _status(status)
+    if wanted not in INITIAL_STATUSES:
+        raise RegistryError(
+            f"cannot register {model} {version} as {wanted.value!r}: new records start as one "
+            f"of {sorted(s.value for s in INITIAL_STATUSES)}; production is reached by "
+            "promotion (bantay.serving.promotion.Promotion.promote: `bantay promote`)"
+        )
+    if wanted is ModelStatus.REJECTED and not rejection_reason:
+        raise RegistryError(f"registering {model} {version} as rejected needs a rejection_reason")
+    return wanted
+
+
+def _new_row(
+    model: str, version: str, wanted: ModelStatus, run_id: str | None, given: dict[str, Any]
+) -> ModelVersionRow:
+    """A first registration: JSON fields not given start empty."""
+    now = utcnow()
+    return ModelVersionRow(
+        model=model,
+        version=version,
+        status=wanted.value,
+        metrics=given["metrics"] or {},
+        params=given["params"] or {},
+        gate=given["gate"] or [],
+        lineage=given["lineage"] or {},
+        reason=given["reason"],
+        rejection_reason=given["rejection_reason"],
+        airflow_run_id=run_id,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _rewrite(
+    row: ModelVersionRow,
+    version: str,
+    wanted: ModelStatus,
+    run_id: str | None,
+    given: dict[str, Any],
+) -> None:
+    """A re-run's registration over a record nothing downstream used: what is given replaces
+    what is stored (``None`` keeps it); the rejection reason follows the new status."""
+    row.version = version
+    row.status = wanted.value
+    for name in ("metrics", "params", "gate", "lineage", "reason"):
+        if given[name] is not None:
+            setattr(row, name, given[name])
+    row.rejection_reason = given["rejection_reason"]
+    row.airflow_run_id = run_id or row.airflow_run_id
+    row.updated_at = utcnow()

@@ -1,14 +1,10 @@
-"""The registry's vocabulary and tables: statuses, ORM rows and the records callers get back."""
+"""The registry's tables: the status lifecycle, ORM rows, and the frozen records callers get back."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -17,16 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bantay.vocabulary import ModelStatus, PromotionKind, Verdict
 
-log = logging.getLogger(__name__)
-
 _Record = TypeVar("_Record")
-
-MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
-# Own version table, so the registry can share a database (even Airflow's) without colliding.
-ALEMBIC_VERSION_TABLE = "bantay_alembic_version"
-# Arbitrary constant: serialises concurrent ``upgrade()`` calls on PostgreSQL.
-_PG_MIGRATION_LOCK = 0x62616E746179  # "bantay"
-
 
 TRANSITIONS: dict[ModelStatus, frozenset[ModelStatus]] = {
     ModelStatus.CANDIDATE: frozenset({ModelStatus.APPROVED, ModelStatus.REJECTED}),
@@ -38,45 +25,16 @@ TRANSITIONS: dict[ModelStatus, frozenset[ModelStatus]] = {
 # A fresh registration may start here (auto-approval registers straight as approved).
 INITIAL_STATUSES = frozenset({ModelStatus.CANDIDATE, ModelStatus.APPROVED, ModelStatus.REJECTED})
 # A re-run may rewrite a record only while nothing downstream can have used it.
-_REWRITABLE = frozenset({ModelStatus.CANDIDATE, ModelStatus.REJECTED})
+REWRITABLE_STATUSES = frozenset({ModelStatus.CANDIDATE, ModelStatus.REJECTED})
 
 # The values the check constraints allow, derived from the shared vocabulary (one source).
 PROMOTION_KINDS = tuple(k.value for k in PromotionKind)
 VERDICTS = tuple(v.value for v in Verdict)
 
 
-class RegistryError(Exception):
-    """A registry operation was refused; the message says why and what to do."""
-
-
-class VersionNotFound(RegistryError):
-    """No such (model, version) in the registry."""
-
-
-class InvalidTransition(RegistryError):
-    """A status change that the lifecycle does not allow."""
-
-
-def _utcnow() -> dt.datetime:
+def utcnow() -> dt.datetime:
+    """Now, timezone-aware in UTC: the only clock the registry writes."""
     return dt.datetime.now(dt.UTC)
-
-
-def new_version_id(model: str, when: dt.datetime, salt: str | None = None) -> str:
-    """A version id like ``v20261122T031500-1a2b3c4d`` that sorts by creation time (UTC).
-
-    The hash of (model, when, salt) tells apart versions made in the same second. Without a
-    ``salt`` it is random, so every training attempt gets a fresh id (S3 versions are immutable);
-    pass a salt (e.g. the Airflow run id plus try number) to make the id reproducible.
-    """
-    if when.tzinfo is None:
-        raise ValueError(
-            f"new_version_id needs a timezone-aware time, got naive {when!r}; "
-            "pass e.g. the run's logical_date or datetime.now(datetime.UTC)"
-        )
-    utc = when.astimezone(dt.UTC)
-    salt = uuid.uuid4().hex if salt is None else salt
-    digest = hashlib.sha256(f"{model}\0{utc.isoformat()}\0{salt}".encode()).hexdigest()[:8]
-    return f"v{utc:%Y%m%dT%H%M%S}-{digest}"
 
 
 class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):

@@ -7,6 +7,7 @@ Layout under ``<prefix>/models/<model>/`` (the storage contract in README.md)::
     versions/<version>/manifest.json      written LAST: a version is complete iff it exists
     production.json                       {model, version, sha256, promoted_at, promoted_by,
                                            reason, kind, previous}; replaced only with If-Match
+    shadow.json                           the version scored in shadow (plain overwrite)
 
 Guarantees:
 
@@ -14,7 +15,8 @@ Guarantees:
   files hash to the sha256 in its manifest (checked by download before every pointer swap).
 * Nothing is unpickled before its sha256 matches the manifest (and, for production, the pointer).
 * Two promotions racing on the pointer: S3 lets exactly one conditional write win; the other
-  raises ``PromotionConflict`` naming who is production now.
+  gets ``PointerChanged`` here, which the promotion policy reports as ``PromotionConflict``
+  naming who is production now.
 * Publishing is retry-safe: re-publishing a version with byte-identical contents (same manifest,
   same files) is a no-op that returns the stored manifest; anything else is ``VersionExists``.
 
@@ -22,43 +24,28 @@ Every put sends ``ChecksumAlgorithm="SHA256"`` with the precomputed ``ChecksumSH
 itself rejects bytes damaged in transit (the local moto endpoint accepts the header but does not
 verify it; our own sha256 check on read covers that case everywhere).
 
-The store is put together from one part per concern: keys and S3 I/O
-(``model_store_objects``), versions published and read back verified (``model_store_versions``),
-the pointer and shadow marker (``model_store_pointer``); errors and helpers are in
-``model_store_io``. This class adds model loading (with its cache) and drift report files.
+``ModelStore`` is composed, not inherited: one S3 object gateway (``objects``: keys, I/O,
+presigned links) shared by ``versions`` (publish, read back verified), ``pointers`` (production
+pointer and shadow marker), ``reports`` and ``baselines`` (the drift check's files). The store
+itself loads models (sha256-checked, cached per version).
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from bantay.stores.connections import DEFAULT_AWS_CONN_ID
-from bantay.stores.model_store_io import (  # noqa: F401  (re-exported: callers import errors here)
-    MODEL_FILE,
-    REFERENCE_FILE,
-    ArtifactCorrupt,
-    BucketNotFound,
-    ModelStoreError,
-    NoProductionVersion,
-    PointerChanged,
-    PromotionConflict,
-    UnknownModel,
-    UnknownVersion,
-    VersionExists,
-    _dump_parquet,
-    _sha256,
-    _sigv4,
-)
-from bantay.stores.model_store_pointer import ServingPointers
+from bantay.stores.connections import DEFAULT_AWS_CONN_ID, s3_hook
+from bantay.stores.model_store.drift_files import BaselineFiles, DriftReportFiles
+from bantay.stores.model_store.errors import ArtifactCorrupt
+from bantay.stores.model_store.objects import MODEL_FILE, S3Objects
+from bantay.stores.model_store.pointers import ServingPointers
+from bantay.stores.model_store.serialisation import load_model
+from bantay.stores.model_store.versions import VersionFiles
 
 if TYPE_CHECKING:
-    import pandas as pd
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     from bantay.settings import Settings
@@ -66,12 +53,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class ModelStore(ServingPointers):
+class ModelStore:
     """Versions and the production pointer of models in one S3 bucket under one prefix.
 
     ``hook`` is the amazon provider's ``S3Hook`` (see ``bantay.stores.connections.s3_hook``):
-    it lists, deletes and presigns; its boto3 client (``client``) does the single-request gets
-    and the conditional puts the hook has no call for. Storage only:
+    it lists, deletes and presigns; its boto3 client (``objects.client``) does the
+    single-request gets and the conditional puts the hook has no call for. Storage only:
     the promotion policy (checks, registry, audit) is ``bantay.serving.promotion``.
     Loaded models are cached per (model, version) in this instance (``cache_size`` entries).
     """
@@ -84,7 +71,11 @@ class ModelStore(ServingPointers):
         *,
         cache_size: int = 4,
     ) -> None:
-        super().__init__(hook, bucket, prefix)
+        self.objects = S3Objects(hook, bucket, prefix)
+        self.versions = VersionFiles(self.objects)
+        self.pointers = ServingPointers(self.objects, self.versions)
+        self.reports = DriftReportFiles(self.objects)
+        self.baselines = BaselineFiles(self.objects)
         self._cache: OrderedDict[tuple[str, str], tuple[Any, dict[str, Any]]] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
@@ -97,37 +88,10 @@ class ModelStore(ServingPointers):
         conn_id: str = DEFAULT_AWS_CONN_ID,
     ) -> ModelStore:
         """A store whose hook comes from Airflow connection ``conn_id`` (amazon provider)."""
-        from bantay.stores.connections import s3_hook
-
         return cls(s3_hook(conn_id), bucket, prefix)
 
-    # -- drift reports ---------------------------------------------------------------------
-
-    def put_report(self, model: str, day: str, name: str, body: bytes, content_type: str) -> str:
-        """Write one file of a day's drift report (a re-run of the day replaces it)."""
-        key = self.report_key(model, day, name)
-        self._put(key, body, content_type=content_type, overwrite=True)
-        return self.uri(key)
-
-    def presigned_url(self, uri: str, expires_seconds: int) -> str:
-        """A time-limited HTTPS link to an object of this bucket, for people without S3 access.
-
-        Always Signature Version 4: buckets created since mid-2020 and newer regions refuse
-        SigV2 links, which older defaults produce."""
-        key = uri.removeprefix(f"s3://{self.bucket}/")
-        try:
-            url = _sigv4(self.hook).generate_presigned_url(
-                "get_object", params={"Bucket": self.bucket, "Key": key}, expires_in=expires_seconds
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(exc, key) from None
-        if url is None:  # the hook logs S3's reason and answers None
-            raise ModelStoreError(
-                f"could not presign a link to {self.uri(key)} at {self.client.meta.endpoint_url} "
-                "(the reason is logged above); check the credentials and region of the AWS "
-                "connection"
-            )
-        return url
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(s3://{self.objects.bucket}/{self.objects.prefix}/)"
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -139,22 +103,22 @@ class ModelStore(ServingPointers):
         self, model: str, version: str, manifest: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """``load_version``; a ``manifest`` already read (and checked) is used, not re-read."""
-        import joblib
-
         cache_key = (model, version)
         with self._cache_lock:
             if cache_key in self._cache:
                 self._cache.move_to_end(cache_key)
                 return self._cache[cache_key]
         if manifest is None:
-            manifest = self.read_manifest(model, version)
-        data = self._read_verified(model, version, MODEL_FILE, manifest)
-        model_obj = joblib.load(io.BytesIO(data))
+            manifest = self.versions.manifest(model, version)
+        data = self.versions.verified_bytes(model, version, MODEL_FILE, manifest)
+        model_obj = load_model(data)
         with self._cache_lock:
             self._cache[cache_key] = (model_obj, manifest)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        log.info("loaded %s", self.uri(self.version_key(model, version, MODEL_FILE)))
+        log.info(
+            "loaded %s", self.objects.uri(self.objects.version_key(model, version, MODEL_FILE))
+        )
         return model_obj, manifest
 
     def load_production(self, model: str) -> tuple[Any, dict[str, Any]]:
@@ -164,8 +128,8 @@ class ModelStore(ServingPointers):
         is downloaded, checked and unpickled only the first time per version, against the same
         manifest read that was checked against the pointer.
         """
-        current = self.require_pointer(model)
-        return self._load_named(model, current, self.pointer_key(model), "promote")
+        current = self.pointers.require(model)
+        return self._load_named(model, current, self.objects.pointer_key(model), "promote")
 
     def load_shadow(self, model: str) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
         """(model object, manifest, marker) of the staged shadow version, or None if none is.
@@ -175,10 +139,10 @@ class ModelStore(ServingPointers):
         a version rewritten in the bucket after staging is never unpickled. The registry side
         (status, digest recorded at publish) is ``bantay.serving.promotion``'s ``load_shadow``.
         """
-        marker = self.shadow(model)
+        marker = self.pointers.shadow(model)
         if marker is None:
             return None
-        fitted, manifest = self._load_named(model, marker, self.shadow_key(model), "shadow")
+        fitted, manifest = self._load_named(model, marker, self.objects.shadow_key(model), "shadow")
         return fitted, manifest, marker
 
     def _load_named(
@@ -189,51 +153,19 @@ class ModelStore(ServingPointers):
         version = named["version"]
         with self._cache_lock:
             cached = self._cache.get((model, version))
-        manifest = cached[1] if cached else self.read_manifest(model, version)
+        manifest = cached[1] if cached else self.versions.manifest(model, version)
         expected = manifest.get("files", {}).get(MODEL_FILE, {}).get("sha256")
         if not named.get("sha256") or named.get("sha256") != expected:
             raise ArtifactCorrupt(
-                f"{self.uri(key)} names {version} with sha256 "
+                f"{self.objects.uri(key)} names {version} with sha256 "
                 f"{str(named.get('sha256'))[:16]}..., but its manifest says "
                 f"{str(expected)[:16]}...; refusing to load. Name a verified version again "
                 f"(bantay {command} --model {model} --to <version>)"
             )
         return self._load(model, version, manifest)
 
-    def read_reference(self, model: str, version: str) -> pd.DataFrame:
-        """The drift reference sample stored with a version (sha256-checked)."""
-        import pandas as pd
-
-        manifest = self.read_manifest(model, version)
-        data = self._read_verified(model, version, REFERENCE_FILE, manifest)
-        return pd.read_parquet(io.BytesIO(data))
-
-    def put_baseline(
-        self, model: str, version: str, stamp: str, frame: pd.DataFrame
-    ) -> dict[str, Any]:
-        """Store a re-baseline reference of ``version`` (immutable, keyed on ``stamp``);
-        returns its ``uri``, ``sha256`` and ``rows``. The registry row that records it is what
-        makes it count (see ``bantay.stores.registry_history.BaselineLog``)."""
-        body = _dump_parquet(frame)
-        key = self.version_key(model, version, f"baselines/{stamp}.parquet")
-        self._put(key, body, content_type="application/octet-stream")
-        return {"uri": self.uri(key), "sha256": _sha256(body), "rows": len(frame)}
-
-    def read_baseline(self, uri: str, sha256: str) -> pd.DataFrame:
-        """A re-baseline reference, checked against the sha256 its registry row recorded."""
-        import pandas as pd
-
-        key = uri.removeprefix(f"s3://{self.bucket}/")
-        found = self._get(key)
-        if found is None or _sha256(found[0]) != sha256:
-            raise ArtifactCorrupt(
-                f"re-baseline reference {uri} is "
-                f"{'missing' if found is None else 'not the file its registry row recorded'}; "
-                "the drift check cannot trust it: re-baseline again (bantay rebaseline)"
-            )
-        return pd.read_parquet(io.BytesIO(found[0]))
-
     def clear_cache(self) -> None:
+        """Forget every loaded model (the next load downloads and checks again)."""
         with self._cache_lock:
             self._cache.clear()
 

@@ -1,5 +1,8 @@
 """The registry database itself: one engine per backend, sessions, and the Alembic migrations.
 
+``RegistryDatabase`` is shared by every repository of a ``Registry`` (versions, promotions,
+drift reports, baselines): one engine and one pair of session factories per registry.
+
 SQLite gets real transactions (SQLAlchemy's documented recipe), so a writer can take the write
 lock up front; PostgreSQL serialises concurrent upgrades with an advisory lock. The schema is
 owned by the migrations in ``bantay/migrations``; no ``alembic.ini`` is needed.
@@ -11,27 +14,30 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any
 
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from bantay.stores.connections import DEFAULT_REGISTRY_CONN_ID, redact_url, registry_url
-from bantay.stores.registry_models import (
-    _PG_MIGRATION_LOCK,
-    ALEMBIC_VERSION_TABLE,
-    MIGRATIONS_DIR,
-    RegistryError,
-)
+from bantay.stores.connections import DEFAULT_REGISTRY_CONN_ID, redact_url
+from bantay.stores.registry.errors import RegistryError
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from bantay.settings import Settings
+# The migrations stay beside the registry package, in ``bantay/stores/migrations``.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+# Own version table, so the registry can share a database (even Airflow's) without colliding.
+ALEMBIC_VERSION_TABLE = "bantay_alembic_version"
+# Arbitrary constant: serialises concurrent ``upgrade()`` calls on PostgreSQL.
+_PG_MIGRATION_LOCK = 0x62616E746179  # "bantay"
 
 
 def _is_sqlite_memory(url: sa.URL) -> bool:
@@ -68,14 +74,12 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def alembic_config(connection: sa.Connection | None = None, url: str | None = None) -> Any:
+def alembic_config(connection: sa.Connection | None = None, url: str | None = None) -> Config:
     """An Alembic ``Config`` for bantay's migrations, built in code (no ``alembic.ini``).
 
     Pass an open ``connection`` (preferred) or a ``url``; useful for ``alembic.command.*``, e.g.
     ``command.revision(alembic_config(url=...), autogenerate=True, message="...")``.
     """
-    from alembic.config import Config
-
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
@@ -95,13 +99,13 @@ class RegistryDatabase:
         self._writer = self._engine.execution_options(sqlite_begin="IMMEDIATE")
         self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
-        """The registry these settings name (see :func:`bantay.stores.connections.registry_url`)."""
-        return cls(registry_url(settings))
-
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({redact_url(self._url)!r})"
+        return f"{type(self).__name__}({self.redacted_url!r})"
+
+    @property
+    def redacted_url(self) -> str:
+        """The database URL with its password masked: safe to log."""
+        return redact_url(self._url)
 
     @property
     def engine(self) -> Engine:
@@ -119,8 +123,6 @@ class RegistryDatabase:
         PostgreSQL: serialised with a transaction-scoped advisory lock. SQLite: the whole upgrade
         runs in one ``BEGIN IMMEDIATE`` transaction, so a second caller waits, then finds head.
         """
-        from alembic import command
-
         engine = self._writer
         try:
             with engine.begin() as conn:
@@ -141,8 +143,6 @@ class RegistryDatabase:
 
         Migrations are a deploy step (``bantay registry upgrade``), never a side effect of a task.
         """
-        from alembic.script import ScriptDirectory
-
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
         current = self.current_revision()
         if current != head:
@@ -154,8 +154,6 @@ class RegistryDatabase:
 
     def current_revision(self) -> str | None:
         """The applied migration revision, or None for an empty database."""
-        from alembic.runtime.migration import MigrationContext
-
         with self._engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"version_table": ALEMBIC_VERSION_TABLE})
             return ctx.get_current_revision()
@@ -163,11 +161,14 @@ class RegistryDatabase:
     # -- sessions --------------------------------------------------------------------------
 
     @contextmanager
-    def _read(self) -> Iterator[Session]:
+    def read(self) -> Iterator[Session]:
+        """A session for reading (no transaction held open beyond what the reads need)."""
         with self._sessions() as session:
             yield session
 
     @contextmanager
-    def _write(self) -> Iterator[Session]:
+    def write(self) -> Iterator[Session]:
+        """A session in one write transaction, committed on success (SQLite: the write lock is
+        taken at its start, so two read-then-write transactions queue instead of deadlocking)."""
         with self._write_sessions() as session, session.begin():
             yield session
