@@ -32,7 +32,7 @@ from pathlib import Path
 
 import _bench
 
-sys.path.insert(0, str(_bench.ROOT / "tests"))  # the UI tests' seeding, moto and PG helpers
+sys.path.insert(0, str(_bench.ROOT / "tests"))  # tests/support: the UI seeding, moto and PG helpers
 MODELS = ("learner_risk", "dropout_risk", "attendance_risk")
 LAST_DAY = dt.date(2026, 11, 22)
 TARGET_MS = 300.0
@@ -63,7 +63,7 @@ def registry_url(home: Path, use_sqlite: bool):
     if use_sqlite:
         yield f"sqlite:///{home / 'registry.db'}"
         return
-    from fixtures_services import pg_database
+    from support.services import pg_database
 
     with pg_database() as url:
         yield url
@@ -87,7 +87,7 @@ def main() -> None:
     from bench_serving import moto_endpoint
 
     with moto_endpoint() as endpoint, registry_url(home, args.sqlite) as url:
-        from ui_support import bantay_env, seed_all
+        from support.ui import bantay_env, seed_all
 
         env = bantay_env(home, endpoint, f"bantay-bench-{uuid.uuid4().hex[:8]}")
         env["BANTAY_REGISTRY_URL"] = url
@@ -112,7 +112,7 @@ def main() -> None:
         )
         settings = _bench.settings()
         t0 = time.perf_counter()
-        import ui_support
+        from support import ui as ui_support
 
         ui_support.MODELS = models  # seed exactly the configured models
         seeded = seed_all(env, days=args.days)

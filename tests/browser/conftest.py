@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures_services import free_port, moto_s3, pg_database  # noqa: F401
-from ui_support import SIMPLE_AUTH_MANAGER, bantay_env, seed_all
+from support.services import free_port, moto_s3, pg_database  # noqa: F401
+from support.ui import SIMPLE_AUTH_MANAGER, bantay_env, seed_all
 
 CHROMIUM = Path(os.environ.get("BANTAY_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

@@ -11,7 +11,7 @@ from urllib.parse import quote, unquote
 import pytest
 
 from conftest import shot
-from ui_support import MODELS
+from support.ui import MODELS
 
 pytestmark = pytest.mark.integration
 

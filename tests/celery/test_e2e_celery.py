@@ -12,8 +12,8 @@ import collections
 
 import pytest
 
-import e2e_episode as e2e
-from e2e_episode import (  # noqa: F401  (collected here: the episode's checks)
+from support import e2e_episode as e2e
+from support.e2e_episode import (  # noqa: F401  (collected here: the episode's checks)
     test_emails_were_received,
     test_one_retrain_for_the_drift_episode_and_it_is_in_production,
     test_runs_happen_in_lifecycle_order,
@@ -21,7 +21,7 @@ from e2e_episode import (  # noqa: F401  (collected here: the episode's checks)
     test_the_gate_and_the_verdict_are_in_the_task_logs,
     test_the_retrain_learned_the_drift_and_the_alarm_cleared_because_of_it,
 )
-from fixtures_services import redis_address, redis_database
+from support.services import redis_address, redis_database
 
 pytest.importorskip("airflow.providers.celery", reason="the celery extra: run make test-celery")
 

@@ -38,7 +38,7 @@ from sklearn.linear_model import LogisticRegression
 from bantay.serving.promotion import Promotion
 from bantay.stores.model_store import ModelStore, ModelStoreError, VersionExists
 from bantay.stores.registry import Registry
-from fixtures_services import free_port, serialised_moto_server
+from support.services import free_port, serialised_moto_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.infra]
 

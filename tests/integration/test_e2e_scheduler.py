@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-import e2e_episode as e2e
-from e2e_episode import (  # noqa: F401  (collected here: the episode's checks)
+from support import e2e_episode as e2e
+from support.e2e_episode import (  # noqa: F401  (collected here: the episode's checks)
     test_emails_were_received,
     test_one_retrain_for_the_drift_episode_and_it_is_in_production,
     test_runs_happen_in_lifecycle_order,

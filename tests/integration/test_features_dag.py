@@ -10,11 +10,11 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from airflow_support import run_dag, task_states
 from bantay import simulate as sim
 from bantay.layout import partition_path
 from bantay.schema import SOURCE_FEATURES
 from bantay.settings import get_settings
+from support.airflow_runs import run_dag, task_states
 
 pytestmark = pytest.mark.integration
 

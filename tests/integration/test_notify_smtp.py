@@ -10,15 +10,15 @@ from datetime import date
 
 import pytest
 
-import fixtures_smtp
 from bantay.monitoring.drift import run_drift
 from bantay.monitoring.guards import DayRecord, decide_retrain
 from bantay.notify.email import MAX_EMAIL_BYTES, render_drift_email
 from bantay.notify.mailer import EmailDeliveryError, EmailRefused, send_email
 from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import Verdict
-from fixtures_monitoring import learner_config, learner_frame
-from fixtures_smtp import free_port, smtp_conn_json, table_rows
+from support import smtp as fixtures_smtp
+from support.monitoring_frames import learner_config, learner_frame
+from support.smtp import free_port, smtp_conn_json, table_rows
 
 pytestmark = pytest.mark.integration
 

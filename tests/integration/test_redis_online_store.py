@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from bantay import simulate as sim
-from feast_support import feast_profile
-from fixtures_services import redis_address, redis_database
+from support.feast_profiles import feast_profile
+from support.services import redis_address, redis_database
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from bantay.stores.registry import ALEMBIC_VERSION_TABLE, InvalidTransition, Registry, RegistryError
 from bantay.vocabulary import ModelStatus
-from fixtures_services import pg_url  # noqa: F401  (pytest fixture)
+from support.services import pg_url  # noqa: F401  (pytest fixture)
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import fixtures_smtp
 from bantay.notify.outcome import send_retrain_outcome
 from bantay.settings import load_settings
-from fixtures_smtp import free_port, smtp_conn_json, table_rows
+from support import smtp as fixtures_smtp
+from support.smtp import free_port, smtp_conn_json, table_rows
 
 pytestmark = pytest.mark.integration
 

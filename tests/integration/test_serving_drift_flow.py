@@ -13,11 +13,11 @@ import json
 
 import pytest
 
-from airflow_support import run_dag, task_states
 from bantay import simulate as sim
-from fixtures_services import moto_s3  # noqa: F401
-from fixtures_smtp import running_smtp_server, smtp_conn_json
-from lifecycle_env import lifecycle_env  # noqa: F401
+from support.airflow_runs import run_dag, task_states
+from support.lifecycle import lifecycle_env  # noqa: F401
+from support.services import moto_s3  # noqa: F401
+from support.smtp import running_smtp_server, smtp_conn_json
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ def daily(lifecycle_env, smtp):  # noqa: F811
         {"reason": "first model", "as_of": as_of},
     )
     assert str(run.state) == "success", task_states(run)
-    from serving_steps import score
+    from support.serving_steps import score
 
     for warm_up in range(7, 0, -1):  # a week of predictions before the first check (7-day window)
         day = CHECK_DAYS[0] - dt.timedelta(days=warm_up)

@@ -37,7 +37,7 @@ from bantay.stores.model_store import (
 )
 from bantay.stores.registry import Registry
 from bantay.vocabulary import ModelStatus
-from fixtures_services import (  # noqa: F401  (pytest fixtures)
+from support.services import (  # noqa: F401  (pytest fixtures)
     aws_connection,
     moto_s3,
     pg_url,

@@ -13,10 +13,10 @@ import json
 
 import pytest
 
-from airflow_support import run_dag, task_states
-from fixtures_services import moto_s3  # noqa: F401
-from hitl_support import REVIEWER, airflow_api, answer_when_asked  # noqa: F401
-from lifecycle_env import lifecycle_env  # noqa: F401
+from support.airflow_runs import run_dag, task_states
+from support.hitl import REVIEWER, airflow_api, answer_when_asked  # noqa: F401
+from support.lifecycle import lifecycle_env  # noqa: F401
+from support.services import moto_s3  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

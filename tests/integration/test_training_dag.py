@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from airflow_support import run_dag, task_states
-from fixtures_services import moto_s3  # noqa: F401
-from lifecycle_env import lifecycle_env  # noqa: F401
+from support.airflow_runs import run_dag, task_states
+from support.lifecycle import lifecycle_env  # noqa: F401
+from support.services import moto_s3  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -116,7 +116,7 @@ def test_point_in_time_features_never_come_from_after_the_label(first_run):
 def test_rerunning_a_run_updates_its_own_record(first_run):
     from bantay.stores.registry import registry_for
     from bantay.training.run import RunContext
-    from training_steps import TrainingSteps
+    from support.training_steps import TrainingSteps
 
     env, run = first_run
     settings = env.settings()
@@ -136,7 +136,7 @@ def test_shuffled_labels_are_rejected_and_never_promoted(first_run):
     from bantay.stores.model_store import model_store_for
     from bantay.stores.registry import registry_for
     from bantay.training.run import RunContext
-    from training_steps import TrainingSteps
+    from support.training_steps import TrainingSteps
 
     env, _ = first_run
     settings = env.settings()
@@ -186,7 +186,7 @@ def test_a_features_run_in_progress_holds_the_run_until_it_ends(first_run):
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    from airflow_support import airflow, get_dag, reserialize
+    from support.airflow_runs import airflow, get_dag, reserialize
 
     env, _ = first_run
     last = env.last_day.isoformat()

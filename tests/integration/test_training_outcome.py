@@ -19,10 +19,10 @@ from unittest import mock
 
 import pytest
 
-from airflow_support import run_dag, task_states
-from fixtures_services import moto_s3  # noqa: F401
-from fixtures_smtp import running_smtp_server, smtp_conn_json, table_rows
-from lifecycle_env import lifecycle_env  # noqa: F401
+from support.airflow_runs import run_dag, task_states
+from support.lifecycle import lifecycle_env  # noqa: F401
+from support.services import moto_s3  # noqa: F401
+from support.smtp import running_smtp_server, smtp_conn_json, table_rows
 
 pytestmark = pytest.mark.integration
 

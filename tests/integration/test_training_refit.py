@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 from bantay import simulate as sim
-from fixtures_services import moto_s3  # noqa: F401
-from lifecycle_env import lifecycle_env  # noqa: F401
+from support.lifecycle import lifecycle_env  # noqa: F401
+from support.services import moto_s3  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ def _train(steps):
 
 def _steps(settings, run_id: str, as_of: dt.date, reason: str):
     from bantay.training.run import RunContext
-    from training_steps import TrainingSteps
+    from support.training_steps import TrainingSteps
 
     stamp = dt.datetime.combine(as_of, dt.time(), dt.UTC).isoformat()
     return TrainingSteps(

@@ -10,11 +10,11 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from airflow_support import ROOT, run_dag, task_states
 from bantay import simulate as sim
-from fixtures_services import moto_s3  # noqa: F401
-from fixtures_smtp import running_smtp_server, smtp_conn_json
-from lifecycle_env import lifecycle_env  # noqa: F401
+from support.airflow_runs import ROOT, run_dag, task_states
+from support.lifecycle import lifecycle_env  # noqa: F401
+from support.services import moto_s3  # noqa: F401
+from support.smtp import running_smtp_server, smtp_conn_json
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def _midnight(day: dt.date) -> dt.datetime:
 @pytest.fixture(scope="module")
 def episode(lifecycle_env):  # noqa: F811
     from bantay.features.materialize import materialize
-    from serving_steps import score
+    from support.serving_steps import score
 
     env = lifecycle_env
     settings = env.settings()

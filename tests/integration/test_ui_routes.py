@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from fixtures_services import moto_s3  # noqa: F401
-from ui_support import MODELS, SIMPLE_AUTH_MANAGER, USERS, seeded_ui  # noqa: F401
+from support.services import moto_s3  # noqa: F401
+from support.ui import MODELS, SIMPLE_AUTH_MANAGER, USERS, seeded_ui  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ class Ui:
 
 @pytest.fixture(scope="module")
 def ui(seeded_ui, tmp_path_factory) -> Iterator[Ui]:  # noqa: F811
-    from airflow_support import migrated, reserialize
+    from support.airflow_runs import migrated, reserialize
 
     migrated()
     passwords = {name: secrets.token_urlsafe(12) for name in USERS}
@@ -353,7 +353,7 @@ def test_an_approval_records_who_answered_and_their_note(ui, seeded_ui, monkeypa
     import bantay.training.approval as training_approval
     from bantay.airflow.training_runs import training_dag_id
     from bantay.settings import get_settings
-    from dag_files import dag_file
+    from support.dag_files import dag_file
 
     model = MODELS[0]
     dag_id = training_dag_id(model)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from feast_support import feast_profile
-from fixtures_services import redis_address, redis_database
+from support.feast_profiles import feast_profile
+from support.services import redis_address, redis_database
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed: run make test-spark")
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-DAGS = Path(__file__).resolve().parents[1] / "dags"
+DAGS = Path(__file__).resolve().parents[2] / "dags"
 
 
 def dag_file(name: str) -> ModuleType:

@@ -20,7 +20,7 @@ from bantay.notify.drift_day import compose_day_email, day_subject, outbox_path
 from bantay.settings import load_settings
 from bantay.stores.registry import Registry
 from bantay.training.pipeline import fit_final, predict_scores
-from fixtures_monitoring import CATEGORICAL, NUMERICAL, learner_frame
+from support.monitoring_frames import CATEGORICAL, NUMERICAL, learner_frame
 
 MODEL = "learner_risk"
 FEATURES = {"numerical": NUMERICAL, "categorical": CATEGORICAL}

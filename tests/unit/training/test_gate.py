@@ -14,7 +14,7 @@ from bantay.training.evaluation import evaluate, evaluate_slices
 from bantay.training.gate import Check, GateConfig, GateReport, run_gate
 from bantay.training.pipeline import fit_final, predict_scores
 from bantay.training.split import temporal_split
-from synthetic import FEATURES, make_learner_frame
+from support.synthetic import FEATURES, make_learner_frame
 
 LOGREG = {"trial_id": "logreg", "name": "logreg", "estimator": "logistic_regression", "params": {}}
 # Bounds used by these tests. The recall-gap bound leaves room for sampling noise: slice recalls

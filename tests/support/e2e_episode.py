@@ -19,9 +19,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from fixtures_services import pg_database
+from support.services import pg_database
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = [sys.executable, str(ROOT / "scripts" / "demo.py")]
 # A free port of its own: on a shared machine 8080 is often another Airflow's.
 SCALE = ["--learners", "2000", "--days", "80", "--api-port", "0"]

@@ -518,7 +518,7 @@ def test_the_accepted_file_is_what_was_checked_not_what_is_in_raw_later(lake):
 
 def test_raw_tree_cannot_be_read_around_the_contract():
     """The Feast sources are declared over the accepted tree only."""
-    repo = Path(__file__).resolve().parents[2] / "feature_repo" / "learner_features.py"
+    repo = Path(__file__).resolve().parents[3] / "feature_repo" / "learner_features.py"
     text = repo.read_text()
     assert '"accepted")' in text and '"raw")' not in text
     assert os.path.basename(str(accepted_root(Path("/d")))) == "accepted"

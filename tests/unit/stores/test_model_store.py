@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import Stubber
 
 from bantay.stores.model_store import BucketNotFound, ModelStore, ModelStoreError
-from fixtures_services import s3_hook_over
+from support.services import s3_hook_over
 
 ENDPOINT = "http://127.0.0.1:9"  # never contacted: the stubber answers first
 BUCKET = "bantay-unit"

@@ -2,8 +2,7 @@
 
 Bind the fixtures in a test module (``tests/`` is on ``sys.path``, see tests/conftest.py)::
 
-    import fixtures_smtp
-
+    from support import smtp as fixtures_smtp
     smtp_server = fixtures_smtp.smtp_server
     smtp_connection = fixtures_smtp.smtp_connection
 """

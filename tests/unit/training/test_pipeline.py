@@ -22,7 +22,7 @@ from bantay.training.pipeline import (
     select_best,
 )
 from bantay.training.split import temporal_split
-from synthetic import FEATURES, make_learner_frame
+from support.synthetic import FEATURES, make_learner_frame
 
 SPACE = [
     {"name": "logreg", "estimator": "logistic_regression", "params": {"C": [0.1, 1.0]}},

@@ -11,7 +11,7 @@ import pytest
 
 from bantay.settings import ConfigError, load_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 BAD = """
 models:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from bantay import simulate as sim
-from fixtures_services import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, pg_database, s3_client_for
+from support.services import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, pg_database, s3_client_for
 
 
 @dataclass

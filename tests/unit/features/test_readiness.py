@@ -396,7 +396,7 @@ def sensor(tmp_path, monkeypatch):
     import airflow.sdk
 
     import bantay.settings
-    from dag_files import dag_file
+    from support.dag_files import dag_file
 
     settings = Settings(data_dir=tmp_path, models=[ModelSettings(name="learner_risk")])
     monkeypatch.setattr(bantay.settings, "get_settings", lambda: settings)

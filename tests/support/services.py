@@ -3,7 +3,7 @@
 Import the ones you need into a test module explicitly (``tests/`` is on ``sys.path``, see
 ``tests/conftest.py``)::
 
-    from fixtures_services import aws_connection, moto_s3, pg_url, s3_bucket  # noqa: F401
+    from support.services import aws_connection, moto_s3, pg_url, s3_bucket  # noqa: F401
 
 * ``moto_s3``: a moto S3 server on 127.0.0.1 at a free port; yields its endpoint URL, creates
   nothing. One server per test module (module scope, so state never leaks between modules).
@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 REDIS_ENV = "BANTAY_TEST_REDIS"
 
 import devservices  # noqa: E402  (the one dev S3 endpoint, shared with the demo and benchmarks)

@@ -2,7 +2,7 @@
 
 Import what you need into a test module explicitly::
 
-    from hitl_support import airflow_api, answer_when_asked  # noqa: F401
+    from support.hitl import airflow_api, answer_when_asked  # noqa: F401
 
 * ``airflow_api`` (module fixture): Airflow's real core API app (``create_app("core")``) served
   in-process by FastAPI's ``TestClient``, with the SimpleAuthManager and one named user,
@@ -51,7 +51,7 @@ class ApiSession:
 @pytest.fixture(scope="module")
 def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiSession]:
     """Airflow's core REST API in-process, with a named user logged in by password."""
-    from airflow_support import migrated
+    from support.airflow_runs import migrated
 
     migrated()  # the API reads the metadata DB that dag.test() writes
     password = secrets.token_urlsafe(16)

@@ -2,8 +2,8 @@
 
 Import what you need into a test module explicitly::
 
-    from fixtures_services import moto_s3  # noqa: F401
-    from ui_support import MODELS, seeded_ui  # noqa: F401
+    from support.services import moto_s3  # noqa: F401
+    from support.ui import MODELS, seeded_ui  # noqa: F401
 
 * ``seeded_ui`` (module fixture): two configured models, each with an archived, a production and
   a rejected version and ``UI_DAYS`` days of drift rows, written through bantay's own Registry
@@ -20,8 +20,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures_services import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, s3_client_for, s3_hook_over
-from ui_seed import Seeded, seed_model
+from support.services import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, s3_client_for, s3_hook_over
+from support.ui_seed import Seeded, seed_model
 
 MODELS = ("learner_risk", "dropout_risk")
 LAST_DAY = dt.date(2026, 11, 22)

@@ -11,7 +11,7 @@ from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DataQualityFinding, DriftResult, FeatureDrift, PredictionDrift
 from bantay.notify.email import render_drift_email, subject_line, what_to_do
 from bantay.vocabulary import Action, Verdict
-from fixtures_monitoring import learner_frame
+from support.monitoring_frames import learner_frame
 
 DAY = date(2026, 11, 22)
 NUMERIC = ["attendance_rate", "study_minutes", "quiz_score_avg", "late_submissions"]

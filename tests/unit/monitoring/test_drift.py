@@ -20,7 +20,7 @@ from bantay.monitoring.results import DataQualityFinding, FeatureDrift
 from bantay.monitoring.stattests import check_methods, column_drift, higher_is_drift
 from bantay.settings.drift import DriftConfig
 from bantay.vocabulary import Verdict
-from fixtures_monitoring import FEATURES, learner_config, learner_frame
+from support.monitoring_frames import FEATURES, learner_config, learner_frame
 
 N = 3_000
 

@@ -18,7 +18,7 @@ from bantay.settings import load_settings
 from bantay.training.lineage import fitted_until
 from bantay.training.pipeline import fit_final, predict_scores
 from bantay.vocabulary import Verdict
-from fixtures_monitoring import CATEGORICAL, NUMERICAL, learner_config, learner_frame
+from support.monitoring_frames import CATEGORICAL, NUMERICAL, learner_config, learner_frame
 
 MODEL = "learner_risk"
 FEATURES = {"numerical": NUMERICAL, "categorical": CATEGORICAL}

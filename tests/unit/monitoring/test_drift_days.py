@@ -11,7 +11,7 @@ import pandas as pd
 
 from bantay.monitoring.drift import run_drift
 from bantay.vocabulary import Verdict
-from fixtures_monitoring import learner_config, learner_frame
+from support.monitoring_frames import learner_config, learner_frame
 
 D = dt.date(2026, 11, 16)
 N = 1_500
