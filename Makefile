@@ -27,6 +27,7 @@ stop: venv
 
 test: venv
 	$(BIN)/ruff check include dags tests benchmarks scripts plugins
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -m "not spark and not celery"
 
 test-unit: venv

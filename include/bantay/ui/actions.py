@@ -14,6 +14,10 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.common.dagbag import create_dag_bag
+from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
+from airflow.api_fastapi.core_api.routes.public.dag_run import trigger_dag_run
+from airflow.utils.session import create_session
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 
@@ -31,18 +35,12 @@ _DAG_BAG: Any = None
 def _dag_bag():
     global _DAG_BAG
     if _DAG_BAG is None:
-        from airflow.api_fastapi.common.dagbag import create_dag_bag
-
         _DAG_BAG = create_dag_bag()
     return _DAG_BAG
 
 
 def trigger(request: Request, user: BaseUser, dag_id: str, conf: dict, note: str) -> str:
     """Create a run of ``dag_id`` exactly as ``POST /api/v2/dags/{dag_id}/dagRuns`` does."""
-    from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
-    from airflow.api_fastapi.core_api.routes.public.dag_run import trigger_dag_run
-    from airflow.utils.session import create_session
-
     body = TriggerDAGRunPostBody(logical_date=None, conf=conf, note=note)
     with create_session() as session:
         run = trigger_dag_run(

@@ -10,6 +10,7 @@ be framed only by a page of the same origin (Airflow's shell), never by another 
 
 from __future__ import annotations
 
+from airflow.api_fastapi.core_api.security import requires_access_dag
 from fastapi import Depends, FastAPI, Request
 
 from bantay.ui import actions, pages
@@ -22,8 +23,6 @@ FRAME_ANCESTORS = "frame-ancestors 'self'"
 
 def create_app() -> FastAPI:
     """The app; cheap to build (no database or S3 access until a request comes)."""
-    from airflow.api_fastapi.core_api.security import requires_access_dag
-
     app = FastAPI(
         title="bantay",
         description="The model lifecycle pages of bantay (read access to the bantay DAGs "

@@ -15,6 +15,7 @@ from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import get_user
+from airflow.configuration import conf
 from fastapi import Depends, HTTPException, Request, status
 
 from bantay.airflow.training_runs import training_dag_id
@@ -100,8 +101,6 @@ def _origin(url: str) -> tuple[str, str, int] | None:
 def expected_origin(request: Request) -> tuple[str, str, int]:
     """Where bantay's pages are served: Airflow's ``[api] base_url`` when it is set (behind a
     proxy, the request's own URL is the proxy's view, not the browser's), else this request."""
-    from airflow.configuration import conf
-
     base_url = conf.get("api", "base_url", fallback=None) or ""
     configured = _origin(base_url) if base_url.strip() else None
     if base_url.strip() and configured is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlparse
 
+from airflow.configuration import conf
 from airflow.sdk import BaseOperatorLink
 
 TRAINING_PREFIX = "bantay_training_"
@@ -29,8 +30,6 @@ def link_path(dag_id: str, run_id: str, task_id: str) -> str:
 
 
 def _base_path() -> str:
-    from airflow.configuration import conf
-
     return urlparse(conf.get("api", "base_url", fallback="") or "").path.rstrip("/")
 
 
