@@ -21,6 +21,9 @@ from bantay.vocabulary import Action
 
 # The columns whose values travel with the check: the e-mail charts at most this many.
 EVIDENCE_COLUMNS = 3
+# And at most this many values of each side: the check travels through XCom (the Airflow
+# database), and a histogram or share chart drawn from 5,000 values looks as one from all of them.
+EVIDENCE_ROWS = 5_000
 NO_REPORT = "(no report: too few rows)"
 
 
@@ -94,11 +97,17 @@ def evidence_samples(
     result: DriftResult, reference: pd.DataFrame, current: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The reference and current values of the first :data:`EVIDENCE_COLUMNS` evidence columns
-    both frames hold (see :meth:`DriftResult.evidence_columns`)."""
+    both frames hold (see :meth:`DriftResult.evidence_columns`), at most :data:`EVIDENCE_ROWS`
+    of each."""
     candidates = result.evidence_columns(len(result.features) + 1)
     columns = [c for c in candidates if c in reference.columns and c in current.columns]
     columns = columns[:EVIDENCE_COLUMNS]
-    return reference[columns], current[columns]
+    return _at_most(reference[columns], EVIDENCE_ROWS), _at_most(current[columns], EVIDENCE_ROWS)
+
+
+def _at_most(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """``frame``, or a seeded sample of ``rows`` of it: the same day gives the same charts."""
+    return frame if len(frame) <= rows else frame.sample(rows, random_state=0)
 
 
 def _decision_data(decision: Decision) -> dict[str, Any]:
@@ -118,10 +127,17 @@ def _columns(frame: pd.DataFrame) -> dict[str, list[Any]]:
     missing) as None: JSON has neither NaN nor infinity."""
     out = {}
     for column in frame.columns:
-        values = frame[column].astype(object)
+        series = frame[column]
+        if pd.api.types.is_float_dtype(series):
+            series = series.map(_chart_precision)  # a chart bins 30 ways: 4 digits are plenty
+        values = series.astype(object)
         keep = values.notna() & ~values.isin([np.inf, -np.inf])
         out[column] = values.where(keep, None).tolist()
     return out
+
+
+def _chart_precision(value: float) -> float:
+    return float(f"{value:.4g}") if np.isfinite(value) else value
 
 
 def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
