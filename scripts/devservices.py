@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -154,19 +155,47 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
-class _EmlSink:
-    """aiosmtpd handler: each accepted message becomes ``<n>-<timestamp>.eml``."""
+@dataclasses.dataclass(frozen=True)
+class ReceivedMessage:
+    content: bytes  # the message exactly as received (envelope.content)
+    mail_from: str
+    rcpt_tos: list[str]
 
-    def __init__(self, folder: Path) -> None:
+
+class MailSink:
+    """aiosmtpd handler that keeps every accepted message: in memory (``messages``) and, given a
+    folder, as ``<n>-<timestamp>.eml`` there. It can answer the next N DATA commands with an
+    error reply, as a failing relay would (``fail_next``)."""
+
+    def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        self.messages: list[ReceivedMessage] = []
+        self.data_attempts = 0
         self._lock = threading.Lock()
+        self._failures: list[str] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+    def fail_next(self, count: int, reply: str = "421 4.3.0 try again later") -> None:
         with self._lock:
+            self._failures = [reply] * count
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook)
+        with self._lock:
+            self.data_attempts += 1
+            if self._failures:
+                return self._failures.pop(0)
+            content = envelope.content
+            if isinstance(content, str):
+                content = content.encode("utf-8")
+            self.messages.append(
+                ReceivedMessage(content, envelope.mail_from, list(envelope.rcpt_tos))
+            )
+            if self.folder is None:
+                return "250 Message accepted for delivery"
             n = len(list(self.folder.glob("*.eml"))) + 1
             path = self.folder / f"{n:04d}-{time.strftime('%Y%m%dT%H%M%S')}.eml"
-            path.write_bytes(envelope.original_content or envelope.content)
+            path.write_bytes(envelope.original_content or content)
         return "250 OK kept as " + path.name
 
 
@@ -176,7 +205,7 @@ def serve(s3_port: int, smtp_port: int, mail_dir: Path, ready_file: Path | None 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     s3 = serialised_moto_server(s3_port)
     s3.start()
-    smtp = Controller(_EmlSink(mail_dir), hostname="127.0.0.1", port=smtp_port)
+    smtp = Controller(MailSink(mail_dir), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     print(
         f"S3 endpoint http://127.0.0.1:{s3_port}  SMTP sink 127.0.0.1:{smtp_port} -> {mail_dir}",

@@ -12,54 +12,19 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
 import pytest
 from aiosmtpd.controller import Controller
-
-
-@dataclasses.dataclass(frozen=True)
-class ReceivedMessage:
-    content: bytes  # the message exactly as received (envelope.content)
-    mail_from: str
-    rcpt_tos: list[str]
-
-
-class _KeepingHandler:
-    """Stores accepted messages; can answer the next N DATA commands with an error reply."""
-
-    def __init__(self) -> None:
-        self.messages: list[ReceivedMessage] = []
-        self.data_attempts = 0
-        self._lock = threading.Lock()
-        self._failures: list[str] = []
-
-    def fail_next(self, count: int, reply: str = "421 4.3.0 try again later") -> None:
-        with self._lock:
-            self._failures = [reply] * count
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd API)
-        with self._lock:
-            self.data_attempts += 1
-            if self._failures:
-                return self._failures.pop(0)
-            content = envelope.content
-            if isinstance(content, str):
-                content = content.encode("utf-8")
-            self.messages.append(
-                ReceivedMessage(content, envelope.mail_from, list(envelope.rcpt_tos))
-            )
-        return "250 Message accepted for delivery"
+from devservices import MailSink, ReceivedMessage, free_port  # scripts/: see tests/conftest.py
 
 
 @dataclasses.dataclass
 class SmtpServer:
     host: str
     port: int
-    handler: _KeepingHandler
+    handler: MailSink
 
     @property
     def messages(self) -> list[ReceivedMessage]:
@@ -74,16 +39,10 @@ class SmtpServer:
         self.handler.fail_next(count, reply)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running_smtp_server() -> Iterator[SmtpServer]:
     """aiosmtpd Controller on 127.0.0.1 and a free port for as long as the block runs."""
-    handler = _KeepingHandler()
+    handler = MailSink()
     last_error: OSError | None = None
     for _ in range(5):  # the free port can be taken between probing and binding
         port = free_port()
