@@ -59,7 +59,7 @@ def main() -> None:
 
     logging.disable(logging.INFO)
     from bantay import simulate as sim
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
     from bantay.features.materialize import materialize
     from bantay.serving.batch_features import batch_features
     from bantay.serving.scoring import active_learners, online_feature_frame
@@ -69,14 +69,25 @@ def main() -> None:
     _bench.flush_redis(args.redis_db)
     days = [FIRST + dt.timedelta(days=i) for i in range(args.days)]
     sim.write_range(home / "data" / "raw", FIRST, args.days, sim.Scenario(learners=args.learners))
-    enforce_for(_store_settings("feature_store.yaml"), days)  # the accepted tree Feast reads
+    lake = _store_settings("feature_store.yaml")
+    enforce_for(  # the accepted tree Feast reads
+        days, layout=lake.layout, features=lake.features, labels=label_sources(lake.models)
+    )
     numbers: dict[str, Any] = {"materialize_one_day": {}, "read_seconds": {}}
     for yaml in ("feature_store.yaml", "feature_store.redis.yaml"):
         settings = _store_settings(yaml)
         apply(settings)
-        materialize(settings, days[:-1])
+        materialize(
+            days[:-1],
+            feast=feature_store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
         t0 = time.perf_counter()
-        summary = materialize(settings, days[-1:])
+        summary = materialize(
+            days[-1:],
+            feast=feature_store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
         seconds = time.perf_counter() - t0
         store = "redis" if "redis" in yaml else "sqlite"
         # Feast writes the latest row of each learner seen in the window, per view.

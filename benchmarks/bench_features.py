@@ -4,7 +4,7 @@ Measures, each heavy step in a fresh subprocess (wall time and peak RSS of that 
 
 1. simulate the history (``bantay.simulate.write_range``);
 2. ``feast apply`` (``bantay.features.apply``);
-3. materialize the full history (``bantay.features.materialize(settings, days)``, median of
+3. materialize the full history (``bantay.features.materialize.materialize``, median of
    ``--history-repeats``; re-running the same window is idempotent): rows/s, where rows = the raw
    feature-partition rows of those days;
 4. simulate day N+1 and materialize ONLY that day (median of ``--repeats`` fresh processes);
@@ -44,7 +44,7 @@ def _step_simulate(p: dict[str, Any]) -> dict[str, Any]:
     """Simulate the raw deliveries, then let the data contract accept them (Feast and training
     read only the accepted tree), as the nightly DAG does before it materializes."""
     from bantay import simulate as sim
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
 
     s = _bench.settings()
     start = dt.date.fromisoformat(p["start"])
@@ -54,7 +54,7 @@ def _step_simulate(p: dict[str, Any]) -> dict[str, Any]:
     )
     wall = time.perf_counter() - t0
     t0 = time.perf_counter()
-    enforce_for(s, days)
+    enforce_for(days, layout=s.layout, features=s.features, labels=label_sources(s.models))
     return {"_wall_s": wall, "accept_s": time.perf_counter() - t0}
 
 
@@ -62,6 +62,7 @@ def _step_materialize(p: dict[str, Any]) -> dict[str, Any]:
     import logging
 
     from bantay.features.materialize import materialize
+    from bantay.stores.feast_store import store as feature_store
 
     logging.disable(logging.INFO)
     s = _bench.settings()
@@ -71,7 +72,9 @@ def _step_materialize(p: dict[str, Any]) -> dict[str, Any]:
 
     import_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    summary = materialize(s, days)
+    summary = materialize(
+        days, feast=feature_store(s), lateness_days=s.features.contract.max_lateness_days
+    )
     return {"_wall_s": time.perf_counter() - t0, "import_feast_s": import_s, "summary": summary}
 
 
@@ -127,6 +130,7 @@ def _step_profile(p: dict[str, Any]) -> dict[str, Any]:
     from feast.infra.compute_engines.local import nodes
 
     from bantay.features.materialize import materialize
+    from bantay.stores.feast_store import store as feature_store
 
     logging.disable(logging.INFO)
     s = _bench.settings()
@@ -138,7 +142,8 @@ def _step_profile(p: dict[str, Any]) -> dict[str, Any]:
     }
     prof = cProfile.Profile()
     t0 = time.perf_counter()
-    prof.runcall(materialize, s, days)
+    lateness = s.features.contract.max_lateness_days
+    prof.runcall(lambda: materialize(days, feast=feature_store(s), lateness_days=lateness))
     total = time.perf_counter() - t0
     stats = pstats.Stats(prof).stats  # {(file, line, func): (cc, nc, tt, ct, callers)}
     parts = {}
@@ -242,10 +247,15 @@ def history_probe(
 
 
 def contract_times(settings: Any, day: dt.date, repeats: int) -> dict[str, Any]:
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
 
     def once() -> None:
-        enforce_for(settings, [day])
+        enforce_for(
+            [day],
+            layout=settings.layout,
+            features=settings.features,
+            labels=label_sources(settings.models),
+        )
 
     once()  # warm the page cache and imports; the nightly task reads freshly written files too
     times = _bench.repeat(once, repeats)
@@ -304,7 +314,10 @@ def main() -> None:
         SCRIPT, "profile", {"home": str(home), "days": [d.isoformat() for d in days]}
     )
     hist_rows = partition_rows(settings.raw_dir, days)
-    hist_window_rows = window_rows(settings.raw_dir, *materialization_window(settings, days))
+    hist_window_rows = window_rows(
+        settings.raw_dir,
+        *materialization_window(days, settings.features.contract.max_lateness_days),
+    )
     print(
         f"full history materialized in {full['seconds_median']:.1f} s ({hist_rows:,} rows)",
         flush=True,
@@ -317,7 +330,10 @@ def main() -> None:
     )
     one = materialize_repeated(home, [next_day], args.repeats)
     day_rows = partition_rows(settings.raw_dir, [next_day])
-    day_window_rows = window_rows(settings.raw_dir, *materialization_window(settings, [next_day]))
+    day_window_rows = window_rows(
+        settings.raw_dir,
+        *materialization_window([next_day], settings.features.contract.max_lateness_days),
+    )
     print(f"one day materialized in {one['seconds_median']:.2f} s (median)", flush=True)
 
     probe = []

@@ -91,10 +91,15 @@ def _step_variant(p: dict[str, Any]) -> dict[str, Any]:
 
     from bantay.features.materialize import materialize
     from bantay.stores.feast_store import apply
+    from bantay.stores.feast_store import store as feature_store
 
     settings = _bench.settings()
     apply(settings)
-    materialize(settings, DAYS[:-1])
+    materialize(
+        DAYS[:-1],
+        feast=feature_store(settings),
+        lateness_days=settings.features.contract.max_lateness_days,
+    )
     in_store = [0.0]
     for cls in (SqliteOnlineStore, RedisOnlineStore):
         write = cls.online_write_batch
@@ -108,7 +113,11 @@ def _step_variant(p: dict[str, Any]) -> dict[str, Any]:
 
         cls.online_write_batch = timed
     t0 = time.perf_counter()
-    summary = materialize(settings, DAYS[-1:])
+    summary = materialize(
+        DAYS[-1:],
+        feast=feature_store(settings),
+        lateness_days=settings.features.contract.max_lateness_days,
+    )
     seconds = time.perf_counter() - t0
     return {
         "_wall_s": seconds,
@@ -135,11 +144,14 @@ def main() -> None:
 
     home = _bench.isolated_home("online-write")
     from bantay import simulate as sim
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
 
     data_dir = home / "data"
     sim.write_range(data_dir / "raw", FIRST, len(DAYS), sim.Scenario(learners=args.learners))
-    enforce_for(_bench.settings(), DAYS)  # the accepted tree every variant's Feast reads
+    lake = _bench.settings()
+    enforce_for(  # the accepted tree every variant's Feast reads
+        DAYS, layout=lake.layout, features=lake.features, labels=label_sources(lake.models)
+    )
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in args.variants}
     for n in range(args.repeats):
         for variant in args.variants:

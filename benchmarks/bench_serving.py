@@ -224,9 +224,10 @@ def scoring_throughput(
     from bench_features import _step_simulate
     from devservices import s3_hook_over
 
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
     from bantay.features.materialize import materialize
     from bantay.stores.feast_store import apply
+    from bantay.stores.feast_store import store as feature_store
     from bantay.stores.model_store import ModelStore
 
     settings = _bench.settings()
@@ -234,8 +235,17 @@ def scoring_throughput(
     t0 = time.perf_counter()
     _step_simulate({"start": days[0].isoformat(), "days": SCORE_DAYS, "learners": args.learners})
     apply(settings)
-    enforce_for(settings, days)  # Feast reads only what the data contract accepted
-    materialize(settings, days)
+    enforce_for(
+        days,
+        layout=settings.layout,
+        features=settings.features,
+        labels=label_sources(settings.models),
+    )  # Feast reads only what the data contract accepted
+    materialize(
+        days,
+        feast=feature_store(settings),
+        lateness_days=settings.features.contract.max_lateness_days,
+    )
     setup_s = time.perf_counter() - t0
     client.create_bucket(Bucket=settings.storage.bucket)
     store = ModelStore(s3_hook_over(client), settings.storage.bucket, settings.storage.prefix)

@@ -88,7 +88,7 @@ def bantay_features():
 
         settings = get_settings()
         missing = missing_partitions(
-            settings, [dt.date.fromisoformat(d) for d in days], settings.features.sources
+            settings.layout, [dt.date.fromisoformat(d) for d in days], settings.features.sources
         )
         if missing:
             print(f"waiting for {len(missing)} partition(s), e.g. {missing[:3]}")
@@ -100,13 +100,16 @@ def bantay_features():
     ) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from bantay.features.contract import ContractViolation, enforce_for
+        from bantay.features.contract import ContractViolation, enforce_for, label_sources
         from bantay.settings import get_settings
 
+        settings = get_settings()
         try:
             results = enforce_for(
-                get_settings(),
                 [dt.date.fromisoformat(d) for d in days],
+                layout=settings.layout,
+                features=settings.features,
+                labels=label_sources(settings.models),
                 run_id=run_id,
                 as_of=logical_date.date() if logical_date else None,
             )
@@ -123,8 +126,14 @@ def bantay_features():
     def materialize(days: list[str], checked: dict) -> dict:
         from bantay.features.materialize import materialize
         from bantay.settings import get_settings
+        from bantay.stores.feast_store import store
 
-        summary = materialize(get_settings(), [dt.date.fromisoformat(d) for d in days])
+        settings = get_settings()
+        summary = materialize(
+            [dt.date.fromisoformat(d) for d in days],
+            feast=store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
         print(f"materialized {checked['rows']} validated rows: {summary}")
         return summary
 

@@ -166,11 +166,16 @@ def training_dag(settings: Settings, model: ModelSettings):
             from bantay.airflow.edge import for_model
             from bantay.airflow.planning import training_window as window_days
             from bantay.features.readiness import model_sources
+            from bantay.stores.feast_store import store as feature_store
 
             res = for_model(name)
             days = window_days(ctx["as_of"], res.model.training_window_days)
             try:
-                sources = model_sources(res.settings, res.model)
+                sources = model_sources(
+                    res.model,
+                    feast=feature_store(res.settings),
+                    validated=res.settings.features.sources,
+                )
             except ValueError as exc:
                 # A configuration mistake: retrying reads the same configuration.
                 raise AirflowFailException(str(exc)) from exc
@@ -196,18 +201,20 @@ def training_dag(settings: Settings, model: ModelSettings):
             from airflow.sdk import get_current_context
             from airflow.sdk.exceptions import AirflowSensorTimeout
 
+            from bantay.airflow.edge import for_model
             from bantay.features.readiness import check_training_window
-            from bantay.settings import get_settings
 
+            res = for_model(name)
             first = dt.date.fromisoformat(window["first"])
             last = dt.date.fromisoformat(window["last"])
             days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
             check = check_training_window(
-                get_settings(),
                 days,
                 window["sources"],
                 window["labels"],
                 features_runs_in_progress(ti),
+                layout=res.layout,
+                features=res.settings.features,
             )
             print(check.summary())
             if check.ready:

@@ -52,16 +52,24 @@ def _features_apply(args: argparse.Namespace) -> int:
 
 
 def _features_materialize(args: argparse.Namespace) -> int:
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
     from bantay.features.materialize import day_range, materialize
     from bantay.settings import get_settings
+    from bantay.stores.feast_store import store
 
     settings = get_settings()
     days = day_range(
         dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end or args.start)
     )
-    enforce_for(settings, days, as_of=dt.datetime.now(dt.UTC).date())
-    print(json.dumps(materialize(settings, days), indent=2))
+    enforce_for(
+        days,
+        layout=settings.layout,
+        features=settings.features,
+        labels=label_sources(settings.models),
+        as_of=dt.datetime.now(dt.UTC).date(),
+    )
+    lateness = settings.features.contract.max_lateness_days
+    print(json.dumps(materialize(days, feast=store(settings), lateness_days=lateness), indent=2))
     return 0
 
 

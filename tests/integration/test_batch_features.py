@@ -37,7 +37,7 @@ def feast_home(tmp_path, monkeypatch):
 
 
 def test_batch_read_equals_the_online_store_after_nightly_materialization(feast_home):
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
     from bantay.features.materialize import materialize
     from bantay.serving.batch_features import batch_features
     from bantay.serving.scoring import active_learners
@@ -55,10 +55,23 @@ def test_batch_read_equals_the_online_store_after_nightly_materialization(feast_
     settings = get_settings()
     apply(settings)
     days = [FIRST + dt.timedelta(days=i) for i in range(DAYS)]
-    enforce_for(settings, [*days, days[-1] + dt.timedelta(days=1)])  # the accepted tree
-    materialize(settings, days[:-3])  # the backfill, then nightly runs
+    enforce_for(
+        [*days, days[-1] + dt.timedelta(days=1)],
+        layout=settings.layout,
+        features=settings.features,
+        labels=label_sources(settings.models),
+    )  # the accepted tree
+    materialize(
+        days[:-3],
+        feast=feature_store(settings),
+        lateness_days=settings.features.contract.max_lateness_days,
+    )  # the backfill, then nightly runs
     for day in days[-3:]:
-        materialize(settings, [day])
+        materialize(
+            [day],
+            feast=feature_store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
     day = days[-1]
     learners = active_learners(settings.layout, day)
     online = online_features(settings, learners.tolist(), "learner_risk_v1")

@@ -28,10 +28,11 @@ MARK = 123.456  # a valid study_minutes value no simulated row has
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
     from bantay.features.materialize import materialize
     from bantay.settings import get_settings
     from bantay.stores.feast_store import apply
+    from bantay.stores.feast_store import store as feature_store
 
     home = tmp_path_factory.mktemp("hostile_home")
     with pytest.MonkeyPatch.context() as mp:
@@ -42,9 +43,18 @@ def lake(tmp_path_factory):
         get_settings.cache_clear()
         settings = get_settings()
         history = sim.write_range(settings.raw_dir, FIRST, HISTORY, SCENARIO)
-        enforce_for(settings, history)
+        enforce_for(
+            history,
+            layout=settings.layout,
+            features=settings.features,
+            labels=label_sources(settings.models),
+        )
         apply(settings)
-        materialize(settings, history)
+        materialize(
+            history,
+            feast=feature_store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
         yield settings
     get_settings.cache_clear()
 
@@ -91,8 +101,13 @@ def marked(frame: pd.DataFrame) -> pd.DataFrame:
 
 def assert_nothing_reached_serving_or_training(settings, before: pd.DataFrame) -> None:
     from bantay.features.materialize import materialize
+    from bantay.stores.feast_store import store as feature_store
 
-    materialize(settings, [DAY])  # even if someone materializes the day by hand
+    materialize(
+        [DAY],
+        feast=feature_store(settings),
+        lateness_days=settings.features.contract.max_lateness_days,
+    )  # even if someone materializes the day by hand
     after = online(settings)
     # The day's other sources passed and were accepted; the attacked one left no trace.
     cols = list(ACTIVITY_FEATURES)
@@ -104,18 +119,20 @@ def assert_nothing_reached_serving_or_training(settings, before: pd.DataFrame) -
 
 
 def test_nan_column_reaches_neither_store(lake):
-    from bantay.features.contract import ContractViolation, enforce_for
+    from bantay.features.contract import ContractViolation, enforce_for, label_sources
 
     reset(lake)
     before = online(lake)
     attack(lake, lambda f: marked(f).assign(attendance_rate=np.nan))
     with pytest.raises(ContractViolation, match=r"\[nulls\] column 'attendance_rate'"):
-        enforce_for(lake, [DAY])
+        enforce_for(
+            [DAY], layout=lake.layout, features=lake.features, labels=label_sources(lake.models)
+        )
     assert_nothing_reached_serving_or_training(lake, before)
 
 
 def test_second_file_in_the_folder_reaches_neither_store(lake):
-    from bantay.features.contract import ContractViolation, enforce_for
+    from bantay.features.contract import ContractViolation, enforce_for, label_sources
 
     reset(lake)
     before = online(lake)
@@ -125,21 +142,26 @@ def test_second_file_in_the_folder_reaches_neither_store(lake):
         name="part-1.parquet",
     )
     with pytest.raises(ContractViolation, match=r"\[range\] column 'quiz_score_avg'"):
-        enforce_for(lake, [DAY])
+        enforce_for(
+            [DAY], layout=lake.layout, features=lake.features, labels=label_sources(lake.models)
+        )
     assert_nothing_reached_serving_or_training(lake, before)
 
 
 def test_late_rows_in_the_next_partition_wait_for_its_own_validation(lake):
     """Day D is materialized while D+1 (with late rows for D) is already there: D+1's rows
     stay invisible, and when D+1 is rejected they never appear."""
-    from bantay.features.contract import ContractViolation, enforce_for
+    from bantay.features.contract import ContractViolation, enforce_for, label_sources
     from bantay.features.materialize import materialize
+    from bantay.stores.feast_store import store as feature_store
 
     reset(lake)
     nxt = DAY + dt.timedelta(days=1)
     reset(lake, nxt)
     sim.write_day(lake.raw_dir, DAY, SCENARIO)
-    enforce_for(lake, [DAY])
+    enforce_for(
+        [DAY], layout=lake.layout, features=lake.features, labels=label_sources(lake.models)
+    )
     late = sim.partition(ACT, nxt, SCENARIO).head(0)
     late = pd.concat(
         [
@@ -156,18 +178,24 @@ def test_late_rows_in_the_next_partition_wait_for_its_own_validation(lake):
     sim.write_day(lake.raw_dir, nxt, SCENARIO)
     poisoned = pd.concat([sim.partition(ACT, nxt, SCENARIO), late], ignore_index=True)
     sim.write_table(poisoned.assign(attendance_rate=np.nan), partition_path(lake.raw_dir, ACT, nxt))
-    materialize(lake, [DAY])
+    materialize(
+        [DAY], feast=feature_store(lake), lateness_days=lake.features.contract.max_lateness_days
+    )
     assert not (online(lake)["study_minutes"] == MARK).any()
     with pytest.raises(ContractViolation):
-        enforce_for(lake, [nxt])
-    materialize(lake, [nxt])
+        enforce_for(
+            [nxt], layout=lake.layout, features=lake.features, labels=label_sources(lake.models)
+        )
+    materialize(
+        [nxt], feast=feature_store(lake), lateness_days=lake.features.contract.max_lateness_days
+    )
     assert not (online(lake)["study_minutes"] == MARK).any()
     assert not (offline(lake, nxt)["study_minutes"] == MARK).any()
     reset(lake, nxt)
 
 
 def test_bad_labels_never_reach_a_training_set(lake):
-    from bantay.features.contract import ContractViolation, enforce_for
+    from bantay.features.contract import ContractViolation, enforce_for, label_sources
     from bantay.training.dataset import load_labels
 
     reset(lake)
@@ -184,7 +212,9 @@ def test_bad_labels_never_reach_a_training_set(lake):
     ).astype({"event_timestamp": "datetime64[us, UTC]", "created_timestamp": "datetime64[us, UTC]"})
     sim.write_table(bad, partition_path(lake.raw_dir, LABEL_SOURCE, DAY))
     with pytest.raises(ContractViolation, match=r"\[range\] column 'at_risk'"):
-        enforce_for(lake, [DAY])
+        enforce_for(
+            [DAY], layout=lake.layout, features=lake.features, labels=label_sources(lake.models)
+        )
     as_of = dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(), dt.UTC)
     try:
         frame = load_labels(lake.layout, lake.model("learner_risk"), as_of)

@@ -28,15 +28,25 @@ def redis_db():
 
 
 def _online(tmp_path, yaml: str, extra_env: dict[str, str]):
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
     from bantay.features.materialize import materialize
     from bantay.stores.feast_store import apply, online_features
+    from bantay.stores.feast_store import store as feature_store
 
     home = tmp_path / yaml.replace(".", "_")
     with feast_profile(home, tmp_path / "data", yaml, extra_env) as settings:
         apply(settings)
-        enforce_for(settings, DAYS)
-        summary = materialize(settings, DAYS)
+        enforce_for(
+            DAYS,
+            layout=settings.layout,
+            features=settings.features,
+            labels=label_sources(settings.models),
+        )
+        summary = materialize(
+            DAYS,
+            feast=feature_store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
         frame = online_features(settings, SAMPLE, "learner_risk_v1")
     return summary, frame.set_index("learner_id").sort_index()
 
@@ -63,9 +73,10 @@ def test_redis_and_sqlite_online_stores_agree(tmp_path, redis_db):
 
 @pytest.mark.parametrize("yaml", ["feature_store.yaml", "feature_store.redis.yaml"])
 def test_a_backfill_of_older_days_keeps_the_newer_online_values(tmp_path, redis_db, yaml):
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
     from bantay.features.materialize import materialize
     from bantay.stores.feast_store import apply, online_features
+    from bantay.stores.feast_store import store as feature_store
 
     redis_db.flushdb()
     sim.write_range(
@@ -78,17 +89,34 @@ def test_a_backfill_of_older_days_keeps_the_newer_online_values(tmp_path, redis_
 
     with feast_profile(tmp_path / "older", tmp_path / "data", "feature_store.yaml") as settings:
         apply(settings)
-        enforce_for(settings, DAYS)
-        materialize(settings, DAYS[:2])
+        enforce_for(
+            DAYS,
+            layout=settings.layout,
+            features=settings.features,
+            labels=label_sources(settings.models),
+        )
+        materialize(
+            DAYS[:2],
+            feast=feature_store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
         older = frame(settings)
     with feast_profile(tmp_path / "store", tmp_path / "data", yaml, env) as settings:
         apply(settings)
-        materialize(settings, DAYS[-1:])
+        materialize(
+            DAYS[-1:],
+            feast=feature_store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
         newest = frame(settings)
         cols = sorted(newest.columns)
         # The older days really hold other values, so writing them would show.
         assert not older[cols].equals(newest[cols])
-        summary = materialize(settings, DAYS[:2])
+        summary = materialize(
+            DAYS[:2],
+            feast=feature_store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
         after = frame(settings)
     pd.testing.assert_frame_equal(after[cols], newest[cols])
     assert summary["materialized"] == []

@@ -49,6 +49,7 @@ def smtp():
 def daily(lifecycle_env, smtp):  # noqa: F811
     """First model trained before the drift, then features -> scoring -> drift for each day."""
     from bantay.features.materialize import materialize
+    from bantay.stores.feast_store import store as feature_store
 
     env = lifecycle_env
     settings = env.settings()
@@ -64,11 +65,19 @@ def daily(lifecycle_env, smtp):  # noqa: F811
 
     for warm_up in range(7, 0, -1):  # a week of predictions before the first check (7-day window)
         day = CHECK_DAYS[0] - dt.timedelta(days=warm_up)
-        materialize(settings, [day])
+        materialize(
+            [day],
+            feast=feature_store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
         score(settings, MODEL, day)
     summaries = {}
     for day in CHECK_DAYS:
-        materialize(settings, [day])
+        materialize(
+            [day],
+            feast=feature_store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
         scoring = run_dag(
             "bantay_scoring", _midnight(day + dt.timedelta(days=1)), {"date": day.isoformat()}
         )

@@ -36,6 +36,7 @@ def _midnight(day: dt.date) -> dt.datetime:
 @pytest.fixture(scope="module")
 def episode(lifecycle_env):  # noqa: F811
     from bantay.features.materialize import materialize
+    from bantay.stores.feast_store import store as feature_store
     from support.serving_steps import score
 
     env = lifecycle_env
@@ -51,10 +52,18 @@ def episode(lifecycle_env):  # noqa: F811
         for model in MODELS
     }
     for day in (CHECK_DAY - dt.timedelta(days=i) for i in range(7, 0, -1)):
-        materialize(settings, [day])
+        materialize(
+            [day],
+            feast=feature_store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
         for model in MODELS:
             score(settings, model, day)
-    materialize(settings, [CHECK_DAY])
+    materialize(
+        [CHECK_DAY],
+        feast=feature_store(settings),
+        lateness_days=settings.features.contract.max_lateness_days,
+    )
     scoring = run_dag("bantay_scoring", _midnight(LAST), {"date": CHECK_DAY.isoformat()})
     with running_smtp_server() as smtp, pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn_json(smtp.host, smtp.port))

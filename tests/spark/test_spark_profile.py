@@ -53,9 +53,10 @@ def raw_data(tmp_path_factory) -> Path:
 
 def _profile(data: Path, store_yaml: str, extra_env: dict[str, str]) -> dict:
     """apply, materialize every day, build the training set, read every learner online."""
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
     from bantay.features.materialize import materialize
     from bantay.stores.feast_store import apply, online_features, store
+    from bantay.stores.feast_store import store as feature_store
     from bantay.training.dataset import build_training_set
     from bantay.training.run import RunContext
 
@@ -63,8 +64,17 @@ def _profile(data: Path, store_yaml: str, extra_env: dict[str, str]) -> dict:
     with feast_profile(home, data, store_yaml, extra_env) as settings:
         apply(settings)
         days = [START + dt.timedelta(days=i) for i in range(DAYS)]
-        enforce_for(settings, days)  # the data contract accepts the partitions Feast reads
-        materialized = materialize(settings, days)
+        enforce_for(
+            days,
+            layout=settings.layout,
+            features=settings.features,
+            labels=label_sources(settings.models),
+        )  # the data contract accepts the partitions Feast reads
+        materialized = materialize(
+            days,
+            feast=feature_store(settings),
+            lateness_days=settings.features.contract.max_lateness_days,
+        )
         ctx = RunContext(
             model=MODEL, run_id=f"equality-{home.name}", as_of=AS_OF.isoformat(), reason="test"
         )

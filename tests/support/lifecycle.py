@@ -41,7 +41,7 @@ class LifecycleEnv:
 
 @pytest.fixture(scope="module")
 def lifecycle_env(tmp_path_factory, moto_s3, request) -> Iterator[LifecycleEnv]:
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
     from bantay.settings import get_settings
     from bantay.stores.feast_store import apply
 
@@ -73,7 +73,12 @@ def lifecycle_env(tmp_path_factory, moto_s3, request) -> Iterator[LifecycleEnv]:
         get_settings.cache_clear()
         settings = get_settings()
         dates = sim.write_range(settings.raw_dir, first_day, days, scenario)
-        enforce_for(settings, dates)  # the data contract accepts what Feast and training read
+        enforce_for(
+            dates,
+            layout=settings.layout,
+            features=settings.features,
+            labels=label_sources(settings.models),
+        )  # the data contract accepts what Feast and training read
         apply(settings)
         from bantay.stores.registry import Registry
 

@@ -1,7 +1,7 @@
 """The data contract: what a raw delivery must pass before any of its rows are used.
 
 Upstream delivers into ``<data>/raw/<source>/date=D/`` (untrusted). Every file in that folder is
-read and checked (``bantay.features.rules``); a day that passes is written, as exactly the rows
+read (``bantay.features.delivery``) and checked (``bantay.features.rules``); a day that passes is written, as exactly the rows
 that were checked, to ``<data>/accepted/<source>/date=D/part-0.parquet``, the only tree the Feast
 sources and the label reader look at. A day that fails is moved whole to
 ``<data>/quarantine/<source>/date=D/attempt-N/`` beside a ``reason.json`` (a new folder per
@@ -17,22 +17,18 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bantay.features.rules import (
-    MAX_FUTURE_DAYS,
-    RULES,
-    History,
-    Violation,
-    bounded,
-    check_table,
-)
+from bantay.features.delivery import read_delivery, recent_history
+from bantay.features.rules import MAX_FUTURE_DAYS, RULES, Violation, bounded, check_table
 from bantay.layout import (
     REASON_FILE,
+    Layout,
     accepted_root,
     attempt_dirs,
     new_attempt_dir,
@@ -40,8 +36,8 @@ from bantay.layout import (
     partition_path,
     staging_path,
 )
-from bantay.schema import ENTITY, LABEL_SOURCE, source_columns
-from bantay.settings import ContractSettings, Settings
+from bantay.schema import ENTITY, source_columns
+from bantay.settings import ContractSettings, FeatureSettings, ModelSettings
 
 __all__ = [
     "RULES",
@@ -52,6 +48,7 @@ __all__ = [
     "check_table",
     "enforce",
     "enforce_for",
+    "label_sources",
     "quarantine",
 ]
 
@@ -117,67 +114,7 @@ class ContractViolation(RuntimeError):
         )
 
 
-# -- reading -------------------------------------------------------------------------------
-
-
-def _read_folder(folder: Path) -> tuple[pa.Table | None, list[Violation], list[str]]:
-    """Every file of one delivery folder as one table, or the violations that prevent it."""
-    if folder.is_symlink():
-        return None, [Violation("files", None, "the partition folder is a symlink", "a folder")], []
-    if not folder.is_dir():
-        what = "a file, not a folder" if folder.exists() else "no partition folder"
-        return (
-            None,
-            [Violation("missing", None, f"{what} at {folder}", "a delivered partition")],
-            [],
-        )
-    entries = sorted(folder.iterdir())
-    names = [e.name for e in entries]
-    if not entries:
-        return None, [Violation("missing", None, f"empty folder {folder}", "a parquet file")], names
-    odd = [e for e in entries if e.is_symlink() or not e.is_file() or e.suffix != ".parquet"]
-    if odd:
-        kinds = sorted(
-            {
-                "symlink" if e.is_symlink() else "folder" if e.is_dir() else "non-parquet file"
-                for e in odd
-            }
-        )
-        found = f"{len(odd)} unexpected entries ({', '.join(kinds)})"
-        return None, [Violation("files", None, found, "only regular *.parquet files")], names
-    tables = []
-    for entry in entries:
-        try:
-            tables.append(pq.read_table(entry))
-        except (OSError, pa.ArrowException) as exc:
-            reason = "permission denied" if isinstance(exc, PermissionError) else str(exc)
-            found = f"{entry.name}: {bounded(reason, 160)}"
-            return None, [Violation("readable", None, found, "a readable parquet file")], names
-    if len(tables) == 1:
-        return tables[0], [], names
-    try:
-        return pa.concat_tables(tables, promote_options="none"), [], names
-    except pa.ArrowException:
-        found = f"{len(tables)} files with different schemas"
-        return None, [Violation("schema", None, found, "one schema for every file of a day")], names
-
-
-def _history(root: Path, source: str, day: dt.date, window: int) -> History:
-    """Row counts and the columns that varied on the last ``window`` days under ``root``."""
-    history = History()
-    for back in range(1, window + 1):
-        path = partition_path(root, source, day - dt.timedelta(days=back))
-        if not path.is_file():
-            continue
-        meta = pq.ParquetFile(path).metadata
-        history.row_counts.append(meta.num_rows)
-        for i in range(meta.num_columns):
-            name = meta.schema.column(i).name
-            for rg in range(meta.num_row_groups):
-                stats = meta.row_group(rg).column(i).statistics
-                if stats is not None and stats.has_min_max and stats.min != stats.max:
-                    history.varying.add(name)
-    return history
+# -- checking ------------------------------------------------------------------------------
 
 
 def _profile_ids(accepted: Path, day: dt.date, back: int = 7) -> pa.Array | None:
@@ -207,10 +144,10 @@ def check_partition(
         found = f"a partition dated {day}, {(day - as_of).days} days after the run's date {as_of}"
         future = Violation("future", None, found, f"at most {MAX_FUTURE_DAYS} day(s) ahead")
         return ContractResult(source, day, str(folder), 0, [future])
-    table, problems, names = _read_folder(folder)
+    table, problems, names = read_delivery(folder)
     if table is None:
         return ContractResult(source, day, str(folder), 0, problems, names)
-    history = _history(history_dir or raw_dir, source, day, cfg.row_count_window_days)
+    history = recent_history(history_dir or raw_dir, source, day, cfg.row_count_window_days)
     violations = check_table(
         table,
         source,
@@ -347,18 +284,7 @@ def enforce(
             optional = day in also and day not in days or source not in sources
             if optional and not os.path.lexists(raw_folder):
                 continue  # labels arrive when they mature; earlier days were checked by their run
-            result = check_partition(
-                raw_dir,
-                source,
-                day,
-                cfg,
-                history_dir=accepted,
-                profile_ids=None if source == PROFILE else _profile_ids(accepted, day),
-                previous_profile=_profile_ids(accepted, day - dt.timedelta(days=1))
-                if source == PROFILE
-                else None,
-                as_of=as_of,
-            )
+            result = _check_against(raw_dir, accepted, source, day, cfg, as_of)
             results.append(result)
             if result.passed:
                 accept(result, accepted)
@@ -367,39 +293,76 @@ def enforce(
             else:
                 failed.append(result)
     if failed:
-        where: list[Path | None] = []
-        for r in failed:
-            if r.missing:
-                where.append(None)
-                _missing(r, quarantine_dir)
-            else:
-                where.append(quarantine(r, quarantine_dir, run_id=run_id, accepted_dir=accepted))
-        raise ContractViolation(failed, where)
+        raise _refused(failed, quarantine_dir, accepted, run_id)
     return results
 
 
+def _check_against(
+    raw_dir: Path,
+    accepted: Path,
+    source: str,
+    day: dt.date,
+    cfg: ContractSettings,
+    as_of: dt.date | None,
+) -> ContractResult:
+    """One raw partition checked against the accepted tree: its recent days and the profile."""
+    is_profile = source == PROFILE
+    return check_partition(
+        raw_dir,
+        source,
+        day,
+        cfg,
+        history_dir=accepted,
+        profile_ids=None if is_profile else _profile_ids(accepted, day),
+        previous_profile=_profile_ids(accepted, day - dt.timedelta(days=1)) if is_profile else None,
+        as_of=as_of,
+    )
+
+
+def _refused(
+    failed: list[ContractResult], quarantine_dir: Path, accepted: Path, run_id: str | None
+) -> ContractViolation:
+    """Quarantine every failed delivery (a missing one has nothing to move) and say so."""
+    where: list[Path | None] = []
+    for r in failed:
+        if r.missing:
+            where.append(None)
+            _missing(r, quarantine_dir)
+        else:
+            where.append(quarantine(r, quarantine_dir, run_id=run_id, accepted_dir=accepted))
+    return ContractViolation(failed, where)
+
+
+def label_sources(models: Iterable[ModelSettings]) -> tuple[str, ...]:
+    """Every model's label source, once each: the label partitions the contract checks."""
+    return tuple(dict.fromkeys(m.label_source for m in models))
+
+
 def enforce_for(
-    settings: Settings,
     days: list[dt.date],
     *,
+    layout: Layout,
+    features: FeatureSettings,
+    labels: Iterable[str],
     run_id: str | None = None,
     as_of: dt.date | None = None,
 ) -> list[ContractResult]:
-    """``enforce`` as the features DAG and the CLI run it: every feature source of ``days``, the
-    models' label sources when delivered, and every partition delivered for the earlier days
-    that the materialization window reaches back into (allowed lateness)."""
-    lateness = settings.features.contract.max_lateness_days
+    """``enforce`` as the features DAG and the CLI run it: every feature source of ``days``
+    (``features.sources``, under ``features.contract``), the ``labels`` partitions (the models'
+    label sources, :func:`label_sources`) when delivered, and every partition delivered for the
+    earlier days that the materialization window reaches back into (allowed lateness)."""
+    lateness = features.contract.max_lateness_days
     first = min(days)
     earlier = tuple(first - dt.timedelta(days=i) for i in range(1, lateness + 1))
     return enforce(
-        settings.raw_dir,
-        settings.quarantine_dir,
-        settings.features.sources,
+        layout.raw,
+        layout.quarantine,
+        features.sources,
         days,
-        settings.features.contract,
+        features.contract,
         run_id=run_id,
-        accepted_dir=accepted_root(settings.data_dir),
-        labels=tuple(dict.fromkeys(m.label_source for m in settings.models)) or (LABEL_SOURCE,),
+        accepted_dir=layout.accepted,
+        labels=tuple(labels),
         also=earlier,
         as_of=as_of,
     )

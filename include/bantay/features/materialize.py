@@ -7,17 +7,19 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bantay.layout import partition_dir
+from bantay.layout import Layout, partition_dir
 from bantay.schema import SOURCE_FEATURES
-from bantay.settings import Settings
-from bantay.stores.feast_store import store
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
 
 log = logging.getLogger(__name__)
 
 
 def missing_partitions(
-    settings: Settings, days: Iterable[dt.date], sources: Iterable[str]
+    layout: Layout, days: Iterable[dt.date], sources: Iterable[str]
 ) -> list[Path]:
     """Partition folders with no parquet file yet, for the sensor; cheap listings only.
 
@@ -28,7 +30,7 @@ def missing_partitions(
         p
         for d in days
         for s in sources
-        if not any((p := partition_dir(settings.raw_dir, s, d)).glob("*.parquet"))
+        if not any((p := partition_dir(layout.raw, s, d)).glob("*.parquet"))
     ]
 
 
@@ -39,10 +41,12 @@ def day_range(start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def materialization_window(
-    settings: Settings, days: list[dt.date]
+    days: list[dt.date], lateness_days: int
 ) -> tuple[dt.datetime, dt.datetime]:
-    """[first day - allowed lateness, last day end]: late rows of the day before are included."""
-    lateness = dt.timedelta(days=settings.features.contract.max_lateness_days)
+    """[first day - allowed lateness, last day end]: late rows of the day before are included.
+
+    ``lateness_days`` is the contract's ``max_lateness_days``."""
+    lateness = dt.timedelta(days=lateness_days)
     start = dt.datetime.combine(min(days), dt.time(), dt.UTC) - lateness
     # Feast's SQL offline stores filter with BETWEEN (both ends inclusive): stop 1 us before midnight.
     end = dt.datetime.combine(max(days) + dt.timedelta(days=1), dt.time(), dt.UTC)
@@ -50,9 +54,14 @@ def materialization_window(
 
 
 def materialize(
-    settings: Settings, days: list[dt.date], *, views: Iterable[str] | None = None
+    days: list[dt.date],
+    *,
+    feast: FeatureStore,
+    lateness_days: int,
+    views: Iterable[str] | None = None,
 ) -> dict:
-    """Materialize exactly the window of ``days`` into the online store.
+    """Materialize exactly the window of ``days`` (:func:`materialization_window`, reaching
+    ``lateness_days`` back) into the online store of ``feast``.
 
     Feast's sources read only the accepted tree (``<data>/accepted/``), so only rows the data
     contract accepted can be materialized, whatever else sits in the raw tree.
@@ -62,12 +71,11 @@ def materialize(
     such views are skipped: the offline store (the accepted partitions) still serves those days
     to training. Re-running the newest window rewrites the same values.
     """
-    fs = store(settings)
-    start, end = materialization_window(settings, days)
+    start, end = materialization_window(days, lateness_days)
     names = list(views or SOURCE_FEATURES)
     todo, skipped = [], {}
     for name in names:
-        fv = fs.get_feature_view(name)
+        fv = feast.get_feature_view(name)
         latest = max((iv[1] for iv in fv.materialization_intervals), default=None)
         if latest is not None and end < latest:
             skipped[name] = latest.isoformat()
@@ -77,7 +85,7 @@ def materialize(
         log.info("online store already newer than %s for %s; offline store only", end, skipped)
     if todo:
         log.info("materializing %s for [%s, %s)", [v.name for v in todo], start, end)
-        fs.materialize(start_date=start, end_date=end, feature_views=[v.name for v in todo])
+        feast.materialize(start_date=start, end_date=end, feature_views=[v.name for v in todo])
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),

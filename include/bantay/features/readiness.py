@@ -53,11 +53,14 @@ import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bantay.features.lake import SourceDays, scan
-from bantay.settings import ModelSettings, Settings
-from bantay.stores.feast_store import store
+from bantay.layout import Layout
+from bantay.settings import FeatureSettings, ModelSettings
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
 
 FEATURES_DAG_ID = "bantay_features"
 _LISTED_RANGE = 4  # this many consecutive days or more are written as "first .. last"
@@ -348,45 +351,49 @@ def check_window(
     return WindowCheck(window[0], window[-1], now, result)
 
 
-def model_sources(settings: Settings, model: ModelSettings) -> list[str]:
+def model_sources(
+    model: ModelSettings, *, feast: FeatureStore, validated: Sequence[str]
+) -> list[str]:
     """The feature sources a model reads, from its feature service in Feast's registry.
 
     bantay's feature views are named after the source they read (``accepted/<view>/``); a view
-    that ``bantay_features`` does not validate could never be checked, so it is refused here
-    rather than trained on unchecked."""
-    service = store(settings).get_feature_service(model.feature_service)
+    that ``bantay_features`` does not validate (not in ``validated``, its ``features.sources``)
+    could never be checked, so it is refused here rather than trained on unchecked."""
+    service = feast.get_feature_service(model.feature_service)
     views = sorted({p.name for p in service.feature_view_projections})
-    unknown = [v for v in views if v not in settings.features.sources]
+    unknown = [v for v in views if v not in validated]
     if unknown:
         raise ValueError(
             f"feature service {model.feature_service!r} of model {model.name!r} reads feature "
             f"view(s) {unknown}, which bantay_features does not validate (features.sources: "
-            f"{list(settings.features.sources)}); add them to features.sources in bantay.yaml "
+            f"{list(validated)}); add them to features.sources in bantay.yaml "
             "or take them out of the feature service"
         )
     return views
 
 
 def check_training_window(
-    settings: Settings,
     days: Sequence[dt.date],
     sources: Sequence[str],
     labels: Sequence[str],
     runs: Sequence[FeaturesRun] = (),
     *,
+    layout: Layout,
+    features: FeatureSettings,
     now: dt.datetime | None = None,
 ) -> WindowCheck:
-    """:func:`check_window` over the lake as it is now, with the features DAG's settings.
+    """:func:`check_window` over the lake of ``layout`` as it is now, with the features DAG's
+    settings (``features``: its allowed lateness and its sensor's wait).
 
     The wall clock, not a logical date: whether a never-delivered day can still arrive is a
     fact about the present."""
     return check_window(
-        scan(settings.data_dir, [*sources, *labels], days),
+        scan(layout.data, [*sources, *labels], days),
         days,
         sources,
         labels=labels,
         runs=runs,
         now=now or dt.datetime.now(dt.UTC),
-        lateness_days=settings.features.contract.max_lateness_days,
-        sensor_timeout=dt.timedelta(hours=settings.features.sensor_timeout_hours),
+        lateness_days=features.contract.max_lateness_days,
+        sensor_timeout=dt.timedelta(hours=features.sensor_timeout_hours),
     )

@@ -222,15 +222,17 @@ def _slice_keys(df: pd.DataFrame, name: str, spec: SliceSpec) -> pd.Series:
             )
         keys = df[spec]
     keys = pd.Series(keys, index=df.index)
-    return keys.map(_slice_label).astype(str)
+    return keys.map(category_label).astype(str)
 
 
-def _slice_label(value: Any) -> str:
+def category_label(value: Any) -> str:
+    """A categorical value as stable text, the same at training, serving and slicing: None, NaN
+    and pd.NA are ``MISSING``; True, 1 and 1.0 are "1" (a column with nulls arrives as float)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return MISSING
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
     if isinstance(value, bool | np.bool_):
+        return str(int(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)
 

@@ -17,11 +17,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from bantay.settings.search_space import ESTIMATOR_PARAMS, SearchSpaceError, Trial, as_trial
-from bantay.training.evaluation import evaluate
+from bantay.training.evaluation import category_label, evaluate
 
 LABEL = "at_risk"
 TIME = "event_timestamp"
-MISSING_CATEGORY = "missing"
 METRICS = ("pr_auc", "roc_auc")
 
 
@@ -101,22 +100,13 @@ def _is_categorical_dtype(col: pd.Series) -> bool:
 def normalize_categories(frame: pd.DataFrame | np.ndarray) -> pd.DataFrame:
     """Map categorical values to stable strings so training and serving agree.
 
-    1, 1.0 and True become "1"; None, NaN and pd.NA become "missing". Without this a column that
-    arrives as float at training (because of nulls) and int at serving would never match.
+    1, 1.0 and True become "1"; None, NaN and pd.NA become "missing", the labels the fairness
+    slices use too (:func:`bantay.training.evaluation.category_label`). Without this a column
+    that arrives as float at training (because of nulls) and int at serving would never match.
     Module-level so pickled pipelines can find it.
     """
     df = pd.DataFrame(frame)
-    return pd.DataFrame({c: df[c].map(_category_label).astype(object) for c in df.columns})
-
-
-def _category_label(value: Any) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return MISSING_CATEGORY
-    if isinstance(value, bool | np.bool_):
-        return str(int(value))
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+    return pd.DataFrame({c: df[c].map(category_label).astype(object) for c in df.columns})
 
 
 def build_pipeline(
@@ -154,25 +144,7 @@ def build_pipeline(
             ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
         ]
     )
-    if estimator == "logistic_regression":
-        numbers: Any = Pipeline(
-            [
-                ("impute", SimpleImputer(strategy="median", add_indicator=True)),
-                ("scale", StandardScaler()),
-            ]
-        )
-        l1_ratio = params.get("l1_ratio", 0.0)
-        model: Any = LogisticRegression(
-            **{"max_iter": 1000, **params},
-            solver="saga" if l1_ratio > 0 else "lbfgs",
-            class_weight="balanced",
-            random_state=random_state,
-        )
-    else:
-        numbers = "passthrough"
-        model = HistGradientBoostingClassifier(
-            **params, class_weight="balanced", random_state=random_state
-        )
+    numbers, model = _numbers_and_model(estimator, params, random_state)
     transformers = []
     if numerical:
         transformers.append(("num", numbers, list(numerical)))
@@ -182,6 +154,33 @@ def build_pipeline(
         raise ValueError("build_pipeline needs at least one numerical or categorical feature.")
     prep = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
     return Pipeline([("prep", prep), ("model", model)])
+
+
+def _numbers_and_model(
+    estimator: str, params: Mapping[str, Any], random_state: int
+) -> tuple[Any, Any]:
+    """The numerical preprocessing and the classifier of one estimator family: median
+    imputation (with missing-indicators) and scaling before a logistic regression; nothing
+    before gradient boosting, which takes NaN natively."""
+    if estimator == "logistic_regression":
+        numbers = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+                ("scale", StandardScaler()),
+            ]
+        )
+        l1_ratio = params.get("l1_ratio", 0.0)
+        model = LogisticRegression(
+            **{"max_iter": 1000, **params},
+            solver="saga" if l1_ratio > 0 else "lbfgs",
+            class_weight="balanced",
+            random_state=random_state,
+        )
+        return numbers, model
+    model = HistGradientBoostingClassifier(
+        **params, class_weight="balanced", random_state=random_state
+    )
+    return "passthrough", model
 
 
 @dataclass(frozen=True)

@@ -309,17 +309,18 @@ def test_scan_reads_the_trees_bantay_layout_defines(tmp_path):
 def test_a_lake_the_contract_loaded_is_ready(tmp_path):
     """The real thing end to end: simulated raw days through the data contract, then the check."""
     from bantay import simulate as sim
-    from bantay.features.contract import enforce_for
+    from bantay.features.contract import enforce_for, label_sources
 
     settings = Settings(data_dir=tmp_path)
+    lake = {"layout": settings.layout, "features": settings.features}
     days = sim.write_range(settings.raw_dir, FIRST, 3, sim.Scenario(learners=300, seed=4))
     now = LATER
     sources = ["learning_activity", "family_contact", "learner_profile"]
-    before = check_training_window(settings, days, sources, ["term_outcomes"], now=now)
+    before = check_training_window(days, sources, ["term_outcomes"], now=now, **lake)
     assert before.waiting == {s: days for s in [*sources, "term_outcomes"]}
     assert {s.status for s in before.days["learner_profile"].values()} == {DayStatus.DELIVERED}
-    enforce_for(settings, days)
-    after = check_training_window(settings, days, sources, ["term_outcomes"], now=now)
+    enforce_for(days, labels=label_sources(settings.models), **lake)
+    after = check_training_window(days, sources, ["term_outcomes"], now=now, **lake)
     assert after.ready, after.summary()
 
 
@@ -395,11 +396,14 @@ def sensor(tmp_path, monkeypatch):
     """The wait_for_window callable of a real training DAG, over a lake in ``tmp_path``."""
     import airflow.sdk
 
+    import bantay.airflow.edge
     import bantay.settings
     from support.dag_files import dag_file
 
     settings = Settings(data_dir=tmp_path, models=[ModelSettings(name="learner_risk")])
     monkeypatch.setattr(bantay.settings, "get_settings", lambda: settings)
+    # The task resolves its settings at the edge, as every training task does.
+    monkeypatch.setattr(bantay.airflow.edge, "get_settings", lambda: settings)
     monkeypatch.setattr(airflow.sdk, "get_current_context", lambda: {})
     dag = dag_file("bantay_training").training_dag(settings, settings.models[0])
     task = dag.get_task("wait_for_window")
@@ -452,20 +456,21 @@ def test_the_sensor_passes_a_decided_window_and_says_what_it_lacks(sensor):
     assert result.xcom_value["quarantined"] == {"learning_activity": ["2026-11-03"]}
 
 
-def test_model_sources_come_from_the_feature_service_and_must_be_validated(monkeypatch):
+def test_model_sources_come_from_the_feature_service_and_must_be_validated():
     from types import SimpleNamespace
 
-    import bantay.features.readiness
     from bantay.features.readiness import model_sources
-    from bantay.settings import FeatureSettings
 
     views = ["learner_profile", "learning_activity", "learning_activity"]
     service = SimpleNamespace(feature_view_projections=[SimpleNamespace(name=v) for v in views])
-    fake = SimpleNamespace(get_feature_service=lambda name: service)
-    # Fake at the boundary: Feast's registry, as the readiness module reaches it.
-    monkeypatch.setattr(bantay.features.readiness, "store", lambda settings: fake)
+    services = {"learner_engagement_v1": service}
+    # Fake at the boundary: Feast's registry, handed in as the training DAG hands in the store.
+    fake = SimpleNamespace(get_feature_service=services.__getitem__)
     model = ModelSettings(name="learner_engagement", feature_service="learner_engagement_v1")
-    assert model_sources(Settings(), model) == ["learner_profile", "learning_activity"]
-    narrow = Settings(features=FeatureSettings(sources=("learner_profile",)))
+    validated = Settings().features.sources
+    assert model_sources(model, feast=fake, validated=validated) == [
+        "learner_profile",
+        "learning_activity",
+    ]
     with pytest.raises(ValueError, match=r"reads feature view\(s\) \['learning_activity'\]"):
-        model_sources(narrow, model)
+        model_sources(model, feast=fake, validated=("learner_profile",))
