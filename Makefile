@@ -4,7 +4,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo stop test test-unit test-browser test-spark test-celery test-infra lint format airflow bench bench-crossover eval-drift eval-drift-quick clean
+.PHONY: reliability venv demo stop test test-unit test-browser test-spark test-celery test-infra lint format airflow bench bench-crossover eval-drift eval-drift-quick clean
 
 $(BIN)/bantay: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -57,6 +57,9 @@ lint: venv
 	$(BIN)/ruff format --check include dags tests benchmarks scripts plugins
 	$(BIN)/lint-imports
 	infra/terraform/lint.sh
+
+reliability: venv
+	$(BIN)/python scripts/reliability.py
 
 format: venv
 	$(BIN)/ruff format include dags tests benchmarks scripts plugins

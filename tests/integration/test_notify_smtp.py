@@ -56,6 +56,7 @@ def drift_case():
     return ref, cur, result, decision
 
 
+@pytest.mark.promise("e-mail", "a real SMTP server; the message parsed by the standard library")
 def test_drift_email_arrives_complete_small_and_without_learner_ids(
     drift_case, smtp_server, smtp_connection
 ) -> None:
@@ -149,6 +150,7 @@ def _msg(drift_case):
     )
 
 
+@pytest.mark.promise("e-mail", "a transient 421 refusal")
 def test_one_send_per_attempt_and_the_next_attempt_delivers(
     drift_case, smtp_server, smtp_connection
 ) -> None:
@@ -180,6 +182,7 @@ def test_the_connections_retry_limit_retries_inside_one_attempt(
     assert smtp_server.data_attempts == 2 and len(smtp_server.messages) == 1
 
 
+@pytest.mark.promise("e-mail", "no server listening")
 def test_unreachable_server_raises_without_the_password(drift_case, monkeypatch) -> None:
     port = free_port()  # nothing listens here
     conn = smtp_conn_json("127.0.0.1", port)
@@ -204,6 +207,7 @@ def test_undefined_connection_says_how_to_define_it(drift_case) -> None:
         ("552 5.3.4 message too big", "refused the message (552"),
     ],
 )
+@pytest.mark.promise("e-mail", "a permanent 550 refusal")
 def test_a_permanent_refusal_fails_at_once(drift_case, monkeypatch, reply, expected) -> None:
     """Even with retries configured, a 5xx is not retried: it would be refused again."""
     from airflow.sdk.exceptions import AirflowFailException
@@ -257,6 +261,7 @@ def _controller(handler, **kwargs):
     return Controller(handler, hostname="127.0.0.1", port=port, **kwargs), port
 
 
+@pytest.mark.promise("e-mail", "a wrong password")
 def test_a_wrong_password_fails_at_once_naming_the_server_and_the_fix(
     drift_case, monkeypatch
 ) -> None:
@@ -287,6 +292,7 @@ def test_a_wrong_password_fails_at_once_naming_the_server_and_the_fix(
         controller.stop()
 
 
+@pytest.mark.promise("e-mail", "a refused recipient")
 def test_a_refused_recipient_fails_at_once_naming_it(drift_case, monkeypatch) -> None:
     handler = _RefusingRecipients()
     controller, port = _controller(handler)

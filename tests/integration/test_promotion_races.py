@@ -155,6 +155,7 @@ def test_sequential_winners_leave_the_registry_on_the_pointer(store, promo, regi
     assert audit(registry)[-2:] == [("v1", "v2", "promote"), ("v2", "v3", "promote")]
 
 
+@pytest.mark.promise("serving store", "ten promotions racing")
 def test_ten_way_race_one_winner_and_registry_agrees(store, promo, registry, moto_s3):  # noqa: F811
     versions = [f"v{i}" for i in range(1, 12)]
     for i, v in enumerate(versions):
@@ -239,6 +240,7 @@ def test_a_missed_audit_row_is_repaired_once_on_rerun(store, promo, registry):
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"version": 5}', b"", b"\xff\xfe"])
+@pytest.mark.promise("serving store", "a corrupt pointer file")
 def test_a_corrupt_pointer_is_replaced_by_promote(store, promo, registry, body):
     publish(promo, "v1", 1)
     put_raw(store, store.objects.pointer_key(MODEL), body)
@@ -282,6 +284,7 @@ def test_repairing_a_corrupt_pointer_is_conditional_on_its_etag(store, promo, re
 # -- targets anchored to the sha256 recorded at publish -----------------------------------------
 
 
+@pytest.mark.promise("serving store", "a rollback target rewritten with a matching manifest")
 def test_rollback_target_rewritten_consistently_is_refused(store, promo, registry):
     publish(promo, "v1", 1)
     publish(promo, "v2", 2)
@@ -341,6 +344,7 @@ def test_a_shadow_marker_naming_an_unregistered_version_is_refused(store, promo,
         promo.load_shadow(MODEL)
 
 
+@pytest.mark.promise("serving store", "a shadow artifact rewritten after staging")
 def test_a_shadow_rewritten_after_staging_is_never_unpickled(store, promo, registry):
     publish(promo, "v1", 1)
     promo.stage_shadow(MODEL, "v1", actor="a", reason="shadow it")
@@ -399,6 +403,7 @@ def test_hand_edited_pointer_naming_a_missing_version(store, promo, registry):
 # -- faults -------------------------------------------------------------------------------------
 
 
+@pytest.mark.promise("serving store", "S3 failing on the pointer write")
 def test_s3_dies_on_the_pointer_write(store, promo, registry):
     publish(promo, "v1", 1)
     publish(promo, "v2", 2)
@@ -420,6 +425,7 @@ def test_s3_dies_on_the_pointer_write(store, promo, registry):
     assert len(audit(registry)) == 1
 
 
+@pytest.mark.promise("registry", "the registry unreachable right after the pointer swap")
 def test_registry_down_after_the_swap_is_reconciled_by_rerun(store, promo, registry):
     publish(promo, "v1", 1)
     publish(promo, "v2", 2)
@@ -440,6 +446,7 @@ def test_registry_down_after_the_swap_is_reconciled_by_rerun(store, promo, regis
 # -- the audit log and links ----------------------------------------------------------------
 
 
+@pytest.mark.promise("registry", "UPDATE and DELETE on the audit table")
 def test_sqlite_audit_rows_cannot_be_replaced(tmp_path):
     reg = Registry(f"sqlite:///{tmp_path / 'audit.db'}")
     reg.upgrade()

@@ -23,6 +23,9 @@ def registry(pg_url):  # noqa: F811
     reg.dispose()
 
 
+@pytest.mark.promise(
+    "registry", "several processes migrating one empty PostgreSQL database at once"
+)
 def test_concurrent_upgrades_of_an_empty_database_converge_on_head(pg_url):  # noqa: F811
     registries = [Registry(pg_url) for _ in range(3)]
     barrier = threading.Barrier(len(registries))
@@ -87,6 +90,7 @@ def test_upsert_is_idempotent_per_run_and_json_round_trips(registry):
     assert records[0].created_at.tzinfo is not None
 
 
+@pytest.mark.promise("registry", "two runs writing the same version id")
 def test_runs_cannot_steal_each_others_versions(registry):
     registry.versions.upsert("m", "v1", airflow_run_id="run-a")
     with pytest.raises(RegistryError, match="already registered by run 'run-a'"):
@@ -118,6 +122,7 @@ def test_lifecycle_and_single_production_on_postgres(registry):
         )
 
 
+@pytest.mark.promise("registry", "UPDATE and DELETE on PostgreSQL's audit table")
 def test_promotions_audit_log_is_append_only_in_the_database(registry):
     registry.promotions.record("m", "v1", actor="bantay_training", reason="gate passed")
     registry.promotions.record("m", "v2", from_version="v1", actor="ana", reason="manual")

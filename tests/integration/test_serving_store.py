@@ -194,6 +194,7 @@ def test_reads_take_one_request_per_object(store, promo, moto_s3):  # noqa: F811
     assert len(sent) == 4 and "max-keys=1" in queries[2]
 
 
+@pytest.mark.promise("serving store", "every write inspected on the wire")
 def test_every_put_is_conditional_checksummed_and_manifest_last(store):
     calls: list[dict[str, Any]] = []
 
@@ -243,6 +244,7 @@ def test_every_put_is_conditional_checksummed_and_manifest_last(store):
     assert head["ChecksumSHA256"] == expected.decode()
 
 
+@pytest.mark.promise("serving store", "a second publish of the same version, equal and different")
 def test_versions_are_immutable_but_an_identical_retry_is_a_no_op(store, promo):
     first = publish(promo, "v1", seed=1)
     manifest_key = f"{PREFIX}/models/{MODEL}/versions/v1/manifest.json"
@@ -258,6 +260,7 @@ def test_versions_are_immutable_but_an_identical_retry_is_a_no_op(store, promo):
 # -- concurrency ------------------------------------------------------------------------------
 
 
+@pytest.mark.promise("serving store", "two promotions at the same instant")
 def test_two_simultaneous_promotions_exactly_one_wins(store, promo, registry, moto_s3):  # noqa: F811
     for version, seed in (("v1", 1), ("v2", 2), ("v3", 3)):
         publish(promo, version, seed)
@@ -324,6 +327,7 @@ def test_two_simultaneous_promotions_exactly_one_wins(store, promo, registry, mo
 
 
 @pytest.mark.parametrize("failing_file", ["reference.parquet", "manifest.json"])
+@pytest.mark.promise("serving store", "a publish interrupted between files")
 def test_interrupted_publish_never_reaches_serving(store, promo, failing_file):
     publish(promo, "v1", seed=1)
     promo.promote(MODEL, "v1", actor="setup", reason="baseline")
@@ -374,6 +378,7 @@ class Tripwire:
         return (_tripwire, ())
 
 
+@pytest.mark.promise("serving store", "an artifact corrupted in the bucket")
 def test_corrupted_artifact_is_refused_and_rollback_recovers(store, promo, registry):
     publish(promo, "v1", seed=1)
     publish(promo, "v2", seed=2)
@@ -446,6 +451,11 @@ def test_unknown_version(store, promo):
         promo.promote(MODEL, "v9", actor="a", reason="b")
 
 
+@pytest.mark.promise(
+    "serving store",
+    "a bucket that does not exist",
+    says="A missing bucket is a clear error naming it and the fix, before anything is written.",
+)
 def test_bad_bucket(s3_bucket):  # noqa: F811
     client, _ = s3_bucket
     store = ModelStore(s3_hook_over(client), "bantay-no-such-bucket", PREFIX)
@@ -496,6 +506,7 @@ def test_rollback_needs_a_previous_version(store, promo):
 # -- credentials and the CLI ------------------------------------------------------------------
 
 
+@pytest.mark.promise("serving store", "passwords in the registry URL and S3 keys, logged at DEBUG")
 def test_no_credentials_in_logs(aws_connection, s3_bucket, pg_url, monkeypatch, caplog):  # noqa: F811
     _, bucket = s3_bucket
     db_password = "pg-Fake-Pw-7731"
@@ -573,6 +584,7 @@ def test_cli_pointer_promote_rollback(aws_connection, s3_bucket, tmp_path, monke
     ]
 
 
+@pytest.mark.promise("serving store", "a pointer that disagrees with the registry")
 def test_serving_follows_the_pointer_and_refuses_one_that_disagrees(store, promo):
     publish(promo, "v1", seed=1)
     publish(promo, "v2", seed=2)

@@ -108,6 +108,7 @@ def test_a_retrain_after_the_drift_is_fitted_on_the_drifted_rows(lifecycle_env, 
 
 
 @pytest.mark.parametrize("swapped", ["model.joblib", "reference.parquet", "evaluation.json"])
+@pytest.mark.promise("staged files", "model.joblib and reference.parquet swapped after the gate")
 def test_a_staged_file_changed_after_the_gate_is_never_published(
     lifecycle_env,  # noqa: F811
     production,

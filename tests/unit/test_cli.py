@@ -13,6 +13,9 @@ import pytest
 
 BANTAY = str(Path(sys.executable).with_name("bantay"))
 
+# What every CLI failure promises (docs/RELIABILITY.md).
+ONE_LINE = "One line naming the service, where it was looked for and what to do; a non-zero exit; no traceback."
+
 
 def _closed_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
@@ -51,6 +54,7 @@ def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     return errors[0]
 
 
+@pytest.mark.promise("CLI", "a PostgreSQL registry that is not there", says=ONE_LINE)
 def test_an_unreachable_postgresql_registry(env):
     port = _closed_port()
     env["BANTAY_REGISTRY_URL"] = f"postgresql://bantay:s3cret-pw@127.0.0.1:{port}/bantay"
@@ -63,6 +67,7 @@ def test_an_unreachable_postgresql_registry(env):
     assert "s3cret-pw" not in line and "BANTAY_REGISTRY_URL" in line
 
 
+@pytest.mark.promise("CLI", "a stopped Redis online store", says=ONE_LINE)
 def test_a_stopped_redis_online_store(env):
     env["BANTAY_FEAST__STORE_YAML"] = "feature_store.redis.yaml"
     env["BANTAY_FEAST_REDIS"] = f"127.0.0.1:{_closed_port()}"
@@ -73,6 +78,7 @@ def test_a_stopped_redis_online_store(env):
     assert "BANTAY_FEAST_REDIS" in line
 
 
+@pytest.mark.promise("CLI", "an unreachable Feast registry", says=ONE_LINE)
 def test_an_unreachable_feast_registry(env):
     port = _closed_port()
     env["BANTAY_FEAST__STORE_YAML"] = "feature_store.redis.yaml"

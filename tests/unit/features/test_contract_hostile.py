@@ -58,6 +58,13 @@ def folder(lake: Path, source: str = ACT, day: dt.date = DAY) -> Path:
     return partition_dir(lake / "raw", source, day)
 
 
+# What the data contract promises for every hostile delivery (docs/RELIABILITY.md).
+REFUSED = (
+    "Refused, naming the rule and the column; the evidence kept with reason.json; no row of it "
+    "reaches the accepted tree."
+)
+
+
 def good(source: str = ACT, day: dt.date = DAY) -> pd.DataFrame:
     return sim.partition(source, day, SCENARIO)
 
@@ -117,6 +124,7 @@ def test_good_day_is_accepted_whole(lake):
 # -- values ---------------------------------------------------------------------------------
 
 
+@pytest.mark.promise("data contract", "a float column that is all NaN", says=REFUSED)
 def test_all_nan_float_column_counts_as_null(lake):
     write(lake, good().assign(attendance_rate=np.nan))
     message, _ = rejected(lake, "nulls", "attendance_rate")
@@ -130,6 +138,7 @@ def test_some_nan_above_tolerance(lake):
     rejected(lake, "nulls", "quiz_score_avg")
 
 
+@pytest.mark.promise("data contract", "infinite values", says=REFUSED)
 def test_infinite_values(lake):
     frame = good()
     frame.loc[frame.index[:3], "study_minutes"] = np.inf
@@ -151,6 +160,7 @@ def test_frozen_column(lake):
     assert "one value in all" in message
 
 
+@pytest.mark.promise("data contract", "two different rows for one learner and day", says=REFUSED)
 def test_conflicting_rows_for_one_learner_in_a_day(lake):
     frame = good()
     twin = frame.head(5).copy()
@@ -168,6 +178,7 @@ def test_exact_duplicate_rows(lake):
     assert "7 duplicate keys" in message
 
 
+@pytest.mark.promise("data contract", "a feed whose learner ids were re-keyed", says=REFUSED)
 def test_rekeyed_feed_fails_against_the_days_profile(lake):
     write(lake, good().assign(learner_id=good()["learner_id"] + 7_000_000))
     message, _ = rejected(lake, "ids", "learner_id")
@@ -203,6 +214,7 @@ def test_timestamps_in_another_day(lake):
     rejected(lake, "timestamps", "event_timestamp")
 
 
+@pytest.mark.promise("data contract", "timestamps without a timezone", says=REFUSED)
 def test_timezone_naive_timestamps(lake):
     frame = good()
     frame["event_timestamp"] = frame["event_timestamp"].dt.tz_localize(None)
@@ -220,6 +232,7 @@ def test_other_timezone_is_the_same_instant_and_accepted(lake):
     assert stored["event_timestamp"].tolist() == frame["event_timestamp"].tolist()
 
 
+@pytest.mark.promise("data contract", "huge strings and learner data in bad values", says=REFUSED)
 def test_huge_and_private_strings_are_never_echoed(lake):
     profile = good("learner_profile").copy()
     profile["region"] = profile["region"].astype(object)
@@ -258,6 +271,7 @@ def test_renamed_column(lake):
     assert "missing columns ['study_minutes']" in message and "study_mins" in message
 
 
+@pytest.mark.promise("data contract", "a column of the wrong type", says=REFUSED)
 def test_wrong_dtype(lake):
     write(lake, good().assign(quiz_score_avg=good()["quiz_score_avg"].astype(str)))
     message, _ = rejected(lake, "schema", "quiz_score_avg")
@@ -293,16 +307,19 @@ def test_empty_file_with_the_right_schema(lake):
     assert "0 rows" in message
 
 
+@pytest.mark.promise("data contract", "a zero-byte file", says=REFUSED)
 def test_zero_byte_file(lake):
     (folder(lake) / "part-0.parquet").write_bytes(b"")
     rejected(lake, "readable", None)
 
 
+@pytest.mark.promise("data contract", "a CSV file named .parquet", says=REFUSED)
 def test_csv_named_parquet(lake):
     good().to_csv(folder(lake) / "part-0.parquet", index=False)
     rejected(lake, "readable", None)
 
 
+@pytest.mark.promise("data contract", "a truncated parquet file", says=REFUSED)
 def test_truncated_parquet(lake):
     path = folder(lake) / "part-0.parquet"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -335,6 +352,7 @@ def test_directory_where_a_file_should_be(lake):
     rejected(lake, "files", None)
 
 
+@pytest.mark.promise("data contract", "a symlink pointing out of the lake", says=REFUSED)
 def test_symlink_out_of_the_tree(lake, tmp_path):
     outside = tmp_path / "outside.parquet"
     sim.write_table(good(), outside)
@@ -354,6 +372,7 @@ def test_partition_folder_is_a_symlink(lake, tmp_path):
     assert (elsewhere / "part-0.parquet").is_file()  # moved the link, not the target's files
 
 
+@pytest.mark.promise("data contract", "a second file with bad rows in the same day", says=REFUSED)
 def test_second_file_with_bad_rows_rejects_the_whole_folder(lake):
     extra = good().head(20).assign(study_minutes=9_999.0)
     extra["learner_id"] = extra["learner_id"]  # same learners, other values
@@ -382,6 +401,9 @@ def test_files_with_different_schemas(lake):
     rejected(lake, "schema", None)
 
 
+@pytest.mark.promise(
+    "data contract", "no delivery at all", says="Said as missing, never as a bad delivery."
+)
 def test_missing_partition_is_said_as_missing(lake):
     shutil.rmtree(folder(lake))
     with pytest.raises(ContractViolation) as err:

@@ -60,6 +60,7 @@ def _with(**changes):
     ],
     ids=lambda v: str(v)[:40],
 )
+@pytest.mark.promise("connections", "malformed AIRFLOW_CONN_* values")
 def test_a_malformed_connection_is_refused_naming_it_and_the_field(monkeypatch, value, message):
     monkeypatch.setenv(ENV, value)
     with pytest.raises(ConnectionInvalid, match=message) as err:
@@ -93,6 +94,7 @@ def test_the_connections_own_credentials_and_botocore_options_are_used(monkeypat
     assert client.meta.endpoint_url == "http://127.0.0.1:9"
 
 
+@pytest.mark.promise("connections", "no connection defined")
 def test_no_connection_at_all_leaves_the_default_chain(monkeypatch):
     """On AWS, a worker without an aws_default connection signs with its own role."""
     monkeypatch.delenv(ENV, raising=False)

@@ -45,6 +45,7 @@ def test_clearing_the_shadow_is_one_delete_through_the_hook(stubbed):
     store.pointers.clear_shadow("learner_risk")
 
 
+@pytest.mark.promise("serving store", "S3 refusing a delete (AccessDenied)")
 def test_a_refused_delete_names_the_object_endpoint_and_permission(stubbed):
     store, stubber = stubbed
     refused = {"Errors": [{"Key": SHADOW, "Code": "AccessDenied", "Message": "Access Denied"}]}

@@ -93,6 +93,7 @@ def test_concurrent_upgrades_on_a_fresh_sqlite_file_all_succeed(tmp_path):
         reg.dispose()
 
 
+@pytest.mark.promise("registry", "an unreachable database with a password in its URL")
 def test_unreachable_database_is_a_clear_error_without_the_password(tmp_path):
     reg = Registry("postgresql+psycopg2://bantay:hunter2-secret@127.0.0.1:1/registry")
     with pytest.raises(RegistryError) as info:
@@ -165,6 +166,7 @@ def test_new_records_cannot_start_in_production(registry):
         registry.versions.upsert("m", "v1", status="production")
 
 
+@pytest.mark.promise("registry", "every status change the lifecycle forbids")
 def test_status_transitions_follow_the_lifecycle(registry):
     registry.versions.upsert("m", "v1")
     with pytest.raises(InvalidTransition, match="from 'candidate' to 'production'"):
@@ -242,6 +244,7 @@ def test_promotions_are_appended_in_order_and_cannot_be_changed(registry):
     assert [p.actor for p in registry.promotions.of("m")] == ["bantay_training", "ana", "ana"]
 
 
+@pytest.mark.promise("registry", "audit rows written out of time order")
 def test_promotions_read_in_time_order_when_rows_arrive_out_of_order(registry):
     """A repaired audit row (written after a later swap) still reads in the order of the swaps;
     equal times keep the order they were written in."""

@@ -43,6 +43,7 @@ def no_base_url(monkeypatch):
         "null",  # a sandboxed or file: page
     ],
 )
+@pytest.mark.promise("UI actions", "posts from other origins, ports and look-alike hosts")
 def test_a_post_from_anywhere_else_is_refused(no_base_url, origin):
     with pytest.raises(HTTPException) as err:
         same_origin(_post("airflow.example:80", {"Origin": origin}))
@@ -63,6 +64,7 @@ def test_a_post_from_the_same_origin_passes(no_base_url, headers):
     same_origin(_post("airflow.example:80", headers))
 
 
+@pytest.mark.promise("UI actions", "a request seen through a proxy")
 def test_behind_a_proxy_the_configured_base_url_is_the_origin(monkeypatch):
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.org/")
     inside = _post("10.0.0.5:8080", {"Origin": "https://airflow.example.org"})
