@@ -1,7 +1,7 @@
 """Server time of every bantay page with a year of history.
 
 Three models, each with 365 days of drift rows, three versions and their promotions (written
-through bantay's own Registry and ModelStore, as ``tests/ui_seed.py`` does for the UI tests), and
+through bantay's own Registry and ModelStore, as ``tests/support/ui_seed.py`` does for the UI tests), and
 ``--serving-days`` days of prediction log for ``--learners`` learners. The registry is a fresh
 PostgreSQL database on 127.0.0.1:5432 (``--sqlite`` for an SQLite file), S3 is moto over HTTP.
 

@@ -25,10 +25,23 @@ def frame(page):
 
 
 def airflow_navs(page) -> int:
-    """How many Airflow navigation bars are on screen, counting every frame of the page."""
+    """How many Airflow navigation bars are on screen, counting every frame of the page.
+
+    A frame of the page left behind may detach while it is counted (the shell replaces its
+    iframe as it navigates): it is no longer on screen, so the count is taken again."""
+    from playwright.sync_api import Error as PlaywrightError
+
     page.locator(AIRFLOW_NAV).first.wait_for()
     page.wait_for_load_state("networkidle")
-    return sum(f.locator(AIRFLOW_NAV).count() for f in page.frames)
+    for _ in range(10):
+        try:
+            frames = [f for f in page.frames if not f.is_detached()]
+            return sum(f.locator(AIRFLOW_NAV).count() for f in frames)
+        except PlaywrightError as exc:
+            if "detached" not in str(exc):
+                raise
+            page.wait_for_timeout(200)
+    raise AssertionError("the page's frames kept detaching; the shell never settled")
 
 
 def arrives_at(page, url: str) -> None:

@@ -62,12 +62,12 @@ def seed_all(env: dict[str, str], days: int = UI_DAYS) -> dict[str, Seeded]:
     client = s3_client_for(json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"])
     client.create_bucket(Bucket=env["BANTAY_STORAGE__BUCKET"])
     # Published and promoted through the promotion policy, as the training DAG does.
-    store = Promotion(
+    promotion = Promotion(
         ModelStore(s3_hook_over(client), env["BANTAY_STORAGE__BUCKET"], settings.storage.prefix),
         registry,
     )
     try:
-        return {m: seed_model(registry, store, m, LAST_DAY, days) for m in MODELS}
+        return {m: seed_model(registry, promotion, m, LAST_DAY, days) for m in MODELS}
     finally:
         registry.dispose()
 

@@ -62,7 +62,7 @@ def _metrics(pr_auc: float, baseline: float | None) -> dict:
     return {"test": test, "production_on_same_test": base, "slices": slices}
 
 
-def seed_model(registry, store, model: str, last_day: dt.date, days: int) -> Seeded:
+def seed_model(registry, promotion, model: str, last_day: dt.date, days: int) -> Seeded:
     """Versions, promotions and ``days`` drift rows ending ``last_day`` for one model."""
     import pandas as pd
 
@@ -103,10 +103,8 @@ def seed_model(registry, store, model: str, last_day: dt.date, days: int) -> See
                 model, version, "approved", reason="approved by bantay (auto)"
             )
             reference = pd.DataFrame({f: [0.1 * k for k in range(20)] for f in FEATURES})
-            store.versions.publish(
-                model, version, {"kind": "seeded"}, {"lineage": lineage}, reference
-            )
-            store.promote(model, version, actor=f"airflow:{run_id}", reason=lineage["reason"])
+            promotion.publish(model, version, {"kind": "seeded"}, {"lineage": lineage}, reference)
+            promotion.promote(model, version, actor=f"airflow:{run_id}", reason=lineage["reason"])
         ids.append(version)
         runs.append(run_id)
     ids.append(_candidate(registry, model, last_day))
