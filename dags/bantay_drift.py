@@ -28,7 +28,9 @@ Daily, for the day that just ended (data interval `[D, D+1)` UTC), for each mode
    its extra) that starts `bantay_training`, only when the decision says so; otherwise skipped.
    Re-running a date never triggers twice.
 
-Trigger form: `date` to check one day by hand.
+Trigger form: `date` to check one day by hand; `model` to check that model alone (empty: every
+model, as the scheduled runs do; the other models' tasks are skipped); `reason` says why the run
+was started by hand (the bantay pages' "Re-check this day" names the person).
 """
 
 from __future__ import annotations
@@ -55,29 +57,53 @@ SETTINGS = get_settings()
     timeout=dt.timedelta(hours=1),
     params={
         "date": Param(None, type=["null", "string"], format="date", title="Day to check"),
+        "model": Param(
+            "",
+            type=["null", "string"],
+            title="Model to check",
+            description="Empty: every configured model.",
+        ),
+        "reason": Param(None, type=["null", "string"], title="Why this run was started"),
     },
 )
 def bantay_drift():
     @task
-    def plan(params: dict, data_interval_start=None) -> str:
-        # Cron run at 06:00 on D+1 checks D; a manual run checks the Param date.
-        return params.get("date") or data_interval_start.date().isoformat()
+    def plan(params: dict, data_interval_start=None) -> dict:
+        """The day to check and the models to check it for.
 
-    day = plan()
+        Cron run at 06:00 on D+1 checks D for every model; a manual run checks the Param date,
+        for the Param model alone when one is named."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        names = [m.name for m in SETTINGS.models]
+        chosen = (params.get("model") or "").strip()
+        if chosen and chosen not in names:
+            raise AirflowFailException(
+                f"model {chosen!r} is not configured; leave it empty or name one of {names}"
+            )
+        day = params.get("date") or data_interval_start.date().isoformat()
+        if params.get("reason"):
+            print(f"why: {params['reason']}")
+        return {"day": day, "models": [chosen] if chosen else names}
+
+    planned = plan()
 
     for model in SETTINGS.models:
         asset = drift_asset(model.name)
         with TaskGroup(group_id=model.name):
 
             @task(task_id="check", inlets=[predictions_asset(model.name)])
-            def check(day: str, model_name: str, ti=None, dag_run=None) -> dict:
-                from airflow.sdk.exceptions import AirflowFailException
+            def check(planned: dict, model_name: str, ti=None, dag_run=None) -> dict:
+                from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
                 from bantay.airflow.edge import for_model
                 from bantay.monitoring.check import check_day
                 from bantay.notify.drift_day import day_subject
                 from bantay.notify.email import report_banner
 
+                if model_name not in planned["models"]:
+                    raise AirflowSkipException(f"this run checks {planned['models']} only")
+                day = planned["day"]
                 res = for_model(model_name)
                 running = ti.get_dr_count(
                     dag_id=training_dag_id(model_name), states=["running", "queued"]
@@ -138,7 +164,7 @@ def bantay_drift():
                     },
                 )
 
-            summary = check(day, model.name)
+            summary = check(planned, model.name)
             email(summary)
             retrain(summary)
 

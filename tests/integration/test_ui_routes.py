@@ -3,63 +3,14 @@ page renders for a reader, and an action needs the right to trigger its DAG and 
 
 from __future__ import annotations
 
-import json
 import re
-import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from support.services import moto_s3  # noqa: F401
-from support.ui import MODELS, SIMPLE_AUTH_MANAGER, USERS, seeded_ui  # noqa: F401
+from support.ui import MODELS, seeded_ui, ui  # noqa: F401
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class Ui:
-    client: object
-    tokens: dict[str, str]
-
-    def as_user(self, name: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[name]}"}
-
-
-@pytest.fixture(scope="module")
-def ui(seeded_ui, tmp_path_factory) -> Iterator[Ui]:  # noqa: F811
-    from support.airflow_runs import migrated, reserialize
-
-    migrated()
-    passwords = {name: secrets.token_urlsafe(12) for name in USERS}
-    path = tmp_path_factory.mktemp("simple_auth") / "passwords.json"
-    path.write_text(json.dumps(passwords))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW__CORE__AUTH_MANAGER", SIMPLE_AUTH_MANAGER)
-        mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
-        mp.setenv(
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
-            ",".join(f"{n}:{r}" for n, r in USERS.items()),
-        )
-        mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(path))
-        mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_hex(32))
-        reserialize()  # the actions trigger real DAGs: they must be in the metadata DB
-        from airflow.api_fastapi.app import create_app, purge_cached_app
-        from fastapi.testclient import TestClient
-
-        purge_cached_app()
-        try:
-            with TestClient(create_app(apps="core")) as client:
-                tokens = {}
-                for name, password in passwords.items():
-                    login = client.post(
-                        "/auth/token", json={"username": name, "password": password}
-                    )
-                    assert login.status_code == 201, login.text
-                    tokens[name] = login.json()["access_token"]
-                yield Ui(client, tokens)
-        finally:
-            purge_cached_app()
 
 
 def bantay_routes(client) -> list[tuple[str, str]]:
@@ -115,7 +66,7 @@ def test_every_page_renders_for_a_reader(ui, seeded_ui):  # noqa: F811
     assert "Roll back" not in models and "Retrain" not in models  # a viewer gets no buttons
 
 
-def test_the_session_cookie_of_the_airflow_ui_is_enough(ui):
+def test_the_session_cookie_of_the_airflow_ui_is_enough(ui):  # noqa: F811
     page = ui.client.get("/bantay/models", cookies={"_token": ui.tokens["viewer"]})
     assert page.status_code == 200
     assert 'href="static/bantay.css"' in page.text  # relative, works under any prefix
@@ -224,7 +175,7 @@ def test_cross_site_posts_are_refused(ui, seeded_ui, origin):  # noqa: F811
     assert "cross-site request refused" in refused.text
 
 
-def test_retrain_creates_a_training_run_whose_form_values_validate(ui):
+def test_retrain_creates_a_training_run_whose_form_values_validate(ui):  # noqa: F811
     model = MODELS[0]
     done = ui.client.post(
         f"/bantay/models/{model}/retrain",
@@ -283,7 +234,7 @@ def test_task_extra_links_lead_to_the_version_and_the_drift_day(ui, seeded_ui): 
     assert BantayPageLink().get_link(None, ti_key=other) == ""
 
 
-def test_pages_may_be_framed_by_airflow_only(ui):
+def test_pages_may_be_framed_by_airflow_only(ui):  # noqa: F811
     page = ui.client.get("/bantay/models", headers=ui.as_user("viewer"))
     assert page.headers["content-security-policy"] == "frame-ancestors 'self'"
     refused = ui.client.get("/bantay/models")

@@ -6,17 +6,22 @@ Import what you need into a test module explicitly::
     from support.ui import MODELS, seeded_ui  # noqa: F401
 
 * ``seeded_ui`` (module fixture): two configured models, each with an archived, a production and
-  a rejected version and ``UI_DAYS`` days of drift rows, written through bantay's own Registry
+  a rejected version and ``UI_DAYS`` days of drift rows (the second model's last day held by
+  the labels guard), written through bantay's own Registry
   and ModelStore (SQLite registry, moto S3 over HTTP). Settings are re-read for the module.
   Yields ``{model: Seeded}``.
+* ``ui`` (module fixture): Airflow's API app (simple auth manager, users ``USERS``) serving the
+  seeded pages; ``ui.client`` a test client, ``ui.as_user(name)`` that user's bearer header.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -67,7 +72,11 @@ def seed_all(env: dict[str, str], days: int = UI_DAYS) -> dict[str, Seeded]:
         registry,
     )
     try:
-        return {m: seed_model(registry, promotion, m, LAST_DAY, days) for m in MODELS}
+        # The second model's latest decision is a hold of the labels guard.
+        return {
+            m: seed_model(registry, promotion, m, LAST_DAY, days, hold_last=m == MODELS[1])
+            for m in MODELS
+        }
     finally:
         registry.dispose()
 
@@ -89,3 +98,48 @@ def seeded_ui(tmp_path_factory, moto_s3) -> Iterator[dict[str, Seeded]]:
         finally:
             queries.reset()
             get_settings.cache_clear()
+
+
+@dataclass
+class Ui:
+    client: object
+    tokens: dict[str, str]
+
+    def as_user(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+
+@pytest.fixture(scope="module")
+def ui(seeded_ui, tmp_path_factory) -> Iterator[Ui]:  # noqa: F811
+    from support.airflow_runs import migrated, reserialize
+
+    migrated()
+    passwords = {name: secrets.token_urlsafe(12) for name in USERS}
+    path = tmp_path_factory.mktemp("simple_auth") / "passwords.json"
+    path.write_text(json.dumps(passwords))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW__CORE__AUTH_MANAGER", SIMPLE_AUTH_MANAGER)
+        mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
+        mp.setenv(
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
+            ",".join(f"{n}:{r}" for n, r in USERS.items()),
+        )
+        mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(path))
+        mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_hex(32))
+        reserialize()  # the actions trigger real DAGs: they must be in the metadata DB
+        from airflow.api_fastapi.app import create_app, purge_cached_app
+        from fastapi.testclient import TestClient
+
+        purge_cached_app()
+        try:
+            with TestClient(create_app(apps="core")) as client:
+                tokens = {}
+                for name, password in passwords.items():
+                    login = client.post(
+                        "/auth/token", json={"username": name, "password": password}
+                    )
+                    assert login.status_code == 201, login.text
+                    tokens[name] = login.json()["access_token"]
+                yield Ui(client, tokens)
+        finally:
+            purge_cached_app()

@@ -30,6 +30,7 @@ class Seeded:
 
 
 def _gate(passed: bool) -> list[dict]:
+    """Four checks, and a fifth skipped (too few positives per slice): passed 4/4, 1 skipped."""
     checks = [
         ("quality.min_roc_auc", 0.81, 0.7, True, "roc_auc 0.810 >= 0.700"),
         ("quality.min_pr_auc", 0.52, 0.3, True, "pr_auc 0.520 >= 0.300"),
@@ -52,17 +53,34 @@ def _gate(passed: bool) -> list[dict]:
             "detail": d,
         }
         for n, v, t, ok, d in checks
+    ] + [
+        {
+            "name": "fairness.precision_gap",
+            "value": None,
+            "threshold": 0.25,
+            "passed": True,
+            "status": "skipped",
+            "detail": "too few positives per slice; skipped",
+        }
     ]
 
 
 def _metrics(pr_auc: float, baseline: float | None) -> dict:
-    test = {"pr_auc": pr_auc, "roc_auc": pr_auc + 0.3, "brier": 0.11}
+    test = {
+        "pr_auc": pr_auc,
+        "roc_auc": pr_auc + 0.3,
+        "brier": 0.11,
+        "threshold_at_precision": 0.682,
+        "target_precision": 0.5,
+    }
     base = {"pr_auc": baseline, "roc_auc": baseline + 0.3, "brier": 0.12} if baseline else None
     slices = {"region": {"north": {"rows": 400, "positives": 40, "recall": 0.6, "precision": 0.5}}}
     return {"test": test, "production_on_same_test": base, "slices": slices}
 
 
-def seed_model(registry, promotion, model: str, last_day: dt.date, days: int) -> Seeded:
+def seed_model(
+    registry, promotion, model: str, last_day: dt.date, days: int, hold_last: bool = False
+) -> Seeded:
     """Versions, promotions and ``days`` drift rows ending ``last_day`` for one model."""
     import pandas as pd
 
@@ -109,7 +127,7 @@ def seed_model(registry, promotion, model: str, last_day: dt.date, days: int) ->
         runs.append(run_id)
     ids.append(_candidate(registry, model, last_day))
     runs.append(shared_run_id(last_day))
-    registry_rows(registry, model, first_day, days)
+    registry_rows(registry, model, first_day, days, hold_last)
     return Seeded(
         model, *ids, runs=runs, days=[first_day + dt.timedelta(days=d) for d in range(days)]
     )
@@ -146,12 +164,19 @@ def _candidate(registry, model: str, last_day: dt.date) -> str:
     return version
 
 
-def registry_rows(registry, model: str, first_day: dt.date, days: int) -> None:
-    """One drift row a day; days 10..13 from the end drift, the second of them retrains."""
+HELD_LAST = "the labels of the drifted period mature on 2026-12-03; retrain then"
+
+
+def registry_rows(
+    registry, model: str, first_day: dt.date, days: int, hold_last: bool = False
+) -> None:
+    """One drift row a day; days 10..13 from the end drift, the second of them retrains; the
+    model's score drifts on those days (0.57..0.73 against 0.1) while only 2 of 4 features do.
+    ``hold_last``: the last day drifts too and the labels guard holds its retrain."""
     for d in range(days):
         day = first_day + dt.timedelta(days=d)
         from_end = days - 1 - d
-        drifting = 10 <= from_end <= 13
+        drifting = 10 <= from_end <= 13 or (hold_last and from_end == 0)
         scores = {
             f: {
                 "method": "wasserstein",
@@ -168,6 +193,15 @@ def registry_rows(registry, model: str, first_day: dt.date, days: int) -> None:
         if drifting:
             decision = "retrain_triggered" if from_end == 12 else "guard_held:persistence"
             detail = "drift confirmed" if from_end == 12 else "persistence: day 1 of 2"
+        if hold_last and from_end == 0:
+            decision, detail = "guard_held:labels", HELD_LAST + "; evidence: labels to 2026-11-08"
+        prediction = {
+            "column": "score",
+            "method": "wasserstein",
+            "score": 0.57 + 0.04 * (d % 5) if drifting else 0.03,
+            "threshold": 0.1,
+            "drifted": drifting,
+        }
         registry.drift.upsert(
             model,
             day,
@@ -179,4 +213,5 @@ def registry_rows(registry, model: str, first_day: dt.date, days: int) -> None:
             decision_detail=detail,
             feature_scores=scores,
             airflow_run_id=f"manual__{day.isoformat()}T06:00:00+00:00",
+            prediction_drift=prediction,
         )

@@ -146,6 +146,7 @@ def record_day(
 ) -> None:
     """The day's row in the registry's drift history (upserted: a re-run replaces it)."""
     html_uri, json_uri = report
+    summary = result.summary()
     reg.drift.upsert(
         model,
         day,
@@ -154,7 +155,8 @@ def record_day(
         n_drifted=result.n_drifted,
         n_features=result.n_features,
         decision=str(decision.action),
-        feature_scores=result.summary()["feature_scores"],
+        feature_scores=summary["feature_scores"],
+        prediction_drift=summary["prediction"],
         report_html_uri=html_uri,
         report_json_uri=json_uri,
         decision_detail=with_evidence(decision.reason, result.evidence_day),

@@ -1,5 +1,8 @@
 """The actions: each one triggers an existing DAG through Airflow, as the logged-in user.
 
+A form that cannot be acted on (a blank reason, no version chosen, a version that may not be
+rolled back to) comes back as the same form, filled in as sent, with what to fix (422, HTML).
+
 The web process never moves a pointer or writes the registry: a retrain is a run of the model's
 training DAG, a rollback a ``bantay_rollback`` run, a re-check a ``bantay_drift`` run, a
 re-baseline a ``bantay_rebaseline`` run. The run is created
@@ -19,15 +22,19 @@ from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBod
 from airflow.api_fastapi.core_api.routes.public.dag_run import trigger_dag_run
 from airflow.utils.session import create_session
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bantay.airflow.training_runs import training_dag_id
+from bantay.ui import views
 from bantay.ui.auth import DRIFT, REBASELINE, ROLLBACK, require_trigger, same_origin
 from bantay.ui.queries import reader
-from bantay.ui.render import relative
+from bantay.ui.render import relative, render
 
 router = APIRouter(dependencies=[Depends(same_origin)])
-Reason = Annotated[str, Form(max_length=2000)]
+# Validated here, not by FastAPI: a bad value re-renders the form rather than a JSON error.
+Reason = Annotated[str, Form()]
+Version = Annotated[str, Form()]
+MAX_REASON = 2000
 
 _DAG_BAG: Any = None
 
@@ -68,14 +75,44 @@ def _run(request: Request, page: str, user: BaseUser, dag_id: str, conf: dict, n
     return _back(request, page, triggered=dag_id, run=run_id)
 
 
+class FormError(Exception):
+    """What is wrong with a submitted form, in words for the person who sent it."""
+
+
 def _reason(reason: str, what: str) -> str:
     reason = reason.strip()
     if not reason:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"a {what} needs a reason: write why in the form; it is kept in the audit log",
+        raise FormError(
+            f"a {what} needs a reason: write why in the form; it is kept in the audit log"
         )
+    if len(reason) > MAX_REASON:
+        raise FormError(f"the reason is {len(reason):,} characters; keep it under {MAX_REASON:,}")
     return reason
+
+
+def _form_again(
+    request: Request, kind: str, model: str, error: FormError, **form: Any
+) -> HTMLResponse:
+    """The form of ``kind`` (retrain, rollback, rebaseline) again, as sent, with the error."""
+    r = reader()
+    context: dict[str, Any] = {"hold": None, "targets": [], "day": None, **form}
+    if kind == "retrain":
+        context["hold"] = views.latest_hold(r, model)
+    elif kind == "rollback":
+        header = views.model_header(r, model)
+        context["targets"] = views.rollback_targets(
+            r.versions(model), header["promotions"], header["prod_id"]
+        )
+    return render(
+        request,
+        "action_form.html",
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        kind=kind,
+        model=model,
+        message=str(error),
+        errors=r.errors,
+        **context,
+    )
 
 
 def _known(model: str) -> None:
@@ -90,12 +127,15 @@ def _known(model: str) -> None:
 def retrain(
     request: Request,
     model: str,
-    reason: Reason,
     user: Annotated[BaseUser, Depends(require_trigger())],
+    reason: Reason = "",
 ):
     """Start a run of ``model``'s training DAG with the person's reason."""
     _known(model)
-    why = _reason(reason, "retrain")
+    try:
+        why = _reason(reason, "retrain")
+    except FormError as err:
+        return _form_again(request, "retrain", model, err, reason=reason)
     conf = {"reason": why, "force": False, "force_reason": None, "as_of": None}
     dag_id = training_dag_id(model)
     return _run(request, f"/models/{model}", user, dag_id, conf, f"Retrain: {why}")
@@ -105,20 +145,39 @@ def retrain(
 def rollback(
     request: Request,
     model: str,
-    version: Annotated[str, Form(min_length=1, max_length=128)],
-    reason: Reason,
     user: Annotated[BaseUser, Depends(require_trigger(ROLLBACK))],
+    version: Version = "",
+    reason: Reason = "",
 ):
-    """Start a ``bantay_rollback`` run that puts ``version`` back into production."""
+    """Start a ``bantay_rollback`` run that puts ``version`` back into production: an archived
+    version that served before."""
     _known(model)
-    why = _reason(reason, "rollback")
-    if reader().version(model, version) is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no version {version!r} of {model} in the registry"
-        )
+    try:
+        why = _reason(reason, "rollback")
+        _rollback_target(model, version)
+    except FormError as err:
+        return _form_again(request, "rollback", model, err, reason=reason, selected=version)
     conf = {"model": model, "version": version, "reason": why}
     note = f"Roll back {model} to {version}: {why}"
     return _run(request, f"/models/{model}", user, ROLLBACK, conf, note)
+
+
+def _rollback_target(model: str, version: str) -> None:
+    """FormError unless ``version`` is one ``model`` may be rolled back to."""
+    r = reader()
+    header = views.model_header(r, model)
+    targets = [
+        v.version
+        for v in views.rollback_targets(r.versions(model), header["promotions"], header["prod_id"])
+    ]
+    if not version.strip():
+        raise FormError("choose the version to roll back to")
+    if version not in targets:
+        raise FormError(
+            f"{model} may not be rolled back to {version!r}: only an archived version that "
+            "served before can serve again; choose one of "
+            + (", ".join(targets) if targets else "none (no earlier version served)")
+        )
 
 
 @router.post("/models/{model}/drift/{day}/recheck")
@@ -128,21 +187,17 @@ def recheck(
     day: str,
     user: Annotated[BaseUser, Depends(require_trigger(DRIFT))],
 ):
-    """Run ``bantay_drift`` again for ``day`` (its report and row are overwritten)."""
+    """Run ``bantay_drift`` again for ``day`` and ``model`` alone (its report, row and e-mail
+    are redone), labelled as the person's re-check."""
     _known(model)
     try:
         checked = dt.date.fromisoformat(day)
     except ValueError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{day!r} is not a day") from None
     page = f"/models/{model}/drift/{checked.isoformat()}"
-    return _run(
-        request,
-        page,
-        user,
-        DRIFT,
-        {"date": checked.isoformat()},
-        f"Re-check {checked} from the bantay pages",
-    )
+    why = f"re-check of {model} for {checked} by {user.get_name()} from the bantay pages"
+    conf = {"date": checked.isoformat(), "model": model, "reason": why}
+    return _run(request, page, user, DRIFT, conf, why[0].upper() + why[1:])
 
 
 @router.post("/models/{model}/drift/{day}/rebaseline")
@@ -150,8 +205,8 @@ def rebaseline(
     request: Request,
     model: str,
     day: str,
-    reason: Reason,
     user: Annotated[BaseUser, Depends(require_trigger(REBASELINE))],
+    reason: Reason = "",
 ):
     """Start a ``bantay_rebaseline`` run: the days up to ``day`` become the drift reference of
     the version that serves, recorded with the person and their reason."""
@@ -160,7 +215,10 @@ def rebaseline(
         last = dt.date.fromisoformat(day)
     except ValueError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{day!r} is not a day") from None
-    why = _reason(reason, "re-baseline")
+    try:
+        why = _reason(reason, "re-baseline")
+    except FormError as err:
+        return _form_again(request, "rebaseline", model, err, reason=reason, day=last)
     conf = {"model": model, "date": last.isoformat(), "days": None, "reason": why}
     note = f"Re-baseline {model} up to {last}: {why}"
     return _run(request, f"/models/{model}/drift/{last.isoformat()}", user, REBASELINE, conf, note)

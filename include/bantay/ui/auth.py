@@ -53,6 +53,19 @@ def require_read(request: Request, user: Annotated[BaseUser, Depends(get_user)])
 
 
 ReadUser = Annotated[BaseUser, Depends(require_read)]
+SIMPLE_AUTH_MANAGER = "SimpleAuthManager"
+ANONYMOUS = "anonymous"
+
+
+def demo_mode(user: BaseUser | None) -> bool:
+    """Whether anyone may act here: the user is anonymous, or Airflow's simple auth manager
+    makes every visitor an admin (``[core] simple_auth_manager_all_admins``)."""
+    if user is None:
+        return False
+    if (user.get_name() or "").strip().lower() == ANONYMOUS:
+        return True
+    simple = type(get_auth_manager()).__name__ == SIMPLE_AUTH_MANAGER
+    return simple and conf.getboolean("core", "simple_auth_manager_all_admins", fallback=False)
 
 
 def may_trigger(user: BaseUser, dag_id: str) -> bool:

@@ -80,6 +80,9 @@ def _model_page(request: Request, model: str, tab: str, **context) -> HTMLRespon
 @router.get("/models/{model}", response_class=HTMLResponse)
 def model_versions(request: Request, model: str) -> HTMLResponse:
     r = _model(model)
+    row = views.model_header(r, model)
+    records = r.versions(model)
+    targets = views.rollback_targets(records, row["promotions"], row["prod_id"])
     versions = [
         {
             "record": v,
@@ -89,9 +92,19 @@ def model_versions(request: Request, model: str) -> HTMLResponse:
             "decided_by": views.decided_by(v),
             "label_rate": views.label_rate(v),
         }
-        for v in r.versions(model)
+        for v in records
     ]
-    return _model_page(request, model, "versions", r=r, versions=versions)
+    return _model_page(
+        request,
+        model,
+        "versions",
+        r=r,
+        row=row,
+        versions=versions,
+        rollback_targets=targets,
+        rollback_ids={v.version for v in targets},
+        hold=views.latest_hold(r, model),
+    )
 
 
 @router.get("/models/{model}/promotions", response_class=HTMLResponse)
@@ -117,8 +130,8 @@ def model_serving(request: Request, model: str) -> HTMLResponse:
         model,
         "serving",
         r=r,
-        days=r.serving_days(model, SERVING_DAYS),
-        threshold=r.settings.model(model).gate.target_precision,
+        days=r.serving_days(model, SERVING_DAYS, views.decision_thresholds(r.versions(model))),
+        target_precision=r.settings.model(model).gate.target_precision,
     )
 
 

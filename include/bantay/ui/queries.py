@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
@@ -57,6 +59,7 @@ class ServingDay:
     missing_features: float | None
     shadow_version: str | None = None
     agreement: float | None = None
+    threshold: float | None = None  # the decision threshold of the (first) version served
 
 
 @dataclass
@@ -215,62 +218,74 @@ class Reader:
 
     # -- prediction log --------------------------------------------------------------------
 
-    def serving_days(self, model: str, days: int) -> list[ServingDay]:
-        """The last ``days`` days of the prediction log that exist, newest first."""
-
+    def serving_days(
+        self, model: str, days: int, thresholds: Mapping[str, float]
+    ) -> list[ServingDay]:
+        """The last ``days`` days of the prediction log that exist, newest first; a row counts
+        as flagged when its score reaches the decision threshold of the version that scored it
+        (``thresholds``: version -> threshold; a version without one counts nowhere)."""
         root = self.settings.predictions_dir / model
         if not root.is_dir():
             return []
         parts = sorted(root.glob("date=*/part-0.parquet"), reverse=True)[:days]
-        threshold = self.settings.model(model).gate.target_precision
         features = set(self.settings_features())
-        return [self._serving_day(path, threshold, features) for path in parts]
-
-    @staticmethod
-    def _serving_day(path, threshold: float, features: set[str]) -> ServingDay:
-        """One partition: score columns read, feature null counts from the parquet footer."""
-        day = dt.date.fromisoformat(path.parent.name.split("=", 1)[1])
-        parquet = pq.ParquetFile(path)
-        meta = parquet.metadata
-        names = set(parquet.schema_arrow.names)
-        wanted = [
-            c for c in ("score", "model_version", "shadow_score", "shadow_version") if c in names
-        ]
-        table = parquet.read(columns=wanted)
-        rows = meta.num_rows
-        nulls = cells = 0
-        for g in range(meta.num_row_groups):
-            group = meta.row_group(g)
-            for c in range(group.num_columns):
-                column = group.column(c)
-                if column.path_in_schema in features:
-                    stats = column.statistics
-                    nulls += stats.null_count if stats is not None and stats.has_null_count else 0
-                    cells += group.num_rows
-        score = table.column("score") if "score" in names else None
-        above = pc.greater_equal(score, threshold).cast("double") if score is not None else None
-        shadow_version = agreement = None
-        if "shadow_score" in names and rows:
-            shadow = table.column("shadow_score")
-            shadow_version = table.column("shadow_version")[0].as_py()
-            same = pc.equal(pc.greater_equal(score, threshold), pc.greater_equal(shadow, threshold))
-            agreement = pc.mean(same.cast("double")).as_py()
-        return ServingDay(
-            day=day,
-            versions=tuple(sorted(set(table.column("model_version").unique().to_pylist())))
-            if "model_version" in names
-            else (),
-            rows=rows,
-            mean_score=pc.mean(score).as_py() if score is not None and rows else None,
-            above_threshold=pc.mean(above).as_py() if above is not None and rows else None,
-            missing_features=nulls / cells if cells else None,
-            shadow_version=shadow_version,
-            agreement=agreement,
-        )
+        return [serving_day(path, thresholds, features) for path in parts]
 
     def settings_features(self) -> list[str]:
         groups = feature_set()
         return [name for names in groups.values() for name in names]
+
+
+def _missing_share(meta: Any, features: set[str]) -> float | None:
+    """The share of feature cells that are null, from the parquet footer's statistics."""
+    nulls = cells = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            column = group.column(c)
+            if column.path_in_schema in features:
+                stats = column.statistics
+                nulls += stats.null_count if stats is not None and stats.has_null_count else 0
+                cells += group.num_rows
+    return nulls / cells if cells else None
+
+
+def serving_day(path, thresholds: Mapping[str, float], features: set[str]) -> ServingDay:
+    """One partition: score columns read, each row judged at its own version's threshold."""
+    day = dt.date.fromisoformat(path.parent.name.split("=", 1)[1])
+    parquet = pq.ParquetFile(path)
+    rows = parquet.metadata.num_rows
+    names = set(parquet.schema_arrow.names)
+    wanted = [c for c in ("score", "model_version", "shadow_score", "shadow_version") if c in names]
+    table = parquet.read(columns=wanted)
+    versions = table.column("model_version") if "model_version" in names else None
+    served = tuple(sorted(set(versions.unique().to_pylist()))) if versions is not None else ()
+    score = table.column("score") if "score" in names else None
+    cut = None
+    if versions is not None and thresholds:
+        known = pa.array(list(thresholds), pa.string())
+        index = pc.index_in(versions.cast(pa.string()), value_set=known)
+        cut = pc.take(pa.array(list(thresholds.values()), pa.float64()), index)
+    above = flagged = None
+    if score is not None and cut is not None and rows:
+        flagged = pc.greater_equal(score, cut)
+        above = pc.mean(flagged.cast("double")).as_py()
+    shadow_version = agreement = None
+    if "shadow_score" in names and flagged is not None:
+        shadow_version = table.column("shadow_version")[0].as_py()
+        shadow = pc.greater_equal(table.column("shadow_score"), cut)
+        agreement = pc.mean(pc.equal(flagged, shadow).cast("double")).as_py()
+    return ServingDay(
+        day=day,
+        versions=served,
+        rows=rows,
+        mean_score=pc.mean(score).as_py() if score is not None and rows else None,
+        above_threshold=above,
+        missing_features=_missing_share(parquet.metadata, features),
+        shadow_version=shadow_version,
+        agreement=agreement,
+        threshold=thresholds.get(served[0]) if served else None,
+    )
 
 
 _READER: Reader | None = None

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from bantay.airflow.training_runs import training_dag_id
 from bantay.ui import fmt
-from bantay.ui.auth import ROLLBACK, may_trigger
+from bantay.ui.auth import ROLLBACK, demo_mode, may_trigger
 
 HERE = Path(__file__).resolve().parent
 
@@ -65,6 +65,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             url=lambda target: relative(request, target),
             airflow=lambda target: airflow_link(request, target),
             user=user.get_name() if user else None,
+            demo_mode=demo_mode(user),
             may_retrain=lambda model: bool(user and may_trigger(user, training_dag_id(model))),
             training_dag=training_dag_id,
             can_rollback=bool(user and may_trigger(user, ROLLBACK)),

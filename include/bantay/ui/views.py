@@ -7,13 +7,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from bantay.ui import charts
 from bantay.ui.queries import DriftReportRecord, PromotionRecord, Reader, VersionRecord
 from bantay.vocabulary import is_drift_reason
 
 PRIMARY = ("pr_auc", "roc_auc")
 STRIP_DAYS = 90
-HEATMAP_DAYS = 30
 RETRAIN = "retrain_triggered"
+HELD = "guard_held:"
+# What training falls back to when the precision target is out of reach (no threshold found).
+FALLBACK_THRESHOLD = 0.5
 
 
 def test_metrics(version: VersionRecord | None) -> dict[str, Any]:
@@ -42,17 +45,24 @@ def changes(version: VersionRecord | None) -> dict[str, float | None]:
 
 
 def gate_summary(version: VersionRecord) -> dict[str, Any]:
-    """``passed 12/12`` or the failed checks, plus the worst fairness gap and whether forced."""
+    """``passed 11/11, 1 skipped`` or the failed checks, plus the worst fairness gap.
+
+    A skipped check (nothing to compare against, too few rows) did not pass: it counts apart,
+    and the count is of the checks that applied."""
     checks = [c for c in version.gate if isinstance(c, dict)]
     failed = [c["name"] for c in checks if not c.get("passed")]
     overridden = [c["name"] for c in checks if c.get("status") == "overridden"]
+    skipped = [c["name"] for c in checks if c.get("status") == "skipped"]
     fairness = [c for c in checks if str(c.get("name", "")).startswith("fairness")]
+    applicable = len(checks) - len(skipped)
     return {
         "passed": not failed,
-        "n_passed": len(checks) - len(failed),
-        "n": len(checks),
+        "n_passed": applicable - len(failed),
+        "n": applicable,
+        "n_checks": len(checks),
         "failed": failed,
         "overridden": overridden,
+        "skipped": skipped,
         "fairness_gap": fairness[0].get("value") if fairness else None,
     }
 
@@ -71,6 +81,36 @@ def decided_by(version: VersionRecord) -> str:
     if version.rejection_reason:
         return f"gate: {version.rejection_reason}"
     return "–"
+
+
+def decision_threshold(version: VersionRecord) -> float:
+    """The score cut of ``version``: the threshold reaching its precision target on its test
+    set (``metrics.test.threshold_at_precision``), else training's fallback."""
+    found = test_metrics(version).get("threshold_at_precision")
+    return float(found) if isinstance(found, int | float) else FALLBACK_THRESHOLD
+
+
+def decision_thresholds(versions: list[VersionRecord]) -> dict[str, float]:
+    """Every version's decision threshold, by version id."""
+    return {v.version: decision_threshold(v) for v in versions}
+
+
+def served_before(promotions: list[PromotionRecord]) -> set[str]:
+    """The versions the audit log ever made production."""
+    return {p.to_version for p in promotions if p.to_version}
+
+
+def rollback_targets(
+    versions: list[VersionRecord], promotions: list[PromotionRecord], production: str | None
+) -> list[VersionRecord]:
+    """What ``model`` may be rolled back to: archived versions that served before, newest
+    first (``versions`` newest first)."""
+    served = served_before(promotions)
+    return [
+        v
+        for v in versions
+        if v.status == "archived" and v.version in served and v.version != production
+    ]
 
 
 def label_rate(version: VersionRecord) -> float | None:
@@ -103,21 +143,45 @@ def streak(reports: list[DriftReportRecord]) -> int:
     return n
 
 
+def held_by(row: DriftReportRecord | None) -> tuple[str, str] | None:
+    """(guard, what it said without the evidence) when ``row``'s decision is a guard's hold."""
+    if row is None or not row.decision.startswith(HELD):
+        return None
+    guard = row.decision.split(":", 1)[1].replace("_", " ")
+    return guard, (row.decision_detail or "").split("; evidence:", 1)[0]
+
+
 def guard_state(reader: Reader, model: str, reports: list[DriftReportRecord]) -> Guard:
     policy = reader.settings.model(model).drift
     retrains = [r.report_date for r in reports if r.decision == RETRAIN]
     today = reports[-1].report_date if reports else dt.date.today()
     until = retrains[-1] + dt.timedelta(days=policy.guards.cooldown_days) if retrains else None
     week = [d for d in retrains if d > today - dt.timedelta(days=7)]
-    last = reports[-1] if reports else None
-    held = last is not None and last.decision.startswith("guard_held:")
+    held = held_by(reports[-1] if reports else None)
     return Guard(
         cooldown_until=until if until and until > today else None,
         retrains_7d=len(week),
         max_retrains_7d=policy.guards.max_retrains_per_7d,
-        holding=last.decision.split(":", 1)[1].replace("_", " ") if held else None,
-        why=(last.decision_detail or "").split("; evidence:", 1)[0] if held else None,
+        holding=held[0] if held else None,
+        why=held[1] if held else None,
     )
+
+
+def latest_hold(reader: Reader, model: str) -> dict[str, Any] | None:
+    """The model's latest drift decision when it is a guard's hold (what a Retrain button must
+    say beside it), else None."""
+    recent, _ = reader.recent_drift(model, 1)
+    return hold_of(recent)
+
+
+def hold_of(reports: list[DriftReportRecord]) -> dict[str, Any] | None:
+    """The newest of ``reports`` (oldest first) as a hold to state, when it is one."""
+    last = reports[-1] if reports else None
+    held = held_by(last)
+    if last is None or held is None:
+        return None
+    guard, why = held
+    return {"day": last.report_date, "guard": guard, "why": why, "labels": guard == "labels"}
 
 
 def production_since(
@@ -152,7 +216,7 @@ def model_row(reader: Reader, model: str) -> dict[str, Any]:
     versions = reader.versions(model)
     shadow = reader.shadow(model)
     recent, _ = reader.recent_drift(model, STRIP_DAYS)
-    serving = reader.serving_days(model, 1) if shadow else []
+    serving = reader.serving_days(model, 1, decision_thresholds(versions)) if shadow else []
     production = header["production"]
     return {
         **header,
@@ -163,13 +227,10 @@ def model_row(reader: Reader, model: str) -> dict[str, Any]:
         "last_drift": recent[-1] if recent else None,
         "streak": streak(recent),
         "guard": guard_state(reader, model, recent),
+        "hold": hold_of(recent),
         "last_version": versions[0] if versions else None,
         "waiting": [v for v in versions if v.status == "candidate"],
-        "rollback_targets": [
-            v
-            for v in versions
-            if v.status in ("archived", "approved") and v.version != header["prod_id"]
-        ],
+        "rollback_targets": rollback_targets(versions, header["promotions"], header["prod_id"]),
     }
 
 
@@ -207,23 +268,15 @@ def drift_tab(reader: Reader, model: str, promotions: list[PromotionRecord]) -> 
             }
         )
     recent = [r for r in rows if r.report_date >= first]
-    features = _heatmap_features(recent[-HEATMAP_DAYS:])
-    heat_days = recent[-HEATMAP_DAYS:]
-    heatmap = [
-        {
-            "feature": f,
-            "cells": [_heat_cell(r.feature_scores.get(f)) for r in heat_days],
-        }
-        for f in features
-    ]
     return {
         "strip": strip,
         "first": first,
         "last": last,
-        "line": _share_line(strip, policy.drift_share),
+        "ratios": charts.ratio_chart(strip),
+        "line": charts.share_line(strip, policy.drift_share),
         "threshold": policy.drift_share,
-        "heat_days": heat_days,
-        "heatmap": heatmap,
+        "heat_days": recent[-charts.HEATMAP_DAYS :],
+        "heatmap": charts.heatmap(recent),
         "table": list(reversed(recent)),
         "older": total - len(recent),
     }
@@ -232,41 +285,10 @@ def drift_tab(reader: Reader, model: str, promotions: list[PromotionRecord]) -> 
 def top_features(row: DriftReportRecord, n: int = 3) -> list[str]:
     drifted = [
         (name, s.get("score") or 0.0)
-        for name, s in row.feature_scores.items()
-        if isinstance(s, dict) and s.get("drifted")
+        for name, s in charts.feature_entries(row).items()
+        if s.get("drifted")
     ]
     return [name for name, _ in sorted(drifted, key=lambda x: -x[1])[:n]]
-
-
-def _heatmap_features(rows: list[DriftReportRecord]) -> list[str]:
-    names: dict[str, None] = {}
-    for r in rows:
-        names.update(dict.fromkeys(r.feature_scores))
-    return list(names)
-
-
-def _heat_cell(score: dict[str, Any] | None) -> dict[str, Any]:
-    if not isinstance(score, dict) or not score.get("threshold"):
-        return {"level": -1, "title": "no score"}
-    ratio = float(score.get("score") or 0.0) / float(score["threshold"])
-    level = 0 if ratio < 0.5 else 1 if ratio < 1 else 2 if ratio < 2 else 3
-    return {"level": level, "drifted": bool(score.get("drifted")), "score": score.get("score")}
-
-
-def _share_line(strip: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
-    """An SVG polyline of the drifted share per day (0..1 mapped to a 0..60 px tall box)."""
-    width, height = 4 * len(strip), 60
-    points = [
-        f"{4 * i + 2},{height - height * min(1.0, s['row'].drifted_share):.1f}"
-        for i, s in enumerate(strip)
-        if s["row"] is not None
-    ]
-    return {
-        "width": width,
-        "height": height,
-        "points": " ".join(points),
-        "threshold_y": f"{height - height * threshold:.1f}",
-    }
 
 
 # -- Version page ----------------------------------------------------------------------------
@@ -304,6 +326,8 @@ def version_page(reader: Reader, model: str, version: VersionRecord) -> dict[str
         "uri": reader.version_uri(model, version.version) if manifest else None,
         "reference_window": window,
         "reference_overlaps": overlaps,
+        "rollback_target": version.status == "archived"
+        and version.version in served_before(reader.promotions(model)),
     }
 
 
@@ -327,10 +351,12 @@ def drift_day_page(reader: Reader, model: str, row: DriftReportRecord) -> dict[s
     return {
         "watched": watched,
         "started": started,
+        "hold": latest_hold(reader, model),
+        "score_drift": charts.score_drift(row),
         "top": top_features(row, n=20),
         "end_of_day": end_of_day,
         "scores": sorted(
-            ((k, v) for k, v in row.feature_scores.items() if isinstance(v, dict)),
+            charts.feature_entries(row).items(),
             key=lambda kv: -(kv[1].get("score") or 0.0),
         ),
     }

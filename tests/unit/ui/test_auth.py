@@ -72,3 +72,26 @@ def test_behind_a_proxy_the_configured_base_url_is_the_origin(monkeypatch):
     with pytest.raises(HTTPException) as err:
         same_origin(_post("10.0.0.5:8080", {"Origin": "http://10.0.0.5:8080"}))
     assert "https://airflow.example.org:443" in err.value.detail
+
+
+class _User:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_name(self) -> str:
+        return self.name
+
+
+@pytest.mark.parametrize(
+    ("name", "all_admins", "demo"),
+    [("Anonymous", "False", True), ("ana", "True", True), ("ana", "False", False)],
+)
+def test_demo_mode_is_anyone_may_act(monkeypatch, name, all_admins, demo):
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    import bantay.ui.auth as auth
+
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", all_admins)
+    monkeypatch.setattr(auth, "get_auth_manager", lambda: object.__new__(SimpleAuthManager))
+    assert auth.demo_mode(_User(name)) is demo
+    assert auth.demo_mode(None) is False

@@ -25,3 +25,20 @@ def test_the_guard_that_holds_is_named_with_its_release() -> None:
     assert "evidence" not in held.why
     quiet = guard_state(reader, "learner_risk", [_row(DAY, "no_action", "no drift")])
     assert quiet.holding is None and quiet.why is None
+
+
+def test_a_retrain_button_states_the_latest_hold() -> None:
+    from bantay.ui.views import hold_of
+
+    detail = "the labels of the drifted period mature on 2026-12-03; evidence: labels to 11-08"
+    older = _row(DAY - dt.timedelta(days=1), "guard_held:labels", detail)
+    assert hold_of([older, _row(DAY, "no_action", "no drift")]) is None
+    assert hold_of([]) is None
+    hold = hold_of([_row(DAY, "guard_held:labels", detail)])
+    assert hold == {
+        "day": DAY,
+        "guard": "labels",
+        "why": "the labels of the drifted period mature on 2026-12-03",
+        "labels": True,
+    }
+    assert not hold_of([_row(DAY, "guard_held:cooldown", "cooldown until 2026-11-27")])["labels"]

@@ -43,11 +43,13 @@ class DriftReports:
         decision_detail: str | None = None,
         airflow_run_id: str | None = None,
         evidence_day: dt.date | str | None = None,
+        prediction_drift: Mapping[str, Any] | None = None,
     ) -> DriftReportRecord:
         """Store the summary of ``model``'s drift report for ``report_date``; re-runs overwrite it.
 
         ``evidence_day``: the day the verdict's evidence was observed when it is not the report
-        date (a PERFORMANCE verdict rests on labels observed days or weeks before)."""
+        date (a PERFORMANCE verdict rests on labels observed days or weeks before).
+        ``prediction_drift``: the drift of the score itself that day, None without scores."""
         check_name("model", model)
         if isinstance(report_date, dt.datetime):
             report_date = report_date.date()
@@ -64,6 +66,7 @@ class DriftReports:
             "decision_detail": decision_detail,
             "airflow_run_id": airflow_run_id,
             "evidence_day": _as_date(evidence_day) if evidence_day is not None else None,
+            "prediction_drift": dict(prediction_drift) if prediction_drift is not None else None,
         }
         for attempt in (1, 2):
             try:

@@ -144,6 +144,7 @@ class DriftReportRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     evidence_day: Mapped[dt.date | None] = mapped_column(sa.Date, nullable=True)
+    prediction_drift: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
 
 
 class BaselineRow(Base):
@@ -243,6 +244,8 @@ class DriftReportRecord:
     updated_at: dt.datetime
     # The day the verdict's evidence was observed, when not the report date (PERFORMANCE).
     evidence_day: dt.date | None = None
+    # The drift of the model's own score that day (column, method, score, threshold, drifted).
+    prediction_drift: dict[str, Any] | None = None
 
 
 def as_record(record_type: type[_Record], row: Any) -> _Record:
