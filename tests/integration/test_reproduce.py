@@ -73,6 +73,8 @@ def test_a_version_is_reproduced_bit_for_bit(trained, capsys):
 
 
 def test_a_changed_accepted_row_is_data_changed(trained, capsys):
+    from bantay.cli import main
+
     steps, version = trained
     model = steps.res.model
     frame = pd.read_parquet(steps.dir / "training.parquet")
@@ -101,3 +103,8 @@ def test_a_changed_accepted_row_is_data_changed(trained, capsys):
     assert not checks["model.joblib"]["equal"]
     assert "data changed" in checks["model.joblib"]["why"]
     assert "non-determinism" not in checks["model.joblib"]["why"]
+    # The table a person reads (shown with pytest -rP).
+    assert main(["reproduce", "learner_risk", version]) == 1
+    table = capsys.readouterr().out
+    print(table)
+    assert "training set       DIFFERENT" in table
