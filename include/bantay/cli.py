@@ -193,6 +193,23 @@ def _rebaseline(args: argparse.Namespace) -> int:
     return _print_json(dataclasses.asdict(record))
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    from bantay.airflow.edge import for_model
+    from bantay.stores.feast_store import store as feature_store
+    from bantay.training.reproduce import reproduce_version
+
+    res = for_model(args.model)
+    report = reproduce_version(
+        args.version,
+        model=res.model,
+        layout=res.layout,
+        registry=res.registry,
+        feast=feature_store(res.settings),
+    )
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.as_table())
+    return 0 if report.equal else 1
+
+
 def _add_model_store_commands(sub: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", required=True, help="model name, e.g. learner_risk")
@@ -303,6 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade", help="apply the registry migrations (a deploy step)"
     ).set_defaults(func=_registry_upgrade)
     _add_model_store_commands(sub)
+    rep = sub.add_parser(
+        "reproduce",
+        help="rebuild a version from its record and compare every artifact's digest "
+        "(exit 0 when all are equal, 1 otherwise)",
+    )
+    rep.add_argument("model", help="model name, e.g. learner_risk")
+    rep.add_argument("version", help="the version to rebuild")
+    rep.add_argument("--json", action="store_true", help="the report as JSON")
+    rep.set_defaults(func=_reproduce)
     return parser
 
 

@@ -9,18 +9,19 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-import joblib
 import pandas as pd
 
 from bantay.layout import Layout
 from bantay.settings import ModelSettings
 from bantay.stores.registry import new_version_id
 from bantay.training.dataset import load_split
+from bantay.training.fingerprint import training_set_digest
 from bantay.training.gate import GateReport
 from bantay.training.judging import judge
-from bantay.training.lineage import code_version, fitted_lineage
+from bantay.training.lineage import code_version, fitted_lineage, library_versions
 from bantay.training.pipeline import TrialResult, fit_final, select_best
-from bantay.training.reference import build_reference, reference_days
+from bantay.training.published import all_rows, write_published
+from bantay.training.reference import reference_days
 from bantay.training.run import RunContext, run_dir
 from bantay.training.split import Split
 from bantay.training.staging import staged_digests
@@ -74,8 +75,7 @@ def evaluate_candidate(
     report, found = judge(ctx, split, judged, features, model=model, store=store)
     log.info("validation gate for %s:\n%s", ctx.model, report.as_table())
 
-    everything = pd.concat([split.train, split.valid, split.test], ignore_index=True)
-    final = fit_final(best, everything, features, label_col=model.label)
+    everything = all_rows(split)
     as_of = dt.datetime.fromisoformat(ctx.as_of)
     fitted = fitted_lineage(everything, regime)
     window = reference_days(model, fitted, as_of)
@@ -83,9 +83,7 @@ def evaluate_candidate(
     # Keyed on the run: a re-run of this task names (and overwrites) the same version.
     version = new_version_id(ctx.model, as_of, salt=ctx.run_id)
     folder = run_dir(layout, ctx)
-    joblib.dump(final, folder / "model.joblib")
-    reference = build_reference(final, everything, features, window, model=model, feast=feast)
-    reference.to_parquet(folder / "reference.parquet", index=False)
+    write_published(best, everything, features, window, model=model, feast=feast, folder=folder)
     lineage = candidate_lineage(ctx, training, split, model, fitted, window, found["versus"])
     summary = evaluation_record(
         version, report, found, dict(best), features, model.label, split, lineage
@@ -106,17 +104,22 @@ def candidate_lineage(
     window: dict[str, Any],
     versus: dict[str, Any],
 ) -> dict[str, Any]:
-    """Where the version came from: data, split, fitted rows, reference, run, the production
-    version it was compared with and on which rows, and the code."""
+    """Where the version came from: data (and its digest), split, fitted rows, reference, run,
+    the production version it was compared with and on which rows, the code and the libraries:
+    what ``bantay reproduce`` rebuilds the version from and compares it with."""
     return {
         "data_window": training["window"],
         "as_of": ctx.as_of,
+        "training_window_days": model.training_window_days,
         "feature_service": training["feature_service"],
         "feature_views": training["feature_views"],
         "training_rows": training["rows"],
+        # What the published model was fitted on, by digest (whole and per day).
+        "training_set": training_set_digest(all_rows(split)),
         "split": split.summary(model.label),
         "fitted": fitted,
         "reference": window,
+        "reference_sample": {"seed": model.drift.seed, "size": model.drift.sample_size},
         "airflow_run_id": ctx.run_id,
         "reason": ctx.reason,
         "trigger": ctx.trigger,
@@ -124,6 +127,7 @@ def candidate_lineage(
         "compared_with": versus["version"],
         "compared_on": {k: versus[k] for k in ("rows", "basis") if k in versus},
         **code_version(),
+        "libraries": library_versions(),
     }
 
 

@@ -1,10 +1,11 @@
-"""What a version was fitted on and by which code: recorded with the version at evaluation, read
+"""What a version was fitted on and by which code and libraries: recorded with the version at evaluation, read
 back from its manifest by whoever needs the end of its fitted data (the drift check, backtests).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import platform
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
@@ -29,6 +30,24 @@ def code_version() -> dict[str, str | None]:
     except (OSError, subprocess.SubprocessError):
         rev = None
     return {"package": version("bantay"), "git_revision": rev}
+
+
+# The libraries whose versions can change a training set's rows or a fitted model's bytes.
+LIBRARIES = ("numpy", "pandas", "scikit-learn", "feast", "pyarrow", "joblib")
+
+
+def library_versions() -> dict[str, str]:
+    """Python's version and the installed version of each of :data:`LIBRARIES`."""
+    return {"python": platform.python_version(), **{name: version(name) for name in LIBRARIES}}
+
+
+def library_changes(recorded: dict[str, str], current: dict[str, str]) -> list[str]:
+    """Each library whose version differs, as ``name recorded -> current``."""
+    return [
+        f"{name} {recorded.get(name)} -> {current.get(name)}"
+        for name in sorted(set(recorded) | set(current))
+        if recorded.get(name) != current.get(name)
+    ]
 
 
 def fitted_lineage(frame: pd.DataFrame, since: dt.date | None) -> dict[str, Any]:

@@ -14,7 +14,13 @@ import pytest
 from bantay.monitoring.episodes import drift_since, regime_since
 from bantay.schema import TIMESTAMP
 from bantay.settings import get_settings
-from bantay.training.lineage import fitted_lineage, fitted_until
+from bantay.training.lineage import (
+    LIBRARIES,
+    fitted_lineage,
+    fitted_until,
+    library_changes,
+    library_versions,
+)
 from bantay.training.reference import reference_days
 
 DAY = dt.date(2026, 11, 10)
@@ -157,3 +163,21 @@ def test_the_regime_a_serving_version_answered_carries_to_the_next_version(model
     # Once the fitted days cover a window inside the regime, the usual rule holds again.
     later = fitted_lineage(_rows([since, since + dt.timedelta(days=30)]), since)
     assert reference_days(model, later, as_of)["basis"] == "last_fitted_days"
+
+
+def test_the_library_versions_that_matter_are_recorded():
+    found = library_versions()
+    assert set(found) == {"python", *LIBRARIES}
+    assert {"numpy", "pandas", "scikit-learn", "feast", "pyarrow", "joblib"} <= set(found)
+    assert all(isinstance(v, str) and v for v in found.values())
+
+
+def test_library_changes_name_each_difference():
+    then = {"python": "3.11.7", "numpy": "2.4.6", "pandas": "2.3.3"}
+    now = {"python": "3.11.7", "numpy": "2.5.0", "feast": "0.67.0"}
+    assert library_changes(then, now) == [
+        "feast None -> 0.67.0",
+        "numpy 2.4.6 -> 2.5.0",
+        "pandas 2.3.3 -> None",
+    ]
+    assert library_changes(then, then) == []
