@@ -47,7 +47,7 @@ def _features_apply(args: argparse.Namespace) -> int:
     from bantay.settings import get_settings
     from bantay.stores.feast_store import apply
 
-    apply(get_settings())
+    print(apply(get_settings()), end="")
     return 0
 
 
@@ -86,14 +86,25 @@ def _features_show(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    from bantay.monitoring.stattests import check_methods
-    from bantay.settings import load_settings
+    from bantay.features.model_check import check_models, service_features
+    from bantay.monitoring.stattests import method_errors
+    from bantay.settings import ConfigError, load_settings
+    from bantay.stores.feast_store import store
 
     settings = load_settings()
-    for m in settings.models:  # against Evidently's registry of drift methods
-        check_methods(m.drift, where=f"models[{m.name}].drift")
     source = os.environ.get("BANTAY_CONFIG", "bantay.yaml")
-    print(f"{source}: OK")
+    # Drift methods against Evidently's registry, then every model against what it refers to.
+    errors = [
+        f"models[{m.name}].drift.{e}" for m in settings.models for e in method_errors(m.drift)
+    ]
+    services = None if args.no_feast else service_features(store(settings))
+    errors += [str(problem) for problem in check_models(settings, services)]
+    if errors:
+        raise ConfigError(
+            f"{len(errors)} problem(s) in the configuration ({source} and BANTAY_* environment):\n"
+            + "\n".join(f"  {e}" for e in errors)
+        )
+    print(f"{source}: OK" + (" (Feast registry not consulted)" if args.no_feast else ""))
     print(f"  storage: s3://{settings.storage.bucket}/{settings.storage.prefix}")
     print(
         f"  features: schedule {settings.features.schedule or 'manual'}, sources {list(settings.features.sources)}"
@@ -104,6 +115,13 @@ def _config_check(args: argparse.Namespace) -> int:
             f"training {m.training_schedule or 'manual'}, approval {m.approval}, "
             f"{len(m.search_space)} search-space entries"
         )
+    return 0
+
+
+def _config_reference(args: argparse.Namespace) -> int:
+    from bantay.settings.reference import reference
+
+    print(reference(), end="")
     return 0
 
 
@@ -293,9 +311,20 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="the project configuration").add_subparsers(
         dest="action", required=True
     )
+    check = config.add_parser(
+        "check",
+        help="validate bantay.yaml and BANTAY_*, and every model against the Feast registry, its "
+        "label feed and its label delay (every error, or a summary)",
+    )
+    check.add_argument(
+        "--no-feast",
+        action="store_true",
+        help="skip the checks that read the Feast registry (feature services and their features)",
+    )
+    check.set_defaults(func=_config_check)
     config.add_parser(
-        "check", help="validate bantay.yaml and BANTAY_* (every error, or a summary)"
-    ).set_defaults(func=_config_check)
+        "reference", help="print the bantay.yaml reference (markdown; docs/configuration.md)"
+    ).set_defaults(func=_config_reference)
     registry = sub.add_parser("registry", help="the registry database").add_subparsers(
         dest="action", required=True
     )

@@ -32,20 +32,16 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
 )
 
 from bantay.layout import Layout
 from bantay.settings.drift import DriftConfig
 from bantay.settings.gate import GateConfig
 from bantay.settings.search_space import SearchSpaceError, expand_search_space
+from bantay.settings.source import ConfigError, ProjectFile, config_path, format_error
 
 FEATURE_SOURCES = ("learning_activity", "family_contact", "learner_profile")
 LABEL_SOURCE = "term_outcomes"
-
-
-class ConfigError(ValueError):
-    """Raised for bad configuration; the message names each bad key and what is allowed."""
 
 
 class _Strict(BaseModel):
@@ -134,7 +130,14 @@ class ModelSettings(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
     feature_service: str = "learner_risk_v1"
     label: str = "at_risk"
-    label_source: str = LABEL_SOURCE
+    label_source: str = Field(LABEL_SOURCE, description="the feed whose column is the label")
+    label_delay_days: int = Field(
+        14,
+        ge=0,
+        le=365,
+        description="days from observing a learner to their label maturing in label_source; "
+        "training windows and drift guards must allow for it",
+    )
     approval: Literal["auto", "manual"] = "auto"
     training_schedule: str | None = "0 4 * * 0"
     training_window_days: int = Field(56, ge=7, le=730)
@@ -216,60 +219,6 @@ class NotifySettings(_Strict):
         return _recipients([value])[0]
 
 
-def _yaml_path(path: tuple[str, ...]) -> str:
-    return ".".join(path) or "the top level"
-
-
-def _refuse_duplicates(node: yaml.Node, source: str, path: tuple[str, ...] = ()) -> None:
-    """Raise ``ConfigError`` for a key written twice in one mapping, anywhere in the file.
-
-    YAML loaders keep the last of two equal keys without a word, so an ``approval: manual``
-    followed further down by ``approval: auto`` would quietly deploy the second."""
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key, value in node.value:
-            name = str(key.value) if isinstance(key, yaml.ScalarNode) else None
-            if name is not None and name != "<<":
-                line = key.start_mark.line + 1
-                if name in seen:
-                    raise ConfigError(
-                        f"{source}, line {line}: key {name!r} under {_yaml_path(path)} is "
-                        f"already set at line {seen[name]}; YAML would silently keep only the "
-                        "last one. Keep one of them and delete the other"
-                    )
-                seen[name] = line
-            _refuse_duplicates(value, source, (*path, name or "?"))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _refuse_duplicates(item, source, (*path, str(index)))
-
-
-class _ProjectFile(YamlConfigSettingsSource):
-    """``bantay.yaml``, read strictly: one mapping at the top, no key written twice."""
-
-    def _read_file(self, file_path: Any) -> dict[str, Any]:
-        source = str(file_path)
-        text = Path(file_path).read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        if root is None:
-            return {}
-        if not isinstance(root, yaml.MappingNode):
-            is_list = isinstance(root, yaml.SequenceNode)
-            kind = "a list" if is_list else f"the single value {str(root.value)[:40]!r}"
-            fix = (
-                "put the list under the key it belongs to (a list of models goes under 'models:')"
-                if is_list
-                else "write settings as 'key: value' lines (see bantay.yaml in the repository)"
-            )
-            raise ConfigError(
-                f"{source}, line {root.start_mark.line + 1}: the file is {kind}, but bantay.yaml "
-                f"must be a mapping of settings at the top (project:, models:, storage:, ...); "
-                f"{fix}"
-            )
-        _refuse_duplicates(root, source)
-        return yaml.safe_load(text) or {}
-
-
 class Settings(BaseSettings):
     """All of bantay's non-secret configuration."""
 
@@ -319,17 +268,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        explicit = os.environ.get("BANTAY_CONFIG")
-        path = Path(explicit or "bantay.yaml")
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if explicit and not path.is_file():
-            # A named file that is not there is a deploy mistake, not a reason to run on defaults.
-            raise ConfigError(
-                f"BANTAY_CONFIG names {explicit}, which does not exist; point it at the project "
-                "file (bantay.yaml) or unset it"
-            )
-        if path.is_file():
-            sources.append(_ProjectFile(settings_cls, yaml_file=path))
+        path = config_path()
+        if path is not None:
+            sources.append(ProjectFile(settings_cls, yaml_file=path))
         return tuple(sources)
 
     @field_validator("models")
@@ -377,26 +319,12 @@ class Settings(BaseSettings):
         return self.layout.predictions
 
 
-def _format_error(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see the bantay.yaml reference in README.md)"
-        elif err["type"] == "literal_error":
-            msg = f"got {err.get('input')!r}; allowed values: {err['ctx']['expected']}"
-        lines.append(f"  {key}: {msg}")
-    source = os.environ.get("BANTAY_CONFIG", "bantay.yaml")
-    return f"invalid bantay configuration ({source} and BANTAY_* environment):\n" + "\n".join(lines)
-
-
 def load_settings(**overrides: Any) -> Settings:
     """Parse and validate settings; raise ``ConfigError`` naming every bad key."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_format_error(exc)) from None
+        raise ConfigError(format_error(exc, Settings)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1} column {mark.column + 1}" if mark else ""

@@ -11,12 +11,15 @@ where DAG files are parsed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bantay import schema
+
+log = logging.getLogger(__name__)
 
 ColumnKind = Literal["numerical", "categorical"]
 Issue = Literal[
@@ -121,6 +124,7 @@ class DriftConfig(BaseModel):
             return self
         num = list(features.get("numerical", []))
         cat = list(features.get("categorical", []))
+        self._warn_unwatched(set(num) | set(cat))
         if "numerical_columns" in self.model_fields_set:
             num = [c for c in num if c in self.numerical_columns]
         if "categorical_columns" in self.model_fields_set:
@@ -136,6 +140,19 @@ class DriftConfig(BaseModel):
             allowed_categories={k: v for k, v in self.allowed_categories.items() if k in cat},
         )
         return DriftConfig.model_validate(data)
+
+    def _warn_unwatched(self, features: set[str]) -> None:
+        """Columns set in bantay.yaml that the version does not have are not watched: say so
+        (``bantay config check`` reports them against the feature service before a run)."""
+        for key in ("numerical_columns", "categorical_columns"):
+            if key in self.model_fields_set:
+                for column in sorted(set(getattr(self, key)) - features):
+                    log.warning(
+                        "drift.%s names %r, which is not a feature of this model version: it "
+                        "is not watched; fix the name in bantay.yaml (bantay config check)",
+                        key,
+                        column,
+                    )
 
     def kind(self, column: str) -> ColumnKind:
         return "categorical" if column in self.categorical_columns else "numerical"
