@@ -103,7 +103,7 @@ def check_label(model: ModelSettings) -> list[Problem]:
             )
         ]
     columns = label_columns(model.label_source)
-    what = f"a column of the label feed {model.label_source} (add it there, bantay.schema.LABELS)"
+    what = f"a column of the label feed {model.label_source}"
     return _unknown(model.name, "label", [model.label], columns, what)
 
 
@@ -114,7 +114,9 @@ def check_columns(model: ModelSettings, features: frozenset[str]) -> list[Proble
     derived = {name for name, source in DERIVED_SLICES.items() if source in features}
     problems = _unknown(model.name, "slices", model.slices, features | derived, service)
     drift = model.drift
-    keys = ["per_column_method", "per_column_threshold", "valid_ranges", "allowed_categories"]
+    # Default columns (and the ranges and categories derived from them) follow the version's
+    # features at run time; what bantay.yaml names explicitly must be there.
+    keys = ["per_column_method", "per_column_threshold"]
     keys += [k for k in ("numerical_columns", "categorical_columns") if k in drift.model_fields_set]
     for key in keys:
         problems += _unknown(model.name, f"drift.{key}", getattr(drift, key), features, service)
@@ -140,8 +142,9 @@ def check_timing(model: ModelSettings, drift_schedule: str | None) -> list[Probl
                 model.name,
                 "training_window_days",
                 f"{model.training_window_days} is not longer than label_delay_days ({delay}): "
-                "every label in the window describes a day before it, so a retrain never learns "
-                f"the recent days it is run for; set it above {delay} (e.g. {max(4 * delay, 7)})",
+                f"labels take {delay} days to mature, so the window holds less than one label "
+                "delay of outcomes and a retrain after drift learns almost nothing of the drifted "
+                f"period; set it above {delay} (e.g. {max(4 * delay, 7)})",
             )
         )
     persistence = model.drift.guards.persistence_days

@@ -51,11 +51,21 @@ class _Strict(BaseModel):
 class ContractSettings(_Strict):
     """Thresholds for the data contract checked before anything is materialized."""
 
-    max_lateness_days: int = Field(1, ge=0, le=14)
-    row_count_window_days: int = Field(7, ge=1, le=60)
-    min_row_ratio: float = Field(0.5, gt=0, le=1)
-    max_row_ratio: float = Field(1.5, ge=1)
-    max_duplicate_ratio: float = Field(0.0, ge=0, le=1)
+    max_lateness_days: int = Field(
+        1, ge=0, le=14, description="days a row may arrive after the day it describes"
+    )
+    row_count_window_days: int = Field(
+        7, ge=1, le=60, description="days whose median row count today's is compared with"
+    )
+    min_row_ratio: float = Field(
+        0.5, gt=0, le=1, description="today's rows / that median must be at least this"
+    )
+    max_row_ratio: float = Field(
+        1.5, ge=1, description="today's rows / that median must be at most this"
+    )
+    max_duplicate_ratio: float = Field(
+        0.0, ge=0, le=1, description="share of rows repeating a (learner_id, event_timestamp) key"
+    )
 
 
 def _manual(value: str | None) -> str | None:
@@ -88,10 +98,16 @@ def _recipients(value: list[str]) -> list[str]:
 class FeatureSettings(_Strict):
     """The features DAG: where raw partitions arrive and how long to wait for them."""
 
-    schedule: str | None = "0 0 * * *"
-    sources: tuple[str, ...] = FEATURE_SOURCES
-    sensor_timeout_hours: float = Field(6, gt=0, le=48)
-    sensor_poke_minutes: float = Field(10, gt=0)
+    schedule: str | None = Field(
+        "0 0 * * *", description="cron (UTC) of the features DAG, or 'manual'"
+    )
+    sources: tuple[str, ...] = Field(
+        FEATURE_SOURCES, description="feature feeds the features DAG waits for and validates"
+    )
+    sensor_timeout_hours: float = Field(
+        6, gt=0, le=48, description="how long to wait for the day's raw partitions"
+    )
+    sensor_poke_minutes: float = Field(10, gt=0, description="how often to look for them")
     contract: ContractSettings = ContractSettings()
 
     _schedule = field_validator("schedule")(_manual)
@@ -108,9 +124,13 @@ class FeatureSettings(_Strict):
 class TrialSpec(_Strict):
     """One estimator family in the search space; each list in ``params`` is a grid axis."""
 
-    name: str
-    estimator: Literal["logistic_regression", "hist_gradient_boosting"]
-    params: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(description="the entry's name in reports", examples=["logreg"])
+    estimator: Literal["logistic_regression", "hist_gradient_boosting"] = Field(
+        description="the estimator family"
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="estimator parameters; a list is a grid axis"
+    )
 
 
 def _default_search_space() -> list[TrialSpec]:
@@ -127,9 +147,15 @@ def _default_search_space() -> list[TrialSpec]:
 class ModelSettings(_Strict):
     """One model: its features, label, training schedule, gate, approval and drift policy."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
-    feature_service: str = "learner_risk_v1"
-    label: str = "at_risk"
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{1,62}$",
+        description="the model's name (DAG ids, S3 keys, e-mails)",
+        examples=["learner_risk"],
+    )
+    feature_service: str = Field(
+        "learner_risk_v1", description="the Feast feature service the model reads (must be applied)"
+    )
+    label: str = Field("at_risk", description="the label column in label_source")
     label_source: str = Field(LABEL_SOURCE, description="the feed whose column is the label")
     label_delay_days: int = Field(
         14,
@@ -138,18 +164,32 @@ class ModelSettings(_Strict):
         description="days from observing a learner to their label maturing in label_source; "
         "training windows and drift guards must allow for it",
     )
-    approval: Literal["auto", "manual"] = "auto"
-    training_schedule: str | None = "0 4 * * 0"
-    training_window_days: int = Field(56, ge=7, le=730)
-    split: tuple[float, float, float] = (0.7, 0.15, 0.15)
-    search_space: list[TrialSpec] = Field(default_factory=_default_search_space)
+    approval: Literal["auto", "manual"] = Field(
+        "auto", description="auto, or manual (approve in the Airflow UI, Required Actions)"
+    )
+    training_schedule: str | None = Field(
+        "0 4 * * 0", description="cron (UTC) of scheduled retrains, or 'manual'"
+    )
+    training_window_days: int = Field(
+        56, ge=7, le=730, description="days of matured labels a training run reads"
+    )
+    split: tuple[float, float, float] = Field(
+        (0.7, 0.15, 0.15), description="train, validation, test fractions (temporal), summing to 1"
+    )
+    search_space: list[TrialSpec] = Field(
+        default_factory=_default_search_space,
+        description="estimator families and grids a retrain tries",
+    )
     gate: GateConfig = GateConfig()
     slices: list[str] = Field(
         default_factory=lambda: ["region", "grade_band", "parent_abroad"],
         description="columns (or grade_band) whose recall gap the gate's fairness check bounds",
     )
     drift: DriftConfig = Field(default_factory=DriftConfig)
-    recipients: list[str] = Field(default_factory=lambda: ["oncall@example.org"])
+    recipients: list[str] = Field(
+        default_factory=lambda: ["oncall@example.org"],
+        description="who receives the drift and retrain e-mails",
+    )
 
     _schedule = field_validator("training_schedule")(_manual)
     _recipients = field_validator("recipients")(_recipients)
@@ -185,10 +225,16 @@ class ModelSettings(_Strict):
 class StorageSettings(_Strict):
     """Where serving artifacts and reports live (credentials: Connection ``aws_default``)."""
 
-    bucket: str = Field("bantay", pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
-    prefix: str = "bantay"
-    aws_conn_id: str = "aws_default"
-    presign_expiry_hours: int = Field(72, ge=1, le=168)
+    bucket: str = Field(
+        "bantay",
+        pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$",
+        description="S3 bucket for model versions, the production pointer and reports",
+    )
+    prefix: str = Field("bantay", description="key prefix inside the bucket")
+    aws_conn_id: str = Field("aws_default", description="Airflow connection of S3")
+    presign_expiry_hours: int = Field(
+        72, ge=1, le=168, description="lifetime of the report link in the on-call e-mail"
+    )
 
     @field_validator("prefix")
     @classmethod
@@ -201,15 +247,26 @@ class StorageSettings(_Strict):
 class FeastSettings(_Strict):
     """Which ``feature_store.yaml`` to use; paths and URLs inside it come from ``${ENV}``."""
 
-    repo_path: Path = Path("feature_repo")
-    store_yaml: str = "feature_store.yaml"
+    repo_path: Path = Field(
+        Path("feature_repo"),
+        description="the Feast feature repo folder (relative: to the project root)",
+    )
+    store_yaml: str = Field(
+        "feature_store.yaml",
+        description="the feature_store.yaml inside it (a profile: redis, spark)",
+    )
 
 
 class NotifySettings(_Strict):
-    smtp_conn_id: str = "smtp_default"
-    sender: str = "bantay@example.org"
-    failure_recipients: list[str] = Field(default_factory=lambda: ["data-eng@example.org"])
-    airflow_base_url: str = "http://localhost:8080"
+    smtp_conn_id: str = Field("smtp_default", description="Airflow connection of the SMTP server")
+    sender: str = Field("bantay@example.org", description="From: address of bantay's e-mails")
+    failure_recipients: list[str] = Field(
+        default_factory=lambda: ["data-eng@example.org"],
+        description="who receives task-failure e-mails",
+    )
+    airflow_base_url: str = Field(
+        "http://localhost:8080", description="base URL of the Airflow UI, for links in e-mails"
+    )
 
     _failure_recipients = field_validator("failure_recipients")(_recipients)
 
@@ -230,7 +287,7 @@ class Settings(BaseSettings):
         yaml_file=None,
     )
 
-    project: str = "bantay"
+    project: str = Field("bantay", description="project name (Feast project, asset names)")
     home: Path = Field(
         Path("var"),
         description="local state: run folders, SQLite files, e-mail outbox (BANTAY_HOME)",
@@ -245,11 +302,15 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     feast: FeastSettings = FeastSettings()
     notify: NotifySettings = NotifySettings()
-    registry_conn_id: str = "bantay_registry"
+    registry_conn_id: str = Field(
+        "bantay_registry", description="Airflow connection of the registry database"
+    )
     registry_url: SecretStr | None = Field(
         None, description="SQLAlchemy URL of the registry; wins over registry_conn_id"
     )
-    drift_schedule: str | None = "0 6 * * *"
+    drift_schedule: str | None = Field(
+        "0 6 * * *", description="cron (UTC) of the daily drift check, or 'manual'"
+    )
     nightly_deadline: str | None = Field(
         "0 8 * * *",
         description="cron (UTC): when the previous day's features, scoring and drift check must be "
