@@ -168,11 +168,10 @@ def check_model(
 ) -> list[Problem]:
     """Every cross-reference mistake of one model (empty: it is consistent). ``services``: the
     Feast registry's services and their features (None: the registry is not consulted)."""
-    problems = check_label(model)
-    if services is not None:
-        problems += check_feature_service(model, services)
-        if model.feature_service in services:
-            problems += check_columns(model, services[model.feature_service])
+    problems = [] if services is None else check_feature_service(model, services)
+    problems += check_label(model)
+    if services is not None and model.feature_service in services:
+        problems += check_columns(model, services[model.feature_service])
     return problems + check_timing(model, drift_schedule)
 
 
