@@ -123,13 +123,16 @@ def check_columns(model: ModelSettings, features: frozenset[str]) -> list[Proble
     return problems
 
 
-def _cron_gap_days(schedule: str) -> float:
-    """The longest gap between consecutive runs of a cron schedule, over one year."""
-    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    runs = croniter(schedule, start)
-    times = [runs.get_next(dt.datetime) for _ in range(370)]
-    times = [t for t in times if t < start + dt.timedelta(days=366)] or times[:2]
-    return max((b - a).total_seconds() / 86400 for a, b in zip(times, times[1:], strict=False))
+def longest_daily_run(schedule: str) -> int:
+    """The most consecutive calendar days a cron schedule runs on (the persistence guard counts
+    DRIFT days in a row), over a year of its runs."""
+    runs = croniter(schedule, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    days = sorted({runs.get_next(dt.datetime).date() for _ in range(400)})
+    longest = run = 1
+    for before, after in zip(days, days[1:], strict=False):
+        run = run + 1 if (after - before).days == 1 else 1
+        longest = max(longest, run)
+    return longest
 
 
 def check_timing(model: ModelSettings, drift_schedule: str | None) -> list[Problem]:
@@ -148,14 +151,16 @@ def check_timing(model: ModelSettings, drift_schedule: str | None) -> list[Probl
             )
         )
     persistence = model.drift.guards.persistence_days
-    if drift_schedule and persistence > 1 and _cron_gap_days(drift_schedule) > 1:
+    reachable = longest_daily_run(drift_schedule) if drift_schedule and persistence > 1 else 0
+    if persistence > reachable > 0:
         problems.append(
             Problem(
                 model.name,
                 "drift.guards.persistence_days",
-                f"{persistence} consecutive DRIFT days cannot be reached with drift_schedule "
-                f"{drift_schedule!r}, which does not run every day; set persistence_days to 1 or "
-                "make drift_schedule daily (e.g. '0 6 * * *')",
+                f"{persistence} consecutive DRIFT days cannot be reached: drift_schedule "
+                f"{drift_schedule!r} runs on at most {reachable} day(s) in a row, so no retrain "
+                f"is ever triggered by drift; set persistence_days to {reachable} or less, or make "
+                "drift_schedule daily (e.g. '0 6 * * *')",
             )
         )
     return problems

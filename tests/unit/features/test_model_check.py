@@ -109,8 +109,15 @@ def test_a_training_window_within_the_label_delay_is_refused():
 def test_persistence_a_weekly_drift_check_cannot_reach_is_refused():
     (problem,) = _problems(drift_schedule="0 6 * * 1")
     assert problem.startswith("models[dropout_risk].drift.guards.persistence_days: 2 consecutive")
+    assert "runs on at most 1 day(s) in a row" in problem
     assert _problems(drift_schedule="0 6 * * 1", drift={"guards": {"persistence_days": 1}}) == []
     assert _problems(drift_schedule=None) == []
+
+
+def test_persistence_within_a_weekday_schedule_is_reachable():
+    assert _problems(drift_schedule="0 6 * * 1-5", drift={"guards": {"persistence_days": 5}}) == []
+    (problem,) = _problems(drift_schedule="0 6 * * 1-5", drift={"guards": {"persistence_days": 6}})
+    assert "runs on at most 5 day(s) in a row" in problem
 
 
 def test_without_the_registry_only_the_registry_checks_are_skipped():
