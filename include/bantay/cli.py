@@ -254,6 +254,18 @@ def _add_model_store_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_rebaseline)
 
 
+def _add_config_commands(sub: argparse._SubParsersAction) -> None:
+    config = sub.add_parser("config", help="the project configuration").add_subparsers(
+        dest="action", required=True
+    )
+    check = config.add_parser("check", help="validate bantay.yaml, BANTAY_* and every model")
+    check.add_argument("--no-feast", action="store_true", help="skip the Feast registry checks")
+    check.set_defaults(func=_config_check)
+    config.add_parser(
+        "reference", help="print the bantay.yaml reference (markdown; docs/configuration.md)"
+    ).set_defaults(func=_config_reference)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bantay", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -307,15 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--learners", required=True, help="comma-separated learner ids")
     show.add_argument("--model")
     show.set_defaults(func=_features_show)
-    config = sub.add_parser("config", help="the project configuration").add_subparsers(
-        dest="action", required=True
-    )
-    check = config.add_parser("check", help="validate bantay.yaml, BANTAY_* and every model")
-    check.add_argument("--no-feast", action="store_true", help="skip the Feast registry checks")
-    check.set_defaults(func=_config_check)
-    config.add_parser(
-        "reference", help="print the bantay.yaml reference (markdown; docs/configuration.md)"
-    ).set_defaults(func=_config_reference)
+    _add_config_commands(sub)
     registry = sub.add_parser("registry", help="the registry database").add_subparsers(
         dest="action", required=True
     )
