@@ -86,9 +86,10 @@ def apply(settings: Settings) -> str:
     if done.returncode != 0:
         # feast prints a traceback; its last line is the mistake in the definitions.
         lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        reason = lines[-1].rstrip(".") if lines else f"exit {done.returncode}"
         raise ValueError(
-            f"feast apply of {path} failed: {lines[-1] if lines else f'exit {done.returncode}'}; "
-            "fix the definitions there and run bantay features apply again"
+            f"feast apply of {path} failed: {reason}; fix the definitions there and run "
+            "bantay features apply again"
         )
     return done.stdout
 
