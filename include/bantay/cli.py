@@ -47,7 +47,7 @@ def _features_apply(args: argparse.Namespace) -> int:
     from bantay.settings import get_settings
     from bantay.stores.feast_store import apply
 
-    apply(get_settings())
+    print(apply(get_settings()), end="")
     return 0
 
 
@@ -86,24 +86,41 @@ def _features_show(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    from bantay.monitoring.stattests import check_methods
-    from bantay.settings import load_settings
+    from bantay.features.model_check import check_models, service_features
+    from bantay.monitoring.stattests import method_errors
+    from bantay.settings import ConfigError, load_settings
+    from bantay.stores.feast_store import store
 
     settings = load_settings()
-    for m in settings.models:  # against Evidently's registry of drift methods
-        check_methods(m.drift, where=f"models[{m.name}].drift")
     source = os.environ.get("BANTAY_CONFIG", "bantay.yaml")
-    print(f"{source}: OK")
+    # Drift methods against Evidently's registry, then every model against what it refers to.
+    errors = [
+        f"models[{m.name}].drift.{e}" for m in settings.models for e in method_errors(m.drift)
+    ]
+    services = None if args.no_feast else service_features(store(settings))
+    errors += [str(problem) for problem in check_models(settings, services)]
+    if errors:
+        raise ConfigError(
+            f"{len(errors)} problem(s) in the configuration ({source} and BANTAY_* environment):\n"
+            + "\n".join(f"  {e}" for e in errors)
+        )
+    print(f"{source}: OK" + (" (Feast registry not consulted)" if args.no_feast else ""))
     print(f"  storage: s3://{settings.storage.bucket}/{settings.storage.prefix}")
-    print(
-        f"  features: schedule {settings.features.schedule or 'manual'}, sources {list(settings.features.sources)}"
-    )
+    features = settings.features
+    print(f"  features: schedule {features.schedule or 'manual'}, sources {list(features.sources)}")
     for m in settings.models:
         print(
             f"  model {m.name}: label {m.label}, feature service {m.feature_service}, "
             f"training {m.training_schedule or 'manual'}, approval {m.approval}, "
             f"{len(m.search_space)} search-space entries"
         )
+    return 0
+
+
+def _config_reference(args: argparse.Namespace) -> int:
+    from bantay.settings.reference import reference
+
+    print(reference(), end="")
     return 0
 
 
@@ -254,6 +271,18 @@ def _add_model_store_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_rebaseline)
 
 
+def _add_config_commands(sub: argparse._SubParsersAction) -> None:
+    config = sub.add_parser("config", help="the project configuration").add_subparsers(
+        dest="action", required=True
+    )
+    check = config.add_parser("check", help="validate bantay.yaml, BANTAY_* and every model")
+    check.add_argument("--no-feast", action="store_true", help="skip the Feast registry checks")
+    check.set_defaults(func=_config_check)
+    config.add_parser(
+        "reference", help="print the bantay.yaml reference (markdown; docs/configuration.md)"
+    ).set_defaults(func=_config_reference)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bantay", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -307,12 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--learners", required=True, help="comma-separated learner ids")
     show.add_argument("--model")
     show.set_defaults(func=_features_show)
-    config = sub.add_parser("config", help="the project configuration").add_subparsers(
-        dest="action", required=True
-    )
-    config.add_parser(
-        "check", help="validate bantay.yaml and BANTAY_* (every error, or a summary)"
-    ).set_defaults(func=_config_check)
+    _add_config_commands(sub)
     registry = sub.add_parser("registry", help="the registry database").add_subparsers(
         dest="action", required=True
     )

@@ -2,7 +2,8 @@
 
 ``core`` holds the root (:class:`Settings`) and the per-model block; ``drift``, ``gate`` and
 ``search_space`` hold the blocks each stage reads (how drift is judged, the validation gate, the
-estimators a retrain may try). They live here, on the ground floor, because the scheduler reads
+estimators a retrain may try); ``source`` reads ``bantay.yaml`` strictly and names errors as the
+file is written; ``reference`` renders the schema as docs/configuration.md. They live here, on the ground floor, because the scheduler reads
 them when it parses DAG files and every stage reads them; nothing here imports a stage.
 """
 

@@ -32,20 +32,16 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
 )
 
 from bantay.layout import Layout
 from bantay.settings.drift import DriftConfig
 from bantay.settings.gate import GateConfig
 from bantay.settings.search_space import SearchSpaceError, expand_search_space
+from bantay.settings.source import ConfigError, ProjectFile, config_path, format_error
 
 FEATURE_SOURCES = ("learning_activity", "family_contact", "learner_profile")
 LABEL_SOURCE = "term_outcomes"
-
-
-class ConfigError(ValueError):
-    """Raised for bad configuration; the message names each bad key and what is allowed."""
 
 
 class _Strict(BaseModel):
@@ -55,11 +51,21 @@ class _Strict(BaseModel):
 class ContractSettings(_Strict):
     """Thresholds for the data contract checked before anything is materialized."""
 
-    max_lateness_days: int = Field(1, ge=0, le=14)
-    row_count_window_days: int = Field(7, ge=1, le=60)
-    min_row_ratio: float = Field(0.5, gt=0, le=1)
-    max_row_ratio: float = Field(1.5, ge=1)
-    max_duplicate_ratio: float = Field(0.0, ge=0, le=1)
+    max_lateness_days: int = Field(
+        1, ge=0, le=14, description="days a row may arrive after the day it describes"
+    )
+    row_count_window_days: int = Field(
+        7, ge=1, le=60, description="days whose median row count today's is compared with"
+    )
+    min_row_ratio: float = Field(
+        0.5, gt=0, le=1, description="today's rows / that median must be at least this"
+    )
+    max_row_ratio: float = Field(
+        1.5, ge=1, description="today's rows / that median must be at most this"
+    )
+    max_duplicate_ratio: float = Field(
+        0.0, ge=0, le=1, description="share of rows repeating a (learner_id, event_timestamp) key"
+    )
 
 
 def _manual(value: str | None) -> str | None:
@@ -92,10 +98,16 @@ def _recipients(value: list[str]) -> list[str]:
 class FeatureSettings(_Strict):
     """The features DAG: where raw partitions arrive and how long to wait for them."""
 
-    schedule: str | None = "0 0 * * *"
-    sources: tuple[str, ...] = FEATURE_SOURCES
-    sensor_timeout_hours: float = Field(6, gt=0, le=48)
-    sensor_poke_minutes: float = Field(10, gt=0)
+    schedule: str | None = Field(
+        "0 0 * * *", description="cron (UTC) of the features DAG, or 'manual'"
+    )
+    sources: tuple[str, ...] = Field(
+        FEATURE_SOURCES, description="feature feeds the features DAG waits for and validates"
+    )
+    sensor_timeout_hours: float = Field(
+        6, gt=0, le=48, description="how long to wait for the day's raw partitions"
+    )
+    sensor_poke_minutes: float = Field(10, gt=0, description="how often to look for them")
     contract: ContractSettings = ContractSettings()
 
     _schedule = field_validator("schedule")(_manual)
@@ -112,9 +124,13 @@ class FeatureSettings(_Strict):
 class TrialSpec(_Strict):
     """One estimator family in the search space; each list in ``params`` is a grid axis."""
 
-    name: str
-    estimator: Literal["logistic_regression", "hist_gradient_boosting"]
-    params: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(description="the entry's name in reports", examples=["logreg"])
+    estimator: Literal["logistic_regression", "hist_gradient_boosting"] = Field(
+        description="the estimator family"
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="estimator parameters; a list is a grid axis"
+    )
 
 
 def _default_search_space() -> list[TrialSpec]:
@@ -131,22 +147,49 @@ def _default_search_space() -> list[TrialSpec]:
 class ModelSettings(_Strict):
     """One model: its features, label, training schedule, gate, approval and drift policy."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
-    feature_service: str = "learner_risk_v1"
-    label: str = "at_risk"
-    label_source: str = LABEL_SOURCE
-    approval: Literal["auto", "manual"] = "auto"
-    training_schedule: str | None = "0 4 * * 0"
-    training_window_days: int = Field(56, ge=7, le=730)
-    split: tuple[float, float, float] = (0.7, 0.15, 0.15)
-    search_space: list[TrialSpec] = Field(default_factory=_default_search_space)
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{1,62}$",
+        description="the model's name (DAG ids, S3 keys, e-mails)",
+        examples=["learner_risk"],
+    )
+    feature_service: str = Field(
+        "learner_risk_v1", description="the Feast feature service the model reads (must be applied)"
+    )
+    label: str = Field("at_risk", description="the label column in label_source")
+    label_source: str = Field(LABEL_SOURCE, description="the feed whose column is the label")
+    label_delay_days: int = Field(
+        14,
+        ge=0,
+        le=365,
+        description="days from observing a learner to their label maturing in label_source; "
+        "training windows and drift guards must allow for it",
+    )
+    approval: Literal["auto", "manual"] = Field(
+        "auto", description="auto, or manual (approve in the Airflow UI, Required Actions)"
+    )
+    training_schedule: str | None = Field(
+        "0 4 * * 0", description="cron (UTC) of scheduled retrains, or 'manual'"
+    )
+    training_window_days: int = Field(
+        56, ge=7, le=730, description="days of matured labels a training run reads"
+    )
+    split: tuple[float, float, float] = Field(
+        (0.7, 0.15, 0.15), description="train, validation, test fractions (temporal), summing to 1"
+    )
+    search_space: list[TrialSpec] = Field(
+        default_factory=_default_search_space,
+        description="estimator families and grids a retrain tries",
+    )
     gate: GateConfig = GateConfig()
     slices: list[str] = Field(
         default_factory=lambda: ["region", "grade_band", "parent_abroad"],
         description="columns (or grade_band) whose recall gap the gate's fairness check bounds",
     )
     drift: DriftConfig = Field(default_factory=DriftConfig)
-    recipients: list[str] = Field(default_factory=lambda: ["oncall@example.org"])
+    recipients: list[str] = Field(
+        default_factory=lambda: ["oncall@example.org"],
+        description="who receives the drift and retrain e-mails",
+    )
 
     _schedule = field_validator("training_schedule")(_manual)
     _recipients = field_validator("recipients")(_recipients)
@@ -182,10 +225,16 @@ class ModelSettings(_Strict):
 class StorageSettings(_Strict):
     """Where serving artifacts and reports live (credentials: Connection ``aws_default``)."""
 
-    bucket: str = Field("bantay", pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
-    prefix: str = "bantay"
-    aws_conn_id: str = "aws_default"
-    presign_expiry_hours: int = Field(72, ge=1, le=168)
+    bucket: str = Field(
+        "bantay",
+        pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$",
+        description="S3 bucket for model versions, the production pointer and reports",
+    )
+    prefix: str = Field("bantay", description="key prefix inside the bucket")
+    aws_conn_id: str = Field("aws_default", description="Airflow connection of S3")
+    presign_expiry_hours: int = Field(
+        72, ge=1, le=168, description="lifetime of the report link in the on-call e-mail"
+    )
 
     @field_validator("prefix")
     @classmethod
@@ -198,15 +247,26 @@ class StorageSettings(_Strict):
 class FeastSettings(_Strict):
     """Which ``feature_store.yaml`` to use; paths and URLs inside it come from ``${ENV}``."""
 
-    repo_path: Path = Path("feature_repo")
-    store_yaml: str = "feature_store.yaml"
+    repo_path: Path = Field(
+        Path("feature_repo"),
+        description="the Feast feature repo folder (relative: to the project root)",
+    )
+    store_yaml: str = Field(
+        "feature_store.yaml",
+        description="the feature_store.yaml inside it (a profile: redis, spark)",
+    )
 
 
 class NotifySettings(_Strict):
-    smtp_conn_id: str = "smtp_default"
-    sender: str = "bantay@example.org"
-    failure_recipients: list[str] = Field(default_factory=lambda: ["data-eng@example.org"])
-    airflow_base_url: str = "http://localhost:8080"
+    smtp_conn_id: str = Field("smtp_default", description="Airflow connection of the SMTP server")
+    sender: str = Field("bantay@example.org", description="From: address of bantay's e-mails")
+    failure_recipients: list[str] = Field(
+        default_factory=lambda: ["data-eng@example.org"],
+        description="who receives task-failure e-mails",
+    )
+    airflow_base_url: str = Field(
+        "http://localhost:8080", description="base URL of the Airflow UI, for links in e-mails"
+    )
 
     _failure_recipients = field_validator("failure_recipients")(_recipients)
 
@@ -214,60 +274,6 @@ class NotifySettings(_Strict):
     @classmethod
     def _sender(cls, value: str) -> str:
         return _recipients([value])[0]
-
-
-def _yaml_path(path: tuple[str, ...]) -> str:
-    return ".".join(path) or "the top level"
-
-
-def _refuse_duplicates(node: yaml.Node, source: str, path: tuple[str, ...] = ()) -> None:
-    """Raise ``ConfigError`` for a key written twice in one mapping, anywhere in the file.
-
-    YAML loaders keep the last of two equal keys without a word, so an ``approval: manual``
-    followed further down by ``approval: auto`` would quietly deploy the second."""
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key, value in node.value:
-            name = str(key.value) if isinstance(key, yaml.ScalarNode) else None
-            if name is not None and name != "<<":
-                line = key.start_mark.line + 1
-                if name in seen:
-                    raise ConfigError(
-                        f"{source}, line {line}: key {name!r} under {_yaml_path(path)} is "
-                        f"already set at line {seen[name]}; YAML would silently keep only the "
-                        "last one. Keep one of them and delete the other"
-                    )
-                seen[name] = line
-            _refuse_duplicates(value, source, (*path, name or "?"))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _refuse_duplicates(item, source, (*path, str(index)))
-
-
-class _ProjectFile(YamlConfigSettingsSource):
-    """``bantay.yaml``, read strictly: one mapping at the top, no key written twice."""
-
-    def _read_file(self, file_path: Any) -> dict[str, Any]:
-        source = str(file_path)
-        text = Path(file_path).read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        if root is None:
-            return {}
-        if not isinstance(root, yaml.MappingNode):
-            is_list = isinstance(root, yaml.SequenceNode)
-            kind = "a list" if is_list else f"the single value {str(root.value)[:40]!r}"
-            fix = (
-                "put the list under the key it belongs to (a list of models goes under 'models:')"
-                if is_list
-                else "write settings as 'key: value' lines (see bantay.yaml in the repository)"
-            )
-            raise ConfigError(
-                f"{source}, line {root.start_mark.line + 1}: the file is {kind}, but bantay.yaml "
-                f"must be a mapping of settings at the top (project:, models:, storage:, ...); "
-                f"{fix}"
-            )
-        _refuse_duplicates(root, source)
-        return yaml.safe_load(text) or {}
 
 
 class Settings(BaseSettings):
@@ -281,7 +287,7 @@ class Settings(BaseSettings):
         yaml_file=None,
     )
 
-    project: str = "bantay"
+    project: str = Field("bantay", description="project name (Feast project, asset names)")
     home: Path = Field(
         Path("var"),
         description="local state: run folders, SQLite files, e-mail outbox (BANTAY_HOME)",
@@ -296,11 +302,15 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     feast: FeastSettings = FeastSettings()
     notify: NotifySettings = NotifySettings()
-    registry_conn_id: str = "bantay_registry"
+    registry_conn_id: str = Field(
+        "bantay_registry", description="Airflow connection of the registry database"
+    )
     registry_url: SecretStr | None = Field(
         None, description="SQLAlchemy URL of the registry; wins over registry_conn_id"
     )
-    drift_schedule: str | None = "0 6 * * *"
+    drift_schedule: str | None = Field(
+        "0 6 * * *", description="cron (UTC) of the daily drift check, or 'manual'"
+    )
     nightly_deadline: str | None = Field(
         "0 8 * * *",
         description="cron (UTC): when the previous day's features, scoring and drift check must be "
@@ -319,17 +329,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        explicit = os.environ.get("BANTAY_CONFIG")
-        path = Path(explicit or "bantay.yaml")
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if explicit and not path.is_file():
-            # A named file that is not there is a deploy mistake, not a reason to run on defaults.
-            raise ConfigError(
-                f"BANTAY_CONFIG names {explicit}, which does not exist; point it at the project "
-                "file (bantay.yaml) or unset it"
-            )
-        if path.is_file():
-            sources.append(_ProjectFile(settings_cls, yaml_file=path))
+        path = config_path()
+        if path is not None:
+            sources.append(ProjectFile(settings_cls, yaml_file=path))
         return tuple(sources)
 
     @field_validator("models")
@@ -377,26 +380,12 @@ class Settings(BaseSettings):
         return self.layout.predictions
 
 
-def _format_error(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see the bantay.yaml reference in README.md)"
-        elif err["type"] == "literal_error":
-            msg = f"got {err.get('input')!r}; allowed values: {err['ctx']['expected']}"
-        lines.append(f"  {key}: {msg}")
-    source = os.environ.get("BANTAY_CONFIG", "bantay.yaml")
-    return f"invalid bantay configuration ({source} and BANTAY_* environment):\n" + "\n".join(lines)
-
-
 def load_settings(**overrides: Any) -> Settings:
     """Parse and validate settings; raise ``ConfigError`` naming every bad key."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_format_error(exc)) from None
+        raise ConfigError(format_error(exc, Settings)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1} column {mark.column + 1}" if mark else ""

@@ -11,12 +11,15 @@ where DAG files are parsed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bantay import schema
+
+log = logging.getLogger(__name__)
 
 ColumnKind = Literal["numerical", "categorical"]
 Issue = Literal[
@@ -60,20 +63,43 @@ class DriftConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    numerical_columns: list[str] = Field(default_factory=lambda: list(schema.NUMERICAL))
-    categorical_columns: list[str] = Field(default_factory=lambda: list(schema.CATEGORICAL))
-    prediction_column: str | None = "score"
-    target_column: str | None = None  # None: the model's label
-    label_join_keys: list[str] = Field(default_factory=lambda: ["learner_id", "event_timestamp"])
+    numerical_columns: list[str] = Field(
+        default_factory=lambda: list(schema.NUMERICAL),
+        description="numerical features watched (default: the version's)",
+    )
+    categorical_columns: list[str] = Field(
+        default_factory=lambda: list(schema.CATEGORICAL),
+        description="categorical features watched (default: the version's)",
+    )
+    prediction_column: str | None = Field("score", description="the score column watched, or null")
+    target_column: str | None = Field(None, description="label column; null: the model's label")
+    label_join_keys: list[str] = Field(
+        default_factory=lambda: ["learner_id", "event_timestamp"],
+        description="keys joining labels to logged predictions",
+    )
 
-    numerical_method: str = "wasserstein"
-    numerical_threshold: float | None = Field(0.1, gt=0)  # None: the method's default
-    categorical_method: str = "jensenshannon"
-    categorical_threshold: float | None = Field(0.05, gt=0)
-    prediction_method: str = "wasserstein"
-    prediction_threshold: float | None = Field(0.1, gt=0)
-    per_column_method: dict[str, str] = Field(default_factory=dict)
-    per_column_threshold: dict[str, float] = Field(default_factory=dict)
+    numerical_method: str = Field(
+        "wasserstein", description="Evidently drift method of numerical columns"
+    )
+    numerical_threshold: float | None = Field(
+        0.1, gt=0, description="its threshold; null: the method's default"
+    )
+    categorical_method: str = Field(
+        "jensenshannon", description="Evidently drift method of categorical columns"
+    )
+    categorical_threshold: float | None = Field(
+        0.05, gt=0, description="its threshold; null: the method's default"
+    )
+    prediction_method: str = Field("wasserstein", description="Evidently drift method of the score")
+    prediction_threshold: float | None = Field(
+        0.1, gt=0, description="its threshold; null: the method's default"
+    )
+    per_column_method: dict[str, str] = Field(
+        default_factory=dict, description="column: method, overriding the kind's method"
+    )
+    per_column_threshold: dict[str, float] = Field(
+        default_factory=dict, description="column: threshold"
+    )
     drift_share: float = Field(
         0.3, gt=0, le=1, description="share of drifted features called widespread (severity)"
     )
@@ -81,27 +107,51 @@ class DriftConfig(BaseModel):
     window_days: int = Field(7, ge=1, le=30, description="the context view: last N days")
     reference_days: int = Field(14, ge=7, le=90, description="days in the reference sample")
     same_weekday: bool = Field(True, description="judge the newest day against its weekday")
-    sample_size: int = Field(20_000, ge=500, le=1_000_000)
-    seed: int = 42
+    sample_size: int = Field(
+        20_000,
+        ge=500,
+        le=1_000_000,
+        description="rows of the reference and of each day, sampled with seed",
+    )
+    seed: int = Field(42, description="seed of that sample")
     min_rows: int = Field(500, ge=1, description="fewer rows on a day cannot be judged")
 
     # data quality (a broken feed -> DATA QUALITY, never a retrain)
-    null_share_increase: float = Field(0.1, gt=0, le=1)
+    null_share_increase: float = Field(
+        0.1, gt=0, le=1, description="rise in a column's null share called a quality issue"
+    )
     frozen_share: float = Field(0.8, gt=0, le=1, description="one value covers this share")
     stuck_share: float = Field(
         0.8, gt=0, le=1, description="of the learners that normally change, share unchanged"
     )
-    stuck_reference_max: float = Field(0.8, gt=0, le=1)
-    unit_change_factor: float = Field(10.0, gt=1)
-    out_of_range_share: float = Field(0.01, ge=0, le=1)
-    new_category_share: float = Field(0.01, ge=0, le=1)
-    valid_ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
-    allowed_categories: dict[str, list[Any]] = Field(default_factory=dict)
+    stuck_reference_max: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="columns unchanged for more than this share in the reference are not judged stuck",
+    )
+    unit_change_factor: float = Field(10.0, gt=1, description="median ratio called a unit change")
+    out_of_range_share: float = Field(
+        0.01, ge=0, le=1, description="share of values outside valid_ranges called a quality issue"
+    )
+    new_category_share: float = Field(
+        0.01, ge=0, le=1, description="share of unseen categories called a quality issue"
+    )
+    valid_ranges: dict[str, tuple[float | None, float | None]] = Field(
+        default_factory=dict, description="column: [low, high] (default: bantay.schema's ranges)"
+    )
+    allowed_categories: dict[str, list[Any]] = Field(
+        default_factory=dict, description="column: allowed values (default: the known regions, 0/1)"
+    )
 
     # performance on matured labels
-    label_lookback_days: int = Field(42, ge=7, le=365)
-    min_labelled_rows: int = Field(200, ge=20)
-    performance_confidence: float = Field(0.95, gt=0.5, lt=1)
+    label_lookback_days: int = Field(
+        42, ge=7, le=365, description="days of matured labels the performance check reads"
+    )
+    min_labelled_rows: int = Field(200, ge=20, description="fewer labelled rows cannot be judged")
+    performance_confidence: float = Field(
+        0.95, gt=0.5, lt=1, description="confidence of the performance drop test"
+    )
 
     guards: GuardConfig = Field(default_factory=GuardConfig)
 
@@ -121,6 +171,7 @@ class DriftConfig(BaseModel):
             return self
         num = list(features.get("numerical", []))
         cat = list(features.get("categorical", []))
+        self._warn_unwatched(set(num) | set(cat))
         if "numerical_columns" in self.model_fields_set:
             num = [c for c in num if c in self.numerical_columns]
         if "categorical_columns" in self.model_fields_set:
@@ -136,6 +187,19 @@ class DriftConfig(BaseModel):
             allowed_categories={k: v for k, v in self.allowed_categories.items() if k in cat},
         )
         return DriftConfig.model_validate(data)
+
+    def _warn_unwatched(self, features: set[str]) -> None:
+        """Columns set in bantay.yaml that the version does not have are not watched: say so
+        (``bantay config check`` reports them against the feature service before a run)."""
+        for key in ("numerical_columns", "categorical_columns"):
+            if key in self.model_fields_set:
+                for column in sorted(set(getattr(self, key)) - features):
+                    log.warning(
+                        "drift.%s names %r, which is not a feature of this model version: it "
+                        "is not watched; fix the name in bantay.yaml (bantay config check)",
+                        key,
+                        column,
+                    )
 
     def kind(self, column: str) -> ColumnKind:
         return "categorical" if column in self.categorical_columns else "numerical"

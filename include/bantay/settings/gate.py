@@ -15,22 +15,40 @@ class GateConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_roc_auc: float = Field(0.70, ge=0.0, le=1.0)
-    min_pr_auc: float = Field(0.30, ge=0.0, le=1.0)
-    primary_metric: Literal["pr_auc", "roc_auc"] = "pr_auc"
+    min_roc_auc: float = Field(
+        0.70, ge=0.0, le=1.0, description="ROC AUC a candidate must reach on the test set"
+    )
+    min_pr_auc: float = Field(
+        0.30, ge=0.0, le=1.0, description="PR AUC a candidate must reach on the test set"
+    )
+    primary_metric: Literal["pr_auc", "roc_auc"] = Field(
+        "pr_auc", description="the metric compared with production"
+    )
     max_regression: float = Field(
         0.02, ge=0.0, le=1.0, description="allowed drop of the primary metric vs production"
     )
-    max_recall_gap: float = Field(0.25, ge=0.0, le=1.0)
+    max_recall_gap: float = Field(
+        0.25, ge=0.0, le=1.0, description="largest recall gap allowed between slices"
+    )
     # 0 applies the bound to the raw gap. Slice recalls on a few dozen positives carry sampling
     # error near 0.1, so z > 0 (e.g. 1.645) fails only gaps that exceed the bound beyond noise.
-    recall_gap_z: float = Field(0.0, ge=0.0)
-    min_slice_positives: int = Field(5, ge=1)
-    min_rows: int = Field(1000, ge=1)
-    label_rate_bounds: tuple[float, float] = (0.02, 0.50)
-    min_prediction_std: float = Field(0.01, ge=0.0)
+    recall_gap_z: float = Field(
+        0.0, ge=0.0, description="0: bound the raw gap; > 0: fail only gaps beyond sampling noise"
+    )
+    min_slice_positives: int = Field(
+        5, ge=1, description="slices with fewer positives are not judged"
+    )
+    min_rows: int = Field(1000, ge=1, description="test rows a candidate must be evaluated on")
+    label_rate_bounds: tuple[float, float] = Field(
+        (0.02, 0.50), description="[low, high] share of positive labels in the training set"
+    )
+    min_prediction_std: float = Field(
+        0.01, ge=0.0, description="scores must vary at least this much"
+    )
     # The precision at which recall metrics are read; carried so the report states it.
-    target_precision: float = Field(0.5, gt=0.0, le=1.0)
+    target_precision: float = Field(
+        0.5, gt=0.0, le=1.0, description="precision at which recall is read"
+    )
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> GateConfig:

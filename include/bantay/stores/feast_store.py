@@ -61,8 +61,9 @@ def store(settings: Settings) -> FeatureStore:
     return FeatureStore(repo_path=str(path), fs_yaml_file=path / settings.feast.store_yaml)
 
 
-def apply(settings: Settings) -> None:
-    """``feast apply`` as a deploy step (never from the nightly DAG: apply can reset watermarks)."""
+def apply(settings: Settings) -> str:
+    """``feast apply`` as a deploy step (never from the nightly DAG: apply can reset watermarks);
+    returns what feast printed. A failure is a ``ValueError`` carrying feast's one-line reason."""
     path = repo_path(settings)
     # FEAST_FS_YAML_FILE_PATH tells the definitions which profile they are applied for (they
     # declare Spark sources for the Spark offline store).
@@ -81,7 +82,16 @@ def apply(settings: Settings) -> None:
         "--skip-source-validation",
     ]
     log.info("running %s", " ".join(cmd))
-    subprocess.run(cmd, env=env, check=True, cwd=path)
+    done = subprocess.run(cmd, env=env, cwd=path, capture_output=True, text=True)
+    if done.returncode != 0:
+        # feast prints a traceback; its last line is the mistake in the definitions.
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        reason = lines[-1].rstrip(".") if lines else f"exit {done.returncode}"
+        raise ValueError(
+            f"feast apply of {path} failed: {reason}; fix the definitions there and run "
+            "bantay features apply again"
+        )
+    return done.stdout
 
 
 def online_features(

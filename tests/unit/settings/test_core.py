@@ -40,12 +40,12 @@ def test_every_typo_fails_at_load_with_its_key(tmp_path, monkeypatch):
         load_settings()
     text = str(err.value)
     for key in (
-        "models.0.training_schedule: '0 4 * * sundays' is not a cron expression",
-        "models.0.approval: got 'sometimes'",
+        "models[learner_risk].training_schedule (line 4): '0 4 * * sundays' is not a cron expression",
+        "models[learner_risk].approval (line 5): got 'sometimes'",
         "search_space[0].params.max_dept is not a tunable parameter of hist_gradient_boosting",
-        "models.0.recipients: not e-mail addresses: 'oncall-at-example'",
-        "notify.sender: not e-mail addresses",
-        "drift_schedule: 'every morning' is not a cron expression",
+        "models[learner_risk].recipients (line 13): not e-mail addresses: 'oncall-at-example'",
+        "notify.sender (line 15): not e-mail addresses",
+        "drift_schedule (line 16): 'every morning' is not a cron expression",
     ):
         assert key in text, text
 
@@ -89,7 +89,7 @@ def test_the_shipped_config_has_two_first_class_models(monkeypatch):
     [
         (
             "models:\n  - name: learner_risk\n    approval: manual\n    approval: auto\n",
-            "line 4: key 'approval' under models.0 is already set at line 3",
+            "line 4: key 'approval' under models[learner_risk] is already set at line 3",
         ),
         ("project: a\nnotify:\n  sender: a@example.org\nproject: b\n", "line 4: key 'project'"),
     ],
