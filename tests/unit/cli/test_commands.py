@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 BANTAY = str(Path(sys.executable).with_name("bantay"))
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 NEW_MODEL = """\
 models:

@@ -1,0 +1,7 @@
+"""``python -m bantay.cli``."""
+
+import sys
+
+from bantay.cli import main
+
+sys.exit(main())

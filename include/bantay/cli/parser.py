@@ -1,0 +1,157 @@
+"""The ``bantay`` argument parser: every subcommand, its options and the command it runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from bantay.cli.commands import (
+    run_config_check,
+    run_config_reference,
+    run_features_apply,
+    run_features_materialize,
+    run_features_show,
+    run_pointer,
+    run_promote,
+    run_rebaseline,
+    run_registry_upgrade,
+    run_reproduce,
+    run_rollback,
+    run_shadow,
+    run_simulate,
+)
+
+DESCRIPTION = """bantay: keep models healthy in production. Each subcommand is a thin wrapper over a library
+function, so what the CLI does the DAGs do too. Errors a person can fix print one message naming
+the input and the fix, and exit non-zero; never a traceback."""
+
+
+def _add_model_store_commands(sub: argparse._SubParsersAction) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", required=True, help="model name, e.g. learner_risk")
+    common.add_argument("--bucket", help="S3 bucket (default: storage.bucket from settings)")
+    common.add_argument("--prefix", help="S3 key prefix (default: storage.prefix from settings)")
+    common.add_argument(
+        "--conn-id", help="Airflow AWS connection id (default: storage.aws_conn_id)"
+    )
+    changing = argparse.ArgumentParser(add_help=False)
+    changing.add_argument("--reason", required=True, help="why; recorded in the audit log")
+    changing.add_argument(
+        "--actor", default=os.environ.get("USER") or "unknown", help="who (default: $USER)"
+    )
+    p = sub.add_parser(
+        "promote", parents=[common, changing], help="point production at a verified version"
+    )
+    p.add_argument("--to", required=True, help="version to promote")
+    p.set_defaults(func=run_promote)
+    p = sub.add_parser(
+        "rollback",
+        parents=[common, changing],
+        help="point production back at the previous (or a named) version",
+    )
+    p.add_argument("--to", help="version to roll back to (default: the pointer's previous)")
+    p.set_defaults(func=run_rollback)
+    sub.add_parser(
+        "pointer", parents=[common], help="print the production pointer as JSON"
+    ).set_defaults(func=run_pointer)
+    p = sub.add_parser(
+        "shadow", parents=[common, changing], help="score a version beside production (or --clear)"
+    )
+    p.add_argument("--to", help="version to shadow")
+    p.add_argument("--clear", action="store_true", help="stop shadow scoring")
+    p.set_defaults(func=run_shadow)
+    p = sub.add_parser(
+        "rebaseline",
+        parents=[common, changing],
+        help="inputs moved and quality holds: make the recent days the drift reference",
+    )
+    p.add_argument("--date", help="the last day of the new reference (default: yesterday, UTC)")
+    p.add_argument("--days", type=int, help="days in it (default: the model's reference_days)")
+    p.set_defaults(func=run_rebaseline)
+
+
+def _add_config_commands(sub: argparse._SubParsersAction) -> None:
+    config = sub.add_parser("config", help="the project configuration").add_subparsers(
+        dest="action", required=True
+    )
+    check = config.add_parser("check", help="validate bantay.yaml, BANTAY_* and every model")
+    check.add_argument("--no-feast", action="store_true", help="skip the Feast registry checks")
+    check.set_defaults(func=run_config_check)
+    config.add_parser(
+        "reference", help="print the bantay.yaml reference (markdown; docs/configuration.md)"
+    ).set_defaults(func=run_config_reference)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bantay", description=DESCRIPTION)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="write simulated daily partitions")
+    sim.add_argument("--start", default="2026-08-01", help="first day, YYYY-MM-DD")
+    sim.add_argument("--days", type=int, default=60)
+    sim.add_argument("--learners", type=int, default=5000)
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument(
+        "--label-delay",
+        type=int,
+        default=14,
+        metavar="DAYS",
+        help="days between observing a learner and their term outcome maturing (default 14)",
+    )
+    sim.add_argument(
+        "--label-anchor",
+        metavar="DATE",
+        help="a day on which term outcomes are observed; the weekly grid runs through it "
+        "(default: a fixed grid, so the weekday of the observations never changes)",
+    )
+    sim.add_argument("--out", help="raw folder (default: <data_dir>/raw from settings)")
+    sim.add_argument(
+        "--shift",
+        action="append",
+        default=[],
+        metavar="FEATURES@DATE[:SIZE]",
+        help="covariate shift, e.g. study_minutes,quiz_score_avg@2026-10-01:1.5",
+    )
+    sim.add_argument("--concept", metavar="DATE[:SIZE]", help="concept shift from DATE")
+    sim.add_argument(
+        "--broken",
+        action="append",
+        default=[],
+        metavar="FEATURE@DATE:KIND",
+        help="broken feed: KIND is nulls, frozen or unit",
+    )
+    sim.set_defaults(func=run_simulate)
+
+    feats = sub.add_parser("features", help="the Feast feature repo").add_subparsers(
+        dest="action", required=True
+    )
+    feats.add_parser("apply", help="feast apply (a deploy step)").set_defaults(
+        func=run_features_apply
+    )
+    mat = feats.add_parser("materialize", help="validate and materialize a date range")
+    mat.add_argument("--start", required=True)
+    mat.add_argument("--end")
+    mat.set_defaults(func=run_features_materialize)
+    show = feats.add_parser("show", help="print online features of some learners")
+    show.add_argument("--learners", required=True, help="comma-separated learner ids")
+    show.add_argument("--model")
+    show.set_defaults(func=run_features_show)
+    _add_config_commands(sub)
+    registry = sub.add_parser("registry", help="the registry database").add_subparsers(
+        dest="action", required=True
+    )
+    registry.add_parser(
+        "upgrade", help="apply the registry migrations (a deploy step)"
+    ).set_defaults(func=run_registry_upgrade)
+    _add_model_store_commands(sub)
+    rep = sub.add_parser(
+        "reproduce",
+        help="rebuild a version from its record and compare every artifact's digest "
+        "(exit 0 when all are equal, 1 otherwise)",
+    )
+    rep.add_argument("model", help="model name, e.g. learner_risk")
+    rep.add_argument("version", help="the version to rebuild")
+    rep.add_argument("--json", action="store_true", help="the report as JSON")
+    rep.set_defaults(func=run_reproduce)
+    return parser
