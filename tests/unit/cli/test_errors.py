@@ -3,18 +3,18 @@ for and what to do, a non-zero exit, never a traceback. Run as a subprocess, as 
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-BANTAY = str(Path(sys.executable).with_name("bantay"))
+from support import cli as cli_support
+from support.cli import error_line, run_bantay
 
 # What every CLI failure promises (docs/RELIABILITY.md).
 ONE_LINE = "One line naming the service, where it was looked for and what to do; a non-zero exit; no traceback."
+
+
+env = cli_support.env  # the fixture: a clean deployment environment
 
 
 def _closed_port() -> int:
@@ -24,42 +24,12 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    """A clean deployment environment: nothing inherited from the test run's own services."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BANTAY_", "AIRFLOW_CONN_", "AWS_"))
-    }
-    return {**clean, "BANTAY_HOME": str(tmp_path), "BANTAY_DATA_DIR": str(tmp_path / "data")}
-
-
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [BANTAY, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=env["BANTAY_HOME"],
-    )
-
-
-def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
-    assert done.returncode != 0, done.stdout
-    assert "Traceback" not in done.stderr, done.stderr
-    errors = [line for line in done.stderr.splitlines() if line.startswith("bantay: error:")]
-    assert len(errors) == 1, done.stderr
-    return errors[0]
-
-
 @pytest.mark.promise("CLI", "a PostgreSQL registry that is not there", says=ONE_LINE)
 def test_an_unreachable_postgresql_registry(env):
     port = _closed_port()
     env["BANTAY_REGISTRY_URL"] = f"postgresql://bantay:s3cret-pw@127.0.0.1:{port}/bantay"
-    line = _one_line_error(
-        _run(
+    line = error_line(
+        run_bantay(
             env, "promote", "--model", "learner_risk", "--to", "v1", "--actor", "a", "--reason", "r"
         )
     )
@@ -71,9 +41,9 @@ def test_an_unreachable_postgresql_registry(env):
 def test_a_stopped_redis_online_store(env):
     env["BANTAY_FEAST__STORE_YAML"] = "feature_store.redis.yaml"
     env["BANTAY_FEAST_REDIS"] = f"127.0.0.1:{_closed_port()}"
-    applied = _run(env, "features", "apply")  # definitions into Feast's (SQLite) registry
+    applied = run_bantay(env, "features", "apply")  # definitions into Feast's (SQLite) registry
     assert applied.returncode == 0, applied.stderr
-    line = _one_line_error(_run(env, "features", "show", "--learners", "1"))
+    line = error_line(run_bantay(env, "features", "show", "--learners", "1"))
     assert "Redis online store" in line and env["BANTAY_FEAST_REDIS"] in line, line
     assert "BANTAY_FEAST_REDIS" in line
 
@@ -83,6 +53,6 @@ def test_an_unreachable_feast_registry(env):
     port = _closed_port()
     env["BANTAY_FEAST__STORE_YAML"] = "feature_store.redis.yaml"
     env["BANTAY_FEAST_REGISTRY_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:{port}/feast"
-    line = _one_line_error(_run(env, "features", "show", "--learners", "1"))
+    line = error_line(run_bantay(env, "features", "show", "--learners", "1"))
     assert "Feast registry" in line and f"127.0.0.1:{port}" in line, line
     assert "BANTAY_FEAST_REGISTRY_URL" in line

@@ -4,13 +4,6 @@ report; and the command's clear one-line errors for a model or version that does
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
-
 from bantay.settings import get_settings
 from bantay.training.lineage import code_version, library_versions
 from bantay.training.reproduce import (
@@ -21,8 +14,11 @@ from bantay.training.reproduce import (
     data_change,
     recorded_settings,
 )
+from support import cli as cli_support
+from support.cli import error_line, run_bantay
 
-BANTAY = str(Path(sys.executable).with_name("bantay"))
+env = cli_support.env  # the fixture: a clean deployment environment
+
 SET = {"sha256": "s" * 64, "rows": 10, "days": {"2026-10-01": "a", "2026-10-02": "b"}}
 FILES = {"model.joblib": "m" * 64, "reference.parquet": "r" * 64}
 
@@ -120,40 +116,13 @@ def test_the_report_table_and_dict():
     assert lines[2] == f"model.joblib  DIFFERENT  {'b' * 12} {'c' * 12}  data changed"
 
 
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BANTAY_", "AIRFLOW_CONN_", "AWS_"))
-    }
-    return {**clean, "BANTAY_HOME": str(tmp_path), "BANTAY_DATA_DIR": str(tmp_path / "data")}
-
-
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [BANTAY, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=env["BANTAY_HOME"],
+def test_an_unknown_model_is_one_line(env):
+    assert "unknown model 'no_such_model'" in error_line(
+        run_bantay(env, "reproduce", "no_such_model", "v1"), 2
     )
 
 
-def _error(done: subprocess.CompletedProcess[str]) -> str:
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert "Traceback" not in done.stderr, done.stderr
-    errors = [line for line in done.stderr.splitlines() if line.startswith("bantay: error:")]
-    assert len(errors) == 1, done.stderr
-    return errors[0]
-
-
-def test_an_unknown_model_is_one_line(env):
-    assert "unknown model 'no_such_model'" in _error(_run(env, "reproduce", "no_such_model", "v1"))
-
-
 def test_an_unknown_version_is_one_line(env):
-    assert _run(env, "registry", "upgrade").returncode == 0
-    line = _error(_run(env, "reproduce", "learner_risk", "v-missing"))
+    assert run_bantay(env, "registry", "upgrade").returncode == 0
+    line = error_line(run_bantay(env, "reproduce", "learner_risk", "v-missing"), 2)
     assert "no version 'v-missing'" in line
