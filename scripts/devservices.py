@@ -165,7 +165,8 @@ class ReceivedMessage:
 class MailSink:
     """aiosmtpd handler that keeps every accepted message: in memory (``messages``) and, given a
     folder, as ``<n>-<timestamp>.eml`` there. It can answer the next N DATA commands with an
-    error reply, as a failing relay would (``fail_next``)."""
+    error reply, as a failing relay would (``fail_next``), or drop the connection once the
+    message is in, before any reply, as a relay that crashes or restarts would (``drop_next``)."""
 
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder
@@ -175,6 +176,13 @@ class MailSink:
         self.data_attempts = 0
         self._lock = threading.Lock()
         self._failures: list[str] = []
+        self._drops = 0
+
+    def drop_next(self, count: int) -> None:
+        """Close the connection of the next ``count`` messages in the middle of DATA: the
+        message is received but neither kept nor answered, so the client never hears back."""
+        with self._lock:
+            self._drops = count
 
     def fail_next(self, count: int, reply: str = "421 4.3.0 try again later") -> None:
         with self._lock:
@@ -183,6 +191,10 @@ class MailSink:
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook)
         with self._lock:
             self.data_attempts += 1
+            if self._drops:
+                self._drops -= 1
+                server.transport.close()
+                return "421 4.4.2 connection dropped"  # never written: the transport is closed
             if self._failures:
                 return self._failures.pop(0)
             content = envelope.content

@@ -10,15 +10,18 @@ from datetime import date
 
 import pytest
 
+from bantay.monitoring.day_check import DayCheck
 from bantay.monitoring.drift import run_drift
 from bantay.monitoring.guards import DayRecord, decide_retrain
+from bantay.notify.drift_day import outbox_path, send_day_email
 from bantay.notify.email import MAX_EMAIL_BYTES, render_drift_email
 from bantay.notify.mailer import EmailDeliveryError, EmailRefused, send_email
+from bantay.settings import load_settings
 from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import Verdict
 from support import smtp as fixtures_smtp
 from support.monitoring_frames import learner_config, learner_frame
-from support.smtp import free_port, smtp_conn_json, table_rows
+from support.smtp import MailSink, free_port, smtp_conn_json, table_rows
 
 pytestmark = pytest.mark.integration
 
@@ -330,3 +333,76 @@ def test_a_long_subject_arrives_as_it_was_written(smtp_server, smtp_connection) 
     send_email(msg, smtp_connection, recipients=TO)
     got = email.message_from_bytes(smtp_server.messages[0].content, policy=email.policy.default)
     assert got["Subject"] == subject
+
+
+@pytest.mark.promise(
+    "e-mail",
+    "the server drops the connection in the middle of DATA",
+    says="A connection dropped before the server's reply is a transient failure naming the "
+    "server: the task retries, the outbox keeps the message, and the retry delivers it once.",
+)
+def test_a_connection_dropped_mid_message_is_retried_and_the_retry_delivers_once(
+    drift_case, monkeypatch
+) -> None:
+    ref, cur, result, decision = drift_case
+    check = DayCheck(
+        model="learner_risk",
+        day=DAY,
+        result=result,
+        decision=decision,
+        report_html=None,
+        report_json=None,
+        report_url=REPORT_URL,
+        baseline=None,
+        reference_sample=ref[["study_minutes", "attendance_rate"]],
+        current_sample=cur[["study_minutes", "attendance_rate"]],
+    )
+    sink = MailSink()
+    controller, port = _controller(
+        sink, authenticator=_Authenticator(), auth_require_tls=False, auth_required=True
+    )
+    controller.start()
+    try:
+        conn = smtp_conn_json("127.0.0.1", port)  # retry_limit 0: one send per attempt
+        conn = conn.replace('"port"', '"login": "bantay", "password": "right-password", "port"')
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_FLAKY", conn)
+        settings = load_settings(
+            models=[{"name": "learner_risk", "recipients": TO}],
+            notify={"smtp_conn_id": "smtp_flaky"},
+        )
+        model = settings.model("learner_risk")
+
+        def attempt() -> str:  # what the drift DAG's e-mail task runs, once per try
+            return send_day_email(check, model, settings.layout, settings.notify, run_url=RUN_URL)
+
+        sink.drop_next(1)
+        with pytest.raises(EmailDeliveryError) as err:
+            attempt()
+        assert not isinstance(err.value, EmailRefused)  # transient: the task's retry sends it
+        message = str(err.value)
+        assert f"127.0.0.1:{port}" in message and "'smtp_flaky'" in message
+        assert "SMTPServerDisconnected" in message and "the task retries" in message
+        assert "right-password" not in message
+        assert sink.data_attempts == 1 and sink.messages == []  # the server kept nothing
+
+        kept = outbox_path(settings.layout, "learner_risk", DAY)
+        outbox = email.message_from_bytes(kept.read_bytes(), policy=email.policy.default)
+        assert outbox["Subject"].startswith("[bantay] DRIFT learner_risk 2026-11-22: ")
+
+        subject = attempt()  # the task's retry
+
+        assert sink.data_attempts == 2 and len(sink.messages) == 1
+        received = sink.messages[0]
+        assert sorted(received.rcpt_tos) == sorted(TO)
+        got = email.message_from_bytes(received.content, policy=email.policy.default)
+        assert got["Subject"] == subject == outbox["Subject"]
+        assert got.get_content_type() == "multipart/alternative" and got.defects == []
+        text = got.get_body(("plain",)).get_content()
+        html = got.get_body(("html",)).get_content()
+        assert text.replace("\r\n", "\n") == outbox.get_body(("plain",)).get_content().replace(
+            "\r\n", "\n"
+        )
+        assert "WHAT TO DO" in text and RUN_URL in text
+        assert html.rstrip().endswith("</html>") and len(table_rows(html, "features")) == 12
+    finally:
+        controller.stop()

@@ -38,6 +38,11 @@ class SmtpServer:
         """Reject the next ``count`` messages with ``reply`` (4xx transient, 5xx permanent)."""
         self.handler.fail_next(count, reply)
 
+    def drop_next(self, count: int) -> None:
+        """Drop the connection in the middle of DATA, without a reply, for the next ``count``
+        messages: none of them is kept."""
+        self.handler.drop_next(count)
+
 
 @contextlib.contextmanager
 def running_smtp_server() -> Iterator[SmtpServer]:
