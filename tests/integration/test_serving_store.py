@@ -99,7 +99,8 @@ def publish(
     registry = getattr(target, "registry", None)
     if registry is not None:
         registry.versions.upsert(MODEL, version, status="approved" if approve else "candidate")
-    return target.publish(MODEL, version, model, manifest_for(version), reference)
+    publisher = target if isinstance(target, Promotion) else target.versions
+    return publisher.publish(MODEL, version, model, manifest_for(version), reference)
 
 
 def raw_bytes(store: ModelStore, key: str) -> bytes:
