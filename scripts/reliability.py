@@ -22,6 +22,7 @@ DOC = ROOT / "docs" / "RELIABILITY.md"
 # The boundaries in the order the document lists them, and what each one is.
 BOUNDARIES = {
     "data contract": "raw deliveries before anything is materialized",
+    "online store": "the Feast online store (Redis) that serving reads features from",
     "staged files": "the files a training run evaluated, approved and published",
     "serving store": "model versions and the serving pointer in S3",
     "registry": "the model registry database",
