@@ -12,26 +12,30 @@ import time
 from pathlib import Path
 
 import pytest
-from test_serving_store import MODEL, PREFIX, publish, registry, store  # noqa: F401  (a sibling)
 
 from bantay.serving.promotion import Promotion
 from bantay.stores.model_store import ModelStore, UnknownVersion
+from support import model_versions
+from support.model_versions import MODEL, PREFIX, publish
 from support.services import moto_s3, s3_bucket  # noqa: F401  (pytest fixtures)
 
 pytestmark = pytest.mark.integration
 
+registry = model_versions.registry
+store = model_versions.store
+
 HERE = Path(__file__).resolve().parent
 
-# The worker: the same publish as the test's (test_serving_store.publish, so the same bytes),
+# The worker: the same publish as the test's (support.model_versions.publish, the same bytes),
 # through a client whose PUTs hang after the first one arrived and said so in ``written``.
 WORKER = """
 import pathlib, sys, time
-sys.path[:0] = [{tests!r}, {here!r}]
+sys.path[:0] = [{tests!r}]
 from bantay.serving.promotion import Promotion
 from bantay.stores.model_store import ModelStore
 from bantay.stores.registry import Registry
 from support.services import s3_client_for, s3_hook_over
-from test_serving_store import PREFIX, publish
+from support.model_versions import PREFIX, publish
 
 endpoint, bucket, registry_url, version, written = sys.argv[1:]
 client = s3_client_for(endpoint)
@@ -52,7 +56,7 @@ publish(Promotion(store, Registry(registry_url)), version, seed=2)
 def _kill_after_first_file(endpoint: str, bucket: str, registry_url: str, tmp_path: Path) -> str:
     """Run the worker until its first PUT arrived, SIGKILL it; returns the key it wrote."""
     written = tmp_path / "written"
-    code = WORKER.format(tests=str(HERE.parent), here=str(HERE))
+    code = WORKER.format(tests=str(HERE.parent))
     args = [sys.executable, "-c", code, endpoint, bucket, registry_url, "v2", str(written)]
     worker = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

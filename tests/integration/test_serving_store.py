@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from sklearn.linear_model import LogisticRegression
 
 from bantay.serving.promotion import Promotion
 from bantay.stores.connections import s3_client
@@ -37,6 +36,8 @@ from bantay.stores.model_store import (
 )
 from bantay.stores.registry import Registry
 from bantay.vocabulary import ModelStatus
+from support import model_versions
+from support.model_versions import FEATURES, MODEL, PREFIX, manifest_for, publish, tiny_model
 from support.services import (  # noqa: F401  (pytest fixtures)
     aws_connection,
     moto_s3,
@@ -48,59 +49,10 @@ from support.services import (  # noqa: F401  (pytest fixtures)
 
 pytestmark = pytest.mark.integration
 
-MODEL = "learner_risk"
-PREFIX = "bantay/test"
-FEATURES = ["attendance_rate", "quiz_score_avg", "days_since_last_contact"]
-
-
-def tiny_model(seed: int) -> tuple[LogisticRegression, pd.DataFrame]:
-    """A LogisticRegression fit on 50 rows, and those rows as the drift reference."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(50, len(FEATURES)))
-    y = (x[:, 0] + rng.normal(scale=0.5, size=50) > 0).astype(int)
-    frame = pd.DataFrame(x, columns=FEATURES)
-    frame["event_timestamp"] = pd.date_range("2026-11-01", periods=50, freq="h", tz="UTC")
-    return LogisticRegression().fit(x, y), frame
-
-
-def manifest_for(version: str) -> dict[str, Any]:
-    return {
-        "metrics": {"roc_auc": np.float64(0.81)},  # numpy scalars are accepted
-        "params": {"C": 1.0},
-        "features": FEATURES,
-        "lineage": {"airflow_run_id": f"manual__{version}", "feature_service": "learner_risk_v1"},
-    }
-
-
-@pytest.fixture
-def registry(tmp_path):
-    reg = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
-    reg.upgrade()
-    yield reg
-    reg.dispose()
-
-
-@pytest.fixture
-def store(s3_bucket):  # noqa: F811
-    client, bucket = s3_bucket
-    return ModelStore(s3_hook_over(client), bucket, PREFIX)
-
-
-@pytest.fixture
-def promo(store, registry):
-    return Promotion(store, registry)
-
-
-def publish(
-    target: Promotion | ModelStore, version: str, seed: int, approve: bool = True
-) -> dict[str, Any]:
-    """Register (with a registry) and publish; through ``Promotion`` the sha256 is recorded."""
-    model, reference = tiny_model(seed)
-    registry = getattr(target, "registry", None)
-    if registry is not None:
-        registry.versions.upsert(MODEL, version, status="approved" if approve else "candidate")
-    publisher = target if isinstance(target, Promotion) else target.versions
-    return publisher.publish(MODEL, version, model, manifest_for(version), reference)
+# The shared pieces (fixtures bound here by name, as pytest finds them).
+registry = model_versions.registry
+store = model_versions.store
+promo = model_versions.promo
 
 
 def raw_bytes(store: ModelStore, key: str) -> bytes:
