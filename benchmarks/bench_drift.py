@@ -36,7 +36,7 @@ def frame(n: int, seed: int, shift: float = 0.0, labels: bool = True):
     import numpy as np
     import pandas as pd
 
-    from bantay.schema import REGIONS
+    from bantay.simulate.catalogue import REGIONS
 
     rng = np.random.default_rng(seed)
     risk = rng.normal(0, 1, n)
@@ -76,8 +76,8 @@ def frame(n: int, seed: int, shift: float = 0.0, labels: bool = True):
 
 
 def drift_config():
-    from bantay.schema import CATEGORICAL, NUMERICAL
     from bantay.settings.drift import DriftConfig
+    from bantay.simulate.catalogue import CATEGORICAL, NUMERICAL
 
     return DriftConfig(numerical_columns=list(NUMERICAL), categorical_columns=list(CATEGORICAL))
 

@@ -100,7 +100,7 @@ def main() -> None:
         print(f"materialize one day into {store}: {seconds:.1f} s, {rows / seconds:,.0f} rows/s")
 
     settings = _store_settings("feature_store.yaml")
-    learners = active_learners(settings.layout, days[-1])
+    learners = active_learners(settings.layout, days[-1], settings.features.population)
     reads = {
         "Feast online, SQLite": lambda: online_feature_frame(
             feature_store(_store_settings("feature_store.yaml")), SERVICE, learners

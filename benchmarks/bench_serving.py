@@ -63,7 +63,7 @@ def realistic_model(train_rows: int) -> tuple[Any, Any, dict[str, Any]]:
     """(fitted pipeline, 20k-row reference with score, manifest) like the training DAG makes."""
     from bench_drift import frame
 
-    from bantay.schema import CATEGORICAL, NUMERICAL
+    from bantay.simulate.catalogue import CATEGORICAL, NUMERICAL
     from bantay.training.pipeline import fit_final, predict_scores
 
     features = {"numerical": list(NUMERICAL), "categorical": list(CATEGORICAL)}
@@ -195,7 +195,7 @@ def _step_score(p: dict[str, Any]) -> dict[str, Any]:
     )
     total = time.perf_counter() - t0
 
-    learners = active_learners(settings.layout, day)
+    learners = active_learners(settings.layout, day, settings.features.population)
     t0 = time.perf_counter()
     frame = online_feature_frame(
         feature_store(settings), settings.model(MODEL).feature_service, learners

@@ -107,7 +107,7 @@ def _step_tune(p: dict[str, Any]) -> dict[str, Any]:
         "bantay.training",
         "bantay.training.tuning",
     )
-    from bantay.schema import feature_set
+    from bantay.simulate.catalogue import feature_set
     from bantay.training.tuning import tune_one
 
     s = _bench.settings()

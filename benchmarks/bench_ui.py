@@ -43,7 +43,7 @@ def write_prediction_log(settings, model: str, version: str, days: int, learners
     import numpy as np
     import pandas as pd
 
-    from bantay.schema import feature_set
+    from bantay.simulate.catalogue import feature_set
 
     features = [n for names in feature_set().values() for n in names]
     rng = np.random.default_rng(7)

@@ -33,8 +33,8 @@ from eval_loop import run_loop, table_rows  # noqa: E402
 from eval_world import World  # noqa: E402
 
 from bantay import simulate as sim  # noqa: E402
-from bantay.schema import LABEL, TIMESTAMP  # noqa: E402
 from bantay.settings.drift import DriftConfig, GuardConfig
+from bantay.simulate.catalogue import LABEL, TIMESTAMP  # noqa: E402
 from bantay.simulate.labels import is_observation_day  # noqa: E402
 from bantay.vocabulary import Verdict
 

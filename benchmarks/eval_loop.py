@@ -40,9 +40,9 @@ from bantay import simulate as sim
 from bantay.monitoring.check import Judged, decide_day
 from bantay.monitoring.episodes import regime_since
 from bantay.monitoring.guards import DayRecord, drift_start
-from bantay.schema import CATEGORICAL, ENTITY, LABEL, TIMESTAMP
 from bantay.settings import load_settings
 from bantay.settings.drift import DriftConfig
+from bantay.simulate.catalogue import CATEGORICAL, ENTITY, LABEL, TIMESTAMP
 from bantay.simulate.labels import is_observation_day
 from bantay.training.lineage import fitted_lineage
 from bantay.training.reference import reference_days

@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 
 from bantay import simulate as sim
-from bantay.schema import CATEGORICAL, ENTITY, LABEL, NUMERICAL, SOURCE_FEATURES, TIMESTAMP
+from bantay.simulate.catalogue import (
+    CATEGORICAL,
+    ENTITY,
+    LABEL,
+    NUMERICAL,
+    SOURCE_FEATURES,
+    TIMESTAMP,
+)
 from bantay.simulate.labels import label_partition
 
 FEATURES = [*NUMERICAL, *CATEGORICAL]

@@ -73,6 +73,7 @@ def bantay_deadline():
             notify=notify,
             registry=registry_for(settings),
             send=lambda msg: send_email(msg, notify.smtp_conn_id),
+            sources=settings.features.sources,
         )
         if found["never_served"]:
             print(f"no production version yet (not judged): {', '.join(found['never_served'])}")

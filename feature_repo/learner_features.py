@@ -37,7 +37,7 @@ def offline_store_type() -> str:
 OFFLINE_STORE = offline_store_type()
 
 
-def _source(name: str):
+def accepted_source(name: str):
     kwargs = {
         "name": f"{name}_source",
         "path": os.path.join(ACCEPTED, name, "date=*", "*.parquet"),
@@ -74,7 +74,7 @@ learning_activity = FeatureView(
         Field(name="study_minutes", dtype=Float64, description="Minutes of study that day"),
         Field(name="late_submissions", dtype=Int64, description="Submissions handed in late"),
     ],
-    source=_source("learning_activity"),
+    source=accepted_source("learning_activity"),
     online=True,
     tags={"team": "learner-success", "source": "lms"},
 )
@@ -89,7 +89,7 @@ family_contact = FeatureView(
         Field(name="days_since_last_contact", dtype=Int64, description="Days since last contact"),
         Field(name="support_on_time_ratio", dtype=Float64, description="Support paid on time"),
     ],
-    source=_source("family_contact"),
+    source=accepted_source("family_contact"),
     online=True,
     tags={"team": "learner-success", "source": "family-app"},
 )
@@ -103,7 +103,7 @@ learner_profile = FeatureView(
         Field(name="region", dtype=String, description="ncr, luzon, visayas or mindanao"),
         Field(name="parent_abroad", dtype=Int64, description="1 when a parent works abroad"),
     ],
-    source=_source("learner_profile"),
+    source=accepted_source("learner_profile"),
     online=True,
     tags={"team": "learner-success", "source": "enrolment"},
 )

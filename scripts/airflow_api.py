@@ -147,6 +147,7 @@ class Api:
                     missing = set(dag_ids) - {d["dag_id"] for d in json.loads(raw)["dags"]}
                     if not missing:
                         return
+                    self._raise_import_errors(missing)
             except (urllib.error.URLError, http.client.HTTPException, OSError):
                 pass
             if on_wait:
@@ -155,6 +156,21 @@ class Api:
         raise TimeoutError(
             f"Airflow's API did not list {sorted(missing)} within {timeout:.0f} s. {self.hint}"
         )
+
+    def _raise_import_errors(self, missing: set[str]) -> None:
+        """A DAG file that failed to import is said at once, with its error, rather than
+        waited for until the timeout."""
+        status, raw = self._once("GET", "/importErrors?limit=20", None)
+        errors = json.loads(raw).get("import_errors", []) if status == 200 else []
+        if errors:
+            lines = [
+                f"  {e.get('filename')}: {str(e.get('stack_trace', '')).strip().splitlines()[-1:]}"
+                for e in errors
+            ]
+            raise RuntimeError(
+                f"Airflow could not import {len(errors)} DAG file(s), so {sorted(missing)} are "
+                "missing:\n" + "\n".join(lines) + "\nFix the file (or bantay.yaml) and start again"
+            )
 
     def trigger(self, dag_id: str, run_id: str, conf: dict) -> str:
         """Start ``dag_id`` now as run ``run_id`` (deterministic, so retrying is safe)."""

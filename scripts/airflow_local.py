@@ -104,7 +104,7 @@ def environment(
             "BANTAY_FEAST_ONLINE_PATH": str(home / "online_store.db"),
             "BANTAY_REGISTRY_URL": f"sqlite:///{home / 'registry.db'}",
             "BANTAY_NOTIFY__AIRFLOW_BASE_URL": f"http://127.0.0.1:{api_port}",
-            "BANTAY_CONFIG": str(ROOT / "bantay.yaml"),
+            "BANTAY_CONFIG": os.environ.get("BANTAY_CONFIG") or str(ROOT / "bantay.yaml"),
             # The driver starts features and drift day by day itself; the Asset-triggered DAGs
             # (scoring, retraining) are started by the scheduler as in production.
             "BANTAY_FEATURES__SCHEDULE": "manual",
@@ -315,9 +315,24 @@ class LocalAirflow:
             if on_wait:
                 on_wait()
 
-        models = [m["name"] for m in json.loads(self.env["BANTAY_MODELS"])]
+        models = self.configured_models()
         api.wait_ready(DAG_IDS + [f"bantay_training_{m}" for m in models], on_wait=waiting)
         self.verify(api)
+
+    def configured_models(self) -> list[str]:
+        """The models this stack's configuration declares (``BANTAY_MODELS``, else the
+        project file), each of which must have its training DAG."""
+        if self.env.get("BANTAY_MODELS"):
+            return [m["name"] for m in json.loads(self.env["BANTAY_MODELS"])]
+        script = (
+            "from bantay.settings import load_settings as s; print(*[m.name for m in s().models])"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=self.env, cwd=ROOT, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"the configuration does not load: {done.stderr.strip()[-2000:]}")
+        return done.stdout.split()
 
     def start(self, on_wait=None) -> Api:
         """Start every Airflow component; returns a client once every DAG is listed."""

@@ -489,7 +489,12 @@ def main() -> int:
     try:
         with progress.phase("reset .demo, local S3 + SMTP sink, Airflow metadata database"):
             stack.prepare(args.metadata, ports=(args.api_port, 9010, 1025))
-            stack.env["BANTAY_MODELS"] = json.dumps(DEMO_MODELS)
+            if args.airflow_only:
+                # Airflow alone runs the project's own models (bantay.yaml, or BANTAY_CONFIG).
+                stack.env.pop("BANTAY_MODELS", None)
+                say(f"models of {stack.env['BANTAY_CONFIG']}: {stack.configured_models()}")
+            else:
+                stack.env["BANTAY_MODELS"] = json.dumps(DEMO_MODELS)
             if args.executor == "celery":
                 stack.use_celery(args.celery_broker)
             say(f"Airflow metadata: {stack.metadata.describe()}")

@@ -73,7 +73,7 @@ def test_batch_read_equals_the_online_store_after_nightly_materialization(feast_
             lateness_days=settings.features.contract.max_lateness_days,
         )
     day = days[-1]
-    learners = active_learners(settings.layout, day)
+    learners = active_learners(settings.layout, day, settings.features.population)
     online = online_features(settings, learners.tolist(), "learner_risk_v1")
     batch = batch_features(feature_store(settings), "learner_risk_v1", learners, day)
     assert len(batch) == len(learners) == len(online)

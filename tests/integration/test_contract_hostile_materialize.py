@@ -12,7 +12,7 @@ import pytest
 
 from bantay import simulate as sim
 from bantay.layout import partition_dir, partition_path
-from bantay.schema import ACTIVITY_FEATURES, LABEL_SOURCE
+from bantay.simulate.catalogue import ACTIVITY_FEATURES, LABEL_SOURCE
 from bantay.simulate.world import population
 
 pytestmark = pytest.mark.integration

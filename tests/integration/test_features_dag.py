@@ -12,8 +12,8 @@ import pytest
 
 from bantay import simulate as sim
 from bantay.layout import partition_path
-from bantay.schema import SOURCE_FEATURES
 from bantay.settings import get_settings
+from bantay.simulate.catalogue import SOURCE_FEATURES
 from support.airflow_runs import run_dag, task_states
 
 pytestmark = pytest.mark.integration

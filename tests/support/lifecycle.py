@@ -70,9 +70,14 @@ def lifecycle_env(tmp_path_factory, moto_s3, request) -> Iterator[LifecycleEnv]:
         mp.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
         for key, value in params.get("env", {}).items():
             mp.setenv(key, value)
+        if "prepare" in params:  # a project of its own: its bantay.yaml, its feature repo
+            for key, value in params["prepare"](home).items():
+                mp.setenv(key, value)
         get_settings.cache_clear()
         settings = get_settings()
         dates = sim.write_range(settings.raw_dir, first_day, days, scenario)
+        if "deliver" in params:  # feeds the simulator does not produce, from their producer
+            params["deliver"](settings.raw_dir, dates)
         enforce_for(
             dates,
             layout=settings.layout,

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from bantay import schema
 from bantay.settings.drift import DriftConfig
+from bantay.simulate import catalogue as schema
 
 NUMERICAL = list(schema.NUMERICAL)
 CATEGORICAL = list(schema.CATEGORICAL)

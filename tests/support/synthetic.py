@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bantay.schema import CATEGORICAL, NUMERICAL, REGIONS
+from bantay.simulate.catalogue import CATEGORICAL, NUMERICAL, REGIONS
 from bantay.training.pipeline import FeatureSet
 
 FEATURES = FeatureSet(NUMERICAL, CATEGORICAL)

@@ -14,6 +14,7 @@ from typing import Any
 def run_simulate(args: argparse.Namespace) -> int:
     from bantay import simulate
     from bantay.settings import get_settings
+    from bantay.simulate.catalogue import SOURCES
     from bantay.simulate.scenario import parse_broken, parse_concept, parse_date, parse_shift
 
     if args.label_delay < 0:
@@ -33,6 +34,12 @@ def run_simulate(args: argparse.Namespace) -> int:
     print(
         f"wrote {len(dates)} days ({dates[0]} .. {dates[-1]}) for {args.learners} learners to {raw}"
     )
+    others = [f.name for f in get_settings().features.feeds if f.name not in SOURCES]
+    if others:
+        print(
+            f"not simulated: {', '.join(others)} (the simulator produces the demo's feeds "
+            f"{', '.join(SOURCES)}; deliver the others from their own producers)"
+        )
     return 0
 
 

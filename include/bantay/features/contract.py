@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,8 +36,9 @@ from bantay.layout import (
     partition_path,
     staging_path,
 )
-from bantay.schema import ENTITY, source_columns
+from bantay.schema import ENTITY
 from bantay.settings import ContractSettings, FeatureSettings, ModelSettings
+from bantay.settings.feeds import FeedSettings, feed_named
 
 __all__ = [
     "RULES",
@@ -54,7 +55,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PROFILE = "learner_profile"
 _ARROW = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
 _MAX_LISTED = 8  # violations per partition in a message
 
@@ -68,6 +68,7 @@ class ContractResult:
     violations: list[Violation] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     table: pa.Table | None = field(default=None, repr=False, compare=False)
+    columns: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -108,8 +109,9 @@ class ContractViolation(RuntimeError):
         super().__init__(
             "data contract failed; nothing from these partitions was materialized or trained on:\n"
             + "\n".join(lines)
-            + "\nFix the upstream feed, write a corrected partition to the raw location, then "
-            "clear this task (each quarantined attempt and its reason.json stay for the "
+            + "\nFix the upstream feed (or, where the feed is right and bantay's declaration of "
+            "it is not, its columns under features.feeds in bantay.yaml), write a corrected "
+            "partition to the raw location, then clear this task (each quarantined attempt and its reason.json stay for the "
             "post-mortem)."
         )
 
@@ -117,10 +119,10 @@ class ContractViolation(RuntimeError):
 # -- checking ------------------------------------------------------------------------------
 
 
-def _profile_ids(accepted: Path, day: dt.date, back: int = 7) -> pa.Array | None:
-    """Learner ids of the newest accepted profile on or before ``day`` (None if none)."""
+def _profile_ids(accepted: Path, population: str, day: dt.date, back: int = 7) -> pa.Array | None:
+    """Learner ids of the newest accepted population snapshot on or before ``day``."""
     for i in range(back + 1):
-        path = partition_path(accepted, PROFILE, day - dt.timedelta(days=i))
+        path = partition_path(accepted, population, day - dt.timedelta(days=i))
         if path.is_file():
             return pq.read_table(path, columns=[ENTITY])[ENTITY].combine_chunks()
     return None
@@ -128,7 +130,7 @@ def _profile_ids(accepted: Path, day: dt.date, back: int = 7) -> pa.Array | None
 
 def check_partition(
     raw_dir: Path,
-    source: str,
+    source: str | FeedSettings,
     day: dt.date,
     cfg: ContractSettings,
     *,
@@ -138,34 +140,38 @@ def check_partition(
     as_of: dt.date | None = None,
 ) -> ContractResult:
     """Read every file of one raw partition and check it. ``history_dir`` (default: the raw
-    tree) holds the recent days the row count and frozen-column rules compare against."""
+    tree) holds the recent days the row count and frozen-column rules compare against.
+    ``source`` is the feed's declaration (or the name of a default feed)."""
+    feed = feed_named(source)
+    source, columns = feed.name, feed.dtypes()
     folder = partition_dir(raw_dir, source, day)
     if as_of is not None and (day - as_of).days > MAX_FUTURE_DAYS:
         found = f"a partition dated {day}, {(day - as_of).days} days after the run's date {as_of}"
         future = Violation("future", None, found, f"at most {MAX_FUTURE_DAYS} day(s) ahead")
-        return ContractResult(source, day, str(folder), 0, [future])
+        return ContractResult(source, day, str(folder), 0, [future], columns=columns)
     table, problems, names = read_delivery(folder)
     if table is None:
-        return ContractResult(source, day, str(folder), 0, problems, names)
+        return ContractResult(source, day, str(folder), 0, problems, names, columns=columns)
     history = recent_history(history_dir or raw_dir, source, day, cfg.row_count_window_days)
     violations = check_table(
         table,
-        source,
+        feed,
         day,
         cfg,
         history=history,
         profile_ids=profile_ids,
         previous_profile=previous_profile,
     )
-    return ContractResult(source, day, str(folder), table.num_rows, violations, names, table)
+    return ContractResult(
+        source, day, str(folder), table.num_rows, violations, names, table, columns
+    )
 
 
 # -- outcomes ------------------------------------------------------------------------------
 
 
-def _canonical(table: pa.Table, source: str) -> pa.Table:
+def _canonical(table: pa.Table, columns: dict[str, str]) -> pa.Table:
     """The checked rows in the contract's exact schema (int64, float64, string, us UTC)."""
-    columns = source_columns(source)
     arrays = []
     for name, kind in columns.items():
         col = table[name]
@@ -183,7 +189,8 @@ def accept(result: ContractResult, accepted_dir: Path) -> Path:
     path = partition_path(accepted_dir, result.source, result.day)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = staging_path(accepted_dir, result.source, result.day)
-    pq.write_table(_canonical(result.table, result.source), tmp, coerce_timestamps="us")
+    columns = result.columns or feed_named(result.source).dtypes()
+    pq.write_table(_canonical(result.table, columns), tmp, coerce_timestamps="us")
     os.replace(tmp, path)
     return path
 
@@ -249,46 +256,54 @@ def _missing(result: ContractResult, quarantine_dir: Path) -> ContractResult:
 def enforce(
     raw_dir: Path,
     quarantine_dir: Path,
-    sources: tuple[str, ...],
+    sources: Sequence[str | FeedSettings],
     days: list[dt.date],
     cfg: ContractSettings,
     *,
     run_id: str | None = None,
     accepted_dir: Path | None = None,
-    labels: tuple[str, ...] = (),
+    labels: Sequence[str | FeedSettings] = (),
     also: tuple[dt.date, ...] = (),
     as_of: dt.date | None = None,
 ) -> list[ContractResult]:
     """Check every (source, day) and accept what passes; quarantine what fails and raise
     ``ContractViolation`` naming every failed or missing partition.
 
-    ``sources`` must all be delivered; ``labels`` (label sources) and every source on the days
-    in ``also`` (earlier days inside the materialization window) are checked when delivered.
-    A day whose raw folder is gone but which is already accepted stays accepted. ``as_of`` (the
-    run's logical date) refuses partitions dated in the future.
+    ``sources`` (feed declarations, or names of default feeds) must all be delivered; the
+    population feed among them is checked first, the others' ids against it. ``labels`` (label
+    feeds) and every source on the days in ``also`` (earlier days inside the materialization
+    window) are checked when delivered. A day whose raw folder is gone but which is already
+    accepted stays accepted. ``as_of`` (the run's logical date) refuses partitions dated in the
+    future.
     """
     accepted = accepted_dir or accepted_root(Path(raw_dir).parent)
-    ordered = sorted(set(sources), key=lambda s: (s != PROFILE, s)) + [
-        s for s in dict.fromkeys(labels) if s not in sources
-    ]
+    required = [feed_named(s) for s in sources]
+    names = {f.name for f in required}
+    ordered = sorted(required, key=lambda f: (not f.population, f.name))
+    seen = set(names)
+    for feed in map(feed_named, labels):
+        if feed.name not in seen:
+            seen.add(feed.name)
+            ordered.append(feed)
+    population = next((f.name for f in ordered if f.population), None)
     results: list[ContractResult] = []
     failed: list[ContractResult] = []
     for day in sorted(set(days) | set(also)):
-        for source in ordered:
-            raw_folder = partition_dir(raw_dir, source, day)
-            kept = partition_path(accepted, source, day)
+        for feed in ordered:
+            raw_folder = partition_dir(raw_dir, feed.name, day)
+            kept = partition_path(accepted, feed.name, day)
             if not os.path.lexists(raw_folder) and kept.is_file():
                 rows = pq.ParquetFile(kept).metadata.num_rows
-                results.append(ContractResult(source, day, str(kept), rows))
+                results.append(ContractResult(feed.name, day, str(kept), rows))
                 continue
-            optional = day in also and day not in days or source not in sources
+            optional = day in also and day not in days or feed.name not in names
             if optional and not os.path.lexists(raw_folder):
                 continue  # labels arrive when they mature; earlier days were checked by their run
-            result = _check_against(raw_dir, accepted, source, day, cfg, as_of)
+            result = _check_against(raw_dir, accepted, feed, population, day, cfg, as_of)
             results.append(result)
             if result.passed:
                 accept(result, accepted)
-                log.info("contract ok: %s %s (%d rows)", source, day, result.rows)
+                log.info("contract ok: %s %s (%d rows)", feed.name, day, result.rows)
                 result.table = None
             else:
                 failed.append(result)
@@ -300,21 +315,26 @@ def enforce(
 def _check_against(
     raw_dir: Path,
     accepted: Path,
-    source: str,
+    feed: FeedSettings,
+    population: str | None,
     day: dt.date,
     cfg: ContractSettings,
     as_of: dt.date | None,
 ) -> ContractResult:
-    """One raw partition checked against the accepted tree: its recent days and the profile."""
-    is_profile = source == PROFILE
+    """One raw partition checked against the accepted tree: its recent days and the learners
+    of the population feed (the population itself against its previous snapshot)."""
+    ids = None if population is None or feed.population else _profile_ids(accepted, population, day)
+    previous = (
+        _profile_ids(accepted, feed.name, day - dt.timedelta(days=1)) if feed.population else None
+    )
     return check_partition(
         raw_dir,
-        source,
+        feed,
         day,
         cfg,
         history_dir=accepted,
-        profile_ids=None if is_profile else _profile_ids(accepted, day),
-        previous_profile=_profile_ids(accepted, day - dt.timedelta(days=1)) if is_profile else None,
+        profile_ids=ids,
+        previous_profile=previous,
         as_of=as_of,
     )
 
@@ -334,7 +354,7 @@ def _refused(
 
 
 def label_sources(models: Iterable[ModelSettings]) -> tuple[str, ...]:
-    """Every model's label source, once each: the label partitions the contract checks."""
+    """Every model's label feed, once each: the label partitions the contract checks."""
     return tuple(dict.fromkeys(m.label_source for m in models))
 
 
@@ -357,12 +377,12 @@ def enforce_for(
     return enforce(
         layout.raw,
         layout.quarantine,
-        features.sources,
+        [features.feed(name) for name in features.sources or ()],
         days,
         features.contract,
         run_id=run_id,
         accepted_dir=layout.accepted,
-        labels=tuple(labels),
+        labels=[features.feed(name) for name in labels],
         also=earlier,
         as_of=as_of,
     )

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bantay.layout import Layout, partition_dir
-from bantay.schema import SOURCE_FEATURES
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -63,7 +62,8 @@ def materialize(
     """Materialize exactly the window of ``days`` (:func:`materialization_window`, reaching
     ``lateness_days`` back) into the online store of ``feast``.
 
-    Feast's sources read only the accepted tree (``<data>/accepted/``), so only rows the data
+    ``views`` default to every feature view of the Feast repo. Feast's sources read only the
+    accepted tree (``<data>/accepted/``), so only rows the data
     contract accepted can be materialized, whatever else sits in the raw tree.
     The online store holds the latest value per learner. A backfill of days older than what is
     already online would overwrite newer values with older ones on stores that do not compare
@@ -72,7 +72,7 @@ def materialize(
     to training. Re-running the newest window rewrites the same values.
     """
     start, end = materialization_window(days, lateness_days)
-    names = list(views or SOURCE_FEATURES)
+    names = list(views or [fv.name for fv in feast.list_feature_views()])
     todo, skipped = [], {}
     for name in names:
         fv = feast.get_feature_view(name)

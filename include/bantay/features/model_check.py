@@ -1,6 +1,7 @@
 """A model's configuration checked against what it refers to: its feature service in the Feast
-registry, its label in its label feed, its fairness slices and drift columns among the service's
-features, and windows and guards that its label delay and drift schedule let it reach.
+registry and its features among the declared feeds' columns, its label in a declared labels
+feed, its fairness slices and drift
+columns among the service's features, and windows and guards that its label delay and drift schedule let it reach.
 
 These are the mistakes a new model makes that no single key shows: each field is valid on its
 own, the combination is not. ``bantay config check`` reports every one, naming the model, the
@@ -17,8 +18,7 @@ from dataclasses import dataclass
 from croniter import croniter
 from feast import FeatureStore
 
-from bantay import schema
-from bantay.settings import ModelSettings, Settings
+from bantay.settings import FeatureSettings, ModelSettings, Settings
 from bantay.settings.source import did_you_mean
 
 # Slices the pipeline derives from a feature (bantay.training.evaluation.DERIVED_SLICES), with
@@ -48,14 +48,6 @@ def service_features(feast: FeatureStore) -> dict[str, frozenset[str]]:
         )
         for service in feast.list_feature_services()
     }
-
-
-def label_columns(label_source: str) -> frozenset[str]:
-    """The label columns a feed declares (``bantay.schema``); empty for a feed that has none."""
-    if label_source != schema.LABEL_SOURCE:
-        return frozenset()
-    keys = {schema.ENTITY, schema.TIMESTAMP, schema.CREATED}
-    return frozenset(c for c in schema.source_columns(label_source) if c not in keys)
 
 
 def _unknown(
@@ -91,20 +83,39 @@ def check_feature_service(
     ]
 
 
-def check_label(model: ModelSettings) -> list[Problem]:
-    feeds = [schema.LABEL_SOURCE]
-    if model.label_source not in feeds:
-        hint = did_you_mean(model.label_source, feeds)
+def check_label(model: ModelSettings, features: FeatureSettings) -> list[Problem]:
+    """The label must be a declared column of a declared labels feed."""
+    labels = {f.name: f for f in features.feeds if f.is_labels}
+    feed = labels.get(model.label_source)
+    if feed is None:
+        hint = did_you_mean(model.label_source, list(labels))
         return [
             Problem(
                 model.name,
                 "label_source",
-                f"{model.label_source!r} is not a label feed{hint}; allowed: {', '.join(feeds)}",
+                f"{model.label_source!r} is not a declared labels feed{hint}; declared: "
+                f"{', '.join(labels) or 'none'} (declare it under features.feeds with role: labels)",
             )
         ]
-    columns = label_columns(model.label_source)
-    what = f"a column of the label feed {model.label_source}"
-    return _unknown(model.name, "label", [model.label], columns, what)
+    what = f"a column of the label feed {feed.name} (declare it under features.feeds[{feed.name}])"
+    return _unknown(model.name, "label", [model.label], feed.columns, what)
+
+
+def check_declared(model: ModelSettings, features: frozenset[str]) -> list[Problem]:
+    """Every feature the service serves must be a declared column of a features feed: the data
+    contract refuses undeclared columns, so an undeclared feature would never reach Feast."""
+    declared = model.columns
+    return [
+        Problem(
+            model.name,
+            "feature_service",
+            f"{model.feature_service} serves {name!r}, which no features feed declares"
+            f"{did_you_mean(name, list(declared))}; declare it under features.feeds[<feed>]"
+            ".columns (type, min/max or values), or remove it from the feature view",
+        )
+        for name in sorted(features)
+        if name not in declared
+    ]
 
 
 def check_columns(model: ModelSettings, features: frozenset[str]) -> list[Problem]:
@@ -170,12 +181,15 @@ def check_model(
     model: ModelSettings,
     services: Mapping[str, frozenset[str]] | None,
     drift_schedule: str | None,
+    features: FeatureSettings | None = None,
 ) -> list[Problem]:
     """Every cross-reference mistake of one model (empty: it is consistent). ``services``: the
-    Feast registry's services and their features (None: the registry is not consulted)."""
+    Feast registry's services and their features (None: the registry is not consulted);
+    ``features``: the declared feeds (default: the default feeds)."""
     problems = [] if services is None else check_feature_service(model, services)
-    problems += check_label(model)
+    problems += check_label(model, features or FeatureSettings())
     if services is not None and model.feature_service in services:
+        problems += check_declared(model, services[model.feature_service])
         problems += check_columns(model, services[model.feature_service])
     return problems + check_timing(model, drift_schedule)
 
@@ -184,4 +198,8 @@ def check_models(
     settings: Settings, services: Mapping[str, frozenset[str]] | None
 ) -> list[Problem]:
     """Every configured model checked; ``services`` from :func:`service_features`."""
-    return [p for m in settings.models for p in check_model(m, services, settings.drift_schedule)]
+    return [
+        p
+        for m in settings.models
+        for p in check_model(m, services, settings.drift_schedule, settings.features)
+    ]

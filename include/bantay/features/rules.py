@@ -15,17 +15,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bantay.schema import (
-    CREATED,
-    ENTITY,
-    LABEL_SOURCE,
-    LABELS,
-    RANGES,
-    REGIONS,
-    TIMESTAMP,
-    source_columns,
-)
+from bantay.schema import CREATED, ENTITY, TIMESTAMP
 from bantay.settings import ContractSettings
+from bantay.settings.feeds import FeedSettings, feed_named
 
 RULES = (
     "missing",
@@ -43,12 +35,6 @@ RULES = (
     "row_count",
 )
 
-# Per-column null tolerance: profile columns must be complete, activity may have gaps.
-_MAX_NULL_RATIO = {"grade_level": 0.0, "region": 0.0, "parent_abroad": 0.0} | dict.fromkeys(
-    LABELS, 0.0
-)
-_DEFAULT_MAX_NULL_RATIO = 0.02
-_LABEL_RANGE = (0.0, 1.0)
 MAX_ID = 2**53  # ids must survive JSON and float64 round trips
 MAX_UNKNOWN_ID_RATIO = 0.01  # rows whose learner is not in the day's profile
 MIN_PROFILE_OVERLAP = 0.5  # share of a profile's learners already in the previous profile
@@ -105,21 +91,28 @@ def arrow_kind(t: pa.DataType) -> str:
     return str(t)
 
 
-def _schema(table: pa.Table, expected: dict[str, str]) -> list[Violation]:
+def _schema(table: pa.Table, feed: FeedSettings) -> list[Violation]:
     out = []
+    expected = feed.dtypes()
     actual = {name: arrow_kind(table.schema.field(name).type) for name in table.column_names}
     if len(set(table.column_names)) != len(table.column_names):
         out.append(Violation("schema", None, "duplicated column names", f"{list(expected)}"))
         return out
     missing = [c for c in expected if c not in actual]
     extra = [c for c in actual if c not in expected]
+    declare = f" (if the feed is right, declare them under features.feeds[{feed.name}].columns)"
     if missing:
-        out.append(Violation("schema", None, f"missing columns {missing}", f"{list(expected)}"))
+        out.append(
+            Violation("schema", None, f"missing columns {missing}", f"{list(expected)}{declare}")
+        )
     if extra:
         shown = [mask(c) if len(c) > 40 else c for c in extra[:5]]
         out.append(
             Violation(
-                "schema", None, f"{len(extra)} unexpected columns {shown}", f"{list(expected)}"
+                "schema",
+                None,
+                f"{len(extra)} unexpected columns {shown}",
+                f"{list(expected)}{declare}",
             )
         )
     for c in expected:
@@ -138,15 +131,12 @@ def _invalid(col: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.is_null(col)
 
 
-def _nulls(table: pa.Table, expected: dict[str, str], n: int) -> list[Violation]:
+def _nulls(table: pa.Table, feed: FeedSettings, n: int) -> list[Violation]:
     out = []
-    for col in expected:
+    for col in feed.dtypes():
         bad = pc.sum(_invalid(table[col])).as_py() or 0
-        limit = (
-            0.0
-            if col in (ENTITY, TIMESTAMP, CREATED)
-            else _MAX_NULL_RATIO.get(col, _DEFAULT_MAX_NULL_RATIO)
-        )
+        spec = feed.columns.get(col)
+        limit = spec.max_null_ratio if spec is not None else 0.0  # keys are always complete
         if bad / n > limit:
             out.append(
                 Violation(
@@ -159,41 +149,54 @@ def _nulls(table: pa.Table, expected: dict[str, str], n: int) -> list[Violation]
     return out
 
 
-def _ranges(table: pa.Table, source: str, expected: dict[str, str]) -> list[Violation]:
+def _ranges(table: pa.Table, feed: FeedSettings) -> list[Violation]:
     out = []
-    ranges = dict(RANGES) | (dict.fromkeys(LABELS, _LABEL_RANGE) if source == LABEL_SOURCE else {})
-    for col, (lo, hi) in ranges.items():
-        if col not in expected:
-            continue
+    for col, (lo, hi) in feed.ranges().items():
         values = table[col]
-        outside = pc.or_(pc.less(values, lo), pc.greater(values, hi))
+        low = pc.less(values, lo) if lo is not None else None
+        high = pc.greater(values, hi) if hi is not None else None
+        outside = pc.or_(low, high) if low is not None and high is not None else (low or high)
         bad = pc.sum(outside).as_py() or 0
         if bad:
             mm = pc.min_max(pc.filter(values, outside))
+            bounds = (
+                f"[{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]"
+            )
             out.append(
                 Violation(
                     "range",
                     col,
                     f"{bad} values outside, min {mm['min'].as_py():g} max {mm['max'].as_py():g}",
-                    f"within [{lo:g}, {hi:g}]",
+                    f"within {bounds}",
                 )
             )
-    if "region" in expected:
-        values = pc.drop_null(table["region"])
-        unknown = pc.invert(pc.is_in(values, value_set=pa.array(REGIONS)))
-        bad = pc.sum(unknown).as_py() or 0
-        if bad:
-            distinct = pc.unique(pc.filter(values, unknown)).to_pylist()
-            examples = [mask(v) for v in distinct[:3]]
-            out.append(
-                Violation(
-                    "range",
-                    "region",
-                    f"{bad} values in {len(distinct)} unknown categories, e.g. {examples}",
-                    f"one of {list(REGIONS)}",
-                )
-            )
+    for col, allowed in feed.categories().items():
+        out += _categories(table, col, allowed)
     return out
+
+
+def _categories(table: pa.Table, col: str, allowed: list) -> list[Violation]:
+    values = pc.drop_null(table[col])
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    try:
+        value_set = pa.array(allowed).cast(values.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        value_set = pa.array([str(v) for v in allowed]).cast(values.type, safe=False)
+    unknown = pc.invert(pc.is_in(values, value_set=value_set))
+    bad = pc.sum(unknown).as_py() or 0
+    if not bad:
+        return []
+    distinct = pc.unique(pc.filter(values, unknown)).to_pylist()
+    examples = [mask(v) if isinstance(v, str) else v for v in distinct[:3]]
+    return [
+        Violation(
+            "range",
+            col,
+            f"{bad} values in {len(distinct)} unknown categories, e.g. {examples}",
+            f"one of {list(allowed)}",
+        )
+    ]
 
 
 def _frozen(
@@ -262,13 +265,16 @@ def _duplicates(
 
 
 def _ids(
-    table: pa.Table, source: str, profile_ids: pa.Array | None, previous_profile: pa.Array | None
+    table: pa.Table,
+    feed: FeedSettings,
+    profile_ids: pa.Array | None,
+    previous_profile: pa.Array | None,
 ) -> list[Violation]:
     ids = table[ENTITY]
     bad = pc.sum(pc.or_(pc.less_equal(ids, 0), pc.greater(ids, MAX_ID))).as_py() or 0
     if bad:
         return [Violation("ids", ENTITY, f"{bad} ids not in 1..2^53", "positive integer ids")]
-    if source == "learner_profile":
+    if feed.population:
         if previous_profile is None or len(previous_profile) == 0:
             return []
         known = pc.sum(pc.is_in(ids, value_set=previous_profile)).as_py() or 0
@@ -299,10 +305,10 @@ def _ids(
 
 
 def _timestamps(
-    table: pa.Table, source: str, day: dt.date, cfg: ContractSettings
+    table: pa.Table, feed: FeedSettings, day: dt.date, cfg: ContractSettings
 ) -> list[Violation]:
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
-    if source == LABEL_SOURCE:
+    if feed.is_labels:
         start = end - dt.timedelta(days=MAX_LABEL_AGE_DAYS + 1)
         why = f"labels observed in the {MAX_LABEL_AGE_DAYS} days up to the partition's day"
     else:
@@ -311,7 +317,7 @@ def _timestamps(
         )
         why = f"the interval plus {cfg.max_lateness_days} day(s) of allowed lateness"
     out = []
-    for col in (TIMESTAMP, CREATED) if source == LABEL_SOURCE else (TIMESTAMP,):
+    for col in (TIMESTAMP, CREATED) if feed.is_labels else (TIMESTAMP,):
         mm = pc.min_max(table[col])
         tmin, tmax = mm["min"].as_py(), mm["max"].as_py()
         lo = start if col == TIMESTAMP else end - dt.timedelta(days=1)
@@ -346,7 +352,7 @@ def _row_count(n: int, cfg: ContractSettings, recent: list[int]) -> list[Violati
 
 def check_table(
     table: pa.Table,
-    source: str,
+    source: str | FeedSettings,
     day: dt.date,
     cfg: ContractSettings,
     recent_counts: list[int] | None = None,
@@ -355,27 +361,28 @@ def check_table(
     profile_ids: pa.Array | None = None,
     previous_profile: pa.Array | None = None,
 ) -> list[Violation]:
-    """Every contract rule against one partition; returns all violations, not just the first."""
-    expected = source_columns(source)
-    out = _schema(table, expected)
+    """Every contract rule against one partition of ``source`` (its declaration, or the name of
+    one of the default feeds); returns all violations, not just the first."""
+    feed = feed_named(source)
+    expected = feed.dtypes()
+    out = _schema(table, feed)
     if out:
         return out  # value rules on the wrong schema would only add noise
     history = history or History(row_counts=list(recent_counts or []))
     n = table.num_rows
     if n == 0:
-        if source == LABEL_SOURCE:
+        if feed.is_labels:
             return []  # most days no label matures
         return [Violation("row_count", None, "0 rows", "a non-empty daily partition")]
-    out += _nulls(table, expected, n)
-    out += _ranges(table, source, expected)
-    labels = source == LABEL_SOURCE
+    out += _nulls(table, feed, n)
+    out += _ranges(table, feed)
     out += _frozen(
-        table, expected, history, MIN_LABELS_FOR_FROZEN if labels else MIN_ROWS_FOR_FROZEN
+        table, expected, history, MIN_LABELS_FOR_FROZEN if feed.is_labels else MIN_ROWS_FOR_FROZEN
     )
-    out += _ids(table, source, profile_ids, previous_profile)
-    out += _timestamps(table, source, day, cfg)
+    out += _ids(table, feed, profile_ids, previous_profile)
+    out += _timestamps(table, feed, day, cfg)
     if not any(v.rule == "nulls" and v.column in (ENTITY, TIMESTAMP) for v in out):
         out += _duplicates(table, expected, cfg)
-    if source != LABEL_SOURCE:
+    if not feed.is_labels:
         out += _row_count(n, cfg, history.row_counts)
     return out

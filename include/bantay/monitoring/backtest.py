@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bantay.monitoring.performance import BACKTEST, BACKTEST_VERSION
-from bantay.schema import TIMESTAMP, feature_set
+from bantay.schema import TIMESTAMP
 from bantay.training.lineage import fitted_until
 from bantay.training.pipeline import predict_scores
 
@@ -49,7 +49,10 @@ def backtest(
     )
     if rows.empty:
         return None
-    features = manifest.get("features") or feature_set()
+    features = manifest.get("features")
+    if not features:
+        log.warning("version %s records no features in its manifest; no back-test", version)
+        return None
     absent = [c for c in (*features["numerical"], *features["categorical"]) if c not in rows]
     if absent:
         log.warning(

@@ -71,7 +71,7 @@ def judge_day(model: ModelSettings, layout: Layout, reg: Any, store: Any, day: d
     reference, baseline = drift_reference(store, reg, name, manifest["version"])
     current = served_by(fitted, manifest, current_window(layout, model, day))
     # Watched on the features the production version was trained on (its manifest).
-    config = check_methods(model.drift).for_features(manifest.get("features"))
+    config = check_methods(model.drift).for_features(manifest.get("features"), model.columns)
     labels = matured_labels(layout, model, day)
     result = run_drift(
         reference,

@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from bantay.layout import Layout, attempt_dirs, partition_path
 from bantay.notify.templates import environment
-from bantay.schema import SOURCE_FEATURES
-from bantay.settings import ModelSettings
+from bantay.settings import FeatureSettings, ModelSettings
 from bantay.settings.core import NotifySettings
 
 if TYPE_CHECKING:
@@ -53,13 +52,15 @@ def late_stages(
     day: dt.date,
     drift_days: dict[str, set[dt.date]],
     never_served: Collection[str] = (),
+    sources: Sequence[str] | None = None,
 ) -> list[Late]:
     """What of ``day``'s cycle is missing; ``drift_days`` maps a model to the days it was checked.
 
-    Models in ``never_served`` (no production version ever) owe no scoring and no drift check."""
-    not_accepted = [
-        s for s in SOURCE_FEATURES if not partition_path(layout.accepted, s, day).exists()
-    ]
+    ``sources``: the features feeds the night waits for (``features.sources``; default: the
+    default feeds'). Models in ``never_served`` (no production version ever) owe no scoring and
+    no drift check."""
+    feeds = FeatureSettings().sources if sources is None else sources
+    not_accepted = [s for s in feeds or () if not partition_path(layout.accepted, s, day).exists()]
     if not_accepted:
         held = [s for s in not_accepted if attempt_dirs(layout.quarantine, s, day)]
         detail = (
@@ -189,6 +190,7 @@ def check_night(
     notify: NotifySettings,
     registry: Registry,
     send: Callable[[EmailMessage], Any],
+    sources: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Judge ``day``'s cycle, e-mail what is late (``send``), and tell once about each model that
     has no production version yet. Returns what was found and what was sent."""
@@ -198,7 +200,7 @@ def check_night(
         for m in models
         if m.name not in new
     }
-    late = late_stages(layout, models, day, checked, never_served=new)
+    late = late_stages(layout, models, day, checked, never_served=new, sources=sources)
     sent: list[str] = []
     untold = [m for m in models if m.name in new and not layout.deadline_marker(m.name).exists()]
     if untold:

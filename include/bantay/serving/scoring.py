@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from sqlalchemy.exc import SQLAlchemyError
 
 from bantay.layout import Layout, partition_path
-from bantay.schema import ENTITY, TIMESTAMP, feature_set
+from bantay.schema import ENTITY, TIMESTAMP
 from bantay.serving.batch_features import OBSERVED, batch_features
 from bantay.serving.promotion import Promotion
 from bantay.settings import ModelSettings
@@ -44,12 +44,13 @@ log = logging.getLogger(__name__)
 BATCH = 5_000
 
 
-def active_learners(layout: Layout, day: dt.date) -> np.ndarray:
-    """Learners enrolled on ``day``: those in that day's profile snapshot."""
-    path = partition_path(layout.accepted, "learner_profile", day)
+def active_learners(layout: Layout, day: dt.date, population: str) -> np.ndarray:
+    """Learners enrolled on ``day``: those in that day's snapshot of the ``population`` feed
+    (``features.feeds``' population feed)."""
+    path = partition_path(layout.accepted, population, day)
     if not path.is_file():
         raise FileNotFoundError(
-            f"no accepted learner_profile partition for {day} at {path}; run bantay_features "
+            f"no accepted {population} partition for {day} at {path}; run bantay_features "
             "for that day first (it validates and accepts the day)"
         )
     return np.unique(pq.read_table(path, columns=[ENTITY])[ENTITY].to_numpy())
@@ -115,9 +116,9 @@ def score_day(
     A staged shadow is checked against ``registry`` before it is loaded, as production was when
     it was promoted."""
     fitted, manifest = store.load_production(model.name)
-    learners = active_learners(layout, day)
+    learners = active_learners(layout, day, model.feeds.population)
     frame = batch_features(feast, model.feature_service, learners, day, observed=True)
-    features = manifest.get("features") or feature_set()
+    features = manifest.get("features") or model.declared_features()
     names = [*features["numerical"], *features["categorical"]]
     for missing in sorted(set(names) - set(frame.columns)):
         frame[missing] = np.nan  # no learner to score, or a view not online yet

@@ -23,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -36,12 +37,18 @@ from pydantic_settings import (
 
 from bantay.layout import Layout
 from bantay.settings.drift import DriftConfig
+from bantay.settings.feeds import ColumnSpec, FeedSettings, default_feeds
 from bantay.settings.gate import GateConfig
 from bantay.settings.search_space import SearchSpaceError, expand_search_space
-from bantay.settings.source import ConfigError, ProjectFile, config_path, format_error
+from bantay.settings.source import (
+    ConfigError,
+    ProjectFile,
+    config_path,
+    did_you_mean,
+    format_error,
+)
 
-FEATURE_SOURCES = ("learning_activity", "family_contact", "learner_profile")
-LABEL_SOURCE = "term_outcomes"
+LABEL_SOURCE = "term_outcomes"  # the demo's label feed: the default of a model's label_source
 
 
 class _Strict(BaseModel):
@@ -96,13 +103,21 @@ def _recipients(value: list[str]) -> list[str]:
 
 
 class FeatureSettings(_Strict):
-    """The features DAG: where raw partitions arrive and how long to wait for them."""
+    """The features DAG: the feeds it validates, where raw partitions arrive and how long to
+    wait for them."""
 
     schedule: str | None = Field(
         "0 0 * * *", description="cron (UTC) of the features DAG, or 'manual'"
     )
-    sources: tuple[str, ...] = Field(
-        FEATURE_SOURCES, description="feature feeds the features DAG waits for and validates"
+    feeds: list[FeedSettings] = Field(
+        default_factory=lambda: list(default_feeds()),
+        description="every daily feed: its columns (type, range, allowed values, null "
+        "tolerance) and role (features or labels); default: the demo's four feeds",
+    )
+    sources: tuple[str, ...] | None = Field(
+        None,
+        description="features feeds the features DAG waits for and validates (default: every "
+        "feed whose role is features)",
     )
     sensor_timeout_hours: float = Field(
         6, gt=0, le=48, description="how long to wait for the day's raw partitions"
@@ -112,13 +127,60 @@ class FeatureSettings(_Strict):
 
     _schedule = field_validator("schedule")(_manual)
 
-    @field_validator("sources")
+    @field_validator("feeds")
     @classmethod
-    def _known_sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - set(FEATURE_SOURCES))
-        if unknown:
-            raise ValueError(f"unknown source(s) {unknown}; allowed: {list(FEATURE_SOURCES)}")
+    def _one_population(cls, value: list[FeedSettings]) -> list[FeedSettings]:
+        names = [f.name for f in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"feed names must be unique; {twice} declared more than once")
+        population = [f.name for f in value if f.population]
+        if len(population) != 1:
+            raise ValueError(
+                f"exactly one features feed must have 'population: true' (the daily list of "
+                f"enrolled learners); found {population or 'none'}"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _sources_are_feature_feeds(self) -> FeatureSettings:
+        declared = [f.name for f in self.feeds if not f.is_labels]
+        if self.sources is None:
+            object.__setattr__(self, "sources", tuple(declared))
+            return self
+        for name in self.sources:
+            if name not in declared:
+                raise ValueError(
+                    f"source {name!r} is not a declared features feed{did_you_mean(name, declared)};"
+                    f" declared: {declared} (declare it under features.feeds)"
+                )
+        if self.population not in self.sources:
+            raise ValueError(f"sources must include the population feed {self.population!r}")
+        return self
+
+    def feed(self, name: str) -> FeedSettings:
+        """The declaration of feed ``name``; an unknown name lists the declared ones."""
+        for feed in self.feeds:
+            if feed.name == name:
+                return feed
+        names = [f.name for f in self.feeds]
+        raise ConfigError(
+            f"unknown feed {name!r}{did_you_mean(name, names)}; declared feeds: {names} "
+            "(declare it under features.feeds in bantay.yaml)"
+        )
+
+    @property
+    def population(self) -> str:
+        return next(f.name for f in self.feeds if f.population)
+
+    def feature_columns(self) -> dict[str, ColumnSpec]:
+        """Every declared column of the features feeds (what feature views can read)."""
+        return {n: c for f in self.feeds if not f.is_labels for n, c in f.columns.items()}
+
+
+@lru_cache(maxsize=1)
+def _default_features() -> FeatureSettings:
+    return FeatureSettings()
 
 
 class TrialSpec(_Strict):
@@ -191,6 +253,8 @@ class ModelSettings(_Strict):
         description="who receives the drift and retrain e-mails",
     )
 
+    _features: FeatureSettings | None = PrivateAttr(None)
+
     _schedule = field_validator("training_schedule")(_manual)
     _recipients = field_validator("recipients")(_recipients)
 
@@ -212,6 +276,32 @@ class ModelSettings(_Strict):
             drift.setdefault("target_column", data.get("label", "at_risk"))
             data = {**data, "drift": drift}
         return data
+
+    @property
+    def feeds(self) -> FeatureSettings:
+        """The declared feeds this model reads (``features`` of its :class:`Settings`; a model
+        block built on its own sees the default feeds)."""
+        return self._features or _default_features()
+
+    @property
+    def columns(self) -> dict[str, ColumnSpec]:
+        """The declared columns of every features feed: the kinds, ranges and allowed values of
+        this model's features."""
+        return self.feeds.feature_columns()
+
+    @property
+    def categorical(self) -> frozenset[str]:
+        """Declared feature columns that are categories rather than quantities."""
+        return frozenset(n for n, c in self.columns.items() if c.is_categorical)
+
+    def declared_features(self) -> dict[str, list[str]]:
+        """Every declared feature column split by kind, for a version that recorded none of its
+        own (versions record the features of their service in the manifest)."""
+        cat = self.categorical
+        return {
+            "numerical": [n for n in self.columns if n not in cat],
+            "categorical": [n for n in self.columns if n in cat],
+        }
 
     @model_validator(mode="after")
     def _split_sums_to_one(self) -> ModelSettings:
@@ -342,6 +432,14 @@ class Settings(BaseSettings):
         if len(names) != len(set(names)):
             raise ValueError(f"model names must be unique, got {names}")
         return value
+
+    @model_validator(mode="after")
+    def _models_see_the_feeds(self) -> Settings:
+        """Each model sees the declared feeds (kinds, ranges, allowed values, the population);
+        whether its label is a declared column of a labels feed is ``bantay config check``'s."""
+        for m in self.models:
+            m._features = self.features
+        return self
 
     def model(self, name: str) -> ModelSettings:
         """The settings of model ``name``; unknown names list the configured ones."""

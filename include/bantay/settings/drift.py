@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bantay import schema
+from bantay.settings.feeds import ColumnSpec, default_feeds
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,34 @@ class GuardConfig(BaseModel):
     )
 
 
-def _default_ranges(numerical: list[str]) -> dict[str, tuple[float | None, float | None]]:
-    return {c: schema.RANGES[c] for c in numerical if c in schema.RANGES}
+def _default_columns() -> dict[str, ColumnSpec]:
+    """The default feeds' feature columns: what a drift block built on its own watches until
+    :meth:`DriftConfig.for_features` narrows it to a version's features."""
+    return {n: c for f in default_feeds() if not f.is_labels for n, c in f.columns.items()}
 
 
-def _default_categories(categorical: list[str]) -> dict[str, list[Any]]:
-    known: dict[str, list[Any]] = {"region": list(schema.REGIONS), "parent_abroad": [0, 1]}
-    return {c: known[c] for c in categorical if c in known}
+def _kind_of(columns: Mapping[str, ColumnSpec], categorical: bool) -> list[str]:
+    return [n for n, c in columns.items() if c.is_categorical == categorical]
+
+
+def _declared_ranges(
+    columns: Mapping[str, ColumnSpec], numerical: list[str]
+) -> dict[str, tuple[float | None, float | None]]:
+    return {
+        c: (columns[c].min, columns[c].max)
+        for c in numerical
+        if c in columns and (columns[c].min is not None or columns[c].max is not None)
+    }
+
+
+def _declared_categories(
+    columns: Mapping[str, ColumnSpec], categorical: list[str]
+) -> dict[str, list[Any]]:
+    return {
+        c: list(columns[c].values or [])
+        for c in categorical
+        if c in columns and columns[c].values is not None
+    }
 
 
 class DriftConfig(BaseModel):
@@ -64,11 +85,11 @@ class DriftConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     numerical_columns: list[str] = Field(
-        default_factory=lambda: list(schema.NUMERICAL),
+        default_factory=lambda: _kind_of(_default_columns(), categorical=False),
         description="numerical features watched (default: the version's)",
     )
     categorical_columns: list[str] = Field(
-        default_factory=lambda: list(schema.CATEGORICAL),
+        default_factory=lambda: _kind_of(_default_columns(), categorical=True),
         description="categorical features watched (default: the version's)",
     )
     prediction_column: str | None = Field("score", description="the score column watched, or null")
@@ -138,10 +159,12 @@ class DriftConfig(BaseModel):
         0.01, ge=0, le=1, description="share of unseen categories called a quality issue"
     )
     valid_ranges: dict[str, tuple[float | None, float | None]] = Field(
-        default_factory=dict, description="column: [low, high] (default: bantay.schema's ranges)"
+        default_factory=dict,
+        description="column: [low, high] (default: the min/max its feed declares)",
     )
     allowed_categories: dict[str, list[Any]] = Field(
-        default_factory=dict, description="column: allowed values (default: the known regions, 0/1)"
+        default_factory=dict,
+        description="column: allowed values (default: the values its feed declares)",
     )
 
     # performance on matured labels
@@ -158,15 +181,21 @@ class DriftConfig(BaseModel):
     @property
     def target(self) -> str:
         """The label column (the model's label unless set here)."""
-        return self.target_column or schema.LABEL
+        return self.target_column or "at_risk"
 
     @property
     def features(self) -> list[str]:
         return [*self.numerical_columns, *self.categorical_columns]
 
-    def for_features(self, features: Mapping[str, list[str]] | None) -> DriftConfig:
+    def for_features(
+        self,
+        features: Mapping[str, list[str]] | None,
+        columns: Mapping[str, ColumnSpec] | None = None,
+    ) -> DriftConfig:
         """This config watching a version's features (from its manifest), so every model is
-        watched on its own features; columns set explicitly in bantay.yaml narrow them further."""
+        watched on its own features; columns set explicitly in bantay.yaml narrow them further.
+        Valid ranges and allowed categories not set here come from the feeds' declarations
+        (``columns``: the model's declared columns, ``ModelSettings.columns``)."""
         if not features:
             return self
         num = list(features.get("numerical", []))
@@ -177,14 +206,23 @@ class DriftConfig(BaseModel):
         if "categorical_columns" in self.model_fields_set:
             cat = [c for c in cat if c in self.categorical_columns]
         keep = set(num) | set(cat)
+        given = self.model_fields_set
+        ranges = self.valid_ranges if columns is None else _declared_ranges(columns, num)
+        categories = (
+            self.allowed_categories if columns is None else _declared_categories(columns, cat)
+        )
+        if "valid_ranges" in given:
+            ranges = {**ranges, **self.valid_ranges}
+        if "allowed_categories" in given:
+            categories = {**categories, **self.allowed_categories}
         data = self.model_dump()
         data.update(
             numerical_columns=num,
             categorical_columns=cat,
             per_column_method={k: v for k, v in self.per_column_method.items() if k in keep},
             per_column_threshold={k: v for k, v in self.per_column_threshold.items() if k in keep},
-            valid_ranges={k: v for k, v in self.valid_ranges.items() if k in num},
-            allowed_categories={k: v for k, v in self.allowed_categories.items() if k in cat},
+            valid_ranges={k: v for k, v in ranges.items() if k in num},
+            allowed_categories={k: v for k, v in categories.items() if k in cat},
         )
         return DriftConfig.model_validate(data)
 
@@ -236,20 +274,17 @@ class DriftConfig(BaseModel):
         ]
         return keys
 
-    @model_validator(mode="before")
-    @classmethod
-    def _defaults_for_columns(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        num = data.get("numerical_columns", list(schema.NUMERICAL))
-        cat = data.get("categorical_columns", list(schema.CATEGORICAL))
-        data.setdefault("valid_ranges", _default_ranges(list(num)))
-        data.setdefault("allowed_categories", _default_categories(list(cat)))
-        return data
-
     @model_validator(mode="after")
     def _check(self) -> DriftConfig:
+        # Ranges and categories not given here are the default feeds' (set, not "given": a
+        # model's own declarations replace them in for_features).
+        columns = _default_columns()
+        if "valid_ranges" not in self.model_fields_set:
+            ranges = _declared_ranges(columns, self.numerical_columns)
+            object.__setattr__(self, "valid_ranges", ranges)
+        if "allowed_categories" not in self.model_fields_set:
+            categories = _declared_categories(columns, self.categorical_columns)
+            object.__setattr__(self, "allowed_categories", categories)
         if not self.features:
             raise ValueError(
                 "drift config lists no columns: set numerical_columns and/or categorical_columns"

@@ -34,6 +34,12 @@ registry, its label feed and its label delay.
 _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 
 
+def _suffix(field: FieldInfo) -> str:
+    """How a block's key is written: ``[]`` for a list of blocks, ``.<name>`` for named ones."""
+    origin = get_origin(field.annotation)
+    return {list: "[]", tuple: "[]", dict: ".<name>"}.get(origin, "")
+
+
 def _sections(
     model: type[BaseModel], key: str, out: list[tuple[str, type[BaseModel]]]
 ) -> list[tuple[str, type[BaseModel]]]:
@@ -42,8 +48,7 @@ def _sections(
     for name, field in model.model_fields.items():
         inner = model_at(model, [name])
         if inner is not None:
-            many = get_origin(field.annotation) is list
-            _sections(inner, f"{key}.{name}{'[]' if many else ''}".lstrip("."), out)
+            _sections(inner, f"{key}.{name}{_suffix(field)}".lstrip("."), out)
     return out
 
 
@@ -101,6 +106,8 @@ def _nested(key: str, example: dict[str, Any]) -> dict[str, Any]:
     """``example`` placed under its key path, as it is written in bantay.yaml."""
     nested: Any = example
     for part in reversed([p for p in key.split(".") if p]):
+        if part == "<name>":
+            part = "column_name"
         nested = {part.removesuffix("[]"): [nested] if part.endswith("[]") else nested}
     return nested
 
@@ -112,7 +119,8 @@ def _section(key: str, model: type[BaseModel]) -> str:
     example: dict[str, Any] = {}
     for name, field in model.model_fields.items():
         if model_at(model, [name]) is not None:
-            rows.append(f"| `{name}` | block | | | see `{key + '.' if key else ''}{name}` |")
+            see = f"{key + '.' if key else ''}{name}{_suffix(field)}"
+            rows.append(f"| `{name}` | block | | | see `{see}` |")
             continue
         default = _default(field)
         required = field.is_required()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import types
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import YamlConfigSettingsSource
+
+_NAMES_ITS_KEY = re.compile(r"^[a-z_]+(\[[a-z0-9_]+\])?[.:\[]")
 
 
 class ConfigError(ValueError):
@@ -144,6 +147,8 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     """The pydantic model inside an annotation (``list[ModelSettings]``, ``GateConfig | None``)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
+    if get_origin(annotation) is dict:  # name: block (a feed's columns)
+        return _model_of(get_args(annotation)[1])
     if get_origin(annotation) in (list, tuple, Union, types.UnionType):
         for arg in get_args(annotation):
             found = _model_of(arg)
@@ -155,12 +160,16 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 def model_at(root: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
     """The settings block (pydantic model) that ``loc`` points into; None past a plain value."""
     current: type[BaseModel] | None = root
+    keyed = False  # the previous part was a ``name: block`` mapping: this part is a name
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or keyed:
+            keyed = False
             continue
         if current is None or part not in current.model_fields:
             return None
-        current = _model_of(current.model_fields[part].annotation)
+        annotation = current.model_fields[part].annotation
+        keyed = get_origin(annotation) is dict
+        current = _model_of(annotation)
     return current
 
 
@@ -195,5 +204,9 @@ def format_error(exc: ValidationError, root: type[BaseModel]) -> str:
         loc = [p for p in err["loc"] if isinstance(p, int | str)]
         line = line_of(loc, node)
         where = f" (line {line})" if line else ""
-        lines.append(f"  {key_path(loc, data)}{where}: {_message(err, root)}")
+        message = _message(err, root)
+        if not loc and _NAMES_ITS_KEY.match(message):
+            lines.append(f"  {message}")  # a cross-check that names the key it is about
+            continue
+        lines.append(f"  {key_path(loc, data)}{where}: {message}")
     return f"invalid bantay configuration ({source} and BANTAY_* environment):\n" + "\n".join(lines)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from bantay.schema import INT_COLUMNS, RANGES
+from bantay.simulate.catalogue import INT_COLUMNS, RANGES
 from bantay.simulate.scenario import Scenario, day_index, stream
 
 

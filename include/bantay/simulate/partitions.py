@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bantay.layout import partition_path
-from bantay.schema import LABEL_SOURCE, SOURCES
+from bantay.simulate.catalogue import LABEL_SOURCE, SOURCES
 from bantay.simulate.labels import label_partition
 from bantay.simulate.scenario import Scenario
 from bantay.simulate.world import feature_partition

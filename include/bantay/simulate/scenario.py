@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bantay.schema import ACTIVITY_FEATURES, CONTACT_FEATURES, FEATURES, PROFILE_FEATURES
+from bantay.simulate.catalogue import (
+    ACTIVITY_FEATURES,
+    CONTACT_FEATURES,
+    FEATURES,
+    PROFILE_FEATURES,
+)
 
 _EPOCH = dt.date(2020, 1, 1)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bantay.schema import INT_COLUMNS, REGIONS, SOURCE_FEATURES, SOURCES
+from bantay.simulate.catalogue import INT_COLUMNS, REGIONS, SOURCE_FEATURES, SOURCES
 from bantay.simulate.drift import apply_broken, apply_shifts
 from bantay.simulate.scenario import Scenario, day_index, stream
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow.dataset as ds
 
 from bantay.layout import PARTITION_FILE, PARTITION_GLOB, Layout
-from bantay.schema import CATEGORICAL, ENTITY, TIMESTAMP
+from bantay.schema import ENTITY, TIMESTAMP
 from bantay.settings import ModelSettings
 from bantay.training.run import RunContext, run_dir
 from bantay.training.split import Split, temporal_split
@@ -58,7 +59,7 @@ def build_training_set(
     path = run_dir(layout, ctx) / "training.parquet"
     frame.to_parquet(path, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
     views = sorted({p.name for p in service.feature_view_projections})
-    features = service_features(service)
+    features = service_features(service, model.categorical)
     summary = {
         "path": str(path),
         "rows": len(frame),
@@ -72,10 +73,13 @@ def build_training_set(
     return summary
 
 
-def service_features(service: FeatureService) -> dict[str, list[str]]:
-    """The model's features from its Feast FeatureService, split by kind (for pipelines)."""
+def service_features(
+    service: FeatureService, categorical_columns: Collection[str]
+) -> dict[str, list[str]]:
+    """The model's features from its Feast FeatureService, split by kind (for pipelines): the
+    categorical ones are those its feeds declare categorical (``ModelSettings.categorical``)."""
     names = [f.name for p in service.feature_view_projections for f in p.features]
-    categorical = [n for n in names if n in CATEGORICAL]
+    categorical = [n for n in names if n in categorical_columns]
     return {"numerical": [n for n in names if n not in categorical], "categorical": categorical}
 
 

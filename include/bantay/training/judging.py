@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from bantay.schema import TIMESTAMP, feature_set
+from bantay.schema import TIMESTAMP
 from bantay.settings import ModelSettings
 from bantay.stores.model_store import NoProductionVersion, UnknownModel
 from bantay.training.checks import training_data_checks
@@ -48,7 +48,7 @@ def production_metrics(
         basis = f"test rows after production's newest fitted row ({until})"
     rows = test[fresh]
     # Production is scored on the features it was trained with (its manifest), on the same rows.
-    scores = predict_scores(prod, rows, manifest.get("features") or feature_set())
+    scores = predict_scores(prod, rows, manifest.get("features") or model.declared_features())
     precision = model.gate.target_precision
     return {
         "version": manifest["version"],

@@ -20,7 +20,6 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from bantay.airflow.training_runs import training_dag_id
-from bantay.schema import feature_set
 from bantay.settings import Settings, get_settings
 from bantay.stores.model_store import ModelStore, ModelStoreError
 from bantay.stores.registry import (
@@ -232,8 +231,7 @@ class Reader:
         return [serving_day(path, thresholds, features) for path in parts]
 
     def settings_features(self) -> list[str]:
-        groups = feature_set()
-        return [name for names in groups.values() for name in names]
+        return list(self.settings.features.feature_columns())
 
 
 def _missing_share(meta: Any, features: set[str]) -> float | None:

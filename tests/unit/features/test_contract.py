@@ -13,8 +13,8 @@ import pytest
 from bantay import simulate as sim
 from bantay.features.contract import ContractViolation, check_partition, enforce
 from bantay.layout import partition_path
-from bantay.schema import SOURCE_FEATURES
 from bantay.settings import ContractSettings
+from bantay.simulate.catalogue import SOURCE_FEATURES
 
 DAY = dt.date(2026, 9, 10)
 SCENARIO = sim.Scenario(learners=800, seed=3)

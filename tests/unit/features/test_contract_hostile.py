@@ -23,8 +23,8 @@ import pytest
 from bantay import simulate as sim
 from bantay.features.contract import ContractViolation, enforce
 from bantay.layout import accepted_root, partition_dir, partition_path
-from bantay.schema import LABEL_SOURCE, SOURCE_FEATURES
 from bantay.settings import ContractSettings
+from bantay.simulate.catalogue import LABEL_SOURCE, SOURCE_FEATURES
 from bantay.simulate.world import population
 
 DAY = dt.date(2026, 9, 10)

@@ -8,14 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from bantay import schema
 from bantay.features.model_check import (
     DERIVED_SLICES,
     check_model,
     check_models,
     service_features,
 )
-from bantay.settings import ModelSettings, load_settings
+from bantay.settings import FeatureSettings, ModelSettings, load_settings
+from bantay.simulate import catalogue as schema
 from bantay.training.evaluation import DERIVED_SLICES as TRAINING_DERIVED
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -25,6 +25,11 @@ SERVICES = {
     "learner_engagement_v1": frozenset(schema.ACTIVITY_FEATURES) | PROFILE,
 }
 DAILY = "0 6 * * *"
+EXAM_OUTCOMES = {
+    "name": "exam_outcomes",
+    "role": "labels",
+    "columns": {"failed_exam": {"type": "int", "min": 0, "max": 1, "max_null_ratio": 0}},
+}
 
 
 def _problems(drift_schedule: str | None = DAILY, **fields) -> list[str]:
@@ -47,13 +52,37 @@ def test_an_unknown_feature_service_names_the_applied_ones_and_the_closest():
 def test_a_label_not_in_its_feed_is_refused_with_a_suggestion():
     (problem,) = _problems(label="disengagd")
     assert problem.startswith("models[dropout_risk].label: 'disengagd' is not a column of")
-    assert "term_outcomes (did you mean 'disengaged'?); allowed: at_risk, disengaged" in problem
+    assert "term_outcomes" in problem and "(did you mean 'disengaged'?)" in problem
+    assert "allowed: at_risk, disengaged" in problem
 
 
 def test_an_unknown_label_feed_is_refused():
     (problem,) = _problems(label_source="term_outcome")
-    assert "models[dropout_risk].label_source: 'term_outcome' is not a label feed" in problem
+    assert "models[dropout_risk].label_source: 'term_outcome' is not a declared labels feed" in (
+        problem
+    )
     assert "did you mean 'term_outcomes'?" in problem
+
+
+def test_a_label_declared_in_a_projects_own_labels_feed_is_accepted():
+    settings = load_settings(
+        features={"feeds": [*FeatureSettings().feeds, EXAM_OUTCOMES]},
+        models=[{"name": "exam_risk", "label_source": "exam_outcomes", "label": "failed_exam"}],
+    )
+    assert check_model(settings.models[0], None, DAILY, settings.features) == []
+    wrong = settings.models[0].model_copy(update={"label": "failed"})
+    (problem,) = [str(p) for p in check_model(wrong, None, DAILY, settings.features)]
+    assert "'failed' is not a column of the label feed exam_outcomes" in problem
+    assert "did you mean 'failed_exam'?" in problem
+
+
+def test_a_feature_no_feed_declares_is_refused_with_a_suggestion():
+    services = {"exam_v1": frozenset({"attendance_rate", "atendance_streak"})}
+    model = ModelSettings(name="dropout_risk", feature_service="exam_v1", slices=[])
+    (problem,) = [str(p) for p in check_model(model, services, DAILY)]
+    assert problem.startswith("models[dropout_risk].feature_service: exam_v1 serves")
+    assert "'atendance_streak', which no features feed declares" in problem
+    assert "features.feeds" in problem
 
 
 def test_a_slice_outside_the_service_is_refused_with_a_suggestion():

@@ -20,8 +20,8 @@ from bantay.notify.deadline import (
     late_stages,
     render_deadline_email,
 )
-from bantay.schema import SOURCE_FEATURES
 from bantay.settings import ModelSettings, Settings
+from bantay.simulate.catalogue import SOURCE_FEATURES
 
 DAY = dt.date(2026, 11, 22)
 

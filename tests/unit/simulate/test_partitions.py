@@ -9,7 +9,7 @@ import pytest
 
 from bantay import simulate as sim
 from bantay.layout import partition_path
-from bantay.schema import FEATURES, LABEL_SOURCE, SOURCE_FEATURES, SOURCES
+from bantay.simulate.catalogue import FEATURES, LABEL_SOURCE, SOURCE_FEATURES, SOURCES
 from bantay.simulate.labels import is_observation_day, label_partition
 from bantay.simulate.scenario import BROKEN_KINDS, parse_broken, parse_concept, parse_shift
 from bantay.simulate.world import feature_partition
