@@ -38,7 +38,13 @@ from bantay.layout import Layout
 from bantay.settings.drift import DriftConfig
 from bantay.settings.gate import GateConfig
 from bantay.settings.search_space import SearchSpaceError, expand_search_space
-from bantay.settings.source import ConfigError, ProjectFile, config_path, format_error
+from bantay.settings.source import (
+    ConfigError,
+    ProjectFile,
+    config_path,
+    did_you_mean,
+    format_error,
+)
 
 FEATURE_SOURCES = ("learning_activity", "family_contact", "learner_profile")
 LABEL_SOURCE = "term_outcomes"
@@ -348,8 +354,9 @@ class Settings(BaseSettings):
         for m in self.models:
             if m.name == name:
                 return m
+        names = [m.name for m in self.models]
         raise ConfigError(
-            f"unknown model {name!r}; configured models: {[m.name for m in self.models]} "
+            f"unknown model {name!r}{did_you_mean(name, names)}; configured models: {names} "
             "(add it under 'models:' in bantay.yaml)"
         )
 
