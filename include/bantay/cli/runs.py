@@ -68,7 +68,6 @@ def run_check_drift(args: argparse.Namespace) -> int:
 
     res = for_model(args.model)
     day = day_arg(args.day, "--day")
-    from bantay.airflow.training_runs import training_dag_id
     from bantay.monitoring.check import check_day
     from bantay.notify.drift_day import day_subject
     from bantay.notify.email import report_banner
@@ -90,6 +89,8 @@ def run_check_drift(args: argparse.Namespace) -> int:
     )
     progress(f"decision: {checked.decision.reason}")
     if checked.decision.triggers_retrain:
+        from bantay.airflow.training_runs import training_dag_id
+
         print(
             f"{res.name}: {checked.result.verdict} on {day}: a retrain is due "
             f"({checked.decision.reason}); not recorded or started from here: bantay_drift's "
