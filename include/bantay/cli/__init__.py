@@ -8,6 +8,7 @@ print one message naming the input and the fix, and exit non-zero; never a trace
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +20,9 @@ __all__ = ["build_parser", "main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Airflow routes logging through its own handler once anything imports it (the S3 hook
+    # does): at its level, set before that import, so a person sees the command's lines only.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO" if args.verbose else "WARNING")
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO if args.verbose else logging.WARNING,

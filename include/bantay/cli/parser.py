@@ -20,6 +20,7 @@ from bantay.cli.commands import (
     run_shadow,
     run_simulate,
 )
+from bantay.cli.runs import run_check_drift, run_score, run_train
 
 DESCRIPTION = """bantay: keep models healthy in production. Each subcommand is a thin wrapper over a library
 function, so what the CLI does the DAGs do too. Errors a person can fix print one message naming
@@ -80,6 +81,32 @@ def _add_config_commands(sub: argparse._SubParsersAction) -> None:
     config.add_parser(
         "reference", help="print the bantay.yaml reference (markdown; docs/configuration.md)"
     ).set_defaults(func=run_config_reference)
+
+
+def _add_run_commands(sub: argparse._SubParsersAction) -> None:
+    """A DAG's task bodies run by hand: the first run of a new project, or one day again."""
+    p = sub.add_parser(
+        "train",
+        help="the training DAG's steps by hand: window, training set, tuning, evaluation, gate",
+    )
+    p.add_argument("model", help="model name, e.g. learner_risk")
+    p.add_argument("--as-of", help="labels matured by this day, YYYY-MM-DD (default: now)")
+    p.add_argument("--reason", help="why (kept with the version; default: trained by hand)")
+    p.add_argument("--force-reason", help="skip the no-regression check, saying why (audited)")
+    p.add_argument(
+        "--publish",
+        action="store_true",
+        help="with approval: auto, approve as the DAG does, then publish and promote",
+    )
+    p.set_defaults(func=run_train)
+    for name, func, what in (
+        ("score", run_score, "score a day's learners with the production version"),
+        ("check-drift", run_check_drift, "judge a day's predictions against the reference"),
+    ):
+        p = sub.add_parser(name, help=f"{what} (the DAG's task, by hand)")
+        p.add_argument("model", help="model name, e.g. learner_risk")
+        p.add_argument("--day", help="the day, YYYY-MM-DD (default: yesterday, UTC)")
+        p.set_defaults(func=func)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade", help="apply the registry migrations (a deploy step)"
     ).set_defaults(func=run_registry_upgrade)
     _add_model_store_commands(sub)
+    _add_run_commands(sub)
     rep = sub.add_parser(
         "reproduce",
         help="rebuild a version from its record and compare every artifact's digest "

@@ -142,7 +142,7 @@ def record_day(
     decision: Decision,
     *,
     report: tuple[str | None, str | None],
-    run_id: str,
+    run_id: str | None,
 ) -> None:
     """The day's row in the registry's drift history (upserted: a re-run replaces it)."""
     html_uri, json_uri = report
@@ -173,17 +173,27 @@ def check_day(
     day: dt.date,
     *,
     banner: Banner,
-    run_id: str,
+    run_id: str | None,
     retrain_running: bool,
     link_expiry_seconds: int,
+    starts_retrain: bool = True,
 ) -> DayCheck:
     """Judge the day, decide, store the report (opened by ``banner(result, decision)``) and
-    record it. The link to the report expires after ``link_expiry_seconds``."""
+    record it. The link to the report expires after ``link_expiry_seconds``.
+
+    ``starts_retrain``: whether the caller emits the retrain event a retrain decision promises
+    (the drift DAG does; ``bantay check-drift`` does not). When it does not, a day that calls
+    for a retrain is neither reported nor recorded: a record would say a retrain started, and
+    the drift DAG's own run of the day (which does start it) would take it as already done.
+    ``run_id``: the Airflow run, None when run by hand.
+    """
     judged = judge_day(model, layout, reg, store, day)
     result = judged.result
     decision = decide_day(model, day, reg, judged, running=retrain_running)
-    report = store_report(store, model.name, day, result, banner(result, decision))
-    record_day(reg, model.name, day, result, decision, report=report, run_id=run_id)
+    report: tuple[str | None, str | None] = (None, None)
+    if starts_retrain or not decision.triggers_retrain:
+        report = store_report(store, model.name, day, result, banner(result, decision))
+        record_day(reg, model.name, day, result, decision, report=report, run_id=run_id)
     html_uri, json_uri = report
     current = judged.current
     # The e-mail shows the rows the verdict judged: the learners observed that day.

@@ -272,10 +272,20 @@ class Promotion:
         except Exception as exc:
             raise self._registry_failed(model, None, exc) from exc
 
-    @staticmethod
-    def _registry_failed(model: str, version: str | None, exc: Exception) -> ModelStoreError:
+    def _registry_failed(self, model: str, version: str | None, exc: Exception) -> ModelStoreError:
+        """One line: the pointer moved, which registry failed and why, and what to run."""
+        where = f" at {self.registry.database.redacted_url}" if self.registry is not None else ""
         return ModelStoreError(
             f"production of {model} now points at {version or 'a new version'}, but updating "
-            f"the registry failed ({type(exc).__name__}: {exc}); re-run the same promotion to "
-            "reconcile (promoting the current production version only syncs the registry)"
+            f"the registry{where} failed ({_first_line(exc)}); re-run the same promotion once "
+            "the registry answers, to reconcile it (promoting the current production version "
+            "only syncs the registry)"
         )
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's own error, first line only: database drivers put hints, the statement and a
+    link on further lines, and a person reads this error on one line."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(cause).strip().splitlines() if line.strip()]
+    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__

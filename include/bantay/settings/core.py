@@ -446,8 +446,9 @@ class Settings(BaseSettings):
         for m in self.models:
             if m.name == name:
                 return m
+        names = [m.name for m in self.models]
         raise ConfigError(
-            f"unknown model {name!r}; configured models: {[m.name for m in self.models]} "
+            f"unknown model {name!r}{did_you_mean(name, names)}; configured models: {names} "
             "(add it under 'models:' in bantay.yaml)"
         )
 

@@ -156,3 +156,46 @@ def test_the_email_is_composed_from_what_the_check_handed_on(project) -> None:
     assert charts == [p.get_filename() for p in live.walk() if p.get_content_type() == "image/png"]
     assert len(charts) == 3
     assert outbox_path(settings.layout, MODEL, TODAY).name == f"{TODAY}.eml"
+
+
+def test_a_retrain_the_caller_cannot_start_is_neither_reported_nor_recorded(
+    project, monkeypatch
+) -> None:
+    """Run by hand (``starts_retrain=False``), a day that calls for a retrain leaves no record
+    saying one started, so the drift DAG's own run of the day still starts it. The decision is
+    faked (the guards are tested on their own); what is under test is what gets written."""
+    from bantay.monitoring import check
+    from bantay.monitoring.guards import Decision
+    from bantay.vocabulary import Action
+
+    settings, registry, store = project
+    due = Decision(Action.RETRAIN_TRIGGERED, "DRIFT on 2 consecutive days (needed 2)")
+    monkeypatch.setattr(check, "decide_day", lambda *args, **kwargs: due)
+    written: list[str] = []
+    put = store.reports.put
+    store.reports.put = lambda model, day, name, *rest: (
+        written.append(name) or put(model, day, name, *rest)
+    )
+
+    def run(**kwargs) -> DayCheck:
+        return check_day(
+            settings.model(MODEL),
+            settings.layout,
+            registry,
+            store,
+            TODAY,
+            banner=lambda result, decision: "",
+            run_id=None,
+            retrain_running=False,
+            link_expiry_seconds=3600,
+            **kwargs,
+        )
+
+    by_hand = run(starts_retrain=False)
+    assert by_hand.decision.triggers_retrain and by_hand.report_html is None
+    assert written == [] and registry.drift.reports(MODEL) == []
+
+    by_the_dag = run()
+    assert written == ["report.html", "report.json"]
+    [row] = registry.drift.reports(MODEL)
+    assert (row.decision, row.report_html_uri) == ("retrain_triggered", by_the_dag.report_html)
