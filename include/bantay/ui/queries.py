@@ -105,6 +105,15 @@ class Reader:
             lambda: self.store.versions.manifest(model, version), None, quiet=(ModelStoreError,)
         )
 
+    def reference(self, model: str, version: str) -> Any:
+        """The drift reference sample stored with ``version`` (a DataFrame, sha256-checked),
+        or None when it was never published."""
+        return self._s3(
+            lambda: self.store.versions.reference(model, version),
+            f"drift reference of {model} {version}",
+            quiet=(ModelStoreError,),
+        )
+
     def version_uri(self, model: str, version: str) -> str:
         return self.store.objects.uri(self.store.objects.version_key(model, version, ""))
 

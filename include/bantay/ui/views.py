@@ -118,6 +118,15 @@ def label_rate(version: VersionRecord) -> float | None:
     return train.get("label_rate")
 
 
+def compare_pick(versions: list[VersionRecord], production: str | None) -> tuple[str, str]:
+    """The two versions the Versions tab offers to compare: production (else the second
+    newest) as A and the newest other version as B (``versions`` newest first)."""
+    ids = [v.version for v in versions]
+    first = production if production in ids else (ids[1] if len(ids) > 1 else "")
+    second = next((i for i in ids if i != first), "")
+    return first, second
+
+
 # -- Models page -----------------------------------------------------------------------------
 
 
