@@ -105,6 +105,7 @@ def model_versions(request: Request, model: str) -> HTMLResponse:
         rollback_ids={v.version for v in targets},
         hold=views.latest_hold(r, model),
         compare_pick=views.compare_pick(records, row["prod_id"]),
+        shadow=views.shadow_days(r, model, records, SERVING_DAYS),
     )
 
 
@@ -153,6 +154,7 @@ def version_page(request: Request, model: str, version: str) -> HTMLResponse:
     r = _model(model)
     record = _version(r, model, version)
     pointer = r.pointer(model) or {}
+    shadow = r.shadow(model) or {}
     return render(
         request,
         "version.html",
@@ -160,6 +162,7 @@ def version_page(request: Request, model: str, version: str) -> HTMLResponse:
         v=record,
         is_production=pointer.get("version") == record.version,
         production=pointer.get("version"),
+        is_shadow=shadow.get("version") == record.version,
         page=views.version_page(r, model, record),
         errors=r.errors,
     )

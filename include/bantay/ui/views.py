@@ -127,6 +127,19 @@ def compare_pick(versions: list[VersionRecord], production: str | None) -> tuple
     return first, second
 
 
+def shadow_days(
+    reader: Reader, model: str, versions: list[VersionRecord], days: int
+) -> dict[str, Any] | None:
+    """The staged shadow of ``model`` and its agreement with production by day (newest first;
+    only the days the staged version scored), or None when no shadow is staged."""
+    marker = reader.shadow(model)
+    if not marker:
+        return None
+    served = reader.serving_days(model, days, decision_thresholds(versions))
+    scored = [d for d in served if d.shadow_version == marker.get("version")]
+    return {"marker": marker, "days": scored}
+
+
 # -- Models page -----------------------------------------------------------------------------
 
 
