@@ -177,7 +177,9 @@ def test_a_comparison_is_computed_once_and_then_served_fast(ui, seeded_ui, appro
 
     monkeypatch.setattr(queries.Reader, "reference", counted)
     url = compare_url(seeded_ui[MODEL].production, approved)
+    start = time.perf_counter()
     assert get(ui, url).status_code == 200
+    first = (time.perf_counter() - start) * 1000
     assert sorted(reads) == sorted([seeded_ui[MODEL].production, approved])
     took = []
     for _ in range(20):
@@ -186,4 +188,5 @@ def test_a_comparison_is_computed_once_and_then_served_fast(ui, seeded_ui, appro
         took.append(time.perf_counter() - start)
     assert len(reads) == 2  # versions are immutable: no second read of their references
     p95 = sorted(took)[18] * 1000
-    print(f"compare page, cached: median {sorted(took)[10] * 1000:.1f} ms, p95 {p95:.1f} ms")
+    median = sorted(took)[10] * 1000
+    print(f"compare page: first {first:.1f} ms, then median {median:.1f} ms, p95 {p95:.1f} ms")
