@@ -126,6 +126,16 @@ def test_bad_version_names_get_a_clear_404(ui, seeded_ui, query, says):  # noqa:
     assert page.status_code == 404, page.text[:300]
     assert says.format(**values) in page.json()["detail"]
     assert "Traceback" not in page.text
+    # A browser gets a page of the bantay pages, inside Airflow's frame, saying the same.
+    browser = ui.client.get(
+        f"/bantay/models/{MODEL}/compare?" + query.format(**values),
+        headers={**ui.as_user("viewer"), "Accept": "text/html,application/xhtml+xml"},
+    )
+    assert browser.status_code == 404 and browser.headers["content-type"].startswith("text/html")
+    detail = re.search(r'id="error-detail"[^>]*>(.*?)</p>', browser.text, re.S)[1]
+    assert says.format(**values) in detail.replace("&#39;", "'")
+    css = re.search(r'<link rel="stylesheet" href="([^"]+)"', browser.text)[1]
+    assert urljoin(f"/bantay/models/{MODEL}/compare", css) == "/bantay/static/bantay.css"
 
 
 def test_each_model_compares_its_own_versions_and_links_its_own_training_runs(ui, seeded_ui):  # noqa: F811

@@ -55,7 +55,13 @@ def airflow_link(request: Request, target: str) -> str:
     return relative(request, "/") + "../" + target.lstrip("/")
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
     user = getattr(request.state, "bantay_user", None)
     context.setdefault("errors", [])
     page = (
@@ -76,4 +82,4 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             **context,
         )
     )
-    return HTMLResponse(page, status_code=status_code)
+    return HTMLResponse(page, status_code=status_code, headers=headers)
