@@ -140,6 +140,9 @@ def main() -> None:
                 "Model: Drift": f"/bantay/models/{model}/drift",
                 "Model: Serving": f"/bantay/models/{model}/serving",
                 "Version": f"/bantay/models/{model}/versions/{s.production}",
+                "Compare (archived vs production)": (
+                    f"/bantay/models/{model}/compare?a={s.archived}&b={s.production}"
+                ),
                 "Drift day": f"/bantay/models/{model}/drift/{drift_day}",
                 "Run tab (training)": f"/bantay/runs/bantay_training/{s.runs[1]}",
                 "Run tab (drift)": f"/bantay/runs/bantay_drift/manual__{drift_day}T06:00:00+00:00",

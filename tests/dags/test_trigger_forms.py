@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REQUIRED_ON_PURPOSE = {
     ("bantay_rollback", "reason"): "a rollback needs a reason; it is kept in the audit log",
     ("bantay_rebaseline", "reason"): "a re-baseline needs a reason; it is kept in the registry",
+    ("bantay_shadow", "reason"): "a shadow change needs a reason; it is kept in the marker",
 }
 
 

@@ -215,3 +215,48 @@ def registry_rows(
             airflow_run_id=f"manual__{day.isoformat()}T06:00:00+00:00",
             prediction_drift=prediction,
         )
+
+
+# The approved version of ``publish_approved``: evaluated against production on the same rows,
+# (production, new) per metric, and how far its reference moved study_minutes.
+SAME_ROWS = {"pr_auc": (0.53, 0.58), "roc_auc": (0.83, 0.86)}
+SHIFT = 1.0
+
+
+def publish_approved(registry, promotion, model: str, production: str, last_day: dt.date) -> str:
+    """A version approved after ``production`` and published, not serving: evaluated against
+    production on its own test rows (:data:`SAME_ROWS`), other parameters and feature service,
+    and a drift reference whose ``study_minutes`` moved by :data:`SHIFT`."""
+    import pandas as pd
+
+    version = f"v{last_day:%Y%m%d}T120000-{model[:4]}9"
+    lineage = {
+        "as_of": f"{last_day}T12:00:00+00:00",
+        "data_window": ["2026-09-27", str(last_day)],
+        "fitted": {"since": "2026-09-27T00:00:00+00:00", "until": "2026-11-21T23:59:00+00:00"},
+        "feature_service": "learner_risk_v2",
+        "compared_with": production,
+        "compared_on": {"rows": 2345},
+    }
+    metrics = {
+        "test": {"pr_auc": 0.6, "roc_auc": 0.87, "threshold_at_precision": 0.7},
+        "production_on_same_test": {k: v[0] for k, v in SAME_ROWS.items()},
+        "candidate_on_compared_rows": {k: v[1] for k, v in SAME_ROWS.items()},
+        "slices": {"region": {"north": {"recall": 0.7}}},
+    }
+    registry.versions.upsert(
+        model,
+        version,
+        airflow_run_id="manual__approved",
+        status="candidate",
+        metrics=metrics,
+        params={"estimator": "hist_gradient_boosting", "max_depth": 6},
+        gate=[{"name": "quality.min_pr_auc", "status": "passed", "passed": True, "value": 0.6}],
+        lineage=lineage,
+        reason="drift event drift/" + model,
+    )
+    registry.versions.set_status(model, version, "approved", reason="approved by ana")
+    reference = pd.DataFrame({f: [0.1 * k for k in range(20)] for f in FEATURES})
+    reference["study_minutes"] += SHIFT
+    promotion.publish(model, version, {"kind": "seeded"}, {"lineage": lineage}, reference)
+    return version

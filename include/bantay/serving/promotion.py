@@ -40,6 +40,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+SERVABLE = frozenset({ModelStatus.APPROVED, ModelStatus.PRODUCTION, ModelStatus.ARCHIVED})
+
+
+def serving_refusal(record: Any, action: str = "promote") -> str | None:
+    """Why the registered version ``record`` may not be put to serve (promoted, rolled back to,
+    shadowed), in the registry's words; None when its status allows it."""
+    if record.status in SERVABLE:
+        return None
+    why = ""
+    if record.status == ModelStatus.REJECTED and record.rejection_reason:
+        why = f" (the gate rejected it: {record.rejection_reason})"
+    elif record.status == ModelStatus.CANDIDATE:
+        why = " (it waits for a person's approval)"
+    return (
+        f"refusing to {action} {record.model} {record.version}: its registry status is "
+        f"{record.status.value!r}{why}; only approved versions (or archived ones, to roll "
+        "back or compare) can serve. Approve it first"
+    )
+
+
 class Promotion:
     """Promote, roll back and shadow versions of ``store``, audited in ``registry`` (optional:
     without one, only the S3 checks apply)."""
@@ -84,13 +104,9 @@ class Promotion:
         if self.registry is None:
             return
         record = self.registry.versions.get(model, version)
-        servable = {ModelStatus.APPROVED, ModelStatus.PRODUCTION, ModelStatus.ARCHIVED}
-        if record is not None and record.status not in servable:
-            raise ModelStoreError(
-                f"refusing to {action} {model} {version}: its registry status is "
-                f"{record.status.value!r}; only approved versions (or archived ones, to roll "
-                "back or compare) can serve. Approve it first"
-            )
+        refused = serving_refusal(record, action) if record is not None else None
+        if refused:
+            raise ModelStoreError(refused)
 
     # -- the pointer --------------------------------------------------------------------------
 
@@ -206,6 +222,15 @@ class Promotion:
         }
         self.store.pointers.put_shadow(model, body)
         return body
+
+    def stop_shadow(self, model: str, *, actor: str, reason: str) -> dict[str, Any] | None:
+        """Stop scoring ``model``'s shadow; returns the marker that was staged (None: none was)."""
+        check_name("model", model)
+        staged = self.store.pointers.shadow(model)
+        self.store.pointers.clear_shadow(model)
+        if staged:
+            log.info("%s: shadow %s stopped by %s: %s", model, staged.get("version"), actor, reason)
+        return staged
 
     def load_shadow(self, model: str) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
         """(model object, manifest, marker) of the staged shadow, or None when none is staged.

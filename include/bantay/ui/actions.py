@@ -5,7 +5,8 @@ rolled back to) comes back as the same form, filled in as sent, with what to fix
 
 The web process never moves a pointer or writes the registry: a retrain is a run of the model's
 training DAG, a rollback a ``bantay_rollback`` run, a re-check a ``bantay_drift`` run, a
-re-baseline a ``bantay_rebaseline`` run. The run is created
+re-baseline a ``bantay_rebaseline`` run, "Shadow this" and "Stop shadow" ``bantay_shadow`` runs
+(which stage through ``Promotion.stage_shadow``). The run is created
 by Airflow's own trigger endpoint code (the same parameter validation, ``triggering_user_name``
 and run note as the UI's Trigger button), so users, audit, retries and permissions stay Airflow's.
 """
@@ -25,9 +26,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bantay.airflow.training_runs import training_dag_id
+from bantay.serving.promotion import serving_refusal
 from bantay.ui import views
-from bantay.ui.auth import DRIFT, REBASELINE, ROLLBACK, require_trigger, same_origin
-from bantay.ui.queries import reader
+from bantay.ui.auth import DRIFT, REBASELINE, ROLLBACK, SHADOW, require_trigger, same_origin
+from bantay.ui.queries import Reader, VersionRecord, reader
 from bantay.ui.render import relative, render
 
 router = APIRouter(dependencies=[Depends(same_origin)])
@@ -98,6 +100,9 @@ def _form_again(
     context: dict[str, Any] = {"hold": None, "targets": [], "day": None, **form}
     if kind == "retrain":
         context["hold"] = views.latest_hold(r, model)
+    elif kind == "shadow":
+        record = r.version(model, form.get("selected") or "")
+        context["eligible"] = bool(record) and shadow_refusal(r, model, record) is None
     elif kind == "rollback":
         header = views.model_header(r, model)
         context["targets"] = views.rollback_targets(
@@ -222,3 +227,58 @@ def rebaseline(
     conf = {"model": model, "date": last.isoformat(), "days": None, "reason": why}
     note = f"Re-baseline {model} up to {last}: {why}"
     return _run(request, f"/models/{model}/drift/{last.isoformat()}", user, REBASELINE, conf, note)
+
+
+def shadow_refusal(r: Reader, model: str, record: VersionRecord) -> str | None:
+    """Why ``record`` may not be staged as ``model``'s shadow; None when it may."""
+    if (r.pointer(model) or {}).get("version") == record.version:
+        return f"{record.version} serves {model} already: shadow a version that does not"
+    return serving_refusal(record, "shadow")
+
+
+@router.post("/models/{model}/shadow")
+def shadow(
+    request: Request,
+    model: str,
+    user: Annotated[BaseUser, Depends(require_trigger(SHADOW))],
+    version: Version = "",
+    reason: Reason = "",
+):
+    """Start a ``bantay_shadow`` run that stages ``version`` as ``model``'s shadow: scored
+    beside production from the next ``bantay_scoring`` run on, never instead of it."""
+    _known(model)
+    r = reader()
+    record = r.version(model, version) if version.strip() else None
+    try:
+        why = _reason(reason, "shadow")
+        if record is None:
+            raise FormError(f"{model} has no version {version[:200]!r} in the registry")
+        refused = shadow_refusal(r, model, record)
+        if refused:
+            raise FormError(refused)
+    except FormError as err:
+        return _form_again(request, "shadow", model, err, reason=reason, selected=version)
+    conf = {"model": model, "action": "stage", "version": version, "reason": why}
+    note = f"Shadow {model} {version}: {why}"
+    return _run(request, f"/models/{model}/versions/{version}", user, SHADOW, conf, note)
+
+
+@router.post("/models/{model}/shadow/stop")
+def stop_shadow(
+    request: Request,
+    model: str,
+    user: Annotated[BaseUser, Depends(require_trigger(SHADOW))],
+    reason: Reason = "",
+):
+    """Start a ``bantay_shadow`` run that stops scoring ``model``'s shadow (production is
+    untouched)."""
+    _known(model)
+    try:
+        why = _reason(reason, "stop of shadow scoring")
+        if not reader().shadow(model):
+            raise FormError(f"no shadow of {model} is staged: there is nothing to stop")
+    except FormError as err:
+        return _form_again(request, "stop_shadow", model, err, reason=reason)
+    conf = {"model": model, "action": "stop", "version": None, "reason": why}
+    note = f"Stop the shadow of {model}: {why}"
+    return _run(request, f"/models/{model}", user, SHADOW, conf, note)

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from airflow.api_fastapi.core_api.security import requires_access_dag
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException
 
 from bantay.ui import actions, pages
 from bantay.ui.auth import require_read
+from bantay.ui.render import render
 
 PREFIX = "/bantay"
 # The pages carry actions (retrain, roll back): no other site may frame them and lure a click.
@@ -36,6 +39,21 @@ def create_app() -> FastAPI:
     )
     app.include_router(pages.router)
     app.include_router(actions.router)
+
+    @app.exception_handler(HTTPException)
+    async def error_page(request: Request, exc: HTTPException):
+        """A browser (inside Airflow's frame) gets a page saying what was not found or not
+        allowed; a script gets FastAPI's JSON ``detail``, as from any other route."""
+        if "text/html" not in request.headers.get("accept", ""):
+            return await http_exception_handler(request, exc)
+        return render(
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            code=exc.status_code,
+            detail=exc.detail,
+            headers=exc.headers,
+        )
 
     @app.middleware("http")
     async def same_origin_frames_only(request: Request, call_next):

@@ -21,12 +21,13 @@ from fastapi import Depends, HTTPException, Request, status
 from bantay.airflow.training_runs import training_dag_id
 from bantay.settings import get_settings
 
-FEATURES, SCORING, DRIFT, ROLLBACK, REBASELINE = (
+FEATURES, SCORING, DRIFT, ROLLBACK, REBASELINE, SHADOW = (
     "bantay_features",
     "bantay_scoring",
     "bantay_drift",
     "bantay_rollback",
     "bantay_rebaseline",
+    "bantay_shadow",
 )
 TRAINING_PREFIX = training_dag_id("")
 
@@ -34,7 +35,15 @@ TRAINING_PREFIX = training_dag_id("")
 def bantay_dags() -> list[str]:
     """Every bantay DAG: the shared ones and one training DAG per configured model."""
     models = [m.name for m in get_settings().models]
-    return [FEATURES, SCORING, DRIFT, ROLLBACK, REBASELINE, *(training_dag_id(m) for m in models)]
+    return [
+        FEATURES,
+        SCORING,
+        DRIFT,
+        ROLLBACK,
+        REBASELINE,
+        SHADOW,
+        *(training_dag_id(m) for m in models),
+    ]
 
 
 def require_read(request: Request, user: Annotated[BaseUser, Depends(get_user)]) -> BaseUser:

@@ -9,9 +9,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from bantay.ui import views
+from bantay.ui import compare, views
 from bantay.ui.auth import DRIFT, SCORING, TRAINING_PREFIX
-from bantay.ui.queries import Reader, reader
+from bantay.ui.queries import Reader, VersionRecord, reader
 from bantay.ui.render import HERE, relative, render
 
 router = APIRouter()
@@ -104,6 +104,8 @@ def model_versions(request: Request, model: str) -> HTMLResponse:
         rollback_targets=targets,
         rollback_ids={v.version for v in targets},
         hold=views.latest_hold(r, model),
+        compare_pick=views.compare_pick(records, row["prod_id"]),
+        shadow=views.shadow_days(r, model, records, SERVING_DAYS),
     )
 
 
@@ -135,22 +137,64 @@ def model_serving(request: Request, model: str) -> HTMLResponse:
     )
 
 
+def _version(r: Reader, model: str, version: str) -> VersionRecord:
+    """The registered ``version`` of ``model``, or a 404 that says which name was not found."""
+    record = r.version(model, version) if version else None
+    if record is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no version {version[:200]!r} of {model} in the registry; pick one on the "
+            f"Versions tab of {model}",
+        )
+    return record
+
+
 @router.get("/models/{model}/versions/{version}", response_class=HTMLResponse)
 def version_page(request: Request, model: str, version: str) -> HTMLResponse:
     r = _model(model)
-    record = r.version(model, version)
-    if record is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no version {version!r} of {model} in the registry"
-        )
+    record = _version(r, model, version)
     pointer = r.pointer(model) or {}
+    shadow = r.shadow(model) or {}
     return render(
         request,
         "version.html",
         model=model,
         v=record,
         is_production=pointer.get("version") == record.version,
+        production=pointer.get("version"),
+        is_shadow=shadow.get("version") == record.version,
         page=views.version_page(r, model, record),
+        errors=r.errors,
+    )
+
+
+@router.get("/models/{model}/compare", response_class=HTMLResponse)
+def compare_page(request: Request, model: str, a: str = "", b: str = "") -> Response:
+    """Two versions side by side (``?a=<version>&b=<version>``; neither: production and the
+    newest other version)."""
+    r = _model(model)
+    if not a and not b:  # the Versions tab's default pair: production and the newest other
+        pick = views.compare_pick(r.versions(model), (r.pointer(model) or {}).get("version"))
+        if all(pick):
+            target = f"/models/{model}/compare?a={quote(pick[0])}&b={quote(pick[1])}"
+            return RedirectResponse(relative(request, target), status.HTTP_303_SEE_OTHER)
+    if not a or not b or a == b:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"compare needs two different versions of {model}: "
+            f"?a=<version>&b=<version> (got a={a[:200]!r}, b={b[:200]!r})",
+        )
+    first, second = _version(r, model, a), _version(r, model, b)
+    pointer = r.pointer(model) or {}
+    return render(
+        request,
+        "compare.html",
+        model=model,
+        a=first,
+        b=second,
+        production=pointer.get("version"),
+        shadow=(r.shadow(model) or {}).get("version"),
+        page=compare.comparison(r, model, first, second),
         errors=r.errors,
     )
 

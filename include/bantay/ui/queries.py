@@ -59,6 +59,7 @@ class ServingDay:
     shadow_version: str | None = None
     agreement: float | None = None
     threshold: float | None = None  # the decision threshold of the (first) version served
+    score_gap: float | None = None  # mean |shadow score - production score| of the day
 
 
 @dataclass
@@ -102,6 +103,15 @@ class Reader:
         """The version's manifest, or None when it was never published (e.g. rejected)."""
         return self._s3(
             lambda: self.store.versions.manifest(model, version), None, quiet=(ModelStoreError,)
+        )
+
+    def reference(self, model: str, version: str) -> Any:
+        """The drift reference sample stored with ``version`` (a DataFrame, sha256-checked),
+        or None when it was never published."""
+        return self._s3(
+            lambda: self.store.versions.reference(model, version),
+            f"drift reference of {model} {version}",
+            quiet=(ModelStoreError,),
         )
 
     def version_uri(self, model: str, version: str) -> str:
@@ -268,11 +278,12 @@ def serving_day(path, thresholds: Mapping[str, float], features: set[str]) -> Se
     if score is not None and cut is not None and rows:
         flagged = pc.greater_equal(score, cut)
         above = pc.mean(flagged.cast("double")).as_py()
-    shadow_version = agreement = None
+    shadow_version = agreement = gap = None
     if "shadow_score" in names and flagged is not None:
         shadow_version = table.column("shadow_version")[0].as_py()
         shadow = pc.greater_equal(table.column("shadow_score"), cut)
         agreement = pc.mean(pc.equal(flagged, shadow).cast("double")).as_py()
+        gap = pc.mean(pc.abs(pc.subtract(table.column("shadow_score"), score))).as_py()
     return ServingDay(
         day=day,
         versions=served,
@@ -283,6 +294,7 @@ def serving_day(path, thresholds: Mapping[str, float], features: set[str]) -> Se
         shadow_version=shadow_version,
         agreement=agreement,
         threshold=thresholds.get(served[0]) if served else None,
+        score_gap=gap,
     )
 
 

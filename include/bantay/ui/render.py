@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from bantay.airflow.training_runs import training_dag_id
 from bantay.ui import fmt
-from bantay.ui.auth import ROLLBACK, demo_mode, may_trigger
+from bantay.ui.auth import ROLLBACK, SHADOW, demo_mode, may_trigger
 
 HERE = Path(__file__).resolve().parent
 
@@ -55,7 +55,13 @@ def airflow_link(request: Request, target: str) -> str:
     return relative(request, "/") + "../" + target.lstrip("/")
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
     user = getattr(request.state, "bantay_user", None)
     context.setdefault("errors", [])
     page = (
@@ -69,10 +75,11 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             may_retrain=lambda model: bool(user and may_trigger(user, training_dag_id(model))),
             training_dag=training_dag_id,
             can_rollback=bool(user and may_trigger(user, ROLLBACK)),
+            can_shadow=bool(user and may_trigger(user, SHADOW)),
             triggered=request.query_params.get("triggered"),
             triggered_run=request.query_params.get("run"),
             action_error=request.query_params.get("error"),
             **context,
         )
     )
-    return HTMLResponse(page, status_code=status_code)
+    return HTMLResponse(page, status_code=status_code, headers=headers)

@@ -118,6 +118,28 @@ def label_rate(version: VersionRecord) -> float | None:
     return train.get("label_rate")
 
 
+def compare_pick(versions: list[VersionRecord], production: str | None) -> tuple[str, str]:
+    """The two versions the Versions tab offers to compare: production (else the second
+    newest) as A and the newest other version as B (``versions`` newest first)."""
+    ids = [v.version for v in versions]
+    first = production if production in ids else (ids[1] if len(ids) > 1 else "")
+    second = next((i for i in ids if i != first), "")
+    return first, second
+
+
+def shadow_days(
+    reader: Reader, model: str, versions: list[VersionRecord], days: int
+) -> dict[str, Any] | None:
+    """The staged shadow of ``model`` and its agreement with production by day (newest first;
+    only the days the staged version scored), or None when no shadow is staged."""
+    marker = reader.shadow(model)
+    if not marker:
+        return None
+    served = reader.serving_days(model, days, decision_thresholds(versions))
+    scored = [d for d in served if d.shadow_version == marker.get("version")]
+    return {"marker": marker, "days": scored}
+
+
 # -- Models page -----------------------------------------------------------------------------
 
 
