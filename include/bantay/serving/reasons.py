@@ -1,0 +1,125 @@
+"""Reason codes a counsellor reads: why a learner was flagged, in the words of the school.
+
+From the attributions of a scored batch (:mod:`bantay.training.explain`), each learner gets at
+most ``max_reasons`` reasons, one per domain (Attendance, Engagement, Coursework, Family
+contact), strongest push first. A domain is a reason only when its actionable features push the
+learner's risk up (by at least ``min_attribution`` log-odds); protected attributes and features
+outside the domains never are. A reason names the domain's strongest feature with the learner's
+value against the scored population's median::
+
+    Attendance: attendance 62% (most learners: 91%)
+
+Everything is computed for the whole batch at once (per domain and per reason slot, never per
+learner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from bantay.settings import ExplainConfig
+from bantay.training.explain import Attributions
+
+REASON = "reason_{}"
+ATTRIBUTION = "attr_{}"
+BASE = "attr_base"
+MISSING = "missing"
+
+# How a feature is named and its value written; a feature not listed is written as a number.
+WORDING: dict[str, tuple[str, str]] = {
+    "attendance_rate": ("attendance", "percent"),
+    "assignment_completion": ("assignments completed", "percent"),
+    "quiz_score_avg": ("quiz average", "whole"),
+    "study_minutes": ("study time", "minutes"),
+    "late_submissions": ("late submissions", "whole"),
+    "calls_with_parent": ("calls with parent", "whole"),
+    "messages_with_parent": ("messages with parent", "whole"),
+    "days_since_last_contact": ("days since last contact", "whole"),
+    "support_on_time_ratio": ("support on time", "percent"),
+}
+
+
+def reason_columns(n: int) -> list[str]:
+    return [REASON.format(i) for i in range(1, n + 1)]
+
+
+def written(values: np.ndarray | pd.Series, kind: str) -> pd.Series:
+    """Values as a counsellor reads them (``62%``, ``4``, ``35 min``); missing ones as
+    ``missing``."""
+    v = pd.Series(np.asarray(values, dtype=float))
+    if kind == "percent":
+        text = (v * 100).round().astype("Int64").astype(str) + "%"
+    elif kind == "whole":
+        text = v.round().astype("Int64").astype(str)
+    elif kind == "minutes":
+        text = v.round().astype("Int64").astype(str) + " min"
+    else:
+        text = v.round(2).astype(str)
+    return text.where(v.notna(), MISSING)
+
+
+def phrases(frame: pd.DataFrame, features: Sequence[str], domains: dict[str, str]) -> np.ndarray:
+    """``(rows, features)`` reason texts: each learner's value of each feature against the
+    batch's median."""
+    out = np.empty((len(frame), len(features)), dtype=object)
+    for j, feature in enumerate(features):
+        label, kind = WORDING.get(feature, (feature.replace("_", " "), "number"))
+        values = pd.to_numeric(frame[feature], errors="coerce").to_numpy(dtype=float)
+        median = np.nanmedian(values) if np.isfinite(values).any() else np.nan
+        usual = written(np.array([median]), kind).iloc[0]
+        prefix = f"{domains[feature]}: {label} "
+        out[:, j] = (prefix + written(values, kind) + f" (most learners: {usual})").to_numpy()
+    return out
+
+
+def reason_codes(
+    attributions: Attributions, frame: pd.DataFrame, cfg: ExplainConfig
+) -> pd.DataFrame:
+    """``reason_1`` .. ``reason_<max_reasons>`` for every row of ``frame`` (aligned with the
+    attributions); empty (None) where fewer domains push the learner's risk up."""
+    columns = reason_columns(cfg.max_reasons)
+    actionable = cfg.actionable(attributions.features)
+    n = len(frame)
+    if not actionable or n == 0:
+        return pd.DataFrame({c: pd.Series([None] * n, dtype=object) for c in columns})
+    index = [attributions.features.index(f) for f in actionable]
+    values = attributions.values[:, index]
+    names = list(dict.fromkeys(cfg.domains[f] for f in actionable))
+    push = np.zeros((n, len(names)))
+    strongest = np.zeros((n, len(names)), dtype=np.intp)
+    for d, name in enumerate(names):
+        members = np.array([k for k, f in enumerate(actionable) if cfg.domains[f] == name])
+        push[:, d] = np.clip(values[:, members], 0, None).sum(axis=1)
+        strongest[:, d] = members[np.argmax(values[:, members], axis=1)]
+    texts = phrases(frame, actionable, cfg.domains)
+    order = np.argsort(-push, axis=1, kind="stable")
+    rows = np.arange(n)
+    out = {}
+    for slot, column in enumerate(columns):
+        if slot >= len(names):
+            out[column] = np.full(n, None, dtype=object)
+            continue
+        d = order[:, slot]
+        keep = (push[rows, d] > 0) & (push[rows, d] >= cfg.min_attribution)
+        out[column] = np.where(keep, texts[rows, strongest[rows, d]], None)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def attribution_columns(attributions: Attributions, index: pd.Index) -> pd.DataFrame:
+    """Every feature's attribution (log-odds, float32) and the base value, as logged beside the
+    score: ``attr_base + sum(attr_*)`` is the learner's log-odds."""
+    data = {
+        ATTRIBUTION.format(f): attributions.values[:, j].astype(np.float32)
+        for j, f in enumerate(attributions.features)
+    }
+    data[BASE] = np.full(len(index), attributions.base)
+    return pd.DataFrame(data, index=index)
+
+
+def reason_summary(reasons: pd.DataFrame) -> dict[str, int]:
+    """How many learners got each domain as their first reason (for the task's summary)."""
+    first = reasons.iloc[:, 0].dropna() if len(reasons.columns) else pd.Series(dtype=object)
+    return {str(k): int(v) for k, v in first.str.split(":").str[0].value_counts().items()}
