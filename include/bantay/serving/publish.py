@@ -96,7 +96,7 @@ def refuse_unexplainable(
     ``bantay.training.explain.AttributionError`` naming the gap otherwise."""
     features = manifest["features"]
     names = [*features["numerical"], *features["categorical"]]
-    probe = reference.head(2_000)
+    probe = reference.head(2_000).reindex(columns=names)  # an absent feature: all missing
     return check_additivity(
         fitted,
         probe,

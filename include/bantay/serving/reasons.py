@@ -46,32 +46,43 @@ def reason_columns(n: int) -> list[str]:
     return [REASON.format(i) for i in range(1, n + 1)]
 
 
-def written(values: np.ndarray | pd.Series, kind: str) -> pd.Series:
-    """Values as a counsellor reads them (``62%``, ``4``, ``35 min``); missing ones as
-    ``missing``."""
-    v = pd.Series(np.asarray(values, dtype=float))
-    if kind == "percent":
-        text = (v * 100).round().astype("Int64").astype(str) + "%"
-    elif kind == "whole":
-        text = v.round().astype("Int64").astype(str)
-    elif kind == "minutes":
-        text = v.round().astype("Int64").astype(str) + " min"
-    else:
-        text = v.round(2).astype(str)
-    return text.where(v.notna(), MISSING)
+def written(values: np.ndarray | pd.Series, kind: str) -> np.ndarray:
+    """Values as a counsellor reads them (``62%``, ``4``, ``35 min``; missing ones as
+    ``missing``): each distinct rounded value is written once and shared by its rows."""
+    words, inverse = _distinct(values, kind)
+    return words[inverse]
+
+
+def _distinct(values: np.ndarray | pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values as written, and for every row the index of its own."""
+    v = np.asarray(pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce"), dtype=float)
+    keys = np.round(v * (100.0 if kind == "percent" else 1.0), 2 if kind == "number" else 0)
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    return np.array([_word(k, kind) for k in distinct], dtype=object), inverse.ravel()
+
+
+def _word(key: float, kind: str) -> str:
+    if np.isnan(key):
+        return MISSING
+    unit = {"percent": "%", "minutes": " min"}.get(kind, "")
+    return f"{key:g}" if kind == "number" else f"{key:.0f}{unit}"
 
 
 def phrases(frame: pd.DataFrame, features: Sequence[str], domains: dict[str, str]) -> np.ndarray:
     """``(rows, features)`` reason texts: each learner's value of each feature against the
-    batch's median."""
+    batch's median. Each distinct text is built once; rows share it (no per-learner work)."""
     out = np.empty((len(frame), len(features)), dtype=object)
     for j, feature in enumerate(features):
         label, kind = WORDING.get(feature, (feature.replace("_", " "), "number"))
         values = pd.to_numeric(frame[feature], errors="coerce").to_numpy(dtype=float)
         median = np.nanmedian(values) if np.isfinite(values).any() else np.nan
-        usual = written(np.array([median]), kind).iloc[0]
-        prefix = f"{domains[feature]}: {label} "
-        out[:, j] = (prefix + written(values, kind) + f" (most learners: {usual})").to_numpy()
+        usual = written(np.array([median]), kind)[0]
+        words, inverse = _distinct(values, kind)
+        texts = np.array(
+            [f"{domains[feature]}: {label} {w} (most learners: {usual})" for w in words],
+            dtype=object,
+        )
+        out[:, j] = texts[inverse]
     return out
 
 

@@ -6,8 +6,11 @@ Prediction log: ``<data>/predictions/<model>/date=YYYY-MM-DD/part-0.parquet`` wi
 event_timestamp (end of the scored day, so matured labels join on it), the features used, score,
 model_version, observed (the learner has its own row that day in every feature view, rather than
 values carried forward from an earlier day; the drift check judges a day on those learners), and
-shadow_score / shadow_version when a shadow is staged. Re-running a date replaces its
-partition.
+shadow_score / shadow_version when a shadow is staged, and (unless the model's
+``explain.enabled`` is off) reason_1 .. reason_4, a counsellor's words for why the learner's risk
+is up (``bantay.serving.reasons``; empty where nothing actionable pushes it up), with every
+feature's attribution attr_<feature> and attr_base (log-odds: attr_base + the sum of attr_* is
+the score's logit). Re-running a date replaces its partition.
 
 A nightly batch reads its features from the accepted partitions with the online store's as-of
 semantics (``bantay.serving.batch_features``: one columnar read instead of a Feast online lookup
@@ -115,9 +118,7 @@ def score_frame(
         return {"enabled": cfg.enabled, "rows": len(frame)}
     try:
         explainer, baseline = version_explainer(fitted, features, manifest, cfg, frame)
-        z = explainer.transform(frame)
-        frame["score"] = explainer.proba(z)
-        attributions = explainer.explain(z, with_margin=False)
+        frame["score"], attributions = explainer.scored(explainer.transform(frame))
     except AttributionError as exc:
         log.error(
             "%s %s scored without reasons: %s", manifest.get("model"), manifest["version"], exc

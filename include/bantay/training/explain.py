@@ -145,18 +145,31 @@ class Explainer:
 
     def explain(self, z: Any, *, with_margin: bool = True) -> Attributions:
         """Attributions of every row of ``z`` (from :meth:`transform`); ``with_margin`` also
-        computes the model's raw margin they add up to (a second pass over the model)."""
+        computes the model's raw margin they add up to (``decision_function``)."""
+        values, base, method, _ = self._attributions(z)
         margin = self.margin(z) if with_margin else None
-        if isinstance(self.final, LogisticRegression):
-            values, base, method = self._linear(z)
-        elif isinstance(self.final, HistGradientBoostingClassifier):
-            values, base, method = self._tree(z)
-        else:
-            raise AttributionError(
-                f"cannot explain a {type(self.final).__name__}; bantay explains "
-                "logistic_regression and hist_gradient_boosting models"
-            )
         return Attributions(self.features, self._to_sources(values), base, margin, method)
+
+    def scored(self, z: Any) -> tuple[np.ndarray, Attributions]:
+        """The positive-class probability of every row and its attributions, in one pass over
+        the trees where the routing gives both (the probability is the Pipeline's
+        ``predict_proba``, to the last bit)."""
+        values, base, method, routed = self._attributions(z)
+        if routed is None:
+            proba = self.proba(z)
+        else:
+            proba = self.final._loss.predict_proba(routed)[:, list(self.final.classes_).index(1)]
+        return proba, Attributions(self.features, self._to_sources(values), base, None, method)
+
+    def _attributions(self, z: Any) -> tuple[np.ndarray, float, str, np.ndarray | None]:
+        if isinstance(self.final, LogisticRegression):
+            return (*self._linear(z), None)
+        if isinstance(self.final, HistGradientBoostingClassifier):
+            return self._tree(z)
+        raise AttributionError(
+            f"cannot explain a {type(self.final).__name__}; bantay explains "
+            "logistic_regression and hist_gradient_boosting models"
+        )
 
     def frame(self, frame: pd.DataFrame) -> Attributions:
         return self.explain(self.transform(frame))
@@ -183,10 +196,10 @@ class Explainer:
         intercept = float(np.ravel(self.final.intercept_)[0])
         return coef * (z - self.mean), intercept + float(coef @ self.mean), "linear"
 
-    def _tree(self, z: Any) -> tuple[np.ndarray, float, str]:
+    def _tree(self, z: Any) -> tuple[np.ndarray, float, str, np.ndarray | None]:
         native = self.final.is_categorical_ is not None and bool(np.any(self.final.is_categorical_))
         if self.tree_method == "shapley" and not native:
-            return (*_tree_shapley(self.final, z), "tree_shapley")
+            return (*_tree_shapley(self.final, z), "tree_shapley", None)
         if self.tree_method == "shapley":
             log.warning(
                 "the model has native categorical splits, which SHAP's tree explainer reads "
@@ -194,7 +207,8 @@ class Explainer:
             )
         if self._trees is None:
             self._trees = tree_expectations(self.final)
-        return (*tree_path_attributions(self.final, z, self._trees), "tree_path")
+        values, base, margin = tree_path_attributions(self.final, z, self._trees)
+        return values, base, "tree_path", margin
 
 
 def _split(model: Any) -> tuple[Any, Any]:
@@ -233,7 +247,9 @@ class _Trees:
 
     routers: list[Any]
     paths: np.ndarray
+    values: np.ndarray
     base: float
+    baseline: float
 
 
 def tree_expectations(model: HistGradientBoostingClassifier) -> _Trees:
@@ -243,12 +259,14 @@ def tree_expectations(model: HistGradientBoostingClassifier) -> _Trees:
     if model.n_trees_per_iteration_ != 1:
         raise AttributionError("only binary gradient boosting models are explained")
     width = int(model.n_features_in_)
-    routers, paths = [], []
-    base, start = float(np.ravel(model._baseline_prediction)[0]), 0
+    routers, paths, values = [], [], []
+    baseline = float(np.ravel(model._baseline_prediction)[0])
+    base, start = baseline, 0
     for (predictor,) in model._predictors:
         nodes = predictor.nodes
         expected = _expected(nodes)
         paths.append(_paths(nodes, expected, width))
+        values.append(nodes["value"].astype(float))
         base += expected[0]
         leaf_ids = nodes.copy()
         leaf_ids["value"] = np.arange(start, start + len(nodes), dtype=float)
@@ -258,7 +276,9 @@ def tree_expectations(model: HistGradientBoostingClassifier) -> _Trees:
             )
         )
         start += len(nodes)
-    return _Trees(routers, np.vstack(paths) if paths else np.zeros((0, width)), base)
+    if not routers:
+        return _Trees([], np.zeros((0, width)), np.zeros(0), base, baseline)
+    return _Trees(routers, np.vstack(paths), np.concatenate(values), base, baseline)
 
 
 def _expected(nodes: np.ndarray) -> np.ndarray:
@@ -290,24 +310,29 @@ def _paths(nodes: np.ndarray, expected: np.ndarray, width: int) -> np.ndarray:
 
 def tree_path_attributions(
     model: HistGradientBoostingClassifier, z: Any, trees: _Trees
-) -> tuple[np.ndarray, float]:
-    """Per-split contributions along every row's path through every tree.
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Per-split contributions along every row's path through every tree, and the raw margin.
 
     Rows are routed by scikit-learn's own compiled predictor (missing values, native
     categorical bitsets and unknown categories exactly as when it scores), then each row sums
-    the path contributions of the leaves it reached: one sparse product for the whole batch."""
+    the path contributions of the leaves it reached: one sparse product for the whole batch.
+    The margin adds the leaves' values tree by tree from the baseline, the very additions
+    scikit-learn's ``_raw_predict`` makes, so it is the model's margin to the last bit."""
     x = model._preprocess_X(z, reset=False)
     known, f_idx_map = model._bin_mapper.make_known_categories_bitsets()
     threads = _openmp_effective_n_threads()
-    n = x.shape[0]
-    leaves = np.empty((n, len(trees.routers)), dtype=np.int64)
+    n, width = x.shape[0], len(trees.routers)
+    leaves = np.empty((width, n), dtype=np.int64)  # one contiguous row per tree
+    margin = np.zeros(n)
+    margin += trees.baseline
     for t, router in enumerate(trees.routers):
-        leaves[:, t] = router.predict(x, known, f_idx_map, threads).astype(np.int64)
+        leaves[t] = router.predict(x, known, f_idx_map, threads)
+        margin += trees.values[leaves[t]]
     reached = sparse.csr_matrix(
-        (np.ones(leaves.size), leaves.ravel(), np.arange(0, leaves.size + 1, len(trees.routers))),
+        (np.ones(leaves.size), leaves.T.ravel(), np.arange(0, leaves.size + 1, width)),
         shape=(n, len(trees.paths)),
     )
-    return np.asarray(reached @ trees.paths), trees.base
+    return np.asarray(reached @ trees.paths), trees.base, margin
 
 
 def _tree_shapley(model: HistGradientBoostingClassifier, z: Any) -> tuple[np.ndarray, float]:
@@ -369,6 +394,9 @@ def version_explanation(
     explained against (the training rows' transformed mean), the additivity error on a seeded
     probe of the test rows (refused above 1e-6 by :func:`check_additivity`) and the global
     explanation, mean |attribution| per feature over every test row."""
+    on = "test rows"
+    if test_rows.empty:
+        test_rows, on = training_rows, "training rows"  # nothing held out: say so
     baseline = Explainer(model, features, tree_method=tree_method).baseline_of(training_rows)
     probe = test_rows.sample(n=min(len(test_rows), PROBE_ROWS), random_state=seed)
     error = check_additivity(
@@ -381,7 +409,7 @@ def version_explanation(
         "baseline": baseline,
         "additivity": {"max_error": error, "probe_rows": len(probe), "tolerance": TOLERANCE},
         "global": {
-            "on": "test rows",
+            "on": on,
             "rows": len(test_rows),
             "mean_abs_attribution": attributions.mean_abs(),
         },

@@ -120,9 +120,15 @@ def test_only_features_that_push_risk_up_are_reasons():
 
 
 def test_values_are_written_as_a_counsellor_reads_them():
-    assert list(written(np.array([0.624, np.nan]), "percent")) == ["62%", "missing"]
-    assert list(written(np.array([3.6, 0.0]), "whole")) == ["4", "0"]
+    assert list(written(np.array([0.624, np.nan, 0.62, 1.0]), "percent")) == [
+        "62%",
+        "missing",
+        "62%",
+        "100%",
+    ]
+    assert list(written(np.array([3.6, 0.0, 3.6]), "whole")) == ["4", "0", "4"]
     assert list(written(np.array([35.2]), "minutes")) == ["35 min"]
+    assert list(written(np.array([0.123, 12.0]), "number")) == ["0.12", "12"]
 
 
 def test_reasons_and_logged_attributions_of_a_fitted_model():

@@ -63,8 +63,8 @@ def test_the_candidate_records_its_global_explanation_in_the_registry(candidate)
 
 def _wrong_paths(model, z, trees):
     """A broken explainer: every attribution off by a constant, so they miss the margin."""
-    values, base = ORIGINAL(model, z, trees)
-    return values + 0.01, base
+    values, base, margin = ORIGINAL(model, z, trees)
+    return values + 0.01, base, margin
 
 
 ORIGINAL = explain.tree_path_attributions

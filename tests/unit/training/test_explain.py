@@ -60,6 +60,17 @@ def test_base_plus_attributions_is_the_raw_margin_for_both_families(fitted, rows
     assert np.abs(found.values).sum(axis=1).std() > 0
 
 
+@pytest.mark.parametrize("family", ["lr", "hgb"])
+def test_scoring_with_attributions_gives_the_pipelines_own_probability(fitted, rows, family):
+    """The trees' routing gives the margin too: the score is predict_proba's, bit for bit."""
+    train, probe = rows
+    model = fitted[family]
+    ours = explainer_of(model, train)
+    proba, found = ours.scored(ours.transform(probe))
+    assert np.array_equal(proba, model.predict_proba(probe[NAMES])[:, 1])
+    assert np.allclose(found.values, ours.frame(probe).values)
+
+
 def test_pipeline_columns_are_summed_back_to_their_feature_and_match_shap_linear(fitted, rows):
     """Trap: in a Pipeline SHAP's linear explainer explains the transformed columns (one-hot
     parts, missing indicators); summed back per source feature they equal ours."""
@@ -145,7 +156,7 @@ def test_attributions_that_miss_the_margin_are_refused(rows, monkeypatch):
 
     def blind(model, z, trees):
         values = tree.shap_values(model._preprocess_X(z, reset=False), check_additivity=False)
-        return values, float(np.ravel(tree.expected_value)[0])
+        return values, float(np.ravel(tree.expected_value)[0]), None
 
     monkeypatch.setattr(explain, "tree_path_attributions", blind)
     with pytest.raises(AttributionError, match=r"do not add up .* off by .* refused"):
