@@ -132,5 +132,10 @@ def attribution_columns(attributions: Attributions, index: pd.Index) -> pd.DataF
 
 def reason_summary(reasons: pd.DataFrame) -> dict[str, int]:
     """How many learners got each domain as their first reason (for the task's summary)."""
-    first = reasons.iloc[:, 0].dropna() if len(reasons.columns) else pd.Series(dtype=object)
-    return {str(k): int(v) for k, v in first.str.split(":").str[0].value_counts().items()}
+    if not len(reasons.columns):
+        return {}
+    # Count each distinct text once, then file the counts under the text's domain.
+    texts = reasons.iloc[:, 0].dropna().value_counts()
+    domains = pd.Series(texts.to_numpy(), index=[t.split(":", 1)[0] for t in texts.index])
+    by_domain = domains.groupby(level=0).sum().sort_values(ascending=False, kind="stable")
+    return {str(k): int(v) for k, v in by_domain.items()}

@@ -175,15 +175,15 @@ class Explainer:
         return self.explain(self.transform(frame))
 
     def _to_sources(self, values: np.ndarray) -> np.ndarray:
-        """Sum transformed columns (one-hot parts, indicators) back into their feature."""
+        """Sum transformed columns (one-hot parts, indicators) back into their feature: one
+        product with the 0/1 matrix of which column comes from which feature."""
         if values.shape[1] == len(self.features) and np.array_equal(
             self.sources, np.arange(len(self.features))
         ):
             return values
-        out = np.zeros((values.shape[0], len(self.features)))
-        for j in range(len(self.features)):
-            out[:, j] = values[:, self.sources == j].sum(axis=1)
-        return out
+        grouping = np.zeros((len(self.sources), len(self.features)))
+        grouping[np.arange(len(self.sources)), self.sources] = 1.0
+        return values @ grouping
 
     def _linear(self, z: Any) -> tuple[np.ndarray, float, str]:
         if self.mean is None:

@@ -13,6 +13,7 @@ from bantay.serving.reasons import (
     attribution_columns,
     reason_codes,
     reason_columns,
+    reason_summary,
     written,
 )
 from bantay.settings import ExplainConfig
@@ -64,6 +65,7 @@ def test_domains_come_strongest_first_and_a_domain_is_named_by_its_strongest_fea
     assert first["reason_2"].startswith("Family contact: days since last contact")
     assert first["reason_3"].startswith("Attendance: attendance 62%")
     assert first["reason_4"] is None
+    assert reason_summary(reason_codes(attr, frame, ExplainConfig())) == {"Coursework": 1}
 
 
 def test_never_more_than_max_reasons_even_when_every_domain_pushes_up():
@@ -94,6 +96,7 @@ def test_protected_attributes_are_never_a_reason_however_much_they_push():
         assert word not in text.lower()
     assert reasons["reason_1"].str.startswith("Engagement: study time").all()
     assert reasons["reason_2"].isna().all()
+    assert reason_summary(reasons) == {"Engagement": 5}
     with pytest.raises(ValueError, match=r"\['region'\] are both in domains and protected"):
         ExplainConfig(domains={"region": "Place"})
     assert set(ExplainConfig().protected) == set(DEFAULT_PROTECTED)
