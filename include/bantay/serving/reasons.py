@@ -54,11 +54,19 @@ def written(values: np.ndarray | pd.Series, kind: str) -> np.ndarray:
 
 
 def _distinct(values: np.ndarray | pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct values as written, and for every row the index of its own."""
+    """The distinct values as written, and for every row the index of its own. Whole numbers
+    (percentages, counts, minutes) index a range of words without sorting; other numbers go
+    through ``np.unique``."""
     v = np.asarray(pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce"), dtype=float)
     keys = np.round(v * (100.0 if kind == "percent" else 1.0), 2 if kind == "number" else 0)
-    distinct, inverse = np.unique(keys, return_inverse=True)
-    return np.array([_word(k, kind) for k in distinct], dtype=object), inverse.ravel()
+    finite = np.isfinite(keys)
+    if kind == "number" or not finite.any() or np.ptp(keys[finite]) > 100_000:
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        return np.array([_word(k, kind) for k in distinct], dtype=object), inverse.ravel()
+    low, high = keys[finite].min(), keys[finite].max()
+    distinct = np.r_[np.arange(low, high + 1), np.nan]  # the last word: missing
+    inverse = np.where(finite, np.nan_to_num(keys - low), len(distinct) - 1).astype(np.intp)
+    return np.array([_word(k, kind) for k in distinct], dtype=object), inverse
 
 
 def _word(key: float, kind: str) -> str:
@@ -68,34 +76,36 @@ def _word(key: float, kind: str) -> str:
     return f"{key:g}" if kind == "number" else f"{key:.0f}{unit}"
 
 
-def phrases(frame: pd.DataFrame, features: Sequence[str], domains: dict[str, str]) -> np.ndarray:
-    """``(rows, features)`` reason texts: each learner's value of each feature against the
-    batch's median. Each distinct text is built once; rows share it (no per-learner work)."""
-    out = np.empty((len(frame), len(features)), dtype=object)
+def phrases(
+    frame: pd.DataFrame, features: Sequence[str], domains: dict[str, str]
+) -> tuple[np.ndarray, list[str]]:
+    """Every reason text the batch can need, and for each learner and feature the index of its
+    own: the learner's value against the batch's median. Each distinct text is built once
+    (there are a few hundred); learners share it by index."""
+    codes = np.empty((len(frame), len(features)), dtype=np.int64)
+    table: list[str] = []
     for j, feature in enumerate(features):
         label, kind = WORDING.get(feature, (feature.replace("_", " "), "number"))
         values = pd.to_numeric(frame[feature], errors="coerce").to_numpy(dtype=float)
         median = np.nanmedian(values) if np.isfinite(values).any() else np.nan
         usual = written(np.array([median]), kind)[0]
         words, inverse = _distinct(values, kind)
-        texts = np.array(
-            [f"{domains[feature]}: {label} {w} (most learners: {usual})" for w in words],
-            dtype=object,
-        )
-        out[:, j] = texts[inverse]
-    return out
+        codes[:, j] = len(table) + inverse
+        table += [f"{domains[feature]}: {label} {w} (most learners: {usual})" for w in words]
+    return codes, table
 
 
 def reason_codes(
     attributions: Attributions, frame: pd.DataFrame, cfg: ExplainConfig
 ) -> pd.DataFrame:
     """``reason_1`` .. ``reason_<max_reasons>`` for every row of ``frame`` (aligned with the
-    attributions); empty (None) where fewer domains push the learner's risk up."""
+    attributions), as categoricals over the batch's reason texts; missing where fewer domains
+    push the learner's risk up."""
     columns = reason_columns(cfg.max_reasons)
     actionable = cfg.actionable(attributions.features)
     n = len(frame)
     if not actionable or n == 0:
-        return pd.DataFrame({c: pd.Series([None] * n, dtype=object) for c in columns})
+        return pd.DataFrame({c: pd.Categorical([None] * n) for c in columns}, index=frame.index)
     index = [attributions.features.index(f) for f in actionable]
     values = attributions.values[:, index]
     names = list(dict.fromkeys(cfg.domains[f] for f in actionable))
@@ -105,17 +115,17 @@ def reason_codes(
         members = np.array([k for k, f in enumerate(actionable) if cfg.domains[f] == name])
         push[:, d] = np.clip(values[:, members], 0, None).sum(axis=1)
         strongest[:, d] = members[np.argmax(values[:, members], axis=1)]
-    texts = phrases(frame, actionable, cfg.domains)
+    codes, table = phrases(frame, actionable, cfg.domains)
     order = np.argsort(-push, axis=1, kind="stable")
     rows = np.arange(n)
     out = {}
     for slot, column in enumerate(columns):
-        if slot >= len(names):
-            out[column] = np.full(n, None, dtype=object)
-            continue
-        d = order[:, slot]
-        keep = (push[rows, d] > 0) & (push[rows, d] >= cfg.min_attribution)
-        out[column] = np.where(keep, texts[rows, strongest[rows, d]], None)
+        chosen = np.full(n, -1, dtype=np.int64)
+        if slot < len(names):
+            d = order[:, slot]
+            keep = (push[rows, d] > 0) & (push[rows, d] >= cfg.min_attribution)
+            chosen = np.where(keep, codes[rows, strongest[rows, d]], -1)
+        out[column] = pd.Categorical.from_codes(chosen, categories=table)
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -136,6 +146,7 @@ def reason_summary(reasons: pd.DataFrame) -> dict[str, int]:
         return {}
     # Count each distinct text once, then file the counts under the text's domain.
     texts = reasons.iloc[:, 0].dropna().value_counts()
+    texts = texts[texts > 0]  # a categorical counts its unused texts too
     domains = pd.Series(texts.to_numpy(), index=[t.split(":", 1)[0] for t in texts.index])
     by_domain = domains.groupby(level=0).sum().sort_values(ascending=False, kind="stable")
     return {str(k): int(v) for k, v in by_domain.items()}
