@@ -112,6 +112,12 @@ def test_scoring_writes_reasons_and_attributions_that_add_up_to_the_score(estima
     frame.to_parquet(path, index=False)
     back = pd.read_parquet(path)
     assert list(back.filter(like="reason_").columns) == [f"reason_{i}" for i in range(1, 5)]
+    for column in ("reason_1", "reason_4"):
+        assert back[column].astype(object).equals(frame[column].astype(object))
+    # Days written with and without reasons still read together (older logs have none).
+    older = back.drop(columns=[c for c in back.columns if c.startswith(("reason_", "attr_"))])
+    both = pd.concat([older, back], ignore_index=True)
+    assert both["reason_1"].iloc[: len(older)].isna().all() and len(both) == 2 * len(back)
     cfg = DriftConfig(target_column="at_risk")
     assert list(prepare(back, cfg, ["score"]).columns) == [
         c for c in dict.fromkeys([*cfg.features, "score"]) if c in back.columns
