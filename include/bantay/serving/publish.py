@@ -17,6 +17,7 @@ import pandas as pd
 from bantay.layout import Layout
 from bantay.serving.promotion import Promotion
 from bantay.settings import ModelSettings
+from bantay.training.explain import check_additivity
 from bantay.training.run import RunContext
 from bantay.training.staging import sha256, verify_staged
 from bantay.vocabulary import ModelStatus
@@ -54,6 +55,7 @@ def publish_and_promote(
         n=min(len(reference), model.drift.sample_size), random_state=model.drift.seed
     )
     manifest = version_manifest(bodies, reference)
+    refuse_unexplainable(fitted, reference, manifest, model)
     promotion = Promotion(store, registry)
     promotion.publish(ctx.model, version, fitted, manifest, sample)
     pointer = promotion.promote(
@@ -77,8 +79,28 @@ def version_manifest(bodies: dict[str, bytes], reference: pd.DataFrame) -> dict[
         "label": evaluation["label"],
         "schema": {c: str(t) for c, t in reference.dtypes.items()},
         "gate": evaluation["gate"],
+        # Absent for versions evaluated before explanations were recorded.
+        **({"explanation": evaluation["explanation"]} if "explanation" in evaluation else {}),
         "lineage": {
             **evaluation["lineage"],
             "artifacts": {name: sha256(body) for name, body in bodies.items()},
         },
     }
+
+
+def refuse_unexplainable(
+    fitted: Any, reference: pd.DataFrame, manifest: dict[str, Any], model: ModelSettings
+) -> float:
+    """Check, on the version's reference rows, that the attributions serving will write add up
+    to the model's margin (to 1e-6) before anything is published; raises
+    ``bantay.training.explain.AttributionError`` naming the gap otherwise."""
+    features = manifest["features"]
+    names = [*features["numerical"], *features["categorical"]]
+    probe = reference.head(2_000).reindex(columns=names)  # an absent feature: all missing
+    return check_additivity(
+        fitted,
+        probe,
+        features=names,
+        baseline=(manifest.get("explanation") or {}).get("baseline"),
+        tree_method=model.explain.tree_method,
+    )

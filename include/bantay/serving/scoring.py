@@ -6,8 +6,11 @@ Prediction log: ``<data>/predictions/<model>/date=YYYY-MM-DD/part-0.parquet`` wi
 event_timestamp (end of the scored day, so matured labels join on it), the features used, score,
 model_version, observed (the learner has its own row that day in every feature view, rather than
 values carried forward from an earlier day; the drift check judges a day on those learners), and
-shadow_score / shadow_version when a shadow is staged. Re-running a date replaces its
-partition.
+shadow_score / shadow_version when a shadow is staged, and (unless the model's
+``explain.enabled`` is off) reason_1 .. reason_4, a counsellor's words for why the learner's risk
+is up (``bantay.serving.reasons``; empty where nothing actionable pushes it up), with every
+feature's attribution attr_<feature> and attr_base (log-odds: attr_base + the sum of attr_* is
+the score's logit). Re-running a date replaces its partition.
 
 A nightly batch reads its features from the accepted partitions with the online store's as-of
 semantics (``bantay.serving.batch_features``: one columnar read instead of a Feast online lookup
@@ -29,9 +32,11 @@ from bantay.layout import Layout, partition_path
 from bantay.schema import ENTITY, TIMESTAMP
 from bantay.serving.batch_features import OBSERVED, batch_features
 from bantay.serving.promotion import Promotion
-from bantay.settings import ModelSettings
+from bantay.serving.reasons import attribution_columns, reason_codes, reason_summary
+from bantay.settings import ExplainConfig, ModelSettings
 from bantay.stores.model_store import ModelStoreError
 from bantay.stores.registry import RegistryError
+from bantay.training.explain import AttributionError, Explainer
 from bantay.training.pipeline import predict_scores
 
 if TYPE_CHECKING:
@@ -102,6 +107,68 @@ def checked_shadow(
     return None if loaded is None else (loaded[0], loaded[1])
 
 
+def score_frame(
+    frame: pd.DataFrame,
+    fitted: Any,
+    manifest: dict[str, Any],
+    cfg: ExplainConfig,
+    features: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """Add ``score`` to ``frame`` and, when explanations are on, ``reason_1`` .. ``reason_n`` and
+    the attributions (``attr_<feature>``, ``attr_base``), for the whole batch at once; returns
+    what the explanation did (or why it was left out: scores are written either way).
+    ``features``: the version's (default: its manifest's)."""
+    features = features or manifest["features"]
+    if not cfg.enabled or frame.empty:
+        frame["score"] = predict_scores(fitted, frame, features)
+        return {"enabled": cfg.enabled, "rows": len(frame)}
+    try:
+        explainer, baseline = version_explainer(fitted, features, manifest, cfg, frame)
+        frame["score"], attributions = explainer.scored(explainer.transform(frame))
+    except AttributionError as exc:
+        log.error(
+            "%s %s scored without reasons: %s", manifest.get("model"), manifest["version"], exc
+        )
+        frame["score"] = predict_scores(fitted, frame, features)
+        return {"enabled": True, "refused": str(exc)}
+    reasons = reason_codes(attributions, frame, cfg)
+    for part in (reasons, attribution_columns(attributions, frame.index)):
+        for column in part.columns:
+            frame[column] = part[column]
+    return {
+        "enabled": True,
+        "method": attributions.method,
+        "baseline": baseline,
+        "rows_with_reasons": int(reasons.iloc[:, 0].notna().sum()),
+        "first_reason": reason_summary(reasons),
+    }
+
+
+def version_explainer(
+    fitted: Any,
+    features: dict[str, list[str]],
+    manifest: dict[str, Any],
+    cfg: ExplainConfig,
+    frame: pd.DataFrame,
+) -> tuple[Explainer, str]:
+    """The explainer of a version: a linear model against the training mean its manifest
+    stores; a version published before it stored one against the scored day's own mean
+    (said in the summary). Returns the explainer and which baseline it uses."""
+    names = [*features["numerical"], *features["categorical"]]
+    stored = (manifest.get("explanation") or {}).get("baseline")
+    explainer = Explainer(fitted, names, baseline=stored, tree_method=cfg.tree_method)
+    if stored is not None:
+        return explainer, "training rows"
+    day = explainer.baseline_of(frame)
+    if day is None:
+        return explainer, "tree cover"
+    log.warning(
+        "version %s stores no explanation baseline: explained against the day's mean",
+        manifest["version"],
+    )
+    return Explainer(fitted, names, baseline=day, tree_method=cfg.tree_method), "scored day"
+
+
 def score_day(
     day: dt.date,
     *,
@@ -122,7 +189,7 @@ def score_day(
     names = [*features["numerical"], *features["categorical"]]
     for missing in sorted(set(names) - set(frame.columns)):
         frame[missing] = np.nan  # no learner to score, or a view not online yet
-    frame["score"] = predict_scores(fitted, frame, features)
+    explained = score_frame(frame, fitted, manifest, model.explain, features)
     frame["model_version"] = manifest["version"]
     summary: dict[str, Any] = {
         "model": model.name,
@@ -134,6 +201,7 @@ def score_day(
         if len(frame)
         else None,
         "observed_share": float(frame[OBSERVED].mean()) if len(frame) else None,
+        "explanation": explained,
     }
     shadow = checked_shadow(model.name, store, registry)
     if isinstance(shadow, str):

@@ -37,6 +37,7 @@ from pydantic_settings import (
 
 from bantay.layout import Layout
 from bantay.settings.drift import DriftConfig
+from bantay.settings.explain import ExplainConfig
 from bantay.settings.feeds import ColumnSpec, FeedSettings, default_feeds
 from bantay.settings.gate import GateConfig
 from bantay.settings.search_space import SearchSpaceError, expand_search_space
@@ -248,6 +249,10 @@ class ModelSettings(_Strict):
         description="columns (or grade_band) whose recall gap the gate's fairness check bounds",
     )
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    explain: ExplainConfig = Field(
+        default_factory=ExplainConfig,
+        description="reason codes per learner and the global explanation of each version",
+    )
     recipients: list[str] = Field(
         default_factory=lambda: ["oncall@example.org"],
         description="who receives the drift and retrain e-mails",

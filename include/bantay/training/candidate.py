@@ -15,11 +15,18 @@ from bantay.layout import Layout
 from bantay.settings import ModelSettings
 from bantay.stores.registry import new_version_id
 from bantay.training.dataset import load_split
+from bantay.training.explain import version_explanation
 from bantay.training.fingerprint import training_set_digest
 from bantay.training.gate import GateReport
 from bantay.training.judging import judge
 from bantay.training.lineage import code_version, fitted_lineage, library_versions
-from bantay.training.pipeline import TrialResult, fit_final, select_best
+from bantay.training.pipeline import (
+    FeaturesLike,
+    TrialResult,
+    fit_final,
+    resolve_features,
+    select_best,
+)
 from bantay.training.published import all_rows, write_published
 from bantay.training.reference import reference_days
 from bantay.training.run import RunContext, run_dir
@@ -83,16 +90,44 @@ def evaluate_candidate(
     # Keyed on the run: a re-run of this task names (and overwrites) the same version.
     version = new_version_id(ctx.model, as_of, salt=ctx.run_id)
     folder = run_dir(layout, ctx)
-    write_published(best, everything, features, window, model=model, feast=feast, folder=folder)
+    final = write_published(
+        best, everything, features, window, model=model, feast=feast, folder=folder
+    )
+    explanation = explain_version(final, everything, split, features, model)
     lineage = candidate_lineage(ctx, training, split, model, fitted, window, found["versus"])
     summary = evaluation_record(
         version, report, found, dict(best), features, model.label, split, lineage
     )
+    summary["explanation"] = explanation
     (folder / "evaluation.json").write_text(json.dumps(summary, indent=2, default=str))
     # What the gate judged, by digest: approval names it, publish refuses anything else.
     lineage["artifacts"] = staged_digests(layout, ctx)
-    register_candidate(registry, ctx, version, report, found, dict(best), lineage)
+    register_candidate(registry, ctx, version, report, found, dict(best), lineage, explanation)
     return evaluation_result(summary, lineage["artifacts"])
+
+
+def explain_version(
+    final: Any, everything: pd.DataFrame, split: Split, features: FeaturesLike, model: ModelSettings
+) -> dict[str, Any]:
+    """The published model's explanation record (global mean |attribution| on the test rows,
+    the linear baseline, the additivity error on a probe). Raises
+    ``bantay.training.explain.AttributionError`` when its attributions do not add up to its
+    margin: such a version is never registered."""
+    explanation = version_explanation(
+        final,
+        everything,
+        split.test,
+        resolve_features(features, everything).names,
+        tree_method=model.explain.tree_method,
+        seed=model.drift.seed,
+    )
+    log.info(
+        "explanation of the published model (%s): additivity error %.2g; global %s",
+        explanation["method"],
+        explanation["additivity"]["max_error"],
+        explanation["global"]["mean_abs_attribution"],
+    )
+    return explanation
 
 
 def candidate_lineage(
@@ -169,8 +204,10 @@ def register_candidate(
     found: dict[str, Any],
     params: dict[str, Any],
     lineage: dict[str, Any],
+    explanation: dict[str, Any] | None = None,
 ) -> None:
-    """Record the version as a candidate, or as rejected with the gate's reasons."""
+    """Record the version as a candidate, or as rejected with the gate's reasons; its metrics
+    keep the global explanation and the additivity check."""
     versus = found["versus"]
     registry.versions.upsert(
         ctx.model,
@@ -182,6 +219,11 @@ def register_candidate(
             "production_on_same_test": versus["production"],
             "candidate_on_compared_rows": versus["candidate"],
             "slices": found["slices"],
+            **(
+                {"explanation": {k: explanation[k] for k in ("method", "additivity", "global")}}
+                if explanation
+                else {}
+            ),
         },
         params=params,
         gate=report.to_dict()["checks"],

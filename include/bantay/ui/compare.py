@@ -13,7 +13,6 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from bantay.schema import feature_set
 from bantay.settings.drift import DriftConfig
 from bantay.ui import views
 from bantay.ui.distances import FeatureShift, reference_shifts
@@ -149,8 +148,10 @@ def reference_changes(
     after = reader.reference(model, newer.version) if before is not None else None
     if before is None or after is None:
         return None
-    kinds = {name: kind for kind, names in feature_set().items() for name in names}
-    thresholds = drift_thresholds(reader.settings.model(model).drift, kinds)
+    settings = reader.settings.model(model)
+    declared = settings.declared_features()
+    kinds = {name: kind for kind, names in declared.items() for name in names}
+    thresholds = drift_thresholds(settings.drift, kinds)
     return reference_shifts(before, after, kinds, thresholds)
 
 
