@@ -45,7 +45,9 @@ class _Registry:
     def version(self, model: str, version: str):
         if self.status is None:
             return None
-        return SimpleNamespace(status=self.status, artifact_sha256=self.sha256)
+        return SimpleNamespace(
+            status=self.status, artifact_sha256=self.sha256, rejection_reason=None
+        )
 
 
 MARKER = {"model": "m", "version": "v2", "sha256": SHA, "staged_at": dt.datetime.now().isoformat()}
