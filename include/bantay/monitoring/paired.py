@@ -159,6 +159,11 @@ def _shadow_rows(log: pd.DataFrame, model: str, shadow_version: str | None) -> p
     return rows
 
 
+def _utc(stamps: pd.Series) -> pd.Series:
+    """Timestamps as one dtype whatever the writer's precision (labels and logs join on them)."""
+    return pd.to_datetime(stamps, utc=True).astype("datetime64[ns, UTC]")
+
+
 def matured_rows(
     rows: pd.DataFrame, labels: pd.DataFrame, label: str, as_of: dt.date, delay: int
 ) -> tuple[pd.DataFrame, Maturity]:
@@ -169,8 +174,10 @@ def matured_rows(
     if MATURED in labels.columns:
         labels = labels[pd.to_datetime(labels[MATURED]).dt.date <= as_of]
     right = labels[[ENTITY, TIMESTAMP, label]].dropna(subset=[label])
-    right = right.drop_duplicates([ENTITY, TIMESTAMP], keep="last")
+    right = right.drop_duplicates([ENTITY, TIMESTAMP], keep="last").astype({ENTITY: "int64"})
+    right[TIMESTAMP] = _utc(right[TIMESTAMP])
     ripe = rows[closed].drop(columns=[label], errors="ignore")
+    ripe = ripe.assign(**{TIMESTAMP: _utc(ripe[TIMESTAMP])})
     joined = ripe.merge(right, on=[ENTITY, TIMESTAMP], how="inner")
     maturity = Maturity(
         as_of=as_of,
