@@ -249,6 +249,7 @@ def run_shadow_report(args: argparse.Namespace) -> int:
         as_of,
         alpha=args.alpha,
         bootstrap=args.bootstrap,
+        acting_capacity=args.capacity,
     )
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.as_table())
     return 0

@@ -179,5 +179,12 @@ def _add_shadow_report(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="paired bootstrap resamples of the PR AUC difference (0: none; default 1000)",
     )
+    p.add_argument(
+        "--capacity",
+        type=int,
+        metavar="N",
+        help="staff act on at most N of production's flags a day: compare below both models' "
+        "daily top N, on outcomes no flag changed (default: everyone)",
+    )
     p.add_argument("--json", action="store_true", help="the comparison as JSON")
     p.set_defaults(func=run_shadow_report)

@@ -16,12 +16,18 @@ test on the positives) and the per-slice figures are evidence beside it, not ext
 win.
 
 What it measures when flags act: outcomes are observed under production's interventions. If
-staff act on production's flags and acting works, production's true positives turn into
-observed negatives, so both models are judged on outcomes production already changed. The
-paired comparison then measures which model ranks the outcomes *as they happened*; production
-is penalised for its own successes, less than a comparison of each model's flagged learners
-(which penalises production's flags only), but not zero (``benchmarks/eval_paired.py`` measures
-both).
+staff act on production's flags and acting works, production's prevented outcomes count as its
+misses, so both models are judged on outcomes production already changed, and the difference
+leans towards the challenger. Pairing removes sampling noise, not this bias: in
+``benchmarks/eval_paired.py`` (two equally good models, staff acting on half of production's
+flags) the shift is about as many standard errors for the paired difference as for the naive
+comparison of each model's flagged learners, and the paired test's false wins grow with
+efficacy. Given the staff capacity (``acting_capacity``), the comparison is made below the
+acting cut: each day's top ``capacity`` learners of either model are left out, so every
+learner acted on is, and what remains are outcomes no flag changed; the same cut for both
+models keeps it fair. It then measures how well each model ranks the learners below both
+cuts, not everyone. Without the cut a "challenger worse" still stands: the bias only
+favours the challenger.
 """
 
 from __future__ import annotations
@@ -96,6 +102,8 @@ class Maturity:
     unmatured_rows: int
     unlabelled_rows: int
     next_maturity: dt.date | None
+    acting_capacity: int | None = None
+    excluded_acting: int = 0
 
 
 @dataclass(frozen=True)
@@ -188,6 +196,26 @@ def matured_rows(
         next_maturity=(min(waiting) + dt.timedelta(days=delay)) if len(waiting) else None,
     )
     return joined, maturity
+
+
+def below_acting_cut(rows: pd.DataFrame, capacity: int) -> tuple[pd.DataFrame, int]:
+    """The rows outside each day's ``capacity`` highest scores of either model, and how many
+    were left out.
+
+    Staff act on at most ``capacity`` of production's flags a day, its highest scores first, so
+    every learner acted on is among production's top ``capacity``: the rows left are outcomes
+    no flag changed. Leaving out the shadow's top ``capacity`` as well keeps the cut the same
+    for both models (cutting only production's top would truncate its ranking alone and favour
+    the challenger). What is compared is then each model's ranking of the learners below both
+    acting cuts, not of everyone.
+    """
+    if capacity < 0:
+        raise ValueError(f"acting capacity {capacity} must be 0 or more flags acted on a day")
+    by_day = rows.groupby(TIMESTAMP)
+    top_a = by_day["score"].rank(method="first", ascending=False) <= capacity
+    top_b = by_day[SHADOW_SCORE].rank(method="first", ascending=False) <= capacity
+    top = (top_a | top_b).to_numpy()
+    return rows[~top], int(top.sum())
 
 
 def _no_labels_message(model: str, maturity: Maturity) -> str:
@@ -310,20 +338,29 @@ def compare_shadow(
     seed: int = 0,
     min_class_rows: int = 20,
     shadow_version: str | None = None,
+    acting_capacity: int | None = None,
 ) -> PairedComparison:
     """Production against the shadow on the learners whose labels matured by ``as_of``.
 
     ``log``: prediction-log rows (``score``, ``model_version``, ``shadow_score``,
     ``shadow_version`` and the slice columns); ``labels``: the label feed's rows (a
     ``_matured`` column, when present, drops labels that arrived after ``as_of``);
-    ``thresholds``: each version's decision threshold (see :func:`version_threshold`).
+    ``thresholds``: each version's decision threshold (see :func:`version_threshold`);
+    ``acting_capacity``: the most flags staff act on a day; when given, the comparison is made
+    below the acting cut (:func:`below_acting_cut`), on outcomes no flag changed.
     Raises :class:`PairedDataError` when no shadow scored or no label matured yet.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     rows = _shadow_rows(log, model, shadow_version)
     version = str(rows[SHADOW_VERSION].iloc[0])
+    excluded = 0
+    if acting_capacity is not None:
+        rows, excluded = below_acting_cut(rows, acting_capacity)
     joined, maturity = matured_rows(rows, labels, label, as_of, label_delay_days)
+    maturity = dataclasses.replace(
+        maturity, acting_capacity=acting_capacity, excluded_acting=excluded
+    )
     if joined.empty:
         raise PairedDataError(_no_labels_message(model, maturity))
     rows = newest_per_learner(joined)
@@ -369,6 +406,11 @@ def _compared(rows, y, model, label, version, maturity, opt: _Options) -> Paired
         alpha,
         _too_few(test.positives, test.negatives, opt.min_class_rows),
     )
+    if decision == BETTER and maturity.acting_capacity is None:
+        reason += (
+            "; if staff act on production's flags, its prevented outcomes count against it: "
+            "give the acting capacity to judge below the acting cut"
+        )
     return PairedComparison(
         model=model,
         shadow_version=version,

@@ -59,9 +59,11 @@ def shadow_report(
     *,
     alpha: float = 0.05,
     bootstrap: int = 1000,
+    acting_capacity: int | None = None,
 ) -> PairedComparison:
     """Production against the staged shadow on the labels matured by ``as_of``: the learners
-    of the drift check's label lookback (and the days still waiting for their labels)."""
+    of the drift check's label lookback (and the days still waiting for their labels).
+    ``acting_capacity``: the most flags staff act on a day, to judge below the acting cut."""
     days = model.drift.label_lookback_days + model.label_delay_days + 1
     log = shadow_log(layout, model, as_of, days)
     if log.empty:
@@ -83,4 +85,5 @@ def shadow_report(
         slices=model.slices,
         alpha=alpha,
         bootstrap=bootstrap,
+        acting_capacity=acting_capacity,
     )

@@ -27,9 +27,18 @@ def decision_line(c: PairedComparison) -> str:
 def _head(c: PairedComparison) -> list[str]:
     m = c.maturity
     waiting = f"; next on {m.next_maturity}" if m.next_maturity else ""
+    acting = (
+        [
+            f"below the acting cut: {m.excluded_acting} learner-days in either model's top "
+            f"{m.acting_capacity} of their day left out (outcomes a flag may have changed)"
+        ]
+        if m.acting_capacity is not None
+        else []
+    )
     return [
         f"shadow {c.shadow_version} vs production {', '.join(c.production.versions)} "
         f"on matured labels as of {m.as_of}",
+        *acting,
         f"learners compared: {c.learners} ({c.positives} positive, {c.negatives} negative); "
         f"excluded: {m.unmatured_rows} learner-days inside their {m.label_delay_days}-day "
         f"label window{waiting}, {m.unlabelled_rows} matured without an outcome",

@@ -94,8 +94,14 @@ def test_shadow_report_prints_a_table_and_a_one_line_decision(env, tmp_path):
     assert lines[-1].startswith("learner_risk: challenger better (s1 vs production)")
     assert any(line.startswith("ROC AUC ") for line in lines)
     assert "800 learner-days inside their 14-day label window; next on 2026-03-23" in done.stdout
-    done = run_bantay(env, "shadow-report", "learner_risk", "--as-of", "2026-03-20", "--json")
-    assert json.loads(done.stdout)["learners"] == 800
+    done = run_bantay(
+        env, "shadow-report", "learner_risk", "--as-of", "2026-03-20", "--json", "--capacity", "50"
+    )
+    report = json.loads(done.stdout)  # stdout is the JSON alone
+    assert report["maturity"]["acting_capacity"] == 50
+    # two days, each leaving out both models' top 50 (50 to 100 learners a day)
+    assert 100 <= report["maturity"]["excluded_acting"] <= 200
+    assert 700 <= report["learners"] <= 750  # the matured day's learners below both cuts
 
 
 def test_shadow_report_before_any_label_matured_is_one_line_naming_the_day(env, tmp_path):

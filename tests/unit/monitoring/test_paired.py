@@ -192,3 +192,41 @@ def test_table_and_dict_carry_the_decision_and_exclusions():
     as_dict = result.to_dict()
     assert as_dict["maturity"]["next_maturity"] == str(DAY0 + dt.timedelta(days=14 + DELAY))
     assert as_dict["decision"] == BETTER
+
+
+def test_below_the_acting_cut_leaves_out_either_models_daily_top():
+    """Two days of 6 learners; capacity 2: each day, production's top 2 and the shadow's top 2
+    are left out (4 learners where they differ, 2 where they agree)."""
+    from bantay.monitoring.paired import below_acting_cut
+
+    rows = pd.DataFrame(
+        {
+            "learner_id": [1, 2, 3, 4, 5, 6] * 2,
+            "event_timestamp": [pd.Timestamp("2026-03-02", tz="UTC")] * 6
+            + [pd.Timestamp("2026-03-09", tz="UTC")] * 6,
+            "score": [0.9, 0.8, 0.1, 0.2, 0.3, 0.4] * 2,
+            "shadow_score": [0.1, 0.2, 0.9, 0.8, 0.3, 0.4] + [0.9, 0.8, 0.1, 0.2, 0.3, 0.4],
+        }
+    )
+    kept, excluded = below_acting_cut(rows, 2)
+    assert excluded == 6
+    first = kept[kept["event_timestamp"].dt.day == 2]["learner_id"].tolist()
+    second = kept[kept["event_timestamp"].dt.day == 9]["learner_id"].tolist()
+    assert (first, second) == ([5, 6], [3, 4, 5, 6])
+
+
+def test_acted_on_outcomes_do_not_reach_a_comparison_below_the_cut():
+    """Production's top 100 flags of the day had their outcomes prevented (all set to 0): the
+    comparison below the acting cut is the same as on the untouched outcomes."""
+    log, labels = log_and_labels([0], learners=2000, seed=8)
+    as_of = DAY0 + dt.timedelta(days=DELAY)
+    acted = log["score"].rank(ascending=False) <= 100
+    treated = labels.copy()
+    treated.loc[acted.to_numpy(), "at_risk"] = 0
+    clean = compare(log, labels, as_of, acting_capacity=100)
+    cut = compare(log, treated, as_of, acting_capacity=100)
+    assert cut.maturity.excluded_acting == clean.maturity.excluded_acting >= 100
+    assert cut.roc_auc_difference == clean.roc_auc_difference
+    everyone = compare(log, treated, as_of)
+    assert everyone.roc_auc_difference != clean.roc_auc_difference
+    assert "learner-days in either model's top 100" in cut.as_table()
