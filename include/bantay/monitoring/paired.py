@@ -237,12 +237,15 @@ def newest_per_learner(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values([ENTITY, TIMESTAMP]).drop_duplicates(ENTITY, keep="last")
 
 
-def _flags(scores: np.ndarray, versions: np.ndarray, thresholds: Mapping[str, float]):
+def _flags(scores: np.ndarray, versions: np.ndarray, thresholds: Mapping[str, float]) -> np.ndarray:
+    """Whether each row is flagged at the threshold of the version that scored it."""
     cuts = np.array([thresholds.get(str(v), FALLBACK_THRESHOLD) for v in versions], dtype=float)
     return scores >= cuts
 
 
-def _side(y, scores, versions, thresholds) -> Side:
+def _side(
+    y: np.ndarray, scores: np.ndarray, versions: np.ndarray, thresholds: Mapping[str, float]
+) -> Side:
     flagged = _flags(scores, versions, thresholds)
     used = tuple(sorted({str(v) for v in versions}))
     return Side(
@@ -255,7 +258,8 @@ def _side(y, scores, versions, thresholds) -> Side:
     )
 
 
-def _decide(p_value: float, difference: float, alpha: float, enough: str | None):
+def _decide(p_value: float, difference: float, alpha: float, enough: str | None) -> tuple[str, str]:
+    """The decision and its reason: ``enough`` (why the sample is too small) wins."""
     if enough:
         return NOT_YET, enough
     if p_value < alpha:
@@ -286,7 +290,16 @@ def slice_keys(frame: pd.DataFrame, name: str) -> pd.Series | None:
     return pd.Series(keys, index=frame.index).map(category_label).astype(str)
 
 
-def _slice_result(name, value, y, a, b, fa, fb, min_rows) -> SliceResult:
+def _slice_result(
+    name: str,
+    value: str,
+    y: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    fa: np.ndarray,
+    fb: np.ndarray,
+    min_rows: int,
+) -> SliceResult:
     n, pos = len(y), int(y.sum())
     if n < min_rows or pos == 0 or pos == n:
         reason = f"fewer than {min_rows} rows" if n < min_rows else "a single class"
@@ -387,7 +400,16 @@ class _Options:
     min_class_rows: int
 
 
-def _compared(rows, y, model, label, version, maturity, opt: _Options) -> PairedComparison:
+def _compared(
+    rows: pd.DataFrame,
+    y: np.ndarray,
+    model: str,
+    label: str,
+    version: str,
+    maturity: Maturity,
+    opt: _Options,
+) -> PairedComparison:
+    """Every figure of the comparison on the matured rows, and the decision."""
     thresholds, alpha = opt.thresholds, opt.alpha
     a, b = rows["score"].to_numpy(float), rows[SHADOW_SCORE].to_numpy(float)
     prod = _side(y, a, rows["model_version"].to_numpy(), thresholds)
