@@ -70,7 +70,7 @@ FULL = {
 }
 QUICK = {
     "learners": 5000,
-    "null": 80,
+    "null": 60,
     "refit": 12,
     "power": 40,
     "sizes": (1000, 3000),
@@ -221,7 +221,7 @@ def power(lab: Lab, p: dict[str, Any]) -> dict[str, Any]:
         "by_learners": {},
     }
     for n in p["sizes"]:
-        wins, positives = 0, []
+        wins, cut_wins, positives = 0, 0, []
         for r in range(p["power"]):
             feats, s, labels = lab.population(30_000 + 1000 * n + r, n)
             rng = np.random.default_rng(r)
@@ -229,9 +229,12 @@ def power(lab: Lab, p: dict[str, Any]) -> dict[str, Any]:
             res = compare(feats[ENTITY].to_numpy(), a, b, labels)
             wins += res.decision == BETTER
             positives.append(res.positives)
+            cut = compare(feats[ENTITY].to_numpy(), a, b, labels, int(CAPACITY_SHARE * n))
+            cut_wins += cut.decision == BETTER
         out["by_learners"][str(n)] = {
             **rate(wins, p["power"]),
             "mean_positives": float(np.mean(positives)),
+            "below_cut": rate(cut_wins, p["power"]),
         }
     return out
 
@@ -374,6 +377,9 @@ def summary(n: dict[str, Any]) -> str:
     ]
     for size, v in n["power"]["by_learners"].items():
         rows.append((f"(b) power, +{GAIN} ROC AUC, {size} learners", f"{v['rate']:.3f}", ">= 0.8"))
+        rows.append(
+            (f"(b) ... below the acting cut, {size} learners", f"{v['below_cut']['rate']:.3f}", "-")
+        )
     for e, v in n["efficacy"]["by_efficacy"].items():
         rows.append(
             (
