@@ -4,7 +4,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: reliability venv demo stop test test-unit test-browser test-spark test-celery test-infra lint format airflow bench bench-crossover eval-drift eval-drift-quick clean
+.PHONY: reliability venv demo stop test test-unit test-browser test-spark test-celery test-infra lint format airflow bench bench-crossover eval-drift eval-drift-quick eval-paired eval-paired-quick clean
 
 $(BIN)/bantay: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -85,6 +85,12 @@ eval-drift: venv
 
 eval-drift-quick: venv
 	$(BIN)/python benchmarks/eval_drift.py --quick
+
+eval-paired: venv
+	$(BIN)/python benchmarks/eval_paired.py
+
+eval-paired-quick: venv
+	$(BIN)/python benchmarks/eval_paired.py --quick
 
 clean:
 	rm -rf .demo .pytest_cache .ruff_cache

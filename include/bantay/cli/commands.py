@@ -225,3 +225,38 @@ def run_reproduce(args: argparse.Namespace) -> int:
     )
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.as_table())
     return 0 if report.equal else 1
+
+
+def _logs_to_stderr() -> None:
+    """Importing the registry imports Airflow, whose logging configuration writes INFO records
+    to stdout; stdout is the command's answer (JSON included), so its log lines go to stderr."""
+    import logging
+    import sys
+
+    for handler in logging.root.handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
+
+
+def run_shadow_report(args: argparse.Namespace) -> int:
+    from bantay.monitoring.paired_inputs import shadow_report
+    from bantay.settings import get_settings
+    from bantay.simulate.scenario import parse_date
+    from bantay.stores.registry import registry_for
+
+    _logs_to_stderr()
+    settings = get_settings()
+    as_of = parse_date(args.as_of) if args.as_of else dt.datetime.now(dt.UTC).date()
+    if not 0 < args.alpha < 1:
+        raise ValueError(f"--alpha {args.alpha}: a significance level between 0 and 1, e.g. 0.05")
+    result = shadow_report(
+        settings.model(args.model),
+        settings.layout,
+        registry_for(settings),
+        as_of,
+        alpha=args.alpha,
+        bootstrap=args.bootstrap,
+        acting_capacity=args.capacity,
+    )
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.as_table())
+    return 0

@@ -18,6 +18,7 @@ from bantay.cli.commands import (
     run_reproduce,
     run_rollback,
     run_shadow,
+    run_shadow_report,
     run_simulate,
 )
 from bantay.cli.runs import run_check_drift, run_score, run_train
@@ -182,4 +183,36 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("version", help="the version to rebuild")
     rep.add_argument("--json", action="store_true", help="the report as JSON")
     rep.set_defaults(func=run_reproduce)
+    _add_shadow_report(sub)
     return parser
+
+
+def _add_shadow_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "shadow-report",
+        help="is the shadow challenger better than production? a paired comparison on the "
+        "same learners' matured labels (DeLong's test), and a one-line decision",
+    )
+    p.add_argument("model", help="model name, e.g. learner_risk")
+    p.add_argument(
+        "--as-of", metavar="DATE", help="judge the labels matured by DATE (default: today, UTC)"
+    )
+    p.add_argument(
+        "--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)"
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="paired bootstrap resamples of the PR AUC difference (0: none; default 1000)",
+    )
+    p.add_argument(
+        "--capacity",
+        type=int,
+        metavar="N",
+        help="staff act on at most N of production's flags a day: compare below both models' "
+        "daily top N, on outcomes no flag changed (default: everyone)",
+    )
+    p.add_argument("--json", action="store_true", help="the comparison as JSON")
+    p.set_defaults(func=run_shadow_report)

@@ -8,7 +8,7 @@ import datetime as dt
 import pandas as pd
 
 from bantay.layout import PARTITION_FILE, PARTITION_GLOB, Layout, partition_day
-from bantay.monitoring.drift import sample
+from bantay.monitoring.frames import sample
 from bantay.schema import ENTITY, TIMESTAMP
 from bantay.settings import ModelSettings
 

@@ -1,9 +1,10 @@
 """Seeded simulator of the learner early-warning data, with drift knobs of known ground truth.
 
 ``scenario`` holds the scenario and its drift knobs (covariate shift, concept shift, a broken
-feed) and the seeded random streams; ``world`` the population and the three feature sources;
-``drift`` the injected ground-truth drift; ``labels`` the term outcomes; ``partitions`` turns them
-into day partitions and parquet files. Callers use the names below.
+feed), the intervention knob (flags act, within a staff capacity) and the seeded random
+streams; ``world`` the population and the three feature sources; ``drift`` the injected
+ground-truth drift; ``labels`` the term outcomes; ``partitions`` turns them into day partitions
+and parquet files. Callers use the names below.
 """
 
 from bantay.simulate.labels import is_observation_day
@@ -13,6 +14,7 @@ from bantay.simulate.scenario import (
     BrokenFeed,
     ConceptShift,
     CovariateShift,
+    Intervention,
     Scenario,
     parse_broken,
     parse_concept,
@@ -25,6 +27,7 @@ __all__ = [
     "BrokenFeed",
     "ConceptShift",
     "CovariateShift",
+    "Intervention",
     "Scenario",
     "is_observation_day",
     "parse_broken",

@@ -33,7 +33,7 @@ def label_partition(day: dt.date, scenario: Scenario) -> pd.DataFrame:
         k = scenario.concept.size
         r = (1 - k) * r + k * pop.hidden
     rng = stream(scenario, 8, day_index(observed))
-    p = 1.0 / (1.0 + np.exp(-(-2.6 + 1.6 * r)))
+    p = at_risk_probability(r, pop.learner_id, observed, scenario)
     y = (rng.random(len(r)) < p).astype(np.int64)
     # disengaged: attendance and work collapse next month; driven by the same latent risk without
     # the family-contact part, so a model without family-contact features can learn it.
@@ -53,6 +53,18 @@ def label_partition(day: dt.date, scenario: Scenario) -> pd.DataFrame:
         }
     )
     return typed(frame)
+
+
+def at_risk_probability(
+    risk: np.ndarray, learner_id: np.ndarray, observed: dt.date, scenario: Scenario
+) -> np.ndarray:
+    """Each learner's chance of the adverse outcome observed on ``observed``: a logistic of the
+    latent risk, lowered by ``efficacy`` for the learners staff acted on that day."""
+    p = 1.0 / (1.0 + np.exp(-(-2.6 + 1.6 * risk)))
+    if scenario.intervention is not None:
+        acted = np.isin(learner_id, scenario.intervention.acted(observed))
+        p = np.where(acted, p * (1 - scenario.intervention.efficacy), p)
+    return p
 
 
 def _empty_labels() -> pd.DataFrame:

@@ -5,6 +5,7 @@ random streams every generated value is drawn from."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,6 +83,37 @@ class BrokenFeed:
 
 
 @dataclass(frozen=True)
+class Intervention:
+    """Flags act: each day staff act on at most ``capacity`` of the learners flagged that day
+    (in the order of ``flags[day]``, most at risk first), and a learner acted on is ``efficacy``
+    (a share, 0..1) less likely to have the adverse outcome (``at_risk``) observed that day.
+
+    The outcome is drawn from the same random number with and without the intervention, so an
+    intervention only ever turns an adverse outcome into a good one, for the learners acted on:
+    the counterfactual of every learner is known exactly.
+    """
+
+    efficacy: float
+    capacity: int
+    flags: Mapping[dt.date, Sequence[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.efficacy <= 1:
+            raise ValueError(
+                f"intervention efficacy {self.efficacy} must be a share in [0, 1] "
+                "(0.3: an acted-on learner's risk of the adverse outcome falls by 30 %)"
+            )
+        if self.capacity < 0:
+            raise ValueError(
+                f"intervention capacity {self.capacity} must be 0 or more flags acted on a day"
+            )
+
+    def acted(self, day: dt.date) -> np.ndarray:
+        """The learner ids acted on ``day``: the first ``capacity`` of its flags."""
+        return np.asarray(list(self.flags.get(day, ()))[: self.capacity], dtype=np.int64)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """What to simulate: population, seed, label delay and the drift knobs."""
 
@@ -98,6 +130,8 @@ class Scenario:
     covariate: tuple[CovariateShift, ...] = ()
     concept: ConceptShift | None = None
     broken: tuple[BrokenFeed, ...] = ()
+    # Flags act (None: nobody acts on a flag, outcomes are those of the untouched world).
+    intervention: Intervention | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 

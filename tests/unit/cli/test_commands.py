@@ -72,3 +72,50 @@ def test_features_apply_with_a_bad_feature_reference_is_one_line(env, tmp_path):
     assert len(text.strip().splitlines()) == 1, text
     assert f"feast apply of {repo} failed:" in text and "nope" in text, text
     assert "run bantay features apply again" in text
+
+
+def _shadow_env(env, tmp_path):
+    from support.shadow_lake import write_shadow_days
+
+    env["BANTAY_REGISTRY_URL"] = f"sqlite:///{tmp_path / 'registry.db'}"
+    assert run_bantay(env, "registry", "upgrade").returncode == 0
+    return write_shadow_days
+
+
+def test_shadow_report_prints_a_table_and_a_one_line_decision(env, tmp_path):
+    import datetime as dt
+    import json
+
+    write = _shadow_env(env, tmp_path)
+    write(Path(env["BANTAY_DATA_DIR"]), [dt.date(2026, 3, 2), dt.date(2026, 3, 9)])
+    done = run_bantay(env, "shadow-report", "learner_risk", "--as-of", "2026-03-20")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1].startswith("learner_risk: challenger better (s1 vs production)")
+    assert any(line.startswith("ROC AUC ") for line in lines)
+    assert "800 learner-days inside their 14-day label window; next on 2026-03-23" in done.stdout
+    done = run_bantay(
+        env, "shadow-report", "learner_risk", "--as-of", "2026-03-20", "--json", "--capacity", "50"
+    )
+    report = json.loads(done.stdout)  # stdout is the JSON alone
+    assert report["maturity"]["acting_capacity"] == 50
+    # two days, each leaving out both models' top 50 (50 to 100 learners a day)
+    assert 100 <= report["maturity"]["excluded_acting"] <= 200
+    assert 700 <= report["learners"] <= 750  # the matured day's learners below both cuts
+
+
+def test_shadow_report_before_any_label_matured_is_one_line_naming_the_day(env, tmp_path):
+    import datetime as dt
+
+    write = _shadow_env(env, tmp_path)
+    write(Path(env["BANTAY_DATA_DIR"]), [dt.date(2026, 3, 2)])
+    text = error_text(run_bantay(env, "shadow-report", "learner_risk", "--as-of", "2026-03-10"), 2)
+    assert "no label of a shadow-scored learner of learner_risk has matured by 2026-03-10" in text
+    assert "label delay on 2026-03-16" in text
+
+
+def test_shadow_report_without_a_shadow_is_one_line_naming_the_fix(env, tmp_path):
+    _shadow_env(env, tmp_path)
+    text = error_text(run_bantay(env, "shadow-report", "learner_risk", "--as-of", "2026-03-10"), 2)
+    assert "no shadow has scored learner_risk" in text
+    assert "bantay shadow --model learner_risk --to VERSION" in text
