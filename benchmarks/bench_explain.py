@@ -44,7 +44,7 @@ def _step_fit(p: dict[str, Any]) -> dict[str, Any]:
     import joblib
     from bench_drift import frame
 
-    from bantay.schema import CATEGORICAL, NUMERICAL
+    from bantay.simulate.catalogue import CATEGORICAL, NUMERICAL
     from bantay.training.explain import version_explanation
     from bantay.training.pipeline import fit_final
 
