@@ -7,17 +7,23 @@ Runs daily for the day that just ended (data interval `[D, D+1)` UTC):
    (`start_date` .. `end_date`, both inclusive) for a backfill.
 2. **wait_for_partitions**: a sensor in *reschedule* mode (frees its worker slot between pokes)
    until every source's partition for those days has arrived; gives up after
-   `features.sensor_timeout_hours`.
+   `features.sensor_timeout_hours`, and the contract then runs on what arrived (a missing feed
+   holds only the models that read it).
 3. **validate**: the data contract over every file of every partition the window reads (the
    days, the earlier day that late rows reach back into, and the label partitions delivered):
    schema, nulls and NaN, ranges, frozen columns, duplicate or conflicting rows, ids against the
    day's profile, timestamps, future-dated partitions, row count against recent days. A passing
    partition is copied to `accepted/`, the only tree Feast and training read; a failing one is
-   moved to `quarantine/<source>/date=<day>/attempt-N/` with `reason.json`, and this task fails
-   with what to fix. When every partition passed it emits the `features/bantay` Asset (the days
-   accepted), which starts `bantay_scoring`: scoring reads the accepted partitions, not the
-   online store, so it need not wait for step 4.
-4. **materialize**: Feast `materialize` over exactly the interval (plus allowed lateness) with an
+   moved to `quarantine/<source>/date=<day>/attempt-N/` with `reason.json`.
+4. **release**: emits the `features/bantay` Asset (the days accepted, the models released),
+   which starts `bantay_scoring`. A broken feed holds only the models that read it (through their
+   feature service, or the population feed every model reads): the others are released and scored
+   as usual. Scoring reads the accepted partitions, not the online store, so it need not wait for
+   materialization.
+5. **refuse**: when anything was quarantined or missing, e-mails the data engineers and the
+   on-call people of the held models (naming them and the feeds), then fails the run with what to
+   fix.
+6. **materialize**: Feast `materialize` over exactly the interval (plus allowed lateness) with an
    explicit start and end, so re-runs and backfills are idempotent and never depend on Feast's
    own watermark. It runs beside scoring: the online store serves lookups of single learners.
 
@@ -94,13 +100,12 @@ def bantay_features():
             print(f"waiting for {len(missing)} partition(s), e.g. {missing[:3]}")
         return PokeReturnValue(is_done=not missing)
 
-    @task(outlets=[FEATURES])
-    def validate(
-        days: list[str], run_id: str | None = None, logical_date=None, outlet_events=None
-    ) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
+    # all_done: a feed still missing when the sensor gives up holds only the models that read
+    # it; the contract says it is missing and the others are released.
+    @task(trigger_rule="all_done")
+    def validate(days: list[str], run_id: str | None = None, logical_date=None) -> dict:
         from bantay.features.contract import ContractViolation, enforce_for, label_sources
+        from bantay.features.isolation import failed_feeds
         from bantay.settings import get_settings
 
         settings = get_settings()
@@ -113,14 +118,86 @@ def bantay_features():
                 run_id=run_id,
                 as_of=logical_date.date() if logical_date else None,
             )
+            failed, detail = {}, None
         except ContractViolation as exc:
-            # Bad data does not get better by retrying: fail now, with what to fix.
-            raise AirflowFailException(str(exc)) from exc
-        checked = {"partitions": len(results), "rows": sum(r.rows for r in results)}
-        # Only reached when every partition passed: a failed contract emits no event, so
-        # nothing downstream ever scores a quarantined day.
-        outlet_events[FEATURES].extra = {"days": days, **checked}
-        return checked
+            # Every passing partition is accepted already; the failing ones are quarantined.
+            results, failed, detail = exc.results, failed_feeds(exc.results), str(exc)
+            print(detail)
+        return {
+            "days": days,
+            "partitions": len(results),
+            "rows": sum(r.rows for r in results),
+            "failed": failed,
+            "detail": detail,
+        }
+
+    @task(outlets=[FEATURES])
+    def release(checked: dict, outlet_events=None) -> dict:
+        """The features event, naming the models whose feeds all passed: a broken feed holds
+        only the models that read it. No model released: no event (nothing scores)."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from bantay.features.isolation import release as released_models
+        from bantay.features.readiness import model_sources
+        from bantay.settings import get_settings
+        from bantay.stores.feast_store import store
+
+        settings = get_settings()
+        features = settings.features
+        reads, unreadable = {}, {}
+        for model in settings.models:
+            try:
+                views = model_sources(model, feast=store(settings), validated=features.sources)
+            except Exception as exc:  # an unknown feature service holds its model alone
+                unreadable[model.name] = str(exc)
+                continue
+            reads[model.name] = [*views, features.population]
+        outcome = released_models(reads, checked["failed"], unreadable)
+        if not outcome.released:
+            raise AirflowSkipException(f"no model released: {outcome.held}")
+        outlet_events[FEATURES].extra = {
+            "days": checked["days"],
+            "partitions": checked["partitions"],
+            "rows": checked["rows"],
+            **outcome.to_extra(),
+        }
+        print(f"released to scoring: {outcome.released}; held: {outcome.held or 'none'}")
+        return outcome.to_extra()
+
+    @task(trigger_rule="all_done")
+    def refuse(checked: dict, released: dict | None, dag_run=None) -> None:
+        """Fails the run when anything was quarantined or missing, after the healthy models were
+        released, and tells the on-call people of the held models by name."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from bantay.notify.mailer import send_email
+        from bantay.notify.quarantine import render_quarantine_email
+        from bantay.settings import get_settings
+
+        if not checked["failed"]:
+            return
+        settings = get_settings()
+        held = (released or {}).get("held") or {
+            m.name: "the features run released no model" for m in settings.models
+        }
+        run_url = (
+            f"{settings.notify.airflow_base_url.rstrip('/')}/dags/bantay_features/runs/"
+            f"{dag_run.run_id}"
+        )
+        msg = render_quarantine_email(
+            settings.notify,
+            settings.models,
+            held,
+            (released or {}).get("models", []),
+            checked["detail"],
+            run_url,
+        )
+        try:
+            send_email(msg, settings.notify.smtp_conn_id)
+        except Exception as exc:  # the run still fails below; the failure e-mail follows
+            print(f"could not send the quarantine notice: {exc}")
+        # Bad data does not get better by retrying: fail now, with what to fix.
+        raise AirflowFailException(checked["detail"])
 
     @task
     def materialize(days: list[str], checked: dict) -> dict:
@@ -140,6 +217,8 @@ def bantay_features():
     days = plan()
     checked = validate(days)
     wait_for_partitions(days) >> checked
+    released = release(checked)
+    refuse(checked, released)
     materialize(days, checked)
 
 

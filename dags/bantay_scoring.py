@@ -15,7 +15,8 @@ version). When a candidate is staged for **shadow** (`bantay shadow --model M --
 scored beside production and the log keeps both; agreement statistics are in the task's return
 value (XCom) and log. Re-running a date replaces that date's partition.
 
-Trigger form: `date` to (re)score one day by hand.
+A model the features run held (a feed it reads was quarantined or missing) is skipped, saying
+why; the others are scored. Trigger form: `date` to (re)score one day by hand.
 """
 
 from __future__ import annotations
@@ -57,7 +58,18 @@ def bantay_scoring():
         events = events_from_context(triggering_asset_events)
         return day_to_score(params, events, dag_run.run_after)
 
+    @task
+    def holds(params: dict, triggering_asset_events=None) -> dict:
+        """Models the features run held (a feed they read broke its contract); a day scored by
+        hand (the `date` Param) is a person's call and holds nothing."""
+        from bantay.airflow.planning import events_from_context, held_by_features
+
+        if params.get("date"):
+            return {}
+        return held_by_features(events_from_context(triggering_asset_events))
+
     day = plan()
+    held = holds()
 
     for model in SETTINGS.models:
         predictions = predictions_asset(model.name)
@@ -68,8 +80,11 @@ def bantay_scoring():
                 inlets=[FEATURES, production_asset(model.name)],
                 outlets=[predictions],
             )
-            def score(day: str, model_name: str):
+            def score(day: str, model_name: str, held: dict):
                 from airflow.sdk.exceptions import AirflowSkipException
+
+                if model_name in held:
+                    raise AirflowSkipException(f"held by bantay_features: {held[model_name]}")
 
                 from bantay.airflow.edge import for_model
                 from bantay.serving.scoring import score_day
@@ -99,7 +114,7 @@ def bantay_scoring():
                 )
                 return summary
 
-            score(day, model.name)
+            score(day, model.name, held)
 
 
 bantay_scoring()

@@ -174,3 +174,15 @@ def day_to_score(
         return str(params["date"])
     days = [d for e in events for d in e.extra.get("days", [])]
     return max(days) if days else (run_after.date() - dt.timedelta(days=1)).isoformat()
+
+
+def held_by_features(events: list[AssetEvent]) -> dict[str, str]:
+    """Models a features run held back from scoring (a feed they read was quarantined or
+    missing), with why; a model any of the queued events released is not held."""
+    released = {m for e in events for m in e.extra.get("models", [])}
+    return {
+        model: why
+        for e in events
+        for model, why in (e.extra.get("held") or {}).items()
+        if model not in released
+    }

@@ -124,3 +124,14 @@ def test_the_training_window_ends_the_day_before_as_of():
     assert training_window(midnight, 56)[0] == dt.date(2026, 9, 13)
     with pytest.raises(PlanError, match="at least 1"):
         training_window(midnight, 0)
+
+
+def test_scoring_skips_the_models_the_features_run_held():
+    from bantay.airflow.planning import AssetEvent, held_by_features
+
+    held = {"learner_risk": "feed(s) family_contact quarantined or missing for 2026-10-05"}
+    night = AssetEvent("features/bantay", {"models": ["learner_engagement"], "held": held})
+    assert held_by_features([night]) == held
+    redelivered = AssetEvent("features/bantay", {"models": ["learner_risk"], "held": {}})
+    assert held_by_features([night, redelivered]) == {}  # a later event released it
+    assert held_by_features([AssetEvent("features/bantay", {"days": ["2026-10-05"]})]) == {}

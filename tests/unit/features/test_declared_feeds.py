@@ -58,6 +58,12 @@ def test_values_outside_the_declaration_are_named():
     assert ("range", "mock_passed", "one of [0, 1]") in found
 
 
+@pytest.mark.promise(
+    "data contract",
+    "a column the feed's declaration does not have",
+    says="Refused, naming the column and both fixes: the producer, or the declaration when the "
+    "feed is right.",
+)
 def test_an_undeclared_column_names_the_declaration_as_a_fix():
     table = _table().append_column("hours_slept", pa.array([7.0] * 100))
     (violation,) = check_table(table, FEED, DAY, CFG)

@@ -46,7 +46,11 @@ class _Registry:
         if self.status is None:
             return None
         return SimpleNamespace(
-            status=self.status, artifact_sha256=self.sha256, rejection_reason=None
+            model=model,
+            version=version,
+            status=self.status,
+            artifact_sha256=self.sha256,
+            rejection_reason=None,
         )
 
 
