@@ -7,9 +7,7 @@ partials (``templates/parts/``). The e-mail gives them inline styles (mail clien
 
 from __future__ import annotations
 
-import base64
 from collections import defaultdict
-from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -17,6 +15,7 @@ from urllib.parse import quote
 from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DriftResult, FeatureDrift
 from bantay.notify import fmt
+from bantay.notify.templates import environment
 from bantay.notify.wording import Approval, decision_phrase, subject_line, what_to_do
 
 if TYPE_CHECKING:
@@ -33,6 +32,8 @@ _COLORS = {
     "performance": "#862e9c",
     "data_quality": "#c92a2a",
 }
+# The partials, in the order the e-mail shows them.
+PARTS = ("day_head", "day_facts", "day_tables", "day_charts")
 _CELL = "padding:3px 8px;border-bottom:1px solid #e9ecef;text-align:left;"
 
 
@@ -165,32 +166,42 @@ def _quality(result: DriftResult) -> list[dict[str, str]] | None:
     ]
 
 
+def chart_columns(
+    result: DriftResult,
+    reference_sample: pd.DataFrame,
+    current_sample: pd.DataFrame,
+    top_n: int = 3,
+) -> list[tuple[str, str, str]]:
+    """``(column, kind, title)`` of the charts of the day: the ``top_n`` evidence columns both
+    samples hold (cheap: nothing is drawn)."""
+    from bantay.notify.charts import chart_title  # noqa: PLC0415 (matplotlib)
+
+    columns = [
+        c
+        for c in result.evidence_columns(len(result.features) + 1)
+        if c in reference_sample.columns and c in current_sample.columns
+    ][:top_n]
+    kinds = {f.column: f.kind for f in result.features}
+    return [(c, kinds.get(c, "numerical"), chart_title(result, c)) for c in columns]
+
+
 def day_charts(
     result: DriftResult,
     reference_sample: pd.DataFrame,
     current_sample: pd.DataFrame,
     top_n: int = 3,
 ) -> list[tuple[str, bytes]]:
-    """``(title, png)`` of the ``top_n`` evidence columns both samples hold, reference against
-    current (matplotlib is imported here, on first use)."""
-    from bantay.notify.charts import chart_png, chart_title  # noqa: PLC0415 (matplotlib)
+    """``(title, png)`` of the charts of the day (:func:`chart_columns`), reference against
+    current."""
+    from bantay.notify.charts import chart_png  # noqa: PLC0415 (matplotlib)
 
-    charts: list[tuple[str, bytes]] = []
-    for column in result.evidence_columns(len(result.features) + 1):
-        if len(charts) >= top_n:
-            break
-        if column not in reference_sample.columns or column not in current_sample.columns:
-            continue
-        kind = next((f.kind for f in result.features if f.column == column), "numerical")
-        title = chart_title(result, column)
-        png = chart_png(column, kind, reference_sample[column], current_sample[column], title)
-        charts.append((title, png))
-    return charts
-
-
-def inline_charts(charts: Sequence[tuple[str, bytes]]) -> list[dict[str, str]]:
-    """The charts as the page shows them: PNGs inlined as ``data:`` URIs."""
     return [
-        {"title": title, "src": "data:image/png;base64," + base64.b64encode(png).decode()}
-        for title, png in charts
+        (title, chart_png(c, kind, reference_sample[c], current_sample[c], title))
+        for c, kind, title in chart_columns(result, reference_sample, current_sample, top_n)
     ]
+
+
+def render_parts(context: dict[str, Any]) -> dict[str, str]:
+    """Each partial rendered alone (HTML, escaped), by name: the page places them itself."""
+    env = environment()
+    return {name: env.get_template(f"parts/{name}.html.j2").render(context) for name in PARTS}
