@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ import pandas as pd
 from bantay.layout import Layout
 from bantay.monitoring.backtest import backtest, held_out_quality, served_by
 from bantay.monitoring.baseline import drift_reference
-from bantay.monitoring.day_check import NO_REPORT, DayCheck, evidence_samples
+from bantay.monitoring.day_check import CHECK_FILE, NO_REPORT, DayCheck, evidence_samples
 from bantay.monitoring.drift import observed_only, run_drift
 from bantay.monitoring.episodes import episode_start
 from bantay.monitoring.guards import Decision, decide_retrain, with_evidence
@@ -134,6 +135,16 @@ def store_report(
     return html, store.reports.put(model, day_s, "report.json", data, "application/json")
 
 
+def store_check(store: Any, checked: DayCheck) -> str:
+    """What the day's e-mail is made of (:meth:`DayCheck.as_data`, without the expiring report
+    link), beside the day's report: the drift day page renders the e-mail's parts from it."""
+    data = {**checked.as_data(), "report_url": ""}
+    body = json.dumps(data).encode()
+    return store.reports.put(
+        checked.model, checked.day.isoformat(), CHECK_FILE, body, "application/json"
+    )
+
+
 def record_day(
     reg: Any,
     model: str,
@@ -213,6 +224,8 @@ def check_day(
         reference_sample=reference_sample,
         current_sample=current_sample,
     )
+    if starts_retrain or not decision.triggers_retrain:
+        store_check(store, checked)
     log.info(
         "drift %s %s: %s, %s (%s)",
         model.name,

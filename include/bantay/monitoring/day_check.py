@@ -25,6 +25,8 @@ EVIDENCE_COLUMNS = 3
 # database), and a histogram or share chart drawn from 5,000 values looks as one from all of them.
 EVIDENCE_ROWS = 5_000
 NO_REPORT = "(no report: too few rows)"
+# The day's check as the e-mail was made of it, kept beside the day's report.
+CHECK_FILE = "check.json"
 
 
 @dataclasses.dataclass

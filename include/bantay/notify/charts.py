@@ -11,6 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from bantay.monitoring.results import DriftResult
+from bantay.notify.fmt import num
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def chart_title(result: DriftResult, column: str) -> str:
     issues = [f.issue.replace("_", " ") for f in result.data_quality if f.column == column]
     parts = [column]
     if feature is not None and feature.score is not None:
-        parts.append(f"{feature.method} {feature.score:.3g} (threshold {feature.threshold:g})")
+        parts.append(f"{feature.method} {num(feature.score)} (threshold {num(feature.threshold)})")
     if issues:
         parts.append(", ".join(dict.fromkeys(issues)))
     return " | ".join(parts)

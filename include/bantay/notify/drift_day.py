@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bantay.layout import Layout
 from bantay.monitoring.day_check import DayCheck
+from bantay.notify.day_parts import drift_day_url
 from bantay.notify.email import render_drift_email
 from bantay.notify.mailer import send_email
 from bantay.notify.wording import subject_line
@@ -44,6 +45,7 @@ def compose_day_email(
         reference_sample=check.reference_sample,
         current_sample=check.current_sample,
         approval=model.approval,
+        page_url=drift_day_url(notify.airflow_base_url, check.model, check.day),
     )
     message["From"] = notify.sender
     message["To"] = ", ".join(model.recipients)

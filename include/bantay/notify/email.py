@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DriftResult
-from bantay.notify.charts import chart_png, chart_title
+from bantay.notify.day_parts import day_charts, day_parts, email_css
 from bantay.notify.templates import environment
 from bantay.notify.wording import Approval, as_decision, decision_phrase, subject_line, what_to_do
 from bantay.vocabulary import Action
@@ -37,10 +37,6 @@ log = logging.getLogger(__name__)
 MAX_EMAIL_BYTES = 300_000
 
 
-def _fmt_score(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
 def _context(
     result: DriftResult,
     *,
@@ -49,81 +45,19 @@ def _context(
     decision: Decision | None,
     report_url: str,
     run_url: str,
+    page_url: str | None,
     charts: Sequence[dict[str, str]],
     approval: Approval = "auto",
 ) -> dict[str, Any]:
-    cls = result.classification
+    parts = day_parts(result, decision, model=model, date=date, approval=approval)
     return {
-        "model": model,
-        "date": str(date),
-        "verdict": str(result.verdict),
-        "verdict_key": result.verdict.name.lower(),
-        "what_to_do": what_to_do(result, decision, approval),
-        "decision_phrase": decision_phrase(decision, result.verdict, approval),
-        "watched": [f.column for f in result.watched],
-        "performance": result.performance,
-        "day": result.day or str(date),
-        "decision": decision,
-        "decision_action": str(decision.action) if decision else "",
-        "decision_reason": decision.reason if decision else "",
-        "result": result,
-        "rows": _feature_rows(result),
-        "findings": _finding_rows(result),
-        "prediction": result.prediction,
-        "quality": _quality_rows(result),
-        "quality_rows": cls.current_labelled_rows if cls else 0,
+        **parts,
+        "css": email_css(parts["verdict_key"]),
         "charts": charts,
         "report_url": report_url,
         "run_url": run_url,
-        "drifted_pct": f"{result.drifted_share:.0%}",
-        "share_threshold_pct": f"{result.drift_share_threshold:.0%}",
+        "page_url": page_url,
     }
-
-
-def _feature_rows(result: DriftResult) -> list[dict[str, str]]:
-    """The feature table, most drifted first."""
-    return [
-        {
-            "column": f.column,
-            "kind": f.kind,
-            "method": f.method,
-            "score": _fmt_score(f.score),
-            "threshold": f"{f.threshold:g}",
-            "drifted": "yes" if f.drifted else "no",
-            "window_score": _fmt_score(f.window_score),
-            "window_drifted": "yes" if f.window_drifted else "no",
-        }
-        for f in result.ranked_features()
-    ]
-
-
-def _finding_rows(result: DriftResult) -> list[dict[str, str]]:
-    kind_by_column = {f.column: f.kind for f in result.features}
-    return [
-        {
-            "column": f.column,
-            "kind": kind_by_column.get(f.column, ""),
-            "issue": f.issue,
-            "detail": f.detail,
-            "day": f.day or "",
-        }
-        for f in result.data_quality
-    ]
-
-
-def _quality_rows(result: DriftResult) -> list[dict[str, str]] | None:
-    """Quality on labelled rows, current against reference; None without labelled rows."""
-    cls = result.classification
-    if cls is None:
-        return None
-    return [
-        {
-            "metric": k,
-            "current": _fmt_score(cls.current.get(k)),
-            "reference": _fmt_score(cls.reference.get(k)) if cls.reference else "n/a",
-        }
-        for k in ("roc_auc", "pr_auc", "log_loss", "positive_rate")
-    ]
 
 
 def _build(
@@ -134,6 +68,7 @@ def _build(
     decision: Decision | None,
     report_url: str,
     run_url: str,
+    page_url: str | None,
     charts: Sequence[tuple[str, bytes]],
     approval: Approval = "auto",
 ) -> EmailMessage:
@@ -142,7 +77,8 @@ def _build(
     # reproducible (Message-ID, unique per send, is set by send_email).
     cids = [f"<chart-{i}.png>" for i in range(len(charts))]
     chart_ctx = [
-        {"cid": cid[1:-1], "title": title} for cid, (title, _) in zip(cids, charts, strict=True)
+        {"src": f"cid:{cid[1:-1]}", "title": title}
+        for cid, (title, _) in zip(cids, charts, strict=True)
     ]
     ctx = _context(
         result,
@@ -151,13 +87,12 @@ def _build(
         decision=decision,
         report_url=report_url,
         run_url=run_url,
+        page_url=page_url,
         charts=chart_ctx,
         approval=approval,
     )
     msg = EmailMessage()
-    msg["Subject"] = subject_line(
-        result, model=model, date=date, decision=decision, approval=approval
-    )
+    msg["Subject"] = ctx["subject"]
     msg["X-Bantay-Model"] = model
     msg["X-Bantay-Verdict"] = str(result.verdict)
     if decision is not None:
@@ -190,25 +125,18 @@ def render_drift_email(
     current_sample: pd.DataFrame,
     max_bytes: int = MAX_EMAIL_BYTES,
     approval: Approval = "auto",
+    page_url: str | None = None,
 ) -> EmailMessage:
     """The on-call e-mail: verdict subject, what to do, feature table, inline charts, links.
 
     ``reference_sample``/``current_sample`` feed the charts (the frames given to ``run_drift``
-    or the same samples); only the charted columns are read. Charts are dropped, last first,
+    or the same samples); only the charted columns are read. ``page_url``: the drift day page
+    the e-mail leads to (the presigned report link stays as a fallback line). Charts are dropped, last first,
     while the message exceeds ``max_bytes``. From/To are the caller's to set (see
     :func:`bantay.notify.drift_day.compose_day_email`).
     """
     d = as_decision(decision)
-    charts: list[tuple[str, bytes]] = []
-    for column in result.evidence_columns(len(result.features) + 1):
-        if len(charts) >= top_n_charts:
-            break
-        if column not in reference_sample.columns or column not in current_sample.columns:
-            continue
-        kind = next((f.kind for f in result.features if f.column == column), "numerical")
-        title = chart_title(result, column)
-        png = chart_png(column, kind, reference_sample[column], current_sample[column], title)
-        charts.append((title, png))
+    charts = day_charts(result, reference_sample, current_sample, top_n_charts)
     while True:
         msg = _build(
             result,
@@ -217,6 +145,7 @@ def render_drift_email(
             decision=d,
             report_url=report_url,
             run_url=run_url,
+            page_url=page_url,
             charts=charts,
             approval=approval,
         )

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from bantay.ui import compare, views
+from bantay.ui import compare, day_email, views
 from bantay.ui.auth import DRIFT, SCORING, TRAINING_PREFIX
 from bantay.ui.queries import Reader, VersionRecord, reader
 from bantay.ui.render import HERE, relative, render
@@ -213,6 +213,14 @@ def drift_day(request: Request, model: str, day: str) -> HTMLResponse:
         model=model,
         row=row,
         page=views.drift_day_page(r, model, row),
+        email=day_email.email_parts(
+            r,
+            model,
+            row.report_date,
+            lambda n: relative(
+                request, f"models/{quote(model, safe='')}/drift/{row.report_date}/charts/{n}.png"
+            ),
+        ),
         errors=r.errors,
     )
 
@@ -229,6 +237,17 @@ def drift_report(model: str, day: str) -> Response:
             f"no stored report for {model} on {day}" + (f": {r.errors[0]}" if r.errors else ""),
         )
     return Response(body, media_type="text/html")
+
+
+@router.get("/models/{model}/drift/{day}/charts/{n}.png")
+def drift_chart(model: str, day: str, n: int) -> Response:
+    """One chart of the day's e-mail, reference against current, drawn from the kept check."""
+    r = _model(model)
+    row = r.drift_day(model, _day(day))
+    png = day_email.chart(r, model, row.report_date, n, str(row.updated_at)) if row else None
+    if png is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no chart {n} of {model}'s e-mail of {day}")
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.get("/links/{dag_id}/{run_id}/{task_id}", include_in_schema=False)

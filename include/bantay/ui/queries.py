@@ -8,6 +8,7 @@ writes anything; one ``Reader`` per process keeps only the clients (an engine, a
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from bantay.airflow.training_runs import training_dag_id
+from bantay.monitoring.day_check import CHECK_FILE, DayCheck
 from bantay.settings import Settings, get_settings
 from bantay.stores.model_store import ModelStore, ModelStoreError
 from bantay.stores.registry import (
@@ -125,6 +127,19 @@ class Reader:
         key = uri.removeprefix(f"s3://{self.store.objects.bucket}/")
         found = self._s3(lambda: self.store.objects.get(key), f"report {uri}")
         return found[0] if found else None
+
+    def day_check(self, model: str, day: dt.date) -> DayCheck | None:
+        """The day's check as its e-mail was made of it (kept beside the report), or None for
+        a day checked before it was kept, or by hand without a record."""
+        key = self.store.objects.report_key(model, day.isoformat(), CHECK_FILE)
+        found = self._s3(lambda: self.store.objects.get(key), f"e-mail facts of {model} {day}")
+        if not found:
+            return None
+        try:
+            return DayCheck.from_data(json.loads(found[0]))
+        except (ValueError, KeyError, TypeError) as exc:
+            self.errors.append(f"could not read the e-mail facts of {model} {day}: {exc}")
+            return None
 
     def _s3(self, read, what: str | None, quiet: tuple[type[Exception], ...] = ()) -> Any:
         try:

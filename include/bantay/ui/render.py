@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from bantay.airflow.training_runs import training_dag_id
-from bantay.ui import fmt
+from bantay.notify import fmt
 from bantay.ui.auth import ROLLBACK, SHADOW, demo_mode, may_trigger
 
 HERE = Path(__file__).resolve().parent

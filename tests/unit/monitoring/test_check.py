@@ -155,6 +155,13 @@ def test_the_email_is_composed_from_what_the_check_handed_on(project) -> None:
     charts = [p.get_filename() for p in composed.walk() if p.get_content_type() == "image/png"]
     assert charts == [p.get_filename() for p in live.walk() if p.get_content_type() == "image/png"]
     assert len(charts) == 3
+    # The e-mail leads to the day's page in Airflow's shell; the presigned report is the fallback.
+    page = (
+        f"{settings.notify.airflow_base_url.rstrip('/')}/plugin/bantay/models/{MODEL}/drift/{TODAY}"
+    )
+    html, plain = live.get_body(("html",)).get_content(), live.get_body(("plain",)).get_content()
+    assert f'id="page-link" href="{page}"' in html and f"This day in bantay: {page}" in plain
+    assert html.index('id="page-link"') < html.index('id="report-link"')
     assert outbox_path(settings.layout, MODEL, TODAY).name == f"{TODAY}.eml"
 
 
@@ -196,6 +203,6 @@ def test_a_retrain_the_caller_cannot_start_is_neither_reported_nor_recorded(
     assert written == [] and registry.drift.reports(MODEL) == []
 
     by_the_dag = run()
-    assert written == ["report.html", "report.json"]
+    assert written == ["report.html", "report.json", "check.json"]
     [row] = registry.drift.reports(MODEL)
     assert (row.decision, row.report_html_uri) == ("retrain_triggered", by_the_dag.report_html)

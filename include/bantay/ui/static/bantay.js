@@ -39,3 +39,65 @@
     parent.dispatchEvent(new parent.PopStateEvent("popstate", { state: state }));
   });
 })();
+
+// Times: the server writes <time datetime="...Z">... UTC</time>; here each is shown in the
+// timezone chosen in Airflow's UI (kept in this origin's localStorage under "timezone", as
+// JSON; the browser's own zone when none is chosen), and again when it changes in the shell.
+(function () {
+  "use strict";
+
+  var KEY = "timezone";
+
+  function chosenZone() {
+    var raw = null;
+    try {
+      raw = window.localStorage.getItem(KEY);
+    } catch (e) {
+      raw = null;
+    }
+    if (raw) {
+      try {
+        raw = JSON.parse(raw);
+      } catch (e) {
+        // a bare zone name
+      }
+    }
+    return typeof raw === "string" && raw ? raw : Intl.DateTimeFormat().resolvedOptions().timeZone;
+  }
+
+  function formatter(zone) {
+    var options = {
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23", timeZoneName: "short", timeZone: zone,
+    };
+    try {
+      return new Intl.DateTimeFormat("sv-SE", options); // ISO-like: 2026-11-22 04:15
+    } catch (e) {
+      return null; // an unknown zone name: the UTC text stays
+    }
+  }
+
+  function localise() {
+    var zone = chosenZone();
+    var format = formatter(zone);
+    if (!format) return;
+    var times = document.querySelectorAll("time[datetime]");
+    for (var i = 0; i < times.length; i++) {
+      var el = times[i];
+      if (!el.hasAttribute("data-utc")) el.setAttribute("data-utc", el.textContent);
+      var moment = new Date(el.getAttribute("datetime"));
+      if (isNaN(moment.getTime())) continue;
+      el.textContent = format.format(moment);
+      el.title = el.getAttribute("data-utc") + " (" + zone + ")";
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", localise);
+  } else {
+    localise();
+  }
+  window.addEventListener("storage", function (event) {
+    if (event.key === null || event.key === KEY) localise();
+  });
+})();

@@ -1,4 +1,4 @@
-"""The one formatter for every number, time and change the bantay pages show.
+"""The one formatter for every number, time and change the bantay pages and e-mails show.
 
 Each function takes what the registry or a manifest holds (float, int, None, NaN, ISO strings)
 and returns text; a missing value is an en dash, never ``None`` or ``nan`` on a page.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 from typing import Any
+
+from markupsafe import Markup, escape
 
 MISSING = "–"
 
@@ -62,6 +64,16 @@ def when(value: Any) -> str:
     return MISSING if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+def time_tag(value: Any) -> Markup | str:
+    """A point in time as ``<time datetime="...Z">2026-11-22 03:15 UTC</time>``: the pages'
+    script shows it in the reader's Airflow timezone; without the script it reads UTC."""
+    moment = _datetime(value)
+    if moment is None:
+        return MISSING
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Markup('<time datetime="{}">{}</time>').format(escape(stamp), when(moment))
+
+
 def day(value: Any) -> str:
     """A calendar day: ``2026-11-22``."""
     if isinstance(value, dt.datetime):
@@ -110,6 +122,7 @@ FILTERS = {
     "pct": pct,
     "delta": delta,
     "when": when,
+    "time": time_tag,
     "day": day,
     "value": any_value,
 }
