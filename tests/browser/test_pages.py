@@ -115,6 +115,41 @@ def test_drift_tab_shows_the_verdicts(page, airflow_server):
     shot(page, "ui-drift-day")
 
 
+def test_the_drift_emails_link_opens_the_day_inside_the_shell(page, airflow_server):
+    """The link the drift e-mail carries lands on the drift day page inside Airflow's shell:
+    the address bar keeps it, one Airflow navigation bar, the day's verdict in the frame."""
+    from bantay.notify.day_parts import drift_day_url
+
+    model = MODELS[0]
+    day = airflow_server.seeded[model].days[-13].isoformat()
+    link = drift_day_url(airflow_server.base, model, day)
+    page.goto(link)
+    frame(page).locator("h1").wait_for()
+    assert frame(page).locator("h1").inner_text().startswith("DRIFT")
+    assert unquote(page.url) == link
+    assert airflow_navs(page) == 1
+    shot(page, "ui-drift-day-from-email")
+
+
+def test_two_versions_are_compared_inside_the_shell(page, airflow_server):
+    """Versions tab -> choose A and B -> Compare: the comparison opens in the frame, the address
+    bar follows it, one Airflow navigation bar."""
+    model = MODELS[1]
+    seeded = airflow_server.seeded[model]
+    base = airflow_server.base
+    page.goto(f"{base}/plugin/bantay/bantay/models/{model}")
+    app = frame(page)
+    app.get_by_label(f"compare {seeded.archived} as A").check()
+    app.get_by_label(f"compare {seeded.production} as B").check()
+    app.locator("form#compare button").click()
+    app.locator("#gate").wait_for()
+    sides = app.locator("#sides").inner_text()
+    assert seeded.archived in sides and seeded.production in sides
+    page.wait_for_url(lambda at: f"/plugin/bantay/bantay/models/{model}/compare" in unquote(at))
+    assert airflow_navs(page) == 1
+    shot(page, "ui-compare")
+
+
 def test_version_page_shows_the_gate_failures_first(page, airflow_server):
     model = MODELS[0]
     rejected = airflow_server.seeded[model].rejected

@@ -209,7 +209,7 @@ def test_the_email_links_to_the_page_as_the_shell_shows_it(ui, day_and_email):  
     day, email, settings = day_and_email
     html = email.get_body(("html",)).get_content()
     base = settings.notify.airflow_base_url.rstrip("/")
-    target = f"{base}/plugin/{PAGES_ROUTE}/models/{MODEL}/drift/{day}"
+    target = f"{base}/plugin/{PAGES_ROUTE}/bantay/models/{MODEL}/drift/{day}"
     assert re.search(r'id="page-link" href="([^"]+)"', html).group(1) == target
     # The shell's /plugin/<url_route>/<path> is the app's /bantay/<path>: that page exists.
     [nav] = [v for v in _plugin().external_views if v["destination"] == "nav"]

@@ -21,9 +21,11 @@ from bantay.notify.wording import Approval, decision_phrase, subject_line, what_
 if TYPE_CHECKING:
     import pandas as pd
 
-# The ``url_route`` of the pages' nav entry (``plugins/bantay_plugin.py``): the Airflow shell
-# shows the app's ``/bantay/<path>`` at ``/plugin/<url_route>/<path>``.
+# The ``url_route`` of the pages' nav entry (``plugins/bantay_plugin.py``) and the app's own
+# mount: the Airflow shell shows the framed page ``/bantay/<path>`` at
+# ``/plugin/<url_route>/bantay/<path>`` (the frame's path under the route).
 PAGES_ROUTE = "bantay"
+APP_PREFIX = "bantay"
 
 _COLORS = {
     "ok": "#2b8a3e",
@@ -40,7 +42,8 @@ _CELL = "padding:3px 8px;border-bottom:1px solid #e9ecef;text-align:left;"
 def drift_day_url(airflow_base_url: str, model: str, day: date | str) -> str:
     """The drift day page as Airflow's shell shows it (behind Airflow's sign-in)."""
     base = airflow_base_url.rstrip("/")
-    return f"{base}/plugin/{PAGES_ROUTE}/models/{quote(model, safe='')}/drift/{day}"
+    page = f"{APP_PREFIX}/models/{quote(model, safe='')}/drift/{day}"
+    return f"{base}/plugin/{PAGES_ROUTE}/{page}"
 
 
 def email_css(verdict_key: str) -> dict[str, str]:

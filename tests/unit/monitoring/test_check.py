@@ -156,9 +156,7 @@ def test_the_email_is_composed_from_what_the_check_handed_on(project) -> None:
     assert charts == [p.get_filename() for p in live.walk() if p.get_content_type() == "image/png"]
     assert len(charts) == 3
     # The e-mail leads to the day's page in Airflow's shell; the presigned report is the fallback.
-    page = (
-        f"{settings.notify.airflow_base_url.rstrip('/')}/plugin/bantay/models/{MODEL}/drift/{TODAY}"
-    )
+    page = f"{settings.notify.airflow_base_url.rstrip('/')}/plugin/bantay/bantay/models/{MODEL}/drift/{TODAY}"
     html, plain = live.get_body(("html",)).get_content(), live.get_body(("plain",)).get_content()
     assert f'id="page-link" href="{page}"' in html and f"This day in bantay: {page}" in plain
     assert html.index('id="page-link"') < html.index('id="report-link"')

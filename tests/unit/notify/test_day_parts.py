@@ -82,7 +82,7 @@ def _text(html: str) -> str:
 def test_the_page_address_is_the_shells() -> None:
     url = drift_day_url("https://airflow.example.org/base/", "learner risk", DAY)
     assert url == (
-        f"https://airflow.example.org/base/plugin/{PAGES_ROUTE}/models/learner%20risk/drift/"
+        f"https://airflow.example.org/base/plugin/{PAGES_ROUTE}/bantay/models/learner%20risk/drift/"
         "2026-11-22"
     )
 
