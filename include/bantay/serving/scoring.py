@@ -189,7 +189,7 @@ def score_day(
     names = [*features["numerical"], *features["categorical"]]
     for missing in sorted(set(names) - set(frame.columns)):
         frame[missing] = np.nan  # no learner to score, or a view not online yet
-    explained = score_frame(frame, fitted, manifest, model.explain, features)
+    explained = score_frame(frame, fitted, manifest, model.reasons, features)
     frame["model_version"] = manifest["version"]
     summary: dict[str, Any] = {
         "model": model.name,

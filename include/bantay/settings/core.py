@@ -295,6 +295,11 @@ class ModelSettings(_Strict):
         return self.feeds.feature_columns()
 
     @property
+    def reasons(self) -> ExplainConfig:
+        """The ``explain`` block over the declared columns (their domains and protected ones)."""
+        return self.explain.for_columns(self.columns)
+
+    @property
     def categorical(self) -> frozenset[str]:
         """Declared feature columns that are categories rather than quantities."""
         return frozenset(n for n, c in self.columns.items() if c.is_categorical)

@@ -52,6 +52,14 @@ class ColumnSpec(_Strict):
     max_null_ratio: float = Field(
         0.02, ge=0, le=1, description="share of missing values a delivery may have"
     )
+    domain: str | None = Field(
+        None,
+        description="what a school can act on that this column measures (e.g. Attendance): "
+        "its reasons are filed under it; a column without one is never a reason",
+    )
+    protected: bool = Field(
+        False, description="a protected attribute: never given as a reason, whatever it weighs"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ColumnSpec:
@@ -61,6 +69,10 @@ class ColumnSpec(_Strict):
             raise ValueError("a string column has no min/max; list its allowed values instead")
         if self.values is not None and not self.values:
             raise ValueError("values is empty; list the allowed values or drop the key")
+        if self.protected and self.domain:
+            raise ValueError("a protected column is never a reason: drop its domain")
+        if self.domain is not None and not self.domain.strip():
+            raise ValueError("domain is empty; name it (e.g. Attendance) or drop the key")
         return self
 
     @property

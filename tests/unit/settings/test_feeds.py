@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bantay.settings import ConfigError, DriftConfig, FeatureSettings, load_settings
+from bantay.settings import ConfigError, DriftConfig, ExplainConfig, FeatureSettings, load_settings
 from bantay.settings.feeds import FeedSettings, default_feeds, feed_named
 
 EXAM = {
@@ -133,3 +133,28 @@ def test_drift_takes_ranges_and_categories_from_the_declarations():
         valid_ranges={"practice_minutes": (0, 300)},
     ).for_features({"numerical": ["practice_minutes"], "categorical": []}, feed.columns)
     assert given.valid_ranges == {"practice_minutes": (0, 300)}  # bantay.yaml's own wins
+
+
+def test_reasons_come_from_the_declared_domains_and_protected_columns():
+    exam = {
+        "name": "exam_practice",
+        "columns": {
+            "practice_minutes": {"type": "float", "min": 0, "domain": "Study habits"},
+            "home_language": {"type": "string", "protected": True},
+        },
+    }
+    settings = load_settings(features={"feeds": [*_features(exam).feeds]})
+    reasons = settings.models[0].reasons
+    assert reasons.domains["practice_minutes"] == "Study habits"
+    assert reasons.domains["attendance_rate"] == "Attendance"
+    assert {"home_language", "region"} <= set(reasons.protected)
+    assert "home_language" not in reasons.domains
+    narrowed = ExplainConfig(
+        domains={"practice_minutes": "Homework", "region": "Place"}, protected=()
+    )
+    narrowed = narrowed.for_columns(settings.models[0].columns)
+    assert narrowed.domains == {"practice_minutes": "Homework"}  # a protected one never counts
+    with pytest.raises(ValueError, match="a protected column is never a reason"):
+        FeedSettings.model_validate(
+            {"name": "x_feed", "columns": {"c": {"protected": True, "domain": "Attendance"}}}
+        )
