@@ -14,7 +14,7 @@ def erase(learner: int, *, reason: str, actor: str, dry_run: bool) -> dict[str, 
     """Erase ``learner`` everywhere (or, with ``dry_run``, say what would be touched)."""
     from bantay.features.erasure import erase_files
     from bantay.features.tombstones import add, keyed_hash
-    from bantay.serving.erasure import erase_references
+    from bantay.serving.erasure import erase_baselines, erase_references
     from bantay.settings import get_settings
     from bantay.stores.connections import erasure_key
     from bantay.stores.feast_store import store as feature_store
@@ -26,14 +26,15 @@ def erase(learner: int, *, reason: str, actor: str, dry_run: bool) -> dict[str, 
         raise ValueError("--reason is empty; say why the learner is erased (it is recorded)")
     settings = get_settings()
     subject = keyed_hash(learner, erasure_key())
-    registry = None if dry_run else registry_for(settings)  # refuse early if not migrated
+    registry = registry_for(settings)  # refuses early when not migrated
     storage = settings.storage
     store = ModelStore.from_connection(storage.bucket, storage.prefix, conn_id=storage.aws_conn_id)
     tombstoned = False if dry_run else add(settings.layout.tombstones, subject)
     files = erase_files(settings.layout, learner, dry_run=dry_run)
     online = erase_online(feature_store(settings).config, learner, dry_run=dry_run)
     versions = erase_references(store, learner, subject, dry_run=dry_run)
-    touched = _touched(files, online, versions)
+    baselines = erase_baselines(store, registry, learner, subject, dry_run=dry_run)
+    touched = _touched(files, online, versions, baselines)
     rows = sum(s["rows"] for s in touched.values())
     summary = {
         "subject": subject,
@@ -41,9 +42,11 @@ def erase(learner: int, *, reason: str, actor: str, dry_run: bool) -> dict[str, 
         "tombstone": "added" if tombstoned else "would be added" if dry_run else "already there",
         "rows": rows,
         "touched": touched,
-        "versions_that_saw_the_learner": [f"{v.model} {v.version}" for v in versions],
+        "versions_that_saw_the_learner": sorted(
+            {f"{v.model} {v.version}" for v in [*versions, *baselines]}
+        ),
     }
-    if registry is not None and (rows or tombstoned):
+    if not dry_run and (rows or tombstoned):
         record = registry.erasures.record(
             subject, actor=actor, reason=reason, touched=touched, rows=rows
         )
@@ -53,7 +56,9 @@ def erase(learner: int, *, reason: str, actor: str, dry_run: bool) -> dict[str, 
     return summary
 
 
-def _touched(files: list, online: dict[str, int], versions: list) -> dict[str, Any]:
+def _touched(
+    files: list, online: dict[str, int], versions: list, baselines: list
+) -> dict[str, Any]:
     """Counts and paths per store (never a value of the learner's rows)."""
     stores: dict[str, Any] = {}
     for t in files:
@@ -66,6 +71,11 @@ def _touched(files: list, online: dict[str, int], versions: list) -> dict[str, A
         stores["references"] = {
             "rows": sum(v.rows for v in versions),
             "paths": [v.uri for v in versions],
+        }
+    if baselines:
+        stores["baselines"] = {
+            "rows": sum(b.rows for b in baselines),
+            "paths": [b.uri for b in baselines],
         }
     return stores
 

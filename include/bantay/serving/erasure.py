@@ -61,3 +61,63 @@ def erase_references(
                 digest = manifest["files"][REFERENCE_FILE]["sha256"]
             found.append(VersionErased(model, version, int(rows.sum()), uri, digest))
     return found
+
+
+def erase_baselines(
+    store: ModelStore, registry: Any, learner: int, subject: str, *, dry_run: bool
+) -> list[VersionErased]:
+    """Re-baseline references that hold ``learner``: each is written again without the
+    learner's rows (a new immutable file) and the old object deleted; when it was a version's
+    current re-baseline, a new registry row (append-only) makes the rewritten file current.
+    An older re-baseline's row keeps naming its deleted file, as history."""
+    found = []
+    for model in store.versions.models():
+        records = registry.baselines.of(model)
+        current = {r.version: r.id for r in records}  # the newest row of each version
+        for record in records:
+            frame = (
+                store.baselines.read(record.reference_uri, record.sha256)
+                if _exists(store, record.reference_uri)
+                else None
+            )
+            rows = None if frame is None else _learner_rows(frame, learner)
+            if rows is None or not rows.any():
+                continue
+            n, digest = int(rows.sum()), None
+            if not dry_run:
+                digest = _rebaseline(
+                    store,
+                    registry,
+                    record,
+                    frame.loc[~rows.to_numpy(dtype=bool)],
+                    subject,
+                    current[record.version] == record.id,
+                )
+            found.append(VersionErased(model, record.version, n, record.reference_uri, digest))
+    return found
+
+
+def _exists(store: ModelStore, uri: str) -> bool:
+    key = uri.removeprefix(f"s3://{store.objects.bucket}/")
+    return bool(store.objects.keys_under(key, first_only=True))
+
+
+def _rebaseline(
+    store: ModelStore, registry: Any, record: Any, frame: Any, subject: str, current: bool
+) -> str:
+    stamp = record.reference_uri.rsplit("/", 1)[-1].removesuffix(".parquet")
+    written = store.baselines.put(record.model, record.version, f"{stamp}-erased", frame)
+    if current:
+        registry.baselines.record(
+            record.model,
+            record.version,
+            reference_uri=written["uri"],
+            sha256=written["sha256"],
+            first_day=record.first_day,
+            last_day=record.last_day,
+            rows=written["rows"],
+            actor=record.actor,
+            reason=f"{record.reason} (a learner erased: erasure {subject[:12]})",
+        )
+    store.objects.delete(record.reference_uri.removeprefix(f"s3://{store.objects.bucket}/"))
+    return written["sha256"]

@@ -83,3 +83,48 @@ def test_a_manifest_entry_no_erasure_accounts_for_is_refused(store):
     _put(store, "v1", "reference.parquet", body)
     with pytest.raises(ArtifactCorrupt, match="only reference.parquet may be rewritten"):
         store.versions.verify(MODEL, "v1")
+
+
+@pytest.fixture
+def registry(tmp_path):
+    from bantay.stores.registry import Registry
+
+    reg = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    reg.upgrade()
+    yield reg
+    reg.dispose()
+
+
+def _rebaseline(store, registry, stamp, ids):
+    import datetime as dt
+
+    _, frame = tiny_model(3)
+    frame = frame.head(len(ids))
+    frame.insert(0, ENTITY, ids)
+    put = store.baselines.put(MODEL, "v2", stamp, frame)
+    day = dt.date(2026, 11, 1)
+    return registry.baselines.record(
+        MODEL, "v2", reference_uri=put["uri"], sha256=put["sha256"], first_day=day,
+        last_day=day, rows=put["rows"], actor="ops", reason="inputs moved",
+    )  # fmt: skip
+
+
+def test_rebaselines_are_rewritten_and_the_current_one_stays_current(store, registry):
+    from bantay.serving.erasure import erase_baselines
+
+    old = _rebaseline(store, registry, "20261101", [GONE, 300_001])
+    newest = _rebaseline(store, registry, "20261102", [GONE, GONE, 300_002])
+    dry = erase_baselines(store, registry, GONE, SUBJECT, dry_run=True)
+    assert [(b.uri, b.rows) for b in dry] == [(old.reference_uri, 1), (newest.reference_uri, 2)]
+    assert len(registry.baselines.of(MODEL)) == 2
+    erase_baselines(store, registry, GONE, SUBJECT, dry_run=False)
+    current = registry.baselines.current(MODEL, "v2")
+    assert current.id != newest.id and current.first_day == newest.first_day
+    frame = store.baselines.read(current.reference_uri, current.sha256)
+    assert list(frame[ENTITY]) == [300_002]
+    keys = store.objects.keys_under(f"{PREFIX}/models/{MODEL}/versions/v2/baselines/")
+    assert sorted(k.rsplit("/", 1)[-1] for k in keys) == [
+        "20261101-erased.parquet",
+        "20261102-erased.parquet",
+    ]  # the files that held the learner are deleted
+    assert erase_baselines(store, registry, GONE, SUBJECT, dry_run=False) == []
