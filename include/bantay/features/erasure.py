@@ -81,14 +81,26 @@ def parquet_trees(layout: Layout) -> dict[str, Path]:
     }
 
 
+def _parquet_files(root: Path) -> Iterator[Path]:
+    """Parquet files under ``root``, with the temp files an interrupted writer left behind
+    (``.part-0.parquet.tmp``, ``part-0.tmp``): a later rename would bring their rows back."""
+    for path in _files(root, "*"):
+        name = path.name
+        if name.endswith(".parquet") or (name.endswith(".tmp") and ".erasing" not in name):
+            yield path
+
+
 def erase_parquet(layout: Layout, learner: int, *, dry_run: bool) -> list[Touched]:
     """Every Parquet file of the lake, the prediction logs and the runs without ``learner``."""
     touched = []
     for store, root in parquet_trees(layout).items():
-        for path in _files(root, "*.parquet"):
-            if path.name.startswith("."):
-                continue  # a writer's temp file: its rename brings it back through here next run
-            found = _count(path, learner)
+        for path in _parquet_files(root):
+            try:
+                found = _count(path, learner)
+            except (OSError, pa.ArrowException):
+                if path.suffix == ".tmp":
+                    continue  # a half-written temp file that is not Parquet at all
+                raise
             if found and not dry_run:
                 found = drop_rows(path, rows_of(learner))
             if found:

@@ -80,6 +80,15 @@ def test_erase_removes_rows_mentions_and_messages_once(layout):
     assert erase_files(layout, GONE) == []  # a second run touches nothing
 
 
+def test_temp_files_left_by_interrupted_writers_are_erased_too(layout):
+    folder = partition_path(layout.accepted, "learning_activity", DAY).parent
+    _frame([GONE, KEPT]).to_parquet(folder / ".part-0.parquet.tmp", index=False)
+    (folder / ".half.tmp").write_bytes(b"PAR1 cut short")
+    touched = erase_files(layout, GONE)
+    assert str(folder / ".part-0.parquet.tmp") in {t.path for t in touched}
+    assert _ids(folder / ".part-0.parquet.tmp") == [KEPT]
+
+
 def test_string_ids_are_matched_too(layout):
     path = partition_path(layout.raw, "learning_activity", DAY)
     frame = _frame([GONE, KEPT])
