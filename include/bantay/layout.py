@@ -15,6 +15,8 @@ the same tree::
     <home>/runs/<model>/<run key>/                           intermediate files of one training run
     <home>/outbox/<model>/*.eml                              a copy of every e-mail, sent or not
     <home>/registry.db, feast_registry.db, online_store.db   the embedded (SQLite) databases
+    <data>/erasure/tombstones.txt                            keyed hashes of erased learners, one
+                                                             a line: the contract drops their rows
 """
 
 from __future__ import annotations
@@ -130,6 +132,21 @@ class Layout:
         path = Path(self.home) / "runs" / model / key
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    @property
+    def tombstones(self) -> Path:
+        """Keyed hashes of erased learners (one a line): the data contract drops their rows."""
+        return Path(self.data) / "erasure" / "tombstones.txt"
+
+    @property
+    def runs(self) -> Path:
+        """Every training run's folder (``run_dir``), of every model."""
+        return Path(self.home) / "runs"
+
+    @property
+    def outboxes(self) -> Path:
+        """Every model's outbox (``outbox``)."""
+        return Path(self.home) / "outbox"
 
     def deadline_marker(self, model: str) -> Path:
         """Set once the nightly deadline e-mail told that ``model`` has no production version."""

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from bantay.features.delivery import read_delivery, recent_history
 from bantay.features.rules import MAX_FUTURE_DAYS, RULES, Violation, bounded, check_table
+from bantay.features.tombstones import Tombstones, scrub_folder
 from bantay.layout import (
     REASON_FILE,
     Layout,
@@ -39,6 +40,7 @@ from bantay.layout import (
 from bantay.schema import ENTITY
 from bantay.settings import ContractSettings, FeatureSettings, ModelSettings
 from bantay.settings.feeds import FeedSettings, feed_named
+from bantay.stores.connections import erasure_key
 
 __all__ = [
     "RULES",
@@ -69,6 +71,7 @@ class ContractResult:
     files: list[str] = field(default_factory=list)
     table: pa.Table | None = field(default=None, repr=False, compare=False)
     columns: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    erased: int = 0  # rows of erased learners dropped from the delivery (tombstones)
 
     @property
     def passed(self) -> bool:
@@ -86,6 +89,7 @@ class ContractResult:
             "rows": self.rows,
             "files": [bounded(f, 100) for f in self.files[:20]],
             "passed": self.passed,
+            "erased_rows": self.erased,
             "violations": [asdict(v) for v in self.violations],
         }
 
@@ -138,10 +142,12 @@ def check_partition(
     profile_ids: pa.Array | None = None,
     previous_profile: pa.Array | None = None,
     as_of: dt.date | None = None,
+    tombstones: Tombstones | None = None,
 ) -> ContractResult:
     """Read every file of one raw partition and check it. ``history_dir`` (default: the raw
     tree) holds the recent days the row count and frozen-column rules compare against.
-    ``source`` is the feed's declaration (or the name of a default feed)."""
+    ``source`` is the feed's declaration (or the name of a default feed). Rows of learners in
+    ``tombstones`` are removed from the delivery's files first and counted, never an error."""
     feed = feed_named(source)
     source, columns = feed.name, feed.dtypes()
     folder = partition_dir(raw_dir, source, day)
@@ -149,9 +155,14 @@ def check_partition(
         found = f"a partition dated {day}, {(day - as_of).days} days after the run's date {as_of}"
         future = Violation("future", None, found, f"at most {MAX_FUTURE_DAYS} day(s) ahead")
         return ContractResult(source, day, str(folder), 0, [future], columns=columns)
+    erased = scrub_folder(folder, tombstones) if tombstones else 0
+    if erased:
+        log.info("dropped %d row(s) of erased learners from %s %s", erased, source, day)
     table, problems, names = read_delivery(folder)
     if table is None:
-        return ContractResult(source, day, str(folder), 0, problems, names, columns=columns)
+        return ContractResult(
+            source, day, str(folder), 0, problems, names, columns=columns, erased=erased
+        )
     history = recent_history(history_dir or raw_dir, source, day, cfg.row_count_window_days)
     violations = check_table(
         table,
@@ -163,7 +174,7 @@ def check_partition(
         previous_profile=previous_profile,
     )
     return ContractResult(
-        source, day, str(folder), table.num_rows, violations, names, table, columns
+        source, day, str(folder), table.num_rows, violations, names, table, columns, erased
     )
 
 
@@ -265,6 +276,7 @@ def enforce(
     labels: Sequence[str | FeedSettings] = (),
     also: tuple[dt.date, ...] = (),
     as_of: dt.date | None = None,
+    tombstones: Tombstones | None = None,
 ) -> list[ContractResult]:
     """Check every (source, day) and accept what passes; quarantine what fails and raise
     ``ContractViolation`` naming every failed or missing partition.
@@ -274,7 +286,7 @@ def enforce(
     feeds) and every source on the days in ``also`` (earlier days inside the materialization
     window) are checked when delivered. A day whose raw folder is gone but which is already
     accepted stays accepted. ``as_of`` (the run's logical date) refuses partitions dated in the
-    future.
+    future. ``tombstones`` (erased learners) are dropped from every delivery before its check.
     """
     accepted = accepted_dir or accepted_root(Path(raw_dir).parent)
     required = [feed_named(s) for s in sources]
@@ -299,7 +311,9 @@ def enforce(
             optional = day in also and day not in days or feed.name not in names
             if optional and not os.path.lexists(raw_folder):
                 continue  # labels arrive when they mature; earlier days were checked by their run
-            result = _check_against(raw_dir, accepted, feed, population, day, cfg, as_of)
+            result = _check_against(
+                raw_dir, accepted, feed, population, day, cfg, as_of, tombstones
+            )
             results.append(result)
             if result.passed:
                 accept(result, accepted)
@@ -320,6 +334,7 @@ def _check_against(
     day: dt.date,
     cfg: ContractSettings,
     as_of: dt.date | None,
+    tombstones: Tombstones | None = None,
 ) -> ContractResult:
     """One raw partition checked against the accepted tree: its recent days and the learners
     of the population feed (the population itself against its previous snapshot)."""
@@ -336,6 +351,7 @@ def _check_against(
         profile_ids=ids,
         previous_profile=previous,
         as_of=as_of,
+        tombstones=tombstones,
     )
 
 
@@ -370,7 +386,8 @@ def enforce_for(
     """``enforce`` as the features DAG and the CLI run it: every feature source of ``days``
     (``features.sources``, under ``features.contract``), the ``labels`` partitions (the models'
     label sources, :func:`label_sources`) when delivered, and every partition delivered for the
-    earlier days that the materialization window reaches back into (allowed lateness)."""
+    earlier days that the materialization window reaches back into (allowed lateness). Erased
+    learners (``layout.tombstones``) are dropped from every delivery."""
     lateness = features.contract.max_lateness_days
     first = min(days)
     earlier = tuple(first - dt.timedelta(days=i) for i in range(1, lateness + 1))
@@ -385,4 +402,5 @@ def enforce_for(
         labels=[features.feed(name) for name in labels],
         also=earlier,
         as_of=as_of,
+        tombstones=Tombstones.read(layout.tombstones, erasure_key),
     )

@@ -335,3 +335,24 @@ def s3_hook(conn_id: str = DEFAULT_AWS_CONN_ID) -> S3Hook:
 def s3_client(conn_id: str = DEFAULT_AWS_CONN_ID) -> BaseClient:
     """The boto3 S3 client of ``s3_hook(conn_id)`` (same endpoint, credentials and SigV4)."""
     return s3_hook(conn_id).get_conn()
+
+
+ERASURE_KEY_ENV = "BANTAY_ERASURE_KEY"
+ERASURE_CONN_ID = "bantay_erasure"
+
+
+def erasure_key() -> bytes:
+    """The secret that keys the hashes of erased learners (tombstones, audit rows): the
+    environment variable ``BANTAY_ERASURE_KEY``, else the password of the Airflow connection
+    ``bantay_erasure``. Without it no learner id can be hashed, so nothing is guessed."""
+    value = os.environ.get(ERASURE_KEY_ENV)
+    if not value:
+        conn = _get_connection(ERASURE_CONN_ID)
+        value = conn.password if conn is not None else None
+    if not value or len(value) < 16:
+        raise ValueError(
+            f"no erasure key: set ${ERASURE_KEY_ENV} (or the password of the Airflow connection "
+            f"{ERASURE_CONN_ID!r}) to a secret of at least 16 characters; keep it: tombstones "
+            "written with one key are not recognised under another"
+        )
+    return value.encode()

@@ -1,5 +1,11 @@
 """Immutable model versions in S3 (``store.versions``): publishing (files first, the manifest
-last) and reading them back only after every byte matches the sha256 the manifest records."""
+last) and reading them back only after every byte matches the sha256 the manifest records.
+
+The one change a version accepts after publishing is a recorded erasure of its drift reference
+(a learner's rows removed): ``reference.parquet`` and its manifest entry are rewritten together
+and the manifest's ``erasures`` list names the rewrite (old and new sha256). Verification accepts
+the reference only when its bytes match the manifest entry and that entry is the newest recorded
+rewrite's; the model file is never rewritten (its sha256 is anchored outside S3)."""
 
 from __future__ import annotations
 
@@ -148,6 +154,9 @@ class VersionFiles:
                 f"after publishing. Nothing was unpickled; roll back to another version and "
                 "publish a new one"
             )
+        _check_erasures(
+            self._objects.uri(self._objects.version_key(model, version, MANIFEST_FILE)), manifest
+        )
         missing = [n for n in ARTIFACT_FILES if n not in manifest.get("files", {})]
         if missing:
             raise ArtifactCorrupt(
@@ -233,10 +242,62 @@ class VersionFiles:
             "(bantay.stores.registry.new_version_id)"
         )
 
+    def rewrite_reference(
+        self, model: str, version: str, body: bytes, erasure: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Replace a version's drift reference by ``body`` as a recorded erasure: the file, then
+        its manifest entry plus an ``erasures`` record (``erasure`` + old and new sha256). Both
+        writes are conditional on the ETags read, so a concurrent change is refused, not lost.
+        Returns the new manifest."""
+        manifest_key = self._objects.version_key(model, version, MANIFEST_FILE)
+        reference_key = self._objects.version_key(model, version, REFERENCE_FILE)
+        stored, reference = self._objects.get(manifest_key), self._objects.get(reference_key)
+        if stored is None or reference is None:
+            raise self._missing_version(model, version)
+        manifest = json.loads(stored[0])
+        before = self.verified_bytes(model, version, REFERENCE_FILE, manifest)
+        entry = {"sha256": sha256_hex(body), "bytes": len(body)}
+        record = {
+            **dict(erasure),
+            "file": REFERENCE_FILE,
+            "sha256_before": sha256_hex(before),
+            "sha256": entry["sha256"],
+        }
+        manifest["files"] = {**manifest["files"], REFERENCE_FILE: entry}
+        manifest["erasures"] = [*manifest.get("erasures", []), record]
+        kind = "application/octet-stream"
+        self._objects.put(reference_key, body, content_type=kind, if_match=reference[1])
+        self._objects.put(
+            manifest_key,
+            canonical_json(manifest),
+            content_type="application/json",
+            if_match=stored[1],
+        )
+        log.info("rewrote %s as a recorded erasure", self._objects.uri(reference_key))
+        return manifest
+
     def reference(self, model: str, version: str) -> pd.DataFrame:
         """The drift reference sample stored with a version (sha256-checked)."""
         manifest = self.manifest(model, version)
         return load_parquet(self.verified_bytes(model, version, REFERENCE_FILE, manifest))
+
+
+def _check_erasures(where: str, manifest: Mapping[str, Any]) -> None:
+    """Refuse a manifest whose erasure records do not account for its files: only the
+    reference may have been rewritten, and its entry must be the newest rewrite's."""
+    erasures = manifest.get("erasures") or []
+    if not erasures:
+        return
+    files = manifest.get("files", {})
+    wrong = [e.get("file") for e in erasures if e.get("file") != REFERENCE_FILE]
+    newest = [e for e in erasures if e.get("file") == REFERENCE_FILE][-1:] if not wrong else []
+    entry = files.get(REFERENCE_FILE, {}).get("sha256")
+    if wrong or not newest or newest[0].get("sha256") != entry:
+        raise ArtifactCorrupt(
+            f"the manifest {where} records erasures that do not match its files (only "
+            f"{REFERENCE_FILE} may be rewritten, and its entry must be the newest rewrite's); "
+            "the version cannot be trusted: roll back and publish a new version"
+        )
 
 
 def check_publish(model: str, version: str, manifest: Mapping[str, Any], reference: Any) -> None:

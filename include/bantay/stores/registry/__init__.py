@@ -14,6 +14,7 @@ from bantay.stores.registry.database import (
     alembic_config,
 )
 from bantay.stores.registry.drift import DriftReports
+from bantay.stores.registry.erasures import Erasures
 from bantay.stores.registry.errors import InvalidTransition, RegistryError, VersionNotFound
 from bantay.stores.registry.promotions import Promotions
 from bantay.stores.registry.registry import Registry, registry_at, registry_for
@@ -27,6 +28,8 @@ from bantay.stores.registry.tables import (
     BaselineRow,
     DriftReportRecord,
     DriftReportRow,
+    ErasureRecord,
+    ErasureRow,
     ModelVersionRow,
     PromotionRecord,
     PromotionRow,
@@ -48,6 +51,9 @@ __all__ = [
     "DriftReportRecord",
     "DriftReportRow",
     "DriftReports",
+    "ErasureRecord",
+    "ErasureRow",
+    "Erasures",
     "InvalidTransition",
     "ModelVersionRow",
     "PromotionRecord",

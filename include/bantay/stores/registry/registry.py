@@ -12,7 +12,7 @@ update or delete API, and database triggers reject UPDATE/DELETE on the table.
 
 ``Registry`` is composed, not inherited: it owns one ``RegistryDatabase`` (engine, sessions,
 migrations; ``database``) and hands it to one repository per concern, ``versions``,
-``promotions``, ``drift`` and ``baselines``.
+``promotions``, ``drift``, ``baselines`` and ``erasures``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from bantay.stores.connections import registry_url
 from bantay.stores.registry.baselines import Baselines
 from bantay.stores.registry.database import RegistryDatabase
 from bantay.stores.registry.drift import DriftReports
+from bantay.stores.registry.erasures import Erasures
 from bantay.stores.registry.promotions import Promotions
 from bantay.stores.registry.versions import Versions
 
@@ -46,6 +47,7 @@ class Registry:
         self.promotions = Promotions(self.database)
         self.drift = DriftReports(self.database)
         self.baselines = Baselines(self.database)
+        self.erasures = Erasures(self.database)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

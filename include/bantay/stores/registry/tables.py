@@ -184,6 +184,36 @@ class BaselineRecord:
     at: dt.datetime
 
 
+class ErasureRow(Base):
+    """An erasure: one learner (as a keyed hash, never the id) removed from every store, who
+    asked, why, and what was touched (counts and paths); append-only."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (sa.Index("ix_erasures_subject_at", "subject", "at"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(sa.String(64))
+    actor: Mapped[str] = mapped_column(sa.String(256))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    touched: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    rows: Mapped[int] = mapped_column(sa.Integer)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+@dataclass(frozen=True)
+class ErasureRecord:
+    """One erasure of a learner: ``subject`` is the HMAC-SHA256 of the id under the erasure key;
+    ``touched`` maps each store to its paths and counts; ``rows`` is the total removed."""
+
+    id: int
+    subject: str
+    actor: str
+    reason: str
+    touched: dict[str, Any]
+    rows: int
+    at: dt.datetime
+
+
 @dataclass(frozen=True)
 class VersionRecord:
     """One registered model version."""

@@ -1,0 +1,104 @@
+"""``bantay erase LEARNER_ID``: one learner out of every store bantay owns, kept out by a
+tombstone, with an audit row in the registry. The id is hashed (HMAC-SHA256 under the erasure
+key, :func:`bantay.stores.connections.erasure_key`) before anything is recorded; it is printed
+nowhere and stored nowhere."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def erase(learner: int, *, reason: str, actor: str, dry_run: bool) -> dict[str, Any]:
+    """Erase ``learner`` everywhere (or, with ``dry_run``, say what would be touched)."""
+    from bantay.features.erasure import erase_files
+    from bantay.features.tombstones import add, keyed_hash
+    from bantay.serving.erasure import erase_baselines, erase_references
+    from bantay.settings import get_settings
+    from bantay.stores.connections import erasure_key
+    from bantay.stores.feast_store import store as feature_store
+    from bantay.stores.model_store import ModelStore
+    from bantay.stores.online_erasure import erase_online
+    from bantay.stores.registry import registry_for
+
+    if not reason or not reason.strip():
+        raise ValueError("--reason is empty; say why the learner is erased (it is recorded)")
+    settings = get_settings()
+    subject = keyed_hash(learner, erasure_key())
+    registry = registry_for(settings)  # refuses early when not migrated
+    storage = settings.storage
+    store = ModelStore.from_connection(storage.bucket, storage.prefix, conn_id=storage.aws_conn_id)
+    tombstoned = False if dry_run else add(settings.layout.tombstones, subject)
+    files = erase_files(settings.layout, learner, dry_run=dry_run)
+    online = erase_online(feature_store(settings).config, learner, dry_run=dry_run)
+    versions = erase_references(store, learner, subject, dry_run=dry_run)
+    baselines = erase_baselines(store, registry, learner, subject, dry_run=dry_run)
+    touched = _touched(files, online, versions, baselines)
+    rows = sum(s["rows"] for s in touched.values())
+    summary = {
+        "subject": subject,
+        "dry_run": dry_run,
+        "tombstone": "added" if tombstoned else "would be added" if dry_run else "already there",
+        "rows": rows,
+        "touched": touched,
+        "versions_that_saw_the_learner": sorted(
+            {f"{v.model} {v.version}" for v in [*versions, *baselines]}
+        ),
+    }
+    if not dry_run and (rows or tombstoned):
+        record = registry.erasures.record(
+            subject, actor=actor, reason=reason, touched=touched, rows=rows
+        )
+        summary["audit_id"] = record.id
+    if not rows and not tombstoned:
+        summary["note"] = "nothing held this learner; nothing was touched"
+    return summary
+
+
+def _touched(
+    files: list, online: dict[str, int], versions: list, baselines: list
+) -> dict[str, Any]:
+    """Counts and paths per store (never a value of the learner's rows)."""
+    stores: dict[str, Any] = {}
+    for t in files:
+        entry = stores.setdefault(t.store, {"rows": 0, "paths": []})
+        entry["rows"] += t.rows
+        entry["paths"].append(t.path)
+    if online:
+        stores["online"] = {"rows": sum(online.values()), "paths": sorted(online)}
+    if versions:
+        stores["references"] = {
+            "rows": sum(v.rows for v in versions),
+            "paths": [v.uri for v in versions],
+        }
+    if baselines:
+        stores["baselines"] = {
+            "rows": sum(b.rows for b in baselines),
+            "paths": [b.uri for b in baselines],
+        }
+    return stores
+
+
+def run_erase(args: argparse.Namespace) -> int:
+    from bantay.features.tombstones import learner_id
+
+    summary = erase(
+        learner_id(args.learner_id), reason=args.reason, actor=args.actor, dry_run=args.dry_run
+    )
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
+
+
+def add_erase_command(sub: argparse._SubParsersAction, actor: str) -> None:
+    p = sub.add_parser(
+        "erase",
+        help="remove a learner from every store bantay keeps, and keep them out (tombstone)",
+    )
+    p.add_argument("learner_id", metavar="LEARNER_ID", help="the learner's id, as feeds carry it")
+    p.add_argument("--reason", required=True, help="why (recorded in the registry's audit row)")
+    p.add_argument("--actor", default=actor, help="who asked (default: $USER)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="list what would be touched; change nothing"
+    )
+    p.set_defaults(func=run_erase)
