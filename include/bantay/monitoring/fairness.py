@@ -73,7 +73,7 @@ def flag_rates(
         big = by[by["rows"] >= cfg.min_slice_rows]
         top = float(big["rate"].max()) if len(big) else 0.0
         for group, row in by.iterrows():
-            small = row["rows"] < cfg.min_slice_rows
+            small = bool(row["rows"] < cfg.min_slice_rows)
             ratio = None if small or top <= 0 else float(row["rate"]) / top
             out.append(
                 SliceRate(name, str(group), int(row["rows"]), float(row["rate"]), ratio, small)
@@ -129,7 +129,7 @@ def _slice_recalls(
                 gap=ci[2] if ci else None,
                 gap_low=ci[3] if ci else None,
                 gap_high=ci[4] if ci else None,
-                too_small=not judged[group],
+                too_small=not bool(judged[group]),
             )
         )
     return out

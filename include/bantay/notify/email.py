@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DriftResult
 from bantay.notify.charts import chart_png, chart_title
+from bantay.notify.fairness_wording import attribution_lines, fairness_lines
 from bantay.notify.templates import environment
 from bantay.notify.wording import Approval, as_decision, decision_phrase, subject_line, what_to_do
 from bantay.vocabulary import Action
@@ -77,6 +78,8 @@ def _context(
         "run_url": run_url,
         "drifted_pct": f"{result.drifted_share:.0%}",
         "share_threshold_pct": f"{result.drift_share_threshold:.0%}",
+        "fairness": fairness_lines(result.fairness),
+        "attribution": attribution_lines(result.attribution),
     }
 
 

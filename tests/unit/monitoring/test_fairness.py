@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -147,3 +149,17 @@ def test_round_trips_as_data() -> None:
 def test_decision_threshold_reads_the_test_metrics() -> None:
     assert decision_threshold({"metrics": {"test": {"threshold_at_precision": 0.37}}}) == 0.37
     assert decision_threshold({"metrics": {}}) == 0.5
+
+
+def test_as_data_is_plain_json() -> None:
+    labelled = _labelled({"north": 0.8, "south": 0.3})
+    check = judge_fairness(
+        _scored({"north": 0.3, "south": 0.1}),
+        labelled,
+        ["region"],
+        0.5,
+        CFG,
+        allowed_gap=0.2,
+        target="at_risk",
+    )
+    assert FairnessCheck.from_data(json.loads(json.dumps(check.as_data()))) == check
