@@ -15,6 +15,7 @@ costs milliseconds where ``MetricFrame``'s own bootstrap takes seconds per slice
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -169,7 +170,8 @@ def judge_fairness(
     version: str | None = None,
 ) -> FairnessCheck:
     """The day's fairness: flag rates of ``today`` and, when ``labelled`` holds matured labels,
-    recall gaps on its newest ``cfg.label_days`` labelled days, scored by ``labelled_score``
+    recall gaps on the labels observed in the ``cfg.label_days`` days up to the newest labelled
+    day, scored by ``labelled_score``
     (default ``score``)."""
     rates = flag_rates(today, slices, threshold, cfg, score) if len(today) else []
     recalls: list[SliceRecall] = []
@@ -178,8 +180,10 @@ def judge_fairness(
     if labelled is not None and len(labelled) and {target, column} <= set(labelled.columns):
         rows = labelled.dropna(subset=[target, column])
         stamp = pd.to_datetime(rows[day_column], utc=True).dt.date
-        days = sorted({str(d) for d in stamp})[-cfg.label_days :]
-        rows = rows[stamp.astype(str).isin(days)]
+        if len(stamp):
+            since = stamp.max() - dt.timedelta(days=cfg.label_days - 1)
+            rows, stamp = rows[stamp >= since], stamp[stamp >= since]
+        days = sorted({str(d) for d in stamp})
         recalls = recall_gaps(rows, slices, threshold, cfg, target=target, score=column)
     allowed = cfg.max_recall_gap if cfg.max_recall_gap is not None else allowed_gap
     return FairnessCheck(

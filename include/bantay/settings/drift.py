@@ -66,7 +66,10 @@ class FairnessConfig(BaseModel):
         None, ge=0, le=1, description="allowed recall gap; null: the gate's max_recall_gap"
     )
     label_days: int = Field(
-        7, ge=1, le=90, description="newest days of matured labels the recall gap is judged on"
+        7,
+        ge=1,
+        le=90,
+        description="days of labels, up to the newest labelled day, the recall gap is judged on",
     )
     n_boot: int = Field(200, ge=20, le=5_000, description="bootstrap resamples of the recall gap")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence of its interval")
