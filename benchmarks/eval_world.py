@@ -41,9 +41,11 @@ def stamp(day: dt.date) -> pd.Timestamp:
 
 def _touched(scenario: sim.Scenario) -> set[str]:
     """Sources whose partitions differ from the clean scenario's."""
-    cols = {c for s in scenario.covariate for c in s.features} | {
-        b.feature for b in scenario.broken
-    }
+    cols = (
+        {c for s in scenario.covariate for c in s.features}
+        | {b.feature for b in scenario.broken}
+        | {c for s in scenario.importance for c in s.features}
+    )
     return {src for src, feats in SOURCE_FEATURES.items() if cols & set(feats)}
 
 

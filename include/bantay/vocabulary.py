@@ -17,7 +17,9 @@ class Verdict(StrEnum):
     """The one-word answer on-call reads first; stored as-is in the registry.
 
     ``WATCH``: a feature moved in the 7-day view but not (or no longer) on the newest day;
-    ``PERFORMANCE``: quality on matured labels dropped beyond the gate's tolerance.
+    ``PERFORMANCE``: quality on matured labels dropped beyond the gate's tolerance;
+    ``FAIRNESS``: on matured labels, a slice's recall fell behind the best slice's beyond the
+    allowed gap (people are told; it opens no drift episode and triggers no retrain).
     """
 
     OK = "OK"
@@ -25,9 +27,11 @@ class Verdict(StrEnum):
     DRIFT = "DRIFT"
     PERFORMANCE = "PERFORMANCE"
     DATA_QUALITY = "DATA QUALITY"
+    FAIRNESS = "FAIRNESS"
 
 
-# The verdicts that open or extend a drift episode (a retrain may answer them).
+# The verdicts that open or extend a drift episode (a retrain may answer them). FAIRNESS is not
+# one: retraining on the same data does not repair a slice; a person decides what does.
 DRIFT_VERDICTS = frozenset({Verdict.DRIFT, Verdict.PERFORMANCE})
 
 

@@ -7,13 +7,16 @@ on it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from bantay.monitoring.results import DriftResult
 from bantay.settings.drift import DriftConfig
 from bantay.simulate import catalogue as schema
+from bantay.vocabulary import Verdict
 
 NUMERICAL = list(schema.NUMERICAL)
 CATEGORICAL = list(schema.CATEGORICAL)
@@ -79,3 +82,24 @@ def learner_frame(
     df["at_risk"] = rng.binomial(1, df["score"].to_numpy()).astype(np.int64)
     df["model_version"] = "v20261101-test"
     return df
+
+
+def quiet_result(verdict: Verdict, day: dt.date) -> DriftResult:
+    """A drift result of ``day`` with nothing drifted and no findings, under ``verdict``."""
+    return DriftResult(
+        features=[],
+        drifted_share=0.0,
+        n_drifted=0,
+        n_features=3,
+        dataset_drift=False,
+        drift_share_threshold=0.3,
+        prediction=None,
+        data_quality=[],
+        classification=None,
+        reference_rows=1000,
+        current_rows=1000,
+        reference_rows_total=1000,
+        current_rows_total=1000,
+        verdict=verdict,
+        day=str(day),
+    )

@@ -1,5 +1,5 @@
-"""The daily drift check of one model: reference vs the day's prediction log, a verdict, the
-retrain decision under its guards, the Evidently report stored in S3 and the registry row.
+"""The daily drift check of one model: reference vs the day's prediction log, fairness across
+its slices and attribution drift, a verdict, the retrain decision under its guards, the Evidently report stored in S3 and the registry row.
 
 It tells nobody: it returns a :class:`~bantay.monitoring.day_check.DayCheck`, from which the
 drift DAG's e-mail task composes and sends the on-call e-mail (so SMTP trouble never loses the
@@ -21,6 +21,7 @@ from bantay.layout import Layout
 from bantay.monitoring.backtest import backtest, held_out_quality, served_by
 from bantay.monitoring.baseline import drift_reference
 from bantay.monitoring.day_check import CHECK_FILE, NO_REPORT, DayCheck, evidence_samples
+from bantay.monitoring.day_signals import judge_signals, with_signals
 from bantay.monitoring.drift import observed_only, run_drift
 from bantay.monitoring.episodes import episode_start
 from bantay.monitoring.guards import Decision, decide_retrain, with_evidence
@@ -74,12 +75,13 @@ def judge_day(model: ModelSettings, layout: Layout, reg: Any, store: Any, day: d
     # Watched on the features the production version was trained on (its manifest).
     config = check_methods(model.drift).for_features(manifest.get("features"), model.columns)
     labels = matured_labels(layout, model, day)
+    labelled = backtest(fitted, manifest, labelled_predictions(layout, model, labels))
     result = run_drift(
         reference,
         current,
         config,
         day=day,
-        labelled=backtest(fitted, manifest, labelled_predictions(layout, model, labels)),
+        labelled=labelled,
         performance_tolerance=model.gate.max_regression,
         name=f"{name} {day}",
         # Quality is judged against the version's own labelled reference, re-baselined or not.
@@ -88,6 +90,8 @@ def judge_day(model: ModelSettings, layout: Layout, reg: Any, store: Any, day: d
         ),
         performance_yardstick=held_out_quality(manifest),
     )
+    signals = judge_signals(model, manifest, current, labelled, day, config.fairness)
+    result = with_signals(result, *signals)
     return Judged(result, manifest, reference, baseline, current, labels, config.guards)
 
 

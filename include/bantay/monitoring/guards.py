@@ -144,6 +144,11 @@ def decide_retrain(
         )
     if verdict in (Verdict.OK, Verdict.WATCH):
         return Decision(Action.NO_ACTION, "no drift" if verdict is Verdict.OK else "watching")
+    if verdict is Verdict.FAIRNESS:
+        return Decision(
+            Action.NO_ACTION,
+            "a slice's recall fell behind: a person must look; a retrain does not repair it",
+        )
 
     streak, needed = _drift_streak(today, past, evidence), cfg.persistence_days
     held = {"streak": streak, "needed": needed}

@@ -1,5 +1,6 @@
 """What a drift check found: per-feature drift of the newest day (with the 7-day view for
-context), data-quality findings per day, quality on matured labels, and the verdict."""
+context), data-quality findings per day, quality on matured labels, fairness across slices, how
+the model's attributions moved, and the verdict."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from bantay.monitoring.fairness_results import AttributionCheck, FairnessCheck
 from bantay.settings.drift import ColumnKind, Issue
 from bantay.vocabulary import Verdict
 
@@ -99,6 +101,8 @@ class DriftResult:
     performance: PerformanceCheck | None = None
     window_days: int = 1
     current_rows_unobserved: int = 0  # newest-day rows left out: values carried from earlier days
+    fairness: FairnessCheck | None = None
+    attribution: AttributionCheck | None = None
     _report: Callable[[], Any] | None = dataclasses.field(default=None, repr=False, compare=False)
     _snapshot: Any = dataclasses.field(default=None, repr=False, compare=False)
 
@@ -198,6 +202,9 @@ class DriftResult:
         for key in ("prediction", "classification", "performance"):
             value = getattr(self, key)
             data[key] = dataclasses.asdict(value) if value is not None else None
+        for key in ("fairness", "attribution"):
+            value = getattr(self, key)
+            data[key] = value.as_data() if value is not None else None
         data["verdict"] = str(self.verdict)
         return data
 
@@ -216,6 +223,8 @@ class DriftResult:
                 "prediction": optional(FeatureDrift, data["prediction"]),
                 "classification": optional(ClassificationQuality, data["classification"]),
                 "performance": optional(PerformanceCheck, data["performance"]),
+                "fairness": _read(FairnessCheck, data.get("fairness")),
+                "attribution": _read(AttributionCheck, data.get("attribution")),
                 "verdict": Verdict(data["verdict"]),
             }
         )
@@ -256,4 +265,11 @@ class DriftResult:
             "current_rows_total": self.current_rows_total,
             "current_rows_unobserved": self.current_rows_unobserved,
             "evidence_day": self.evidence_day,
+            "fairness": self.fairness.as_data() if self.fairness else None,
+            "attribution": self.attribution.as_data() if self.attribution else None,
         }
+
+
+def _read(kind: Any, data: dict[str, Any] | None) -> Any:
+    """``kind.from_data(data)``; None for a result written before the check had it."""
+    return kind.from_data(data) if data is not None else None

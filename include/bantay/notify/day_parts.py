@@ -15,6 +15,7 @@ from urllib.parse import quote
 from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DriftResult, FeatureDrift
 from bantay.notify import fmt
+from bantay.notify.fairness_wording import attribution_lines, fairness_lines
 from bantay.notify.templates import environment
 from bantay.notify.wording import Approval, decision_phrase, subject_line, what_to_do
 
@@ -33,9 +34,10 @@ _COLORS = {
     "drift": "#d9480f",
     "performance": "#862e9c",
     "data_quality": "#c92a2a",
+    "fairness": "#1864ab",
 }
 # The partials, in the order the e-mail shows them.
-PARTS = ("day_head", "day_facts", "day_tables", "day_charts")
+PARTS = ("day_head", "day_facts", "day_fairness", "day_tables", "day_charts")
 _CELL = "padding:3px 8px;border-bottom:1px solid #e9ecef;text-align:left;"
 
 
@@ -107,6 +109,8 @@ def day_parts(
             "reference_total": fmt.count(result.reference_rows_total),
         },
         "rows": [_feature(f) for f in result.ranked_features()],
+        "fairness": fairness_lines(result.fairness),
+        "attribution": attribution_lines(result.attribution),
         "findings": _findings(result),
         "quality": _quality(result),
         "quality_rows": fmt.count(

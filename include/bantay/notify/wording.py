@@ -9,6 +9,7 @@ from typing import Literal
 
 from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DriftResult
+from bantay.notify.fairness_wording import fairness_details, fairness_todo
 from bantay.vocabulary import Action, Verdict
 
 Approval = Literal["auto", "manual"]
@@ -28,6 +29,8 @@ def decision_phrase(d: Decision | None, verdict: Verdict, approval: Approval = "
     """The decision in a few words: the first thing after the verdict in a subject."""
     if verdict is Verdict.DATA_QUALITY:
         return "fix the feed, no retrain"
+    if verdict is Verdict.FAIRNESS:
+        return "a slice fell behind, a person must look"
     if d is not None and d.action is Action.DRIFT_ANSWERED:
         return "drift answered by the new model"
     if d is None or d.action is Action.NO_ACTION:
@@ -61,6 +64,8 @@ def details(result: DriftResult) -> str:
         issues = sorted({f.issue.replace("_", " ") for f in result.today_findings})
         where = ", ".join(columns) if columns else f"{result.current_rows_total} rows"
         return f"{', '.join(issues)} in {where}"
+    if result.verdict is Verdict.FAIRNESS:
+        return fairness_details(result)
     if result.verdict is Verdict.PERFORMANCE and result.performance is not None:
         p = result.performance
         return f"ROC AUC {p.reference:.2f} -> {p.current:.2f} on labels of {p.labelled_day}"
@@ -109,6 +114,8 @@ def what_to_do(
             f"Data engineers: check the upstream feed {where} ({', '.join(issues)}); "
             "do not retrain on this data. Automatic retraining is blocked until the feed is fixed."
         )
+    if result.verdict is Verdict.FAIRNESS:
+        return fairness_todo(result)
     if d is not None and d.action is Action.DRIFT_ANSWERED:
         return f"Nothing to do: {d.reason}."
     if result.verdict is Verdict.OK:

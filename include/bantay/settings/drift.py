@@ -41,6 +41,47 @@ class GuardConfig(BaseModel):
     )
 
 
+class FairnessConfig(BaseModel):
+    """How the daily check watches fairness across the model's ``slices`` (the ``fairness:``
+    block of ``drift:``): flag rates from the day's scores, recall on matured labels.
+
+    Example (YAML)::
+
+        drift:
+          fairness: {min_slice_rows: 100, max_recall_gap: 0.2}
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_slice_rows: int = Field(
+        50, ge=1, description="a slice with fewer learners is reported too small, never fair"
+    )
+    min_slice_positives: int = Field(
+        20, ge=1, description="a slice with fewer matured positives has no recall judged"
+    )
+    min_flag_ratio: float = Field(
+        0.8, gt=0, le=1, description="flag rate against the most-flagged slice (four-fifths)"
+    )
+    max_recall_gap: float | None = Field(
+        None, ge=0, le=1, description="allowed recall gap; null: the gate's max_recall_gap"
+    )
+    label_days: int = Field(
+        7,
+        ge=1,
+        le=90,
+        description="days of labels, up to the newest labelled day, the recall gap is judged on",
+    )
+    n_boot: int = Field(200, ge=20, le=5_000, description="bootstrap resamples of the recall gap")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence of its interval")
+    seed: int = Field(7, description="seed of the bootstrap")
+    min_attribution_ndcg: float = Field(
+        0.9, gt=0, le=1, description="NDCG of today's importance ranking below this alarms"
+    )
+    attribution_change: float = Field(
+        0.5, gt=0, description="relative change in a feature's mean |attribution| called large"
+    )
+
+
 def _default_columns() -> dict[str, ColumnSpec]:
     """The default feeds' feature columns: what a drift block built on its own watches until
     :meth:`DriftConfig.for_features` narrows it to a version's features."""
@@ -177,6 +218,7 @@ class DriftConfig(BaseModel):
     )
 
     guards: GuardConfig = Field(default_factory=GuardConfig)
+    fairness: FairnessConfig = Field(default_factory=FairnessConfig)
 
     @property
     def target(self) -> str:

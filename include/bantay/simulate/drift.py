@@ -1,4 +1,5 @@
-"""Ground-truth drift applied to generated rows: covariate shifts and broken upstream feeds."""
+"""Ground-truth drift applied to generated rows: covariate and importance shifts, broken
+upstream feeds."""
 
 from __future__ import annotations
 
@@ -27,6 +28,23 @@ def apply_shifts(frame: pd.DataFrame, day: dt.date, scenario: Scenario) -> None:
                 floor = np.floor(shifted)
                 shifted = floor + (rng.random(len(shifted)) < (shifted - floor))
             frame[col] = shifted.clip(lo, hi)
+    apply_importance(frame, day, scenario)
+
+
+def apply_importance(frame: pd.DataFrame, day: dt.date, scenario: Scenario) -> None:
+    """Spread each shifted feature around the day's median by its factor (integers rounded)."""
+    for shift in scenario.importance:
+        if day < shift.start:
+            continue
+        for col in shift.features:
+            if col not in frame:
+                continue
+            lo, hi = RANGES[col]
+            values = frame[col].astype("float64")
+            spread = values.median() + shift.factor * (values - values.median())
+            if col in INT_COLUMNS:
+                spread = spread.round()
+            frame[col] = spread.clip(lo, hi)
 
 
 def apply_broken(

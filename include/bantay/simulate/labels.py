@@ -32,6 +32,10 @@ def label_partition(day: dt.date, scenario: Scenario) -> pd.DataFrame:
     if scenario.concept and observed >= scenario.concept.start:
         k = scenario.concept.size
         r = (1 - k) * r + k * pop.hidden
+    shift = scenario.fairness
+    if shift is not None and observed >= shift.start:
+        k = np.where(pop.region == shift.region, shift.size, 0.0)
+        r = (1 - k) * r + k * pop.hidden
     rng = stream(scenario, 8, day_index(observed))
     p = at_risk_probability(r, pop.learner_id, observed, scenario)
     y = (rng.random(len(r)) < p).astype(np.int64)

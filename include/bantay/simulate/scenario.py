@@ -1,5 +1,5 @@
 """What the simulator is asked to simulate: a ``Scenario`` and its drift knobs of known ground
-truth (covariate and concept shift, broken feeds), their command-line syntax, and the seeded
+truth (covariate, concept, fairness and importance shift, broken feeds), their command-line syntax, and the seeded
 random streams every generated value is drawn from."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from bantay.simulate.catalogue import (
     CONTACT_FEATURES,
     FEATURES,
     PROFILE_FEATURES,
+    REGIONS,
 )
 
 _EPOCH = dt.date(2020, 1, 1)
@@ -53,6 +54,45 @@ class ConceptShift:
     def __post_init__(self) -> None:
         if not 0 < self.size <= 1:
             raise ValueError(f"concept shift size must be in (0, 1], got {self.size}")
+
+
+@dataclass(frozen=True)
+class FairnessShift:
+    """From ``start`` the labels of the learners of one ``region`` depend less on the observed
+    features (``size`` in 0..1, as a concept shift confined to that slice): the model misses
+    more of that region's at-risk learners while the other regions are untouched."""
+
+    region: str
+    start: dt.date
+    size: float = 0.8
+
+    def __post_init__(self) -> None:
+        if self.region not in REGIONS:
+            raise ValueError(f"fairness shift: unknown region {self.region!r}; allowed: {REGIONS}")
+        if not 0 < self.size <= 1:
+            raise ValueError(f"fairness shift size must be in (0, 1], got {self.size}")
+
+
+@dataclass(frozen=True)
+class ImportanceShift:
+    """From ``start`` each of ``features`` spreads around its day's median by ``factor`` (1.1:
+    every value 10 % further from the median; below 1 it contracts). Its mean barely moves and a
+    factor near 1 keeps the feature within its drift threshold, while the weight the model's
+    attributions give it changes with its spread."""
+
+    features: tuple[str, ...]
+    start: dt.date
+    factor: float = 1.1
+
+    def __post_init__(self) -> None:
+        numeric = set(FEATURES) - {"region"}
+        bad = [f for f in self.features if f not in numeric]
+        if bad:
+            raise ValueError(
+                f"importance shift: unknown numeric feature(s) {bad}; allowed: {sorted(numeric)}"
+            )
+        if self.factor <= 0:
+            raise ValueError(f"importance shift factor must be above 0, got {self.factor}")
 
 
 BROKEN_KINDS = ("nulls", "frozen", "stuck", "unit")
@@ -130,6 +170,9 @@ class Scenario:
     covariate: tuple[CovariateShift, ...] = ()
     concept: ConceptShift | None = None
     broken: tuple[BrokenFeed, ...] = ()
+    # Off by default: the labels of one region worsen; features spread so importances move.
+    fairness: FairnessShift | None = None
+    importance: tuple[ImportanceShift, ...] = ()
     # Flags act (None: nobody acts on a flag, outcomes are those of the untouched world).
     intervention: Intervention | None = None
     extra: dict[str, str] = field(default_factory=dict)

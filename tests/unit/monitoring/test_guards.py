@@ -281,3 +281,17 @@ def test_a_promotion_fitted_before_the_drift_neither_silences_it_nor_holds_its_r
     versions.append(version("learned", "2026-11-16", "2026-11-15"))
     promotions.append(SimpleNamespace(kind="promote", to_version="learned", at=at))
     assert promoted_retrains(registry, "m", began) == [date(2026, 11, 16)]
+
+
+def test_fairness_never_triggers_a_retrain_nor_extends_a_drift_streak() -> None:
+    cfg = GuardConfig(persistence_days=2, cooldown_days=0)
+    decisions = _simulate([Verdict.FAIRNESS] * 4, cfg)
+    assert {d.action for d in decisions} == {Action.NO_ACTION}
+    assert "person must look" in decisions[0].reason
+    # A FAIRNESS day between two DRIFT days ends the streak, like any non-drift verdict.
+    history = [
+        DayRecord(D0, "DRIFT", "guard_held:persistence"),
+        DayRecord(D0 + timedelta(days=1), "FAIRNESS", "no_action"),
+    ]
+    held = decide_retrain(Verdict.DRIFT, D0 + timedelta(days=2), history, cfg)
+    assert (held.action, held.streak) == (Action.HELD_PERSISTENCE, 1)

@@ -1,0 +1,113 @@
+"""The words of a FAIRNESS day and of attribution drift, in the subject, the sentence of what
+to do and the e-mail's per-slice lines."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+from bantay.monitoring.fairness_results import (
+    AttributionCheck,
+    FairnessCheck,
+    FeatureLean,
+    SliceRate,
+    SliceRecall,
+)
+from bantay.monitoring.guards import Decision
+from bantay.monitoring.results import DriftResult
+from bantay.notify.email import render_drift_email, subject_line, what_to_do
+from bantay.notify.fairness_wording import attribution_lines, fairness_lines
+from bantay.vocabulary import Action, Verdict
+from support.monitoring_frames import learner_frame, quiet_result
+
+FAIRNESS = FairnessCheck(
+    threshold=0.42,
+    min_flag_ratio=0.8,
+    allowed_gap=0.25,
+    rates=(
+        SliceRate("region", "north", 900, 0.20, 1.0, False),
+        SliceRate("region", "south", 800, 0.12, 0.6, False),
+        SliceRate("region", "islands", 12, 0.0, None, True),
+    ),
+    recalls=(
+        SliceRecall("region", "north", 900, 120, 0.81, 0.74, 0.88, 0.0, 0.0, 0.0, False),
+        SliceRecall("region", "south", 800, 110, 0.38, 0.29, 0.47, 0.43, 0.31, 0.55, False),
+        SliceRecall("region", "islands", 12, 2, None, None, None, None, None, None, True),
+    ),
+    labelled_days=("2026-11-10", "2026-11-11"),
+    version="v4",
+)
+ATTRIBUTION = AttributionCheck(
+    ndcg=0.82,
+    min_ndcg=0.9,
+    large_change=0.5,
+    rows=1700,
+    features=(
+        FeatureLean("attendance_rate", 0.9, 0.5, 0.5 / 0.9 - 1),
+        FeatureLean("late_submissions", 0.1, 0.4, 3.0),
+    ),
+    top_reason_changed=0.25,
+    flagged_compared=200,
+)
+
+
+DAY = date(2026, 11, 22)
+
+
+def _fair_day(verdict: Verdict = Verdict.FAIRNESS) -> DriftResult:
+    return dataclasses.replace(
+        quiet_result(verdict, DAY), fairness=FAIRNESS, attribution=ATTRIBUTION
+    )
+
+
+def test_subject_names_the_slice_and_no_retrain() -> None:
+    subject = subject_line(
+        _fair_day(), model="learner_risk", date=DAY, decision=Decision(Action.NO_ACTION, "")
+    )
+    assert subject.startswith("[bantay] FAIRNESS learner_risk 2026-11-22: a slice fell behind")
+    assert "recall 0.38 for region=south vs 0.81 in north (gap 0.43 > 0.25)" in subject
+
+
+def test_what_to_do_asks_a_person_and_says_a_retrain_does_not_repair() -> None:
+    text = what_to_do(_fair_day(), Decision(Action.NO_ACTION, ""))
+    assert text.startswith("A person must look") and "region=south" in text
+    assert "2026-11-11" in text and "does not repair" in text
+
+
+def test_slice_lines_say_too_small_and_below_four_fifths() -> None:
+    lines = fairness_lines(FAIRNESS)
+    assert "region=islands: too small (12 learners), not judged" in lines
+    assert "region=south: flagged 12.0%, ratio 0.60 BELOW four-fifths" in lines
+    assert "region=north: flagged 20.0%, ratio 1.00" in lines
+    assert any(line.startswith("region=south: recall 0.38 (0.29-0.47)") for line in lines)
+
+
+def test_attribution_lines_say_what_the_model_leans_on() -> None:
+    lines = attribution_lines(ATTRIBUTION)
+    assert lines[0].startswith("ALARM: importance ranking against the version's own: NDCG 0.820")
+    assert any("leans on late_submissions much more than it did" in line for line in lines)
+    assert any("leans on attendance_rate much less" in line for line in lines)
+    assert (
+        lines[-1]
+        == "top reason changed since yesterday for 25% of 200 flagged learners scored both days"
+    )
+    calm = dataclasses.replace(ATTRIBUTION, ndcg=0.97, features=())
+    assert not attribution_lines(calm)[0].startswith("ALARM")
+
+
+def test_every_days_email_shows_the_slices_and_the_leaning() -> None:
+    msg = render_drift_email(
+        _fair_day(Verdict.OK),
+        model="learner_risk",
+        date=DAY,
+        decision=Decision(Action.NO_ACTION, "no drift"),
+        report_url="https://s3.example/r.html",
+        run_url="http://airflow.example/r1",
+        reference_sample=learner_frame(500, seed=1),
+        current_sample=learner_frame(500, seed=2),
+    )
+    plain = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "FAIRNESS ACROSS SLICES" in plain and "WHAT THE MODEL LEANS ON" in plain
+    assert "region=south: flagged 12.0%" in plain
+    assert 'id="fairness"' in html and "late_submissions much more" in html
