@@ -32,6 +32,7 @@ from airflow.sdk import Param, PokeReturnValue, task
 
 from bantay.airflow.assets import features_asset
 from bantay.airflow.defaults import bantay_dag, cron
+from bantay.airflow.lineage_task import lineage_task
 from bantay.settings import get_settings
 
 SETTINGS = get_settings()
@@ -94,12 +95,14 @@ def bantay_features():
             print(f"waiting for {len(missing)} partition(s), e.g. {missing[:3]}")
         return PokeReturnValue(is_done=not missing)
 
-    @task(outlets=[FEATURES])
+    @lineage_task(outlets=[FEATURES])
     def validate(
         days: list[str], run_id: str | None = None, logical_date=None, outlet_events=None
     ) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from bantay.airflow.lineage import contract_lineage
+        from bantay.airflow.lineage_task import report
         from bantay.features.contract import ContractViolation, enforce_for, label_sources
         from bantay.settings import get_settings
 
@@ -116,14 +119,17 @@ def bantay_features():
         except ContractViolation as exc:
             # Bad data does not get better by retrying: fail now, with what to fix.
             raise AirflowFailException(str(exc)) from exc
+        report(*contract_lineage(settings.project, settings.features.feeds, results))
         checked = {"partitions": len(results), "rows": sum(r.rows for r in results)}
         # Only reached when every partition passed: a failed contract emits no event, so
         # nothing downstream ever scores a quarantined day.
         outlet_events[FEATURES].extra = {"days": days, **checked}
         return checked
 
-    @task
+    @lineage_task
     def materialize(days: list[str], checked: dict) -> dict:
+        from bantay.airflow.lineage import materialize_lineage
+        from bantay.airflow.lineage_task import report
         from bantay.features.materialize import materialize
         from bantay.settings import get_settings
         from bantay.stores.feast_store import store
@@ -134,6 +140,8 @@ def bantay_features():
             feast=store(settings),
             lateness_days=settings.features.contract.max_lateness_days,
         )
+        feeds = [settings.features.feed(name) for name in settings.features.sources or ()]
+        report(*materialize_lineage(settings.project, feeds))
         print(f"materialized {checked['rows']} validated rows: {summary}")
         return summary
 

@@ -59,11 +59,17 @@ def predictions_name(model: str) -> str:
 
 
 REGISTRY_NAME = "registry/model_versions"
+DRIFT_RECORDS_NAME = "registry/drift_reports"
 
 
 def version_name(bucket: str, prefix: str, model: str, version: str) -> str:
     """A published model version, named by where it lives (immutable once written)."""
     return f"s3://{bucket}/{prefix.strip('/')}/models/{model}/versions/{version}"
+
+
+def drift_reports_name(bucket: str, prefix: str, model: str) -> str:
+    """Where ``model``'s daily drift reports are written (one folder per day below it)."""
+    return f"s3://{bucket}/{prefix.strip('/')}/reports/drift/{model}"
 
 
 def schema_facet(feed: FeedSettings):
@@ -185,6 +191,33 @@ def version_lineage(
         output_dataset(project, REGISTRY_NAME),
     ]
     return [input_dataset(project, training_set_name(model))], outputs
+
+
+def evaluation_lineage(project: str, model: str, version: str, gate: dict[str, Any]):
+    """The evaluation: the training set in; the candidate's registry record (with the gate's
+    verdict on it) out."""
+    facet = model_version_facet(model, version, training_set_name(model), gate)
+    outputs = [output_dataset(project, REGISTRY_NAME, {"bantayModelVersion": facet})]
+    return [input_dataset(project, training_set_name(model))], outputs
+
+
+def gate_of(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """The gate's verdict from what the evaluate task hands on."""
+    verdict = "passed" if evaluation.get("passed") else "rejected"
+    return {"verdict": verdict, "failed": [str(r)[:200] for r in evaluation.get("reasons") or []]}
+
+
+def drift_lineage(project: str, model: str, version: str | None, where: tuple[str, str]):
+    """The drift check: the prediction log and the production version's reference sample in;
+    the day's report and its registry record out."""
+    inputs = [input_dataset(project, predictions_name(model))]
+    if version:
+        inputs.append(input_dataset(project, version_name(*where, model, version)))
+    outputs = [
+        output_dataset(project, drift_reports_name(*where, model)),
+        output_dataset(project, DRIFT_RECORDS_NAME),
+    ]
+    return inputs, outputs
 
 
 def model_version_facet(model: str, version: str, training_set: str, gate: dict[str, Any]):

@@ -126,3 +126,27 @@ def test_service_views_reads_the_feature_service_projections():
             return _Service()
 
     assert lineage.service_views(_Feast(), "svc_v1") == ["a", "b"]
+
+
+def test_gate_of_reads_the_evaluation_verdict_and_bounds_reasons():
+    assert lineage.gate_of({"passed": True, "reasons": []}) == {"verdict": "passed", "failed": []}
+    gate = lineage.gate_of({"passed": False, "reasons": ["auc fell " + "x" * 500]})
+    assert gate["verdict"] == "rejected" and len(gate["failed"][0]) == 200
+
+
+def test_evaluation_writes_the_registry_record_with_the_gate_verdict():
+    inputs, outputs = lineage.evaluation_lineage(
+        "p", "m", "v3", {"verdict": "rejected", "failed": ["auc"]}
+    )
+    assert [d.name for d in inputs] == ["training_set/m"]
+    facet = _json(outputs[0])["facets"]["bantayModelVersion"]
+    assert outputs[0].name == "registry/model_versions"
+    assert facet["gateVerdict"] == "rejected" and facet["failedChecks"] == ["auc"]
+
+
+def test_drift_reads_predictions_and_the_version_and_writes_the_report_folder():
+    inputs, outputs = lineage.drift_lineage("p", "m", "v1", ("bkt", "pre"))
+    assert [d.name for d in inputs] == ["predictions/m", "s3://bkt/pre/models/m/versions/v1"]
+    assert [d.name for d in outputs] == ["s3://bkt/pre/reports/drift/m", "registry/drift_reports"]
+    no_version, _ = lineage.drift_lineage("p", "m", None, ("bkt", "pre"))
+    assert [d.name for d in no_version] == ["predictions/m"]
