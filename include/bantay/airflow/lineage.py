@@ -90,7 +90,7 @@ def schema_facet(feed: FeedSettings):
 
 def quality_facets(results: Sequence[Any]) -> dict[str, Any]:
     """Data-quality input facets from the data contract's results for one feed (one result per
-    partition checked): total rows, nulls per column, and each rule with whether it held."""
+    partition checked): total rows, missing values per column, and each failed rule."""
     from openlineage.client.facet_v2 import (
         data_quality_assertions_dataset as assertions,
     )
@@ -100,9 +100,8 @@ def quality_facets(results: Sequence[Any]) -> dict[str, Any]:
 
     nulls: dict[str, int] = {}
     for result in results:
-        table = getattr(result, "table", None)
-        for column in table.column_names if table is not None else ():
-            nulls[column] = nulls.get(column, 0) + table.column(column).null_count
+        for column, count in result.nulls.items():
+            nulls[column] = nulls.get(column, 0) + count
     failed = sorted({(v.rule, v.column) for r in results for v in r.violations}, key=str)
     checks = [
         assertions.Assertion(assertion=rule, success=False, column=column, severity="error")

@@ -25,7 +25,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bantay.features.delivery import read_delivery, recent_history
-from bantay.features.rules import MAX_FUTURE_DAYS, RULES, Violation, bounded, check_table
+from bantay.features.rules import (
+    MAX_FUTURE_DAYS,
+    RULES,
+    Violation,
+    bounded,
+    check_table,
+    null_counts,
+)
 from bantay.layout import (
     REASON_FILE,
     Layout,
@@ -69,6 +76,8 @@ class ContractResult:
     files: list[str] = field(default_factory=list)
     table: pa.Table | None = field(default=None, repr=False, compare=False)
     columns: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Missing values per column of an accepted partition (kept when its table is let go).
+    nulls: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -304,6 +313,7 @@ def enforce(
             if result.passed:
                 accept(result, accepted)
                 log.info("contract ok: %s %s (%d rows)", feed.name, day, result.rows)
+                result.nulls = null_counts(result.table) if result.table is not None else {}
                 result.table = None
             else:
                 failed.append(result)

@@ -11,7 +11,7 @@ import pytest
 from openlineage.client.serde import Serde
 
 from bantay.airflow import lineage
-from bantay.features.rules import Violation
+from bantay.features.rules import Violation, null_counts
 from bantay.settings.feeds import FeedSettings
 
 
@@ -27,7 +27,7 @@ class _Result:
     rows: int
     violations: list = field(default_factory=list)
     files: list = field(default_factory=list)
-    table: pa.Table | None = None
+    nulls: dict = field(default_factory=dict)
     day: dt.date = dt.date(2026, 10, 1)
 
 
@@ -56,15 +56,16 @@ def test_schema_facet_lists_keys_then_declared_columns_with_their_types():
 
 
 def test_quality_facets_sum_rows_and_nulls_over_partitions_and_list_failed_rules():
-    t1 = pa.table({"minutes": [1.0, None, 3.0]})
-    t2 = pa.table({"minutes": [None, None]})
+    t1 = null_counts(pa.table({"minutes": [1.0, None, float("nan")], "id": [1, 2, 3]}))
+    t2 = null_counts(pa.table({"minutes": [None, 2.0], "id": [None, 5]}))
     bad = Violation(rule="range", column="minutes", found="-1", expected=">= 0")
     facets = lineage.quality_facets(
-        [_Result("visits", 3, table=t1, files=["a"]), _Result("visits", 2, [bad], ["b"], t2)]
+        [_Result("visits", 3, files=["a"], nulls=t1), _Result("visits", 2, [bad], ["b"], t2)]
     )
     metrics = _json(facets["dataQualityMetrics"])
     assert metrics["rowCount"] == 5 and metrics["fileCount"] == 2
-    assert metrics["columnMetrics"]["minutes"]["nullCount"] == 3
+    assert metrics["columnMetrics"]["minutes"]["nullCount"] == 3  # NaN counts as missing
+    assert metrics["columnMetrics"]["id"]["nullCount"] == 1
     checks = _json(facets["dataQualityAssertions"])["assertions"]
     assert {"assertion": "range", "success": False, "column": "minutes"}.items() <= checks[
         0
