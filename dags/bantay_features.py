@@ -117,7 +117,10 @@ def bantay_features():
                 as_of=logical_date.date() if logical_date else None,
             )
         except ContractViolation as exc:
-            # Bad data does not get better by retrying: fail now, with what to fix.
+            # Bad data does not get better by retrying: fail now, with what to fix (the FAIL
+            # lineage event carries the failed rules of the quarantined partitions).
+            feeds = settings.features.feeds
+            report(*contract_lineage(settings.project, feeds, exc.results, refused=True))
             raise AirflowFailException(str(exc)) from exc
         report(*contract_lineage(settings.project, settings.features.feeds, results))
         checked = {"partitions": len(results), "rows": sum(r.rows for r in results)}

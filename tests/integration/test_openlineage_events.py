@@ -20,6 +20,7 @@ LAST = dt.date(2026, 10, 31)
 LIFECYCLE = {"days": 60, "last_day": LAST, "scenario": sim.Scenario(learners=1200, seed=31)}
 MODEL = "learner_risk"
 NS = "bantay://bantay"
+REFUSED: dict[str, str] = {}  # the feed and column the refused day broke
 
 
 def _midnight(day: dt.date) -> dt.datetime:
@@ -48,8 +49,26 @@ def events(lifecycle_env, tmp_path_factory):  # noqa: F811
         assert str(run.state) == "success", task_states(run)
         run = run_dag("bantay_scoring", _midnight(LAST + dt.timedelta(days=1)), {"date": day})
         assert str(run.state) == "success", task_states(run)
+        _refused_day(lifecycle_env.settings(), LAST + dt.timedelta(days=1))
     assert path.exists(), "the provider wrote no event: is the transport configured?"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _refused_day(settings, day: dt.date) -> None:
+    """A delivery with a value above its declared maximum: the features run fails on it."""
+    from bantay.layout import partition_path
+
+    feed = settings.features.feed(settings.features.population)
+    column, spec = next((n, c) for n, c in feed.columns.items() if c.max is not None)
+    frame = sim.partition(feed.name, day, LIFECYCLE["scenario"])
+    frame.loc[frame.index[:50], column] = spec.max * 10 + 1
+    sim.write_range(settings.raw_dir, day, 1, LIFECYCLE["scenario"])
+    sim.write_table(frame, partition_path(settings.raw_dir, feed.name, day))
+    run = run_dag(
+        "bantay_features", _midnight(day + dt.timedelta(days=1)), {"start_date": day.isoformat()}
+    )
+    assert str(run.state) == "failed", task_states(run)
+    REFUSED.update(feed=feed.name, column=column)
 
 
 def _forget_provider_config() -> None:
@@ -147,3 +166,19 @@ def test_events_stay_small(events):
     completes = sum(e["eventType"] == "COMPLETE" for e in events)
     print(f"\n{len(events)} events ({completes} COMPLETE), largest {max(sizes)} bytes")
     assert max(sizes) < 64_000
+
+
+def test_a_refused_delivery_fails_with_its_broken_rule_and_goes_to_quarantine(events):
+    failed = [
+        e
+        for e in events
+        if e["eventType"] == "FAIL" and e["job"]["name"] == "bantay_features.validate"
+    ]
+    assert failed, "the refused delivery left no FAIL event"
+    event = failed[-1]
+    feed, column = REFUSED["feed"], REFUSED["column"]
+    assert f"quarantine/{feed}" in _names(event["outputs"])
+    assert not any(n.startswith("accepted/") for n in _names(event["outputs"]))
+    raw = next(d for d in event["inputs"] if d["name"] == f"raw/{feed}")
+    checks = raw["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert {"assertion": "range", "success": False, "column": column}.items() <= checks[0].items()

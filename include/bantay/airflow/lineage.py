@@ -132,11 +132,17 @@ def output_dataset(project: str, name: str, facets: dict | None = None):
     return OutputDataset(namespace=namespace(project), name=name, facets=facets or {})
 
 
+def quarantine_name(feed: str) -> str:
+    return f"quarantine/{feed}"
+
+
 def contract_lineage(
-    project: str, feeds: Iterable[FeedSettings], results: Sequence[Any]
+    project: str, feeds: Iterable[FeedSettings], results: Sequence[Any], refused: bool = False
 ) -> tuple[list, list]:
     """The data contract: each feed's raw deliveries in (with the contract's verdict on them),
-    its accepted table out (with its declared schema)."""
+    its accepted table out (with its declared schema); ``refused`` results (the contract
+    failed) went to the feed's quarantine instead."""
+    out_name = quarantine_name if refused else accepted_name
     inputs, outputs = [], []
     for feed in feeds:
         mine = [r for r in results if r.source == feed.name]
@@ -144,7 +150,7 @@ def contract_lineage(
             continue
         schema = {"schema": schema_facet(feed)}
         inputs.append(input_dataset(project, raw_name(feed.name), schema, quality_facets(mine)))
-        outputs.append(output_dataset(project, accepted_name(feed.name), schema))
+        outputs.append(output_dataset(project, out_name(feed.name), schema))
     return inputs, outputs
 
 

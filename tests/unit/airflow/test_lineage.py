@@ -151,3 +151,16 @@ def test_drift_reads_predictions_and_the_version_and_writes_the_report_folder():
     assert [d.name for d in outputs] == ["s3://bkt/pre/reports/drift/m", "registry/drift_reports"]
     no_version, _ = lineage.drift_lineage("p", "m", None, ("bkt", "pre"))
     assert [d.name for d in no_version] == ["predictions/m"]
+
+
+def test_refused_partitions_go_to_quarantine_with_their_failed_rules():
+    bad = Violation(rule="nulls", column="x", found="9%", expected="2%")
+    inputs, outputs = lineage.contract_lineage(
+        "p", [_feed("visits")], [_Result("visits", 9, [bad])], refused=True
+    )
+    assert [d.name for d in outputs] == ["quarantine/visits"]
+    checks = _json(inputs[0])["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert [(c["assertion"], c["success"]) for c in checks] == [
+        ("nulls", False),
+        ("data_contract", False),
+    ]
