@@ -16,6 +16,9 @@ from airflow.providers.standard.decorators.python import _PythonDecoratedOperato
 from airflow.sdk.bases.decorator import task_decorator_factory
 
 _REPORTED: dict[tuple, dict[str, list]] = {}
+# Without the provider nobody collects what tasks report: a long-lived worker keeps only the
+# newest reports (a few small objects each), never a growing list.
+MAX_KEPT = 64
 
 
 def _key(ti: Any) -> tuple:
@@ -29,6 +32,8 @@ def report(inputs: list, outputs: list) -> None:
     entry = _REPORTED.setdefault(_key(get_current_context()["ti"]), {"in": [], "out": []})
     entry["in"].extend(inputs)
     entry["out"].extend(outputs)
+    while len(_REPORTED) > MAX_KEPT:
+        _REPORTED.pop(next(iter(_REPORTED)))  # the oldest report nobody collected
 
 
 def reported(ti: Any) -> tuple[list, list]:

@@ -9,7 +9,7 @@ import airflow.sdk
 from airflow.sdk import DAG
 
 from bantay.airflow import lineage
-from bantay.airflow.lineage_task import LineageOperator, lineage_task, report
+from bantay.airflow.lineage_task import MAX_KEPT, LineageOperator, lineage_task, report, reported
 
 
 def _ti(task_id: str, run_id: str = "r1"):
@@ -47,3 +47,13 @@ def test_reported_datasets_reach_the_provider_once_and_only_for_their_task(monke
     assert [d.name for d in got.outputs] == ["predictions/m"]
     again = op.get_openlineage_facets_on_complete(_ti("t"))
     assert again.inputs == [] and again.outputs == []
+
+
+def test_reports_nobody_collects_do_not_pile_up(monkeypatch):
+    """Without the provider no one reads the reports: only the newest MAX_KEPT stay."""
+    for i in range(MAX_KEPT + 10):
+        _as(monkeypatch, _ti("t", run_id=f"run-{i}"))
+        report([lineage.input_dataset("p", "raw/x")], [])
+    assert reported(_ti("t", run_id="run-0")) == ([], [])  # the oldest was let go
+    newest, _ = reported(_ti("t", run_id=f"run-{MAX_KEPT + 9}"))
+    assert [d.name for d in newest] == ["raw/x"]
