@@ -41,6 +41,7 @@ from airflow.sdk import Metadata, Param, TaskGroup, task
 
 from bantay.airflow.assets import drift_asset, predictions_asset
 from bantay.airflow.defaults import bantay_dag, cron
+from bantay.airflow.lineage_task import lineage_task
 from bantay.airflow.training_runs import training_dag_id
 from bantay.settings import get_settings
 
@@ -92,11 +93,13 @@ def bantay_drift():
         asset = drift_asset(model.name)
         with TaskGroup(group_id=model.name):
 
-            @task(task_id="check", inlets=[predictions_asset(model.name)])
+            @lineage_task(task_id="check", inlets=[predictions_asset(model.name)])
             def check(planned: dict, model_name: str, ti=None, dag_run=None) -> dict:
                 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
                 from bantay.airflow.edge import for_model
+                from bantay.airflow.lineage import drift_lineage
+                from bantay.airflow.lineage_task import report
                 from bantay.monitoring.check import check_day
                 from bantay.notify.drift_day import day_subject
                 from bantay.notify.email import report_banner
@@ -124,6 +127,9 @@ def bantay_drift():
                     )
                 except FileNotFoundError as exc:
                     raise AirflowFailException(str(exc)) from exc
+                where = (res.settings.storage.bucket, res.settings.storage.prefix)
+                version = getattr(checked.result, "version", None)
+                report(*drift_lineage(res.settings.project, model_name, version, where))
                 subject = day_subject(checked, res.model)
                 print(f"{subject}\ndecision: {checked.decision.reason}")
                 return {**checked.as_data(), "subject": subject}

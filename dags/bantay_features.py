@@ -38,6 +38,7 @@ from airflow.sdk import Param, PokeReturnValue, task
 
 from bantay.airflow.assets import features_asset
 from bantay.airflow.defaults import bantay_dag, cron
+from bantay.airflow.lineage_task import lineage_task
 from bantay.settings import get_settings
 
 SETTINGS = get_settings()
@@ -102,8 +103,10 @@ def bantay_features():
 
     # all_done: a feed still missing when the sensor gives up holds only the models that read
     # it; the contract says it is missing and the others are released.
-    @task(trigger_rule="all_done")
+    @lineage_task(trigger_rule="all_done")
     def validate(days: list[str], run_id: str | None = None, logical_date=None) -> dict:
+        from bantay.airflow.lineage import contract_lineage
+        from bantay.airflow.lineage_task import report
         from bantay.features.contract import ContractViolation, enforce_for, label_sources
         from bantay.features.isolation import failed_feeds
         from bantay.settings import get_settings
@@ -121,8 +124,16 @@ def bantay_features():
             failed, detail = {}, None
         except ContractViolation as exc:
             # Every passing partition is accepted already; the failing ones are quarantined.
-            results, failed, detail = exc.results, failed_feeds(exc.results), str(exc)
+            results, failed, detail = exc.passed + exc.results, failed_feeds(exc.results), str(exc)
             print(detail)
+        # Lineage: each feed that passed into accepted/, each refused one into quarantine/ (with
+        # the rules it broke).
+        feeds = settings.features.feeds
+        passed = [r for r in results if r.passed and r.source not in failed]
+        accepted_in, accepted_out = contract_lineage(settings.project, feeds, passed)
+        refused = [r for r in results if r.source in failed]
+        refused_in, refused_out = contract_lineage(settings.project, feeds, refused, refused=True)
+        report(accepted_in + refused_in, accepted_out + refused_out)
         return {
             "days": days,
             "partitions": len(results),
@@ -199,8 +210,10 @@ def bantay_features():
         # Bad data does not get better by retrying: fail now, with what to fix.
         raise AirflowFailException(checked["detail"])
 
-    @task
+    @lineage_task
     def materialize(days: list[str], checked: dict) -> dict:
+        from bantay.airflow.lineage import materialize_lineage
+        from bantay.airflow.lineage_task import report
         from bantay.features.materialize import materialize
         from bantay.settings import get_settings
         from bantay.stores.feast_store import store
@@ -211,6 +224,8 @@ def bantay_features():
             feast=store(settings),
             lateness_days=settings.features.contract.max_lateness_days,
         )
+        feeds = [settings.features.feed(name) for name in settings.features.sources or ()]
+        report(*materialize_lineage(settings.project, feeds))
         print(f"materialized {checked['rows']} validated rows: {summary}")
         return summary
 

@@ -27,6 +27,7 @@ from airflow.sdk import Metadata, Param, TaskGroup, task
 
 from bantay.airflow.assets import features_asset, predictions_asset, production_asset
 from bantay.airflow.defaults import bantay_dag
+from bantay.airflow.lineage_task import lineage_task
 from bantay.settings import get_settings
 
 SETTINGS = get_settings()
@@ -75,7 +76,7 @@ def bantay_scoring():
         predictions = predictions_asset(model.name)
         with TaskGroup(group_id=model.name):
 
-            @task(
+            @lineage_task(
                 task_id="score",
                 inlets=[FEATURES, production_asset(model.name)],
                 outlets=[predictions],
@@ -87,11 +88,14 @@ def bantay_scoring():
                     raise AirflowSkipException(f"held by bantay_features: {held[model_name]}")
 
                 from bantay.airflow.edge import for_model
+                from bantay.airflow.lineage import scoring_lineage, service_views
+                from bantay.airflow.lineage_task import report
                 from bantay.serving.scoring import score_day
                 from bantay.stores.feast_store import store as feature_store
                 from bantay.stores.model_store import NoProductionVersion, UnknownModel
 
                 res = for_model(model_name)
+                feast = feature_store(res.settings)
                 try:
                     summary = score_day(
                         dt.date.fromisoformat(day),
@@ -99,7 +103,7 @@ def bantay_scoring():
                         layout=res.layout,
                         store=res.store,
                         registry=res.registry,
-                        feast=feature_store(res.settings),
+                        feast=feast,
                     )
                 except (NoProductionVersion, UnknownModel) as exc:
                     # Features come before the first model: nothing to score yet is not a failure.
@@ -108,6 +112,14 @@ def bantay_scoring():
                     print(
                         f"shadow {summary['shadow']['version']} vs production: {summary['shadow']}"
                     )
+                storage = res.settings.storage
+                views = service_views(feast, res.model.feature_service)
+                where = (storage.bucket, storage.prefix)
+                report(
+                    *scoring_lineage(
+                        res.settings.project, model_name, views, summary["version"], where
+                    )
+                )
                 yield Metadata(
                     predictions_asset(model_name),  # the outlet: Assets match by name and URI
                     extra={"date": day, "model": model_name, "version": summary.get("version")},

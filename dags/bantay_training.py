@@ -78,6 +78,7 @@ from airflow.sdk import Metadata, Param, PokeReturnValue, task
 from bantay.airflow.approval import GateApprovalOperator
 from bantay.airflow.assets import production_asset
 from bantay.airflow.defaults import bantay_dag
+from bantay.airflow.lineage_task import lineage_task
 from bantay.airflow.training_runs import (
     WINDOW_POKE,
     features_runs_in_progress,
@@ -227,20 +228,24 @@ def training_dag(settings: Settings, model: ModelSettings):
                 raise AirflowSensorTimeout(check.timeout_message(name, window["as_of"], waited))
             return PokeReturnValue(is_done=False)
 
-        @task
+        @lineage_task
         def training_set(ctx: dict) -> dict:
             from bantay.airflow.edge import for_model
+            from bantay.airflow.lineage import service_views, training_set_lineage
+            from bantay.airflow.lineage_task import report
             from bantay.stores.feast_store import store as feature_store
             from bantay.training.dataset import build_training_set
             from bantay.training.run import RunContext
 
             res = for_model(name)
-            return build_training_set(
-                RunContext(**ctx),
-                model=res.model,
-                layout=res.layout,
-                feast=feature_store(res.settings),
+            feast = feature_store(res.settings)
+            built = build_training_set(
+                RunContext(**ctx), model=res.model, layout=res.layout, feast=feast
             )
+            views = service_views(feast, res.model.feature_service)
+            label = res.model.label_source
+            report(*training_set_lineage(res.settings.project, name, views, label))
+            return built
 
         @task
         def search_space(ctx: dict) -> list[dict]:
@@ -256,9 +261,11 @@ def training_dag(settings: Settings, model: ModelSettings):
 
             return tune_one(training, trial, model=for_model(ctx["model"]).model)
 
-        @task
+        @lineage_task
         def evaluate(ctx: dict, training: dict, results: list[dict]) -> dict:
             from bantay.airflow.edge import for_model
+            from bantay.airflow.lineage import evaluation_lineage, gate_of
+            from bantay.airflow.lineage_task import report
             from bantay.monitoring.episodes import regime_since
             from bantay.stores.feast_store import store as feature_store
             from bantay.training.candidate import evaluate_candidate
@@ -266,7 +273,7 @@ def training_dag(settings: Settings, model: ModelSettings):
 
             res, run = for_model(name), RunContext(**ctx)
             regime = regime_since(res.registry, name, dt.datetime.fromisoformat(run.as_of))
-            return evaluate_candidate(
+            evaluation = evaluate_candidate(
                 run,
                 training,
                 list(results),
@@ -277,6 +284,9 @@ def training_dag(settings: Settings, model: ModelSettings):
                 store=res.store,
                 feast=feature_store(res.settings),
             )
+            version, gate = evaluation["version"], gate_of(evaluation)
+            report(*evaluation_lineage(res.settings.project, name, version, gate))
+            return evaluation
 
         # Only the approval branch is skipped on a rejection; publish_and_promote follows from
         # the approvals' trigger rules and tell_on_call still runs to report the rejection.
@@ -322,11 +332,13 @@ def training_dag(settings: Settings, model: ModelSettings):
             retries=0,
         )
 
-        @task(outlets=[production], trigger_rule="none_failed_min_one_success")
+        @lineage_task(outlets=[production], trigger_rule="none_failed_min_one_success")
         def publish_and_promote(ti=None):
             from airflow.sdk.exceptions import AirflowFailException
 
             from bantay.airflow.edge import for_model
+            from bantay.airflow.lineage import gate_of, version_lineage
+            from bantay.airflow.lineage_task import report
             from bantay.serving.publish import publish_and_promote as publish
             from bantay.training.run import RunContext
             from bantay.training.staging import StagedArtifactChanged
@@ -349,6 +361,11 @@ def training_dag(settings: Settings, model: ModelSettings):
                 # A file changed after the gate judged it: a retry would only refuse it again.
                 raise AirflowFailException(str(exc)) from exc
             print(f"promoted {name} {result['version']}: {result['pointer']}")
+            where = (res.settings.storage.bucket, res.settings.storage.prefix)
+            lineage = version_lineage(
+                res.settings.project, name, result["version"], where, gate_of(evaluation)
+            )
+            report(*lineage)
             yield Metadata(
                 production, extra={"version": result["version"], "reason": ctx["reason"]}
             )

@@ -114,7 +114,27 @@ def environment(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    env.update(openlineage_env(workdir, os.environ))
     return env
+
+
+def openlineage_env(workdir: Path, outer: dict[str, str]) -> dict[str, str]:
+    """Lineage events of every task into ``<workdir>/openlineage/events.jsonl`` (the provider's
+    file transport), unless the caller configured a transport of its own; never the tasks'
+    source code, never the full task info."""
+    default = {
+        "type": "file",
+        "log_file_path": str(workdir / "openlineage" / "events.jsonl"),
+        "append": True,
+    }
+    (workdir / "openlineage").mkdir(parents=True, exist_ok=True)
+    return {
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": outer.get("AIRFLOW__OPENLINEAGE__TRANSPORT")
+        or json.dumps(default),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": outer.get("AIRFLOW__OPENLINEAGE__NAMESPACE", "bantay"),
+        "AIRFLOW__OPENLINEAGE__DISABLE_SOURCE_CODE": "True",
+        "AIRFLOW__OPENLINEAGE__INCLUDE_FULL_TASK_INFO": "False",
+    }
 
 
 class LocalAirflow:

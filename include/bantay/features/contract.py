@@ -25,7 +25,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bantay.features.delivery import read_delivery, recent_history
-from bantay.features.rules import MAX_FUTURE_DAYS, RULES, Violation, bounded, check_table
+from bantay.features.rules import (
+    MAX_FUTURE_DAYS,
+    RULES,
+    Violation,
+    bounded,
+    check_table,
+    null_counts,
+)
 from bantay.features.tombstones import Tombstones, scrub_folder
 from bantay.layout import (
     REASON_FILE,
@@ -72,6 +79,8 @@ class ContractResult:
     table: pa.Table | None = field(default=None, repr=False, compare=False)
     columns: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     erased: int = 0  # rows of erased learners dropped from the delivery (tombstones)
+    # Missing values per column of an accepted partition (kept when its table is let go).
+    nulls: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -99,6 +108,7 @@ class ContractViolation(RuntimeError):
 
     def __init__(self, results: list[ContractResult], quarantined: list[Path | None]):
         self.results = results
+        self.passed: list[ContractResult] = []  # what the same run accepted (set by enforce)
         self.quarantined = quarantined
         lines = []
         for res, where in zip(results, quarantined, strict=True):
@@ -318,11 +328,14 @@ def enforce(
             if result.passed:
                 accept(result, accepted)
                 log.info("contract ok: %s %s (%d rows)", feed.name, day, result.rows)
+                result.nulls = null_counts(result.table) if result.table is not None else {}
                 result.table = None
             else:
                 failed.append(result)
     if failed:
-        raise _refused(failed, quarantine_dir, accepted, run_id)
+        refused = _refused(failed, quarantine_dir, accepted, run_id)
+        refused.passed = [r for r in results if r.passed]
+        raise refused
     return results
 
 

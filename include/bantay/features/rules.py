@@ -131,6 +131,11 @@ def _invalid(col: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.is_null(col)
 
 
+def null_counts(table: pa.Table) -> dict[str, int]:
+    """Missing values (null, or NaN for floats) per column, as the null rule counts them."""
+    return {col: pc.sum(_invalid(table[col])).as_py() or 0 for col in table.column_names}
+
+
 def _nulls(table: pa.Table, feed: FeedSettings, n: int) -> list[Violation]:
     out = []
     for col in feed.dtypes():

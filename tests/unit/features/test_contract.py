@@ -144,3 +144,21 @@ def test_enforce_quarantines_whole_partition_with_reason(raw, tmp_path):
     assert reason["passed"] is False and reason["run_id"] == "r1"
     assert reason["violations"][0]["rule"] == "range"
     assert (attempt / "part-0.parquet").is_file()
+
+
+def test_an_accepted_partition_keeps_its_missing_values_per_column(raw, tmp_path):
+    holes = [0, 3, 7]  # a few missing values, within the declared null tolerance
+
+    def blank(frame):
+        frame = frame.copy()
+        frame.loc[frame.index[holes], "study_minutes"] = np.nan
+        return frame
+
+    _rewrite(raw, blank)
+    results = enforce(
+        raw, tmp_path / "q", (SOURCE,), [DAY], CFG, accepted_dir=tmp_path / "accepted"
+    )
+    (result,) = [r for r in results if r.day == DAY]
+    assert result.passed and result.table is None  # the table is let go once accepted
+    assert result.nulls["study_minutes"] == len(holes)
+    assert result.nulls["learner_id"] == 0
