@@ -108,10 +108,11 @@ def bantay_scoring():
                 except (NoProductionVersion, UnknownModel) as exc:
                     # Features come before the first model: nothing to score yet is not a failure.
                     raise AirflowSkipException(f"not scored: {exc}") from exc
-                if "shadow" in summary:
-                    print(
-                        f"shadow {summary['shadow']['version']} vs production: {summary['shadow']}"
-                    )
+                shadow = summary.get("shadow")
+                if shadow and "refused" in shadow:
+                    print(f"shadow not scored: {shadow['refused']}")
+                elif shadow:
+                    print(f"shadow {shadow['version']} vs production: {shadow}")
                 storage = res.settings.storage
                 views = service_views(feast, res.model.feature_service)
                 where = (storage.bucket, storage.prefix)
