@@ -176,7 +176,7 @@ def bantay_features():
         return outcome.to_extra()
 
     @task(trigger_rule="all_done")
-    def refuse(checked: dict, released: dict | None, dag_run=None) -> None:
+    def refuse(checked: dict, dag_run=None, ti=None) -> None:
         """Fails the run when anything was quarantined or missing, after the healthy models were
         released, and tells the on-call people of the held models by name."""
         from airflow.sdk.exceptions import AirflowFailException
@@ -187,6 +187,8 @@ def bantay_features():
 
         if not checked["failed"]:
             return
+        # What release decided; nothing when it released no model (skipped) or failed.
+        released = ti.xcom_pull(task_ids="release")
         settings = get_settings()
         held = (released or {}).get("held") or {
             m.name: "the features run released no model" for m in settings.models
@@ -232,8 +234,7 @@ def bantay_features():
     days = plan()
     checked = validate(days)
     wait_for_partitions(days) >> checked
-    released = release(checked)
-    refuse(checked, released)
+    release(checked) >> refuse(checked)
     materialize(days, checked)
 
 

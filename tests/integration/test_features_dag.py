@@ -129,14 +129,23 @@ def test_quarantined_partition_leaves_its_online_view_unchanged(feature_history)
     )
     sim.write_day(settings.raw_dir, bad_day, broken)
     before = _online_dump("learning_activity")
-    run = run_dag(
-        "bantay_features", dt.datetime.combine(bad_day + dt.timedelta(days=1), dt.time(), dt.UTC)
-    )
+    from support.smtp import running_smtp_server, smtp_conn_json
+
+    with running_smtp_server() as smtp, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn_json(smtp.host, smtp.port))
+        run = run_dag(
+            "bantay_features",
+            dt.datetime.combine(bad_day + dt.timedelta(days=1), dt.time(), dt.UTC),
+        )
+        mail = list(smtp.handler.messages)
     states = task_states(run)
     assert states["validate"] == "success", states  # the feeds that passed are accepted
     assert states["release"] == "skipped", states  # learner_risk reads learning_activity
     assert states["refuse"] == "failed", states
     assert _features_events(run.run_id) == [], "a quarantined day must not start scoring"
+    # Nothing released, and still the held model's on-call are told what the contract found.
+    (notice,) = [m for m in mail if b"QUARANTINE" in m.content]
+    assert b"learner_risk held" in notice.content and b"study_minutes" in notice.content
     assert _online_dump("learning_activity") == before
     where = settings.quarantine_dir / "learning_activity" / f"date={bad_day.isoformat()}"
     where = where / "attempt-1"
