@@ -81,9 +81,17 @@ def _forget_provider_config() -> None:
 
 
 def _complete(events: list[dict], job: str) -> dict:
-    done = [e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"] == job]
+    """The COMPLETE event of ``job`` on the good day (the refused day's contract also completes:
+    it accepts the feeds that passed and names the refused one's quarantine)."""
+    done = [
+        e
+        for e in events
+        if e["eventType"] == "COMPLETE"
+        and e["job"]["name"] == job
+        and not any(d["name"].startswith("quarantine/") for d in e.get("outputs") or [])
+    ]
     assert done, f"no COMPLETE event of {job}; jobs: {sorted({e['job']['name'] for e in events})}"
-    return done[-1]
+    return done[0]
 
 
 def _names(datasets: list[dict]) -> set[str]:
