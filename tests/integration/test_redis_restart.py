@@ -137,7 +137,10 @@ def test_a_redis_restart_mid_write_loses_no_learner(tmp_path, monkeypatch):
             ids = list(range(100_001, 100_001 + LEARNERS))
             after_restart = online_features(settings, ids, "learner_risk_v1")
             rerun = run()  # the task's retry: the same window, written again
-            assert sorted(rerun["materialized"]) == sorted(VIEWS) and rerun["skipped_newer_online"] == {}
+            assert (
+                sorted(rerun["materialized"]) == sorted(VIEWS)
+                and rerun["skipped_newer_online"] == {}
+            )
             frame = online_features(settings, ids, "learner_risk_v1")
     assert sorted(frame["learner_id"]) == ids
     missing = frame.columns[frame.isna().any()].tolist()

@@ -137,6 +137,11 @@ def test_airflow_settings_are_real_options() -> None:
         options |= {name: set(section["options"]) for name, section in provider.items()}
     except ImportError:
         options |= CELERY_OPTIONS
+    # The OpenLineage provider is a dependency of bantay: its [openlineage] section is real.
+    from airflow.providers.openlineage.get_provider_info import get_provider_info as lineage_info
+
+    lineage = lineage_info()["config"]
+    options |= {name: set(section["options"]) for name, section in lineage.items()}
     compose = load_compose({})
     for name, service in {
         "x-airflow-common": compose["x-airflow-common"],
