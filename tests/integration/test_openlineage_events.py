@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from bantay import simulate as sim
-from support.airflow_runs import run_dag, task_states
+from support.airflow_runs import ROOT, run_dag, task_states
 from support.lifecycle import lifecycle_env  # noqa: F401
 from support.services import moto_s3  # noqa: F401
 
@@ -21,6 +25,7 @@ LIFECYCLE = {"days": 60, "last_day": LAST, "scenario": sim.Scenario(learners=120
 MODEL = "learner_risk"
 NS = "bantay://bantay"
 REFUSED: dict[str, str] = {}  # the feed and column the refused day broke
+HERE = Path(__file__).resolve().parent
 
 
 def _midnight(day: dt.date) -> dt.datetime:
@@ -29,29 +34,46 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 @pytest.fixture(scope="module")
 def events(lifecycle_env, tmp_path_factory):  # noqa: F811
+    """The runs happen in a process of their own: Airflow loads the provider's listener once per
+    process, when its plugins load, so a test process that ran DAGs before the transport was set
+    would emit nothing."""
     path = tmp_path_factory.mktemp("openlineage") / "events.jsonl"
     transport = {"type": "file", "log_file_path": str(path), "append": True}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(transport))
-        mp.setenv("AIRFLOW__OPENLINEAGE__NAMESPACE", "bantay")
-        mp.setenv("AIRFLOW__OPENLINEAGE__DISABLE_SOURCE_CODE", "True")
-        mp.setenv("AIRFLOW__OPENLINEAGE__INCLUDE_FULL_TASK_INFO", "False")
-        _forget_provider_config()
-        as_of = _midnight(LAST - dt.timedelta(days=3)).isoformat()
-        run = run_dag(
-            f"bantay_training_{MODEL}", _midnight(LAST), {"reason": "first model", "as_of": as_of}
-        )
-        assert str(run.state) == "success", task_states(run)
-        day = LAST.isoformat()
-        run = run_dag(
-            "bantay_features", _midnight(LAST + dt.timedelta(days=1)), {"start_date": day}
-        )
-        assert str(run.state) == "success", task_states(run)
-        run = run_dag("bantay_scoring", _midnight(LAST + dt.timedelta(days=1)), {"date": day})
-        assert str(run.state) == "success", task_states(run)
-        _refused_day(lifecycle_env.settings(), LAST + dt.timedelta(days=1))
+    env = os.environ | {
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "bantay",
+        "AIRFLOW__OPENLINEAGE__DISABLE_SOURCE_CODE": "True",
+        "AIRFLOW__OPENLINEAGE__INCLUDE_FULL_TASK_INFO": "False",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT / "scripts"), str(HERE)]),
+    }
+    script = f"import {Path(__file__).stem} as t; t._episode()"
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    said = [line for line in done.stdout.splitlines() if line.startswith("REFUSED=")]
+    REFUSED.update(json.loads(said[-1].removeprefix("REFUSED=")))
     assert path.exists(), "the provider wrote no event: is the transport configured?"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _episode() -> None:
+    """The runs whose events the tests read (in the fixture's own process); prints what the
+    refused day broke, as a ``REFUSED=<json>`` line."""
+    from bantay.settings import get_settings
+
+    as_of = _midnight(LAST - dt.timedelta(days=3)).isoformat()
+    run = run_dag(
+        f"bantay_training_{MODEL}", _midnight(LAST), {"reason": "first model", "as_of": as_of}
+    )
+    assert str(run.state) == "success", task_states(run)
+    day = LAST.isoformat()
+    run = run_dag("bantay_features", _midnight(LAST + dt.timedelta(days=1)), {"start_date": day})
+    assert str(run.state) == "success", task_states(run)
+    run = run_dag("bantay_scoring", _midnight(LAST + dt.timedelta(days=1)), {"date": day})
+    assert str(run.state) == "success", task_states(run)
+    _refused_day(get_settings(), LAST + dt.timedelta(days=1))
+    print("REFUSED=" + json.dumps(REFUSED))
 
 
 def _refused_day(settings, day: dt.date) -> None:
@@ -69,15 +91,6 @@ def _refused_day(settings, day: dt.date) -> None:
     )
     assert str(run.state) == "failed", task_states(run)
     REFUSED.update(feed=feed.name, column=column)
-
-
-def _forget_provider_config() -> None:
-    """The provider caches its configuration per process: read it again from this env."""
-    from airflow.providers.openlineage import conf
-
-    for value in vars(conf).values():
-        if callable(getattr(value, "cache_clear", None)):
-            value.cache_clear()
 
 
 def _complete(events: list[dict], job: str) -> dict:
