@@ -72,7 +72,7 @@ def materialize(
     to training. Re-running the newest window rewrites the same values.
     """
     start, end = materialization_window(days, lateness_days)
-    names = list(views or [fv.name for fv in feast.list_feature_views()])
+    names = list(views or sorted(fv.name for fv in feast.list_feature_views()))
     todo, skipped = [], {}
     for name in names:
         fv = feast.get_feature_view(name)
