@@ -135,11 +135,16 @@ def test_a_learner_erased_is_gone_from_every_byte(published, lifecycle_env, caps
 
     code, dry = _cli(capsys, "erase", str(learner), "--reason", "family request", "--dry-run")
     assert code == 0 and dry["versions_that_saw_the_learner"] == [f"learner_risk {version}"]
+    assert dry["versions_trained_on_the_learner"] == [f"learner_risk {version}"]
     assert _search(lifecycle_env, learner) == before  # a dry run changes nothing
 
     code, done = _cli(capsys, "erase", str(learner), "--reason", "family request")
     assert code == 0 and done["tombstone"] == "added"
-    assert {"raw", "accepted", "runs", "online", "references"} <= set(done["touched"])
+    assert {"raw", "accepted", "runs", "online", "references", "training_sets"} <= set(
+        done["touched"]
+    )
+    assert registry.training_sets.versions_with(done["subject"]) == []
+    assert registry.training_sets.has("learner_risk", version)  # the other learners stay
     assert str(learner) not in json.dumps(done)
     (audit,) = registry.erasures.of(done["subject"])
     assert audit.reason == "family request" and audit.rows == done["rows"] > 0

@@ -10,8 +10,13 @@ import json
 from typing import Any
 
 
-def erase(learner: int, *, reason: str, actor: str, dry_run: bool) -> dict[str, Any]:
-    """Erase ``learner`` everywhere (or, with ``dry_run``, say what would be touched)."""
+def erase(
+    learner: int, *, reason: str, actor: str, dry_run: bool, retrain: bool = False
+) -> dict[str, Any]:
+    """Erase ``learner`` everywhere (or, with ``dry_run``, say what would be touched); with
+    ``retrain``, retrain the production versions that were fitted on them."""
+    from bantay.cli.retrain import affected_production
+    from bantay.cli.retrain import retrain as trigger_retraining
     from bantay.features.erasure import erase_files
     from bantay.features.tombstones import add, keyed_hash
     from bantay.serving.erasure import erase_baselines, erase_references
@@ -34,7 +39,13 @@ def erase(learner: int, *, reason: str, actor: str, dry_run: bool) -> dict[str, 
     online = erase_online(feature_store(settings).config, learner, dry_run=dry_run)
     versions = erase_references(store, learner, subject, dry_run=dry_run)
     baselines = erase_baselines(store, registry, learner, subject, dry_run=dry_run)
+    trained = _training_sets(registry, subject, dry_run=dry_run)
     touched = _touched(files, online, versions, baselines)
+    if trained:
+        touched["training_sets"] = {
+            "rows": len(trained),
+            "paths": [f"registry:training_learners {m} {v}" for m, v in trained],
+        }
     rows = sum(s["rows"] for s in touched.values())
     summary = {
         "subject": subject,
@@ -44,7 +55,9 @@ def erase(learner: int, *, reason: str, actor: str, dry_run: bool) -> dict[str, 
         "touched": touched,
         "versions_that_saw_the_learner": sorted(
             {f"{v.model} {v.version}" for v in [*versions, *baselines]}
+            | {f"{m} {v}" for m, v in trained}
         ),
+        "versions_trained_on_the_learner": [f"{m} {v}" for m, v in trained],
     }
     if not dry_run and (rows or tombstoned):
         record = registry.erasures.record(
@@ -53,7 +66,19 @@ def erase(learner: int, *, reason: str, actor: str, dry_run: bool) -> dict[str, 
         summary["audit_id"] = record.id
     if not rows and not tombstoned:
         summary["note"] = "nothing held this learner; nothing was touched"
+    if retrain:
+        models = [m.name for m in settings.models]
+        affected = affected_production(registry, models, subject, trained)
+        summary["retraining"] = trigger_retraining(affected, subject, dry_run=dry_run)
     return summary
+
+
+def _training_sets(registry: Any, subject: str, *, dry_run: bool) -> list[tuple[str, str]]:
+    """The versions whose training-set manifest lists the learner (one query); unless
+    ``dry_run``, the learner's line is removed from each (the audit row records which)."""
+    if dry_run:
+        return registry.training_sets.versions_with(subject)
+    return registry.training_sets.forget(subject)
 
 
 def _touched(
@@ -84,7 +109,11 @@ def run_erase(args: argparse.Namespace) -> int:
     from bantay.features.tombstones import learner_id
 
     summary = erase(
-        learner_id(args.learner_id), reason=args.reason, actor=args.actor, dry_run=args.dry_run
+        learner_id(args.learner_id),
+        reason=args.reason,
+        actor=args.actor,
+        dry_run=args.dry_run,
+        retrain=args.retrain,
     )
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
@@ -100,5 +129,11 @@ def add_erase_command(sub: argparse._SubParsersAction, actor: str) -> None:
     p.add_argument("--actor", default=actor, help="who asked (default: $USER)")
     p.add_argument(
         "--dry-run", action="store_true", help="list what would be touched; change nothing"
+    )
+    p.add_argument(
+        "--retrain",
+        action="store_true",
+        help="trigger the training DAG of every model whose production version was fitted on "
+        "the learner (printing the command where Airflow is not reachable)",
     )
     p.set_defaults(func=run_erase)
