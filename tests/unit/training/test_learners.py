@@ -16,7 +16,7 @@ def test_each_distinct_learner_once_as_its_keyed_hash():
     frame = pd.DataFrame({"learner_id": [7, 7, 3, None], "x": [1, 2, 3, 4]})
     subjects = training_subjects(frame, KEY)
     assert subjects == sorted([keyed_hash(7, KEY), keyed_hash(3, KEY)])
-    assert all("7" != s and len(s) == 64 for s in subjects)
+    assert all(s != "7" and len(s) == 64 for s in subjects)
 
 
 def test_a_frame_without_learners_is_refused():
