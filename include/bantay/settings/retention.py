@@ -46,10 +46,14 @@ class RetentionConfig(BaseModel):
 
     raw: int | None = _days("raw deliveries (raw/<feed>/date=D/)")
     accepted: int | None = _days(
-        "accepted partitions (accepted/<feed>/date=D/) no kept version needs"
+        "accepted partitions (accepted/<feed>/date=D/; at least each model's training window "
+        "plus label delay, and a day a kept version needs is kept whatever its age)"
     )
     quarantine: int | None = _days("quarantined deliveries (quarantine/<feed>/date=D/)")
-    predictions: int | None = _days("prediction logs (predictions/<model>/date=D/)")
+    predictions: int | None = _days(
+        "prediction logs (predictions/<model>/date=D/; at least the drift check's label delay "
+        "plus label_lookback_days, and its reference_days)"
+    )
     drift_samples: int | None = _days(
         "the drift check's evidence samples in S3 (reports/drift/<model>/D/check.json)"
     )
