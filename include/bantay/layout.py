@@ -12,6 +12,8 @@ the same tree::
     <data>/quarantine/<source>/date=YYYY-MM-DD/attempt-N/   a rejected delivery + reason.json,
                                                              one folder per attempt, never reused
     <data>/predictions/<model>/date=YYYY-MM-DD/part-0.parquet
+    <data>/outputs/<model>/date=YYYY-MM-DD/part-0.parquet    the batch output with pseudonyms
+                                                             (a model's output_ids: pseudonym)
     <home>/runs/<model>/<run key>/                           intermediate files of one training run
     <home>/outbox/<model>/*.eml                              a copy of every e-mail, sent or not
     <home>/registry.db, feast_registry.db, online_store.db   the embedded (SQLite) databases
@@ -118,6 +120,16 @@ class Layout:
     @property
     def predictions(self) -> Path:
         return Path(self.data) / "predictions"
+
+    @property
+    def outputs(self) -> Path:
+        """What downstream systems read when ids must not leave bantay (``output_ids:
+        pseudonym``): one day of scores per model, learners as pseudonyms."""
+        return Path(self.data) / "outputs"
+
+    def output_path(self, model: str, day: dt.date) -> Path:
+        """One day of a model's pseudonymous batch output."""
+        return partition_path(self.outputs, model, day)
 
     def prediction_path(self, model: str, day: dt.date) -> Path:
         """One day of a model's prediction log."""

@@ -64,6 +64,9 @@ def published(lifecycle_env):  # noqa: F811
     steps.publish(version)
     assert main(["features", "materialize", "--start", LAST.isoformat()]) == 0
     assert main(["score", "learner_risk", "--day", LAST.isoformat()]) == 0
+    # The day's drift report, evidence samples (check.json) in S3 and its registry row: searched
+    # like every other store (they hold aggregates and id-less samples, never a learner id).
+    assert main(["check-drift", "learner_risk", "--day", LAST.isoformat()]) == 0
     return steps, version
 
 
@@ -128,6 +131,9 @@ def test_a_learner_erased_is_gone_from_every_byte(published, lifecycle_env, caps
     store, registry = steps.res.store, steps.res.registry
     learner = int(store.versions.reference("learner_risk", version)[ENTITY].iloc[0])
     before = _search(lifecycle_env, learner)
+    listed = lifecycle_env.s3.list_objects_v2(Bucket=lifecycle_env.bucket)["Contents"]
+    names = {o["Key"].rsplit("/", 1)[-1] for o in listed if "/reports/drift/" in o["Key"]}
+    assert {"report.html", "report.json", "check.json"} <= names  # searched below too
     seen = " ".join(before)  # the search can see the learner wherever bantay keeps them
     for place in ("online_store.db", "reference.parquet", "/raw/", "/accepted/", "/runs/"):
         assert place in seen, (place, before)

@@ -30,12 +30,13 @@ def erase(
     if not reason or not reason.strip():
         raise ValueError("--reason is empty; say why the learner is erased (it is recorded)")
     settings = get_settings()
-    subject = keyed_hash(learner, erasure_key())
+    key = erasure_key()
+    subject = keyed_hash(learner, key)
     registry = registry_for(settings)  # refuses early when not migrated
     storage = settings.storage
     store = ModelStore.from_connection(storage.bucket, storage.prefix, conn_id=storage.aws_conn_id)
     tombstoned = False if dry_run else add(settings.layout.tombstones, subject)
-    files = erase_files(settings.layout, learner, dry_run=dry_run)
+    files = erase_files(settings.layout, learner, dry_run=dry_run, key=key)
     online = erase_online(feature_store(settings).config, learner, dry_run=dry_run)
     versions = erase_references(store, learner, subject, dry_run=dry_run)
     baselines = erase_baselines(store, registry, learner, subject, dry_run=dry_run)

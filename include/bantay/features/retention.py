@@ -2,7 +2,8 @@
 never what a kept version needs.
 
 Each kind and where it lives: ``raw``, ``accepted`` and ``quarantine`` day folders of the lake
-(``<kind>/<feed>/date=D/``), the prediction logs (``predictions/<model>/date=D/``), the e-mail
+(``<kind>/<feed>/date=D/``), the prediction logs (``predictions/<model>/date=D/``, and the
+pseudonymous batch outputs beside them, ``outputs/<model>/date=D/``), the e-mail
 outbox (``outbox/<model>/*.eml``, aged by the time the message was written), and in S3 each
 day's drift report (``reports/drift/<model>/D/report.html|json``, kind ``reports``) and the
 drift check's evidence samples beside it (``check.json``, kind ``drift_samples``).
@@ -119,13 +120,15 @@ def _day_folders(root: Path) -> Iterator[tuple[Path, dt.date]]:
                     continue  # not a day partition: not retention's to judge
 
 
-def _lake_roots(layout: Layout) -> dict[str, Path]:
-    return {
-        "raw": layout.raw,
-        "accepted": layout.accepted,
-        "quarantine": layout.quarantine,
-        "predictions": layout.predictions,
-    }
+def _lake_roots(layout: Layout) -> list[tuple[str, Path]]:
+    """Each kind's day-partitioned trees (the pseudonymous outputs age with the predictions)."""
+    return [
+        ("raw", layout.raw),
+        ("accepted", layout.accepted),
+        ("quarantine", layout.quarantine),
+        ("predictions", layout.predictions),
+        ("predictions", layout.outputs),
+    ]
 
 
 def plan_files(
@@ -136,7 +139,7 @@ def plan_files(
 ) -> Plan:
     """The lake's day folders and the outbox's messages older than their kind's period."""
     periods, delete, kept = retention.periods(), [], []
-    for kind, root in _lake_roots(layout).items():
+    for kind, root in _lake_roots(layout):
         if kind not in periods:
             continue
         for folder, day in _day_folders(root):

@@ -254,6 +254,13 @@ class ModelSettings(_Strict):
         default_factory=ExplainConfig,
         description="reason codes per learner and the global explanation of each version",
     )
+    output_ids: Literal["id", "pseudonym"] = Field(
+        "id",
+        description="how learners leave bantay in the batch output: id (downstream reads the "
+        "prediction log, predictions/<model>/), or pseudonym (scoring also writes "
+        "outputs/<model>/date=D/ with learner_pseudonym, a keyed hash under the erasure key, "
+        "and no id; the prediction log stays inside bantay)",
+    )
     recipients: list[str] = Field(
         default_factory=lambda: ["oncall@example.org"],
         description="who receives the drift and retrain e-mails",

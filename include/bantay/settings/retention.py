@@ -51,8 +51,9 @@ class RetentionConfig(BaseModel):
     )
     quarantine: int | None = _days("quarantined deliveries (quarantine/<feed>/date=D/)")
     predictions: int | None = _days(
-        "prediction logs (predictions/<model>/date=D/; at least the drift check's label delay "
-        "plus label_lookback_days, and its reference_days)"
+        "prediction logs (predictions/<model>/date=D/, and the pseudonymous outputs/<model>/"
+        "date=D/; at least the label delay plus drift.label_lookback_days, and "
+        "drift.reference_days)"
     )
     drift_samples: int | None = _days(
         "the drift check's evidence samples in S3 (reports/drift/<model>/D/check.json)"
