@@ -19,6 +19,7 @@ def erase(
     from bantay.cli.retrain import retrain as trigger_retraining
     from bantay.features.erasure import erase_files
     from bantay.features.tombstones import add, keyed_hash
+    from bantay.monitoring.erasure import erase_samples
     from bantay.serving.erasure import erase_baselines, erase_references
     from bantay.settings import get_settings
     from bantay.stores.connections import erasure_key
@@ -36,17 +37,16 @@ def erase(
     storage = settings.storage
     store = ModelStore.from_connection(storage.bucket, storage.prefix, conn_id=storage.aws_conn_id)
     tombstoned = False if dry_run else add(settings.layout.tombstones, subject)
+    # Evidence samples first: the prediction logs and references recognise the learner's rows.
+    models = [m.name for m in settings.models]
+    samples = erase_samples(store, registry, settings.layout, models, learner, dry_run=dry_run)
     files = erase_files(settings.layout, learner, dry_run=dry_run, key=key)
     online = erase_online(feature_store(settings).config, learner, dry_run=dry_run)
     versions = erase_references(store, learner, subject, dry_run=dry_run)
     baselines = erase_baselines(store, registry, learner, subject, dry_run=dry_run)
     trained = _training_sets(registry, subject, dry_run=dry_run)
     touched = _touched(files, online, versions, baselines)
-    if trained:
-        touched["training_sets"] = {
-            "rows": len(trained),
-            "paths": [f"registry:training_learners {m} {v}" for m, v in trained],
-        }
+    touched.update(_touched_elsewhere(samples, trained))
     rows = sum(s["rows"] for s in touched.values())
     summary = {
         "subject": subject,
@@ -68,7 +68,6 @@ def erase(
     if not rows and not tombstoned:
         summary["note"] = "nothing held this learner; nothing was touched"
     if retrain:
-        models = [m.name for m in settings.models]
         affected = affected_production(registry, models, subject, trained)
         summary["retraining"] = trigger_retraining(affected, subject, dry_run=dry_run)
     return summary
@@ -80,6 +79,22 @@ def _training_sets(registry: Any, subject: str, *, dry_run: bool) -> list[tuple[
     if dry_run:
         return registry.training_sets.versions_with(subject)
     return registry.training_sets.forget(subject)
+
+
+def _touched_elsewhere(samples: list, trained: list[tuple[str, str]]) -> dict[str, Any]:
+    """The evidence samples in S3 and the training-set manifests that held the learner."""
+    stores: dict[str, Any] = {}
+    if samples:
+        stores["drift_samples"] = {
+            "rows": sum(x.rows for x in samples),
+            "paths": [x.uri for x in samples],
+        }
+    if trained:
+        stores["training_sets"] = {
+            "rows": len(trained),
+            "paths": [f"registry:training_learners {m} {v}" for m, v in trained],
+        }
+    return stores
 
 
 def _touched(
