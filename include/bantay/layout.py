@@ -19,6 +19,8 @@ the same tree::
     <home>/registry.db, feast_registry.db, online_store.db   the embedded (SQLite) databases
     <data>/erasure/tombstones.txt                            keyed hashes of erased learners, one
                                                              a line: the contract drops their rows
+    <data>/erasure/requests/*.json                           erasure requests waiting for
+                                                             bantay_erase (removed when done)
 """
 
 from __future__ import annotations
@@ -149,6 +151,12 @@ class Layout:
     def tombstones(self) -> Path:
         """Keyed hashes of erased learners (one a line): the data contract drops their rows."""
         return Path(self.data) / "erasure" / "tombstones.txt"
+
+    @property
+    def erasure_requests(self) -> Path:
+        """Batches of erasure requests (``*.json``) waiting for ``bantay_erase``; each file is
+        removed once every request in it is done."""
+        return Path(self.data) / "erasure" / "requests"
 
     @property
     def runs(self) -> Path:

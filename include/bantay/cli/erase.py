@@ -122,8 +122,20 @@ def _touched(
 
 
 def run_erase(args: argparse.Namespace) -> int:
+    from bantay.cli.erase_batch import erase_batch
     from bantay.features.tombstones import learner_id
 
+    if args.requests:
+        if args.learner_id is not None:
+            raise ValueError("give a LEARNER_ID or --requests, not both")
+        summary = erase_batch(actor=args.actor, dry_run=args.dry_run, retrain=args.retrain)
+        print(json.dumps(summary, indent=2, sort_keys=True))
+        return 0
+    if args.learner_id is None or args.reason is None:
+        raise ValueError(
+            "bantay erase needs a LEARNER_ID and --reason (or --requests for the waiting "
+            "request files)"
+        )
     summary = erase(
         learner_id(args.learner_id),
         reason=args.reason,
@@ -140,8 +152,16 @@ def add_erase_command(sub: argparse._SubParsersAction, actor: str) -> None:
         "erase",
         help="remove a learner from every store bantay keeps, and keep them out (tombstone)",
     )
-    p.add_argument("learner_id", metavar="LEARNER_ID", help="the learner's id, as feeds carry it")
-    p.add_argument("--reason", required=True, help="why (recorded in the registry's audit row)")
+    p.add_argument(
+        "learner_id", metavar="LEARNER_ID", nargs="?", help="the learner's id, as feeds carry it"
+    )
+    p.add_argument("--reason", help="why (recorded in the registry's audit row)")
+    p.add_argument(
+        "--requests",
+        action="store_true",
+        help="erase every request file waiting in <data>/erasure/requests/ (JSON lists of "
+        "{learner_id, reason}); each file is deleted when done",
+    )
     p.add_argument("--actor", default=actor, help="who asked (default: $USER)")
     p.add_argument(
         "--dry-run", action="store_true", help="list what would be touched; change nothing"
