@@ -150,7 +150,16 @@ def test_a_learner_erased_is_gone_from_every_byte(published, lifecycle_env, caps
         assert place in seen, (place, before)
     assert "/predictions/" in seen, before
 
-    code, dry = _cli(capsys, "erase", str(learner), "--reason", "family request", "--dry-run")
+    code, dry = _cli(
+        capsys, "erase", str(learner), "--reason", "family request", "--dry-run", "--retrain"
+    )
+    (retrain,) = dry["retraining"]  # learner_engagement has no production version to retrain
+    assert (retrain["model"], retrain["version"], retrain["retrain"]) == (
+        "learner_risk",
+        version,
+        "would trigger",
+    )
+    assert "airflow dags trigger bantay_training_learner_risk" in retrain["command"]
     assert code == 0 and dry["versions_that_saw_the_learner"] == [f"learner_risk {version}"]
     assert dry["versions_trained_on_the_learner"] == [f"learner_risk {version}"]
     assert _search(lifecycle_env, learner) == before  # a dry run changes nothing

@@ -33,6 +33,7 @@ from bantay.stores.registry import registry_for
 from bantay.vocabulary import ModelStatus
 
 KEPT_STATUSES = (ModelStatus.PRODUCTION, ModelStatus.APPROVED)
+UNKNOWN_WINDOW = "a kept version without a recorded window"
 REPORT_FILES = {"report.html": "reports", "report.json": "reports", "check.json": "drift_samples"}
 
 
@@ -147,8 +148,7 @@ def plan_files(
             if age <= periods[kind]:
                 continue
             if kind == "accepted" and (protected is None or day in protected):
-                needs = ("a kept version without a recorded window",)
-                needs = tuple(protected[day]) if protected is not None else needs
+                needs = tuple(protected[day]) if protected is not None else (UNKNOWN_WINDOW,)
                 kept.append(Expired(kind, str(folder), age, needs))
             else:
                 delete.append(Expired(kind, str(folder), age))
