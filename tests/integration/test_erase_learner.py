@@ -162,6 +162,7 @@ def test_a_learner_erased_is_gone_from_every_byte(published, lifecycle_env, caps
     assert "airflow dags trigger bantay_training_learner_risk" in retrain["command"]
     assert code == 0 and dry["versions_that_saw_the_learner"] == [f"learner_risk {version}"]
     assert dry["versions_trained_on_the_learner"] == [f"learner_risk {version}"]
+    assert dry["versions_without_training_manifest"] == []
     assert _search(lifecycle_env, learner) == before  # a dry run changes nothing
 
     from bantay.features.tombstones import pseudonym

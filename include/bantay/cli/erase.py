@@ -59,6 +59,7 @@ def erase(
             | {f"{m} {v}" for m, v in trained}
         ),
         "versions_trained_on_the_learner": [f"{m} {v}" for m, v in trained],
+        "versions_without_training_manifest": _unmanifested(registry, models),
     }
     if not dry_run and (rows or tombstoned):
         record = registry.erasures.record(
@@ -71,6 +72,18 @@ def erase(
         affected = affected_production(registry, models, subject, trained)
         summary["retraining"] = trigger_retraining(affected, subject, dry_run=dry_run)
     return summary
+
+
+def _unmanifested(registry: Any, models: list[str]) -> list[str]:
+    """Registered versions that recorded no training-set manifest (trained without an erasure
+    key, or before manifests were kept): they may have seen any learner."""
+    found = []
+    for model in models:
+        for record in registry.versions.of(model):
+            manifest = (record.lineage or {}).get("training_set_manifest") or {}
+            if manifest.get("learners") is None:
+                found.append(f"{model} {record.version}")
+    return found
 
 
 def _training_sets(registry: Any, subject: str, *, dry_run: bool) -> list[tuple[str, str]]:
