@@ -177,8 +177,9 @@ def _table(status: dict[str, Any]) -> str:
             f"[{look['interval'][0]:+.4f}, {look['interval'][1]:+.4f}]: {arms}"
         )
     if record["status"] == "stopped":
-        lines.append(f"  stopped {record['stopped_at']} by {record['stopped_by']}: "
-                     f"{record['stop_reason']}")
+        lines.append(
+            f"  stopped {record['stopped_at']} by {record['stopped_by']}: {record['stop_reason']}"
+        )
     return "\n".join(lines)
 
 

@@ -19,7 +19,6 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from bantay.monitoring.experiment_stats import boundaries
@@ -133,9 +132,7 @@ def _decision(z: float, bound: float, final: bool) -> str:
     return NO_DIFFERENCE if final else NOT_YET
 
 
-def analyse(
-    observations: pd.DataFrame, record: dict[str, Any], as_of: dt.date
-) -> ExperimentResult:
+def analyse(observations: pd.DataFrame, record: dict[str, Any], as_of: dt.date) -> ExperimentResult:
     """The experiment ``record`` judged on ``observations`` (one row per learner outcome:
     ``unit``, ``arm``, ``outcome`` 0/1, ``flagged`` by its arm's model before the outcome,
     ``matured`` the day its label arrived) at each planned date up to ``as_of``."""

@@ -75,7 +75,9 @@ def observations(
     model flagged it on a day up to the observation, and when the label matured."""
     cut = np.array([thresholds.get(str(v), np.inf) for v in log[SERVED_VERSION]])
     log = log.assign(**{FLAGGED: log[SERVED_SCORE].to_numpy(float) >= cut})
-    first = log.sort_values(TIMESTAMP).drop_duplicates(ENTITY)[list(dict.fromkeys([ENTITY, unit, ARM]))]
+    first = log.sort_values(TIMESTAMP).drop_duplicates(ENTITY)[
+        list(dict.fromkeys([ENTITY, unit, ARM]))
+    ]
     observed = pd.to_datetime(labels[TIMESTAMP], utc=True)
     rows = labels[observed >= pd.Timestamp(start, tz="UTC")]
     rows = rows.merge(first, on=ENTITY, how="inner")

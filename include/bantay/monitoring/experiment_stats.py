@@ -11,6 +11,7 @@ boundaries on every machine.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -47,7 +48,7 @@ class Crossing:
 def _check_fractions(fractions: list[float]) -> None:
     if not fractions:
         raise ValueError("no looks: an analysis needs at least one information fraction")
-    if any(t <= 0 for t in fractions) or any(b <= a for a, b in zip(fractions, fractions[1:])):
+    if any(t <= 0 for t in fractions) or any(b <= a for a, b in itertools.pairwise(fractions)):
         raise ValueError(f"information fractions {fractions} must be positive and increasing")
 
 
@@ -109,7 +110,9 @@ def boundaries(fractions: list[float], alpha: float) -> list[float]:
         if target <= FIXED_TOLERANCE:
             bound = math.inf
         else:
-            bound = brentq(lambda c, t=t: sum(walk.cross(t, c)) - target, 0.5, 40.0, xtol=1e-7)
+            bound = brentq(
+                lambda c, t=t, target=target: sum(walk.cross(t, c)) - target, 0.5, 40.0, xtol=1e-7
+            )
         out.append(bound)
         spent += sum(walk.cross(t, bound)) if math.isfinite(bound) else 0.0
         walk.advance(t, bound if math.isfinite(bound) else 40.0)

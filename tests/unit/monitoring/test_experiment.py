@@ -121,13 +121,19 @@ def test_observations_from_the_log_and_matured_labels():
     labels = pd.DataFrame(
         {
             "learner_id": [1, 2, 3, 9, 1],
-            "event_timestamp": [t + pd.Timedelta(days=3)] * 4 + [pd.Timestamp("2026-02-20", tz="UTC")],
+            "event_timestamp": [t + pd.Timedelta(days=3)] * 4
+            + [pd.Timestamp("2026-02-20", tz="UTC")],
             "at_risk": [1, 0, 1, 1, 1],
             "_matured": pd.Timestamp("2026-03-19"),
         }
     )
     rows = observations(
-        log, labels, label="at_risk", unit="learner_id", start=START, thresholds={"v1": 0.5, "v2": 0.7}
+        log,
+        labels,
+        label="at_risk",
+        unit="learner_id",
+        start=START,
+        thresholds={"v1": 0.5, "v2": 0.7},
     )
     # learner 9 was never scored in the experiment; learner 1's February outcome predates it
     assert rows["unit"].tolist() == ["1", "2", "3"]

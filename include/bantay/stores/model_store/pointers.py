@@ -159,7 +159,9 @@ class ServingPointers:
         """Every experiment of ``model`` ever started, oldest first (ids sort by start time)."""
         check_name("model", model)
         root = self._objects.experiment_record_key(model, "x").rsplit("/", 1)[0] + "/"
-        return sorted(k.rsplit("/", 1)[1].removesuffix(".json") for k in self._objects.keys_under(root))
+        return sorted(
+            k.rsplit("/", 1)[1].removesuffix(".json") for k in self._objects.keys_under(root)
+        )
 
     def _json_record(self, key: str, model: str) -> dict[str, Any] | None:
         found = self._objects.get(key)
