@@ -190,51 +190,76 @@ def arm_difference(rows: pd.DataFrame) -> float:
     return float(by["control"] - by[CHALLENGER])
 
 
-def scenario(lab: dict, name: str, runs: int, pick) -> dict[str, Any]:
-    """``runs`` experiments where ``pick(run)`` gives (control, challenger) logits."""
-    decisions = {BETTER: 0, WORSE: 0, NOT_YET: 0, "no difference": 0}
-    naive_calls = {BETTER: 0, WORSE: 0, NOT_YET: 0}
-    untouched_calls = {BETTER: 0, WORSE: 0, NOT_YET: 0}
-    stopped_at, truths, naive_diffs, naive_cf = [], [], [], []
-    for r in range(runs):
-        run = Run(lab["model"], lab["record"], 60_000 + r, lab["learners"])
-        control, challenger = pick(run)
+class Tally:
+    """One scenario's experiments: decisions, stops, the truth and the naive comparison."""
+
+    def __init__(self, looks: int) -> None:
+        self.looks = looks
+        self.decisions = {BETTER: 0, WORSE: 0, NOT_YET: 0, "no difference": 0}
+        self.naive_calls = {BETTER: 0, WORSE: 0, NOT_YET: 0}
+        self.untouched_calls = {BETTER: 0, WORSE: 0, NOT_YET: 0}
+        self.stopped_at: list[int] = []
+        self.truths: list[float] = []
+        self.naive: list[float] = []
+        self.untouched: list[float] = []
+
+    def add(self, run: Run, control: np.ndarray, challenger: np.ndarray) -> None:
         rows = run.observations(control, challenger, EFFICACY)
         res = analyse(rows, run.record, dt.date.fromisoformat(run.record["schedule"][-1]))
-        decisions[res.decision] += 1
+        self.decisions[res.decision] += 1
         if res.decision in (BETTER, WORSE):
-            stopped_at.append(len(res.looks))
+            self.stopped_at.append(len(res.looks))
         diff, call = naive(rows)
-        naive_calls[call] += 1
-        naive_diffs.append(diff)
+        self.naive_calls[call] += 1
+        self.naive.append(diff)
         untouched = run.observations(control, challenger, 0.0)
         cf_diff, cf_call = naive(untouched)
-        naive_cf.append(cf_diff)
-        untouched_calls[cf_call] += 1
-        truths.append(arm_difference(rows) - arm_difference(untouched))
-    return {
-        "runs": runs,
-        "decisions": decisions,
-        "win": rate(decisions[BETTER], runs),
-        "harm": rate(decisions[WORSE], runs),
-        "any_decision": rate(decisions[BETTER] + decisions[WORSE], runs),
-        "mean_look_of_stop": float(np.mean(stopped_at)) if stopped_at else None,
-        "stopped_before_last_look": rate(
-            sum(1 for k in stopped_at if k < lab["record"]["plan"]["looks"]), runs
-        ),
-        "true_effect_of_flags": float(np.mean(truths)),
-        "naive_difference": float(np.mean(naive_diffs)),
-        "naive_difference_untouched": float(np.mean(naive_cf)),
-        "naive_bias": float(np.mean(naive_diffs) - np.mean(naive_cf)),
-        "naive_bias_in_sd": float(
-            (np.mean(naive_diffs) - np.mean(naive_cf)) / np.std(naive_cf, ddof=1)
-        )
-        if runs > 1
-        else None,
-        "naive_calls": naive_calls,
-        "naive_calls_untouched": untouched_calls,
-        "name": name,
-    }
+        self.untouched.append(cf_diff)
+        self.untouched_calls[cf_call] += 1
+        self.truths.append(arm_difference(rows) - arm_difference(untouched))
+
+    def result(self) -> dict[str, Any]:
+        runs = sum(self.decisions.values())
+        bias = float(np.mean(self.naive) - np.mean(self.untouched))
+        return {
+            "runs": runs,
+            "decisions": self.decisions,
+            "win": rate(self.decisions[BETTER], runs),
+            "harm": rate(self.decisions[WORSE], runs),
+            "any_decision": rate(self.decisions[BETTER] + self.decisions[WORSE], runs),
+            "mean_look_of_stop": float(np.mean(self.stopped_at)) if self.stopped_at else None,
+            "stopped_before_last_look": rate(
+                sum(1 for k in self.stopped_at if k < self.looks), runs
+            ),
+            "true_effect_of_flags": float(np.mean(self.truths)),
+            "naive_difference": float(np.mean(self.naive)),
+            "naive_difference_untouched": float(np.mean(self.untouched)),
+            "naive_bias": bias,
+            "naive_bias_in_sd": bias / float(np.std(self.untouched, ddof=1)) if runs > 1 else None,
+            "naive_calls": self.naive_calls,
+            "naive_calls_untouched": self.untouched_calls,
+        }
+
+
+PICKS = {
+    "equal": lambda run: (run.logit, run.logit),
+    "better": lambda run: (run.noisy(WEAK_NOISE, 1), run.logit),
+    "worse": lambda run: (run.logit, run.noisy(BROKEN_NOISE, 2)),
+}
+
+
+def experiments(lab: dict, p: dict[str, Any]) -> dict[str, Any]:
+    """Every scenario on the same populations (seed 60,000 + r), each built once."""
+    looks = lab["record"]["plan"]["looks"]
+    tallies = {name: Tally(looks) for name in PICKS}
+    for r in range(max(p[name] for name in PICKS)):
+        run = Run(lab["model"], lab["record"], 60_000 + r, lab["learners"])
+        for name, pick in PICKS.items():
+            if r < p[name]:
+                tallies[name].add(run, *pick(run))
+        if (r + 1) % 20 == 0:
+            print(f"{r + 1} populations", flush=True)
+    return {name: t.result() for name, t in tallies.items()}
 
 
 def main() -> None:
@@ -251,17 +276,7 @@ def main() -> None:
         "record": record,
         "learners": p["learners"],
     }
-    picks = {
-        "equal": lambda run: (run.logit, run.logit),
-        "better": lambda run: (run.noisy(WEAK_NOISE, 1), run.logit),
-        "worse": lambda run: (run.logit, run.noisy(BROKEN_NOISE, 2)),
-    }
-    numbers: dict[str, Any] = {}
-    for name, pick in picks.items():
-        t0 = time.perf_counter()
-        numbers[name] = scenario(lab, name, p[name], pick)
-        numbers[name]["seconds"] = round(time.perf_counter() - t0, 1)
-        print(f"{name}: {numbers[name]['seconds']} s", flush=True)
+    numbers: dict[str, Any] = experiments(lab, p)
     numbers["seconds"] = round(time.perf_counter() - started, 1)
     params = {
         **p,
