@@ -9,6 +9,8 @@ import datetime as dt
 import json
 from typing import Any
 
+from bantay.cli.commands import _logs_to_stderr
+
 
 def add_experiment_command(sub: argparse._SubParsersAction, user: str) -> None:
     p = sub.add_parser(
@@ -76,6 +78,8 @@ def run_experiment_start(args: argparse.Namespace) -> int:
     from bantay.simulate.scenario import parse_date
     from bantay.stores.registry import registry_for
 
+    _logs_to_stderr()
+
     settings = get_settings()
     model = settings.model(args.model)
     plan = ExperimentPlan(
@@ -137,6 +141,8 @@ def run_experiment_status(args: argparse.Namespace) -> int:
     from bantay.settings import get_settings
     from bantay.simulate.scenario import parse_date
 
+    _logs_to_stderr()
+
     settings = get_settings()
     record = latest_experiment(_store(args), args.model)
     if record is None:
@@ -191,6 +197,8 @@ def run_experiment_stop(args: argparse.Namespace) -> int:
     from bantay.serving.experiment import stop_experiment
     from bantay.settings import get_settings
     from bantay.stores.registry import registry_for
+
+    _logs_to_stderr()
 
     settings = get_settings()
     store = _store(args)
