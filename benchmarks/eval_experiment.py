@@ -70,11 +70,10 @@ CAPACITY_SHARE = 0.1
 EFFICACY = 0.5
 WEAK_NOISE = 2.0  # (b) production's extra logit noise (ROC AUC ~0.70 against ~0.82)
 BROKEN_NOISE = 4.0  # (c) the harmful challenger's (ROC AUC ~0.61)
-PLAN = {"base_rate": 0.15, "min_effect": 0.01, "looks": 5, "design_effect": 1.5}
+PLAN = {"base_rate": 0.15, "min_effect": 0.008, "looks": 5, "design_effect": 1.5}
 
-FULL = {"learners": 10_000, "equal": 200, "better": 100, "worse": 100}
-QUICK = {"learners": 10_000, "equal": 40, "better": 20, "worse": 20}
-SMOKE = {"learners": 10_000, "equal": 4, "better": 3, "worse": 3}
+FULL = {"learners": 20_000, "equal": 200, "better": 100, "worse": 100}
+QUICK = {"learners": 20_000, "equal": 40, "better": 20, "worse": 20}
 
 
 def first_observation_day() -> dt.date:
@@ -265,9 +264,8 @@ def experiments(lab: dict, p: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer experiments")
-    args, _ = parser.parse_known_args()
+    args = parser.parse_args()
     p = QUICK if args.quick else FULL
-    p = SMOKE if "--smoke" in sys.argv else p
     warnings.filterwarnings("ignore")
     started = time.perf_counter()
     record = design()

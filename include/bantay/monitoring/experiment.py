@@ -142,25 +142,25 @@ def analyse(observations: pd.DataFrame, record: dict[str, Any], as_of: dt.date) 
     plan, sample = record["plan"], record["sample_size"]
     schedule = [dt.date.fromisoformat(d) for d in record["schedule"]]
     due = [d for d in schedule if d <= as_of]
-    moments, fractions = [], []
+    moments, fractions, final = [], [], False
     for date in due:
         m = _moment(observations, date)
         if m.se is None:
             continue
-        final = date == schedule[-1]
-        t = 1.0 if final else min(1.0, (1 / m.se**2) / sample["max_information"])
+        t = min(1.0, (1 / m.se**2) / sample["max_information"])
         if fractions and t <= fractions[-1]:
             continue  # no new information since the last look: not a look
         moments.append(m)
         fractions.append(t)
-        if t >= 1.0:
+        final = t >= 1.0 or date == schedule[-1]
+        if final:
             break
-    bounds = boundaries(fractions, plan["alpha"]) if fractions else []
+    bounds = boundaries(fractions, plan["alpha"], final=final) if fractions else []
     looks: list[Look] = []
-    for m, t, c in zip(moments, fractions, bounds, strict=True):
+    for i, (m, t, c) in enumerate(zip(moments, fractions, bounds, strict=True)):
         z = m.difference / m.se
         half = c * m.se if math.isfinite(c) else math.inf
-        decision = _decision(z, c, t >= 1.0)
+        decision = _decision(z, c, final and i == len(moments) - 1)
         looks.append(
             Look(
                 date=m.date.isoformat(),

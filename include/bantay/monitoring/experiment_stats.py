@@ -97,16 +97,19 @@ class _Recursion:
         self.points, self.t = points, t
 
 
-def boundaries(fractions: list[float], alpha: float) -> list[float]:
-    """Two-sided |Z| boundaries at ``fractions`` (increasing; a fraction of 1 or more is the
-    final look and spends what is left of ``alpha``), under Lan-DeMets O'Brien-Fleming
-    spending. A look whose alpha to spend is negligible gets an infinite bound."""
+def boundaries(fractions: list[float], alpha: float, *, final: bool = False) -> list[float]:
+    """Two-sided |Z| boundaries at ``fractions`` (increasing information fractions, which also
+    give the looks' correlation) under Lan-DeMets O'Brien-Fleming spending. A fraction of 1
+    or more spends what is left of ``alpha``; so does the last look when ``final`` (the
+    planned last analysis, reached before the planned information). A look whose alpha to
+    spend is negligible gets an infinite bound."""
     _check_fractions(fractions)
     out: list[float] = []
     walk = _Recursion(0.0)
     spent = 0.0
-    for t in fractions:
-        target = obf_spending(t, alpha) - spent
+    for i, t in enumerate(fractions):
+        last = final and i == len(fractions) - 1
+        target = (alpha if last else obf_spending(t, alpha)) - spent
         if target <= FIXED_TOLERANCE:
             bound = math.inf
         else:

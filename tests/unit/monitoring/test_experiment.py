@@ -79,7 +79,7 @@ def test_equal_arms_are_not_yet_then_no_difference():
     early = analyse(rows, rec, dt.date.fromisoformat(rec["schedule"][1]))
     assert early.decision == NOT_YET and not early.stop and early.still_needed > 0
     final = analyse(rows, rec, dt.date(2026, 6, 1))
-    assert final.decision == NO_DIFFERENCE and final.looks[-1].fraction == 1.0
+    assert final.decision == NO_DIFFERENCE and final.looks[-1].date == rec["schedule"][-1]
 
 
 def test_nothing_is_judged_before_the_first_planned_date():

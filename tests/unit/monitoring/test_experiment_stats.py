@@ -55,6 +55,13 @@ def test_unequal_fractions_spend_what_the_function_allows_at_each_look():
     assert bounds[0] > bounds[1] > bounds[2]
 
 
+def test_the_planned_last_look_spends_what_is_left_before_full_information():
+    fractions = [0.3, 0.55, 0.8]  # the last date came before the planned information
+    bounds = boundaries(fractions, 0.05, final=True)
+    assert crossing(fractions, bounds, 0.0).total == pytest.approx(0.05, abs=1e-6)
+    assert bounds[:2] == pytest.approx(boundaries(fractions[:2], 0.05))
+
+
 def test_spending_is_zero_at_the_start_and_alpha_at_the_end():
     assert obf_spending(0.0, 0.05) == 0.0
     assert obf_spending(1.0, 0.05) == pytest.approx(0.05)
