@@ -147,7 +147,8 @@ def analyse(observations: pd.DataFrame, record: dict[str, Any], as_of: dt.date) 
         m = _moment(observations, date)
         if m.se is None:
             continue
-        t = min(1.0, (1 / m.se**2) / sample["max_information"])
+        # uncapped: the looks' correlation is that of the information actually reached
+        t = (1 / m.se**2) / sample["max_information"]
         if fractions and t <= fractions[-1]:
             continue  # no new information since the last look: not a look
         moments.append(m)

@@ -99,10 +99,11 @@ class _Recursion:
 
 def boundaries(fractions: list[float], alpha: float, *, final: bool = False) -> list[float]:
     """Two-sided |Z| boundaries at ``fractions`` (increasing information fractions, which also
-    give the looks' correlation) under Lan-DeMets O'Brien-Fleming spending. A fraction of 1
-    or more spends what is left of ``alpha``; so does the last look when ``final`` (the
-    planned last analysis, reached before the planned information). A look whose alpha to
-    spend is negligible gets an infinite bound."""
+    give the looks' correlation: pass the information actually reached, even beyond 1) under
+    Lan-DeMets O'Brien-Fleming spending. A fraction of 1 or more spends what is left of
+    ``alpha``; so does the last look when ``final`` (the planned last analysis, reached before
+    or after the planned information). A look whose alpha to spend is negligible gets an
+    infinite bound."""
     _check_fractions(fractions)
     out: list[float] = []
     walk = _Recursion(0.0)

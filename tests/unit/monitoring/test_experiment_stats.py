@@ -62,6 +62,16 @@ def test_the_planned_last_look_spends_what_is_left_before_full_information():
     assert bounds[:2] == pytest.approx(boundaries(fractions[:2], 0.05))
 
 
+def test_information_beyond_the_plan_keeps_the_looks_correlation():
+    # the planned information was passed by 40 % at the third look: capping it at 1 would
+    # overstate its correlation with the second look and spend more than alpha
+    fractions = [0.4, 0.7, 1.4]
+    bounds = boundaries(fractions, 0.05, final=True)
+    assert crossing(fractions, bounds, 0.0).total == pytest.approx(0.05, abs=1e-6)
+    capped = boundaries([0.4, 0.7, 1.0], 0.05, final=True)
+    assert crossing(fractions, capped, 0.0).total > 0.05
+
+
 def test_spending_is_zero_at_the_start_and_alpha_at_the_end():
     assert obf_spending(0.0, 0.05) == 0.0
     assert obf_spending(1.0, 0.05) == pytest.approx(0.05)
