@@ -4,7 +4,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: reliability venv demo stop test test-unit test-browser test-spark test-celery test-infra lint format airflow bench bench-crossover eval-drift eval-drift-quick eval-paired eval-paired-quick clean
+.PHONY: reliability venv demo stop test test-unit test-browser test-spark test-celery test-infra lint format airflow bench bench-crossover eval-drift eval-drift-quick eval-paired eval-paired-quick eval-experiment eval-experiment-quick clean
 
 $(BIN)/bantay: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -91,6 +91,12 @@ eval-paired: venv
 
 eval-paired-quick: venv
 	$(BIN)/python benchmarks/eval_paired.py --quick
+
+eval-experiment: venv
+	$(BIN)/python benchmarks/eval_experiment.py
+
+eval-experiment-quick: venv
+	$(BIN)/python benchmarks/eval_experiment.py --quick
 
 clean:
 	rm -rf .demo .pytest_cache .ruff_cache

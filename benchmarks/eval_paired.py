@@ -47,7 +47,7 @@ from eval_world import World, fit_model, predict, stamp  # noqa: E402
 from bantay import simulate as sim  # noqa: E402
 from bantay.monitoring.paired import BETTER, WORSE, compare_shadow  # noqa: E402
 from bantay.monitoring.paired_stats import delong  # noqa: E402
-from bantay.schema import ENTITY, LABEL  # noqa: E402
+from bantay.simulate.catalogue import ENTITY, LABEL  # noqa: E402
 from bantay.simulate.labels import is_observation_day, label_partition  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 1)  # the model is trained on the labels matured by then

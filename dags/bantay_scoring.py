@@ -13,7 +13,11 @@ latest row per learner and view up to the day's end, within the view's TTL: one 
 prediction log partition `predictions/<model>/date=<day>/` (features used, score, model
 version). When a candidate is staged for **shadow** (`bantay shadow --model M --to VERSION`), it is
 scored beside production and the log keeps both; agreement statistics are in the task's return
-value (XCom) and log. Re-running a date replaces that date's partition.
+value (XCom) and log. While a randomised experiment runs (`bantay experiment start M VERSION`,
+its challenger staged as the shadow), each learner is put in its arm by the experiment's keyed
+hash and the log also keeps `arm`, `assignment_probability`, `served_score` / `served_version`
+(the arm's model: what staff see) and `experiment_id`. Re-running a date replaces that date's
+partition.
 
 A model the features run held (a feed it reads was quarantined or missing) is skipped, saying
 why; the others are scored. Trigger form: `date` to (re)score one day by hand.
@@ -113,6 +117,8 @@ def bantay_scoring():
                     print(f"shadow not scored: {shadow['refused']}")
                 elif shadow:
                     print(f"shadow {shadow['version']} vs production: {shadow}")
+                if summary.get("experiment"):
+                    print(f"experiment arms: {summary['experiment']}")
                 storage = res.settings.storage
                 views = service_views(feast, res.model.feature_service)
                 where = (storage.bucket, storage.prefix)

@@ -22,6 +22,7 @@ from bantay.cli.commands import (
     run_simulate,
 )
 from bantay.cli.erase import add_erase_command
+from bantay.cli.experiment import add_experiment_command
 from bantay.cli.retention import add_retention_command
 from bantay.cli.runs import run_check_drift, run_score, run_train
 
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_shadow_report(sub)
     add_erase_command(sub, os.environ.get("USER") or "unknown")
     add_retention_command(sub)
+    add_experiment_command(sub, os.environ.get("USER") or "unknown")
     return parser
 
 

@@ -29,11 +29,13 @@ def current_window(layout: Layout, model: ModelSettings, day: dt.date) -> pd.Dat
     return pd.concat([pd.read_parquet(p) for p in present], ignore_index=True)
 
 
-def matured_labels(layout: Layout, model: ModelSettings, day: dt.date) -> pd.DataFrame:
-    """Labels that matured by ``day`` within the lookback, with the day each one matured (from
-    the accepted tree: only label partitions the data contract passed)."""
+def matured_labels(
+    layout: Layout, model: ModelSettings, day: dt.date, first: dt.date | None = None
+) -> pd.DataFrame:
+    """Labels that matured by ``day`` within the lookback (or from ``first`` on), with the day
+    each one matured (from the accepted tree: only label partitions the data contract passed)."""
     root = layout.accepted / model.label_source
-    first = day - dt.timedelta(days=model.drift.label_lookback_days)
+    first = first or day - dt.timedelta(days=model.drift.label_lookback_days)
     parts = []
     for path in sorted(root.glob(f"{PARTITION_GLOB}/{PARTITION_FILE}")):
         matured = partition_day(path.parent)

@@ -22,9 +22,11 @@ import pandas as pd
 from bantay.features.tombstones import pseudonym
 from bantay.layout import Layout
 from bantay.schema import ENTITY, PSEUDONYM, TIMESTAMP
+from bantay.serving.experiment import SERVED_SCORE, SERVED_VERSION
 from bantay.serving.reasons import REASON
 
-OUTPUT_COLUMNS = ("score", "model_version")
+# During an experiment, what staff see is the arm's score (served_*), kept beside production's.
+OUTPUT_COLUMNS = ("score", "model_version", SERVED_SCORE, SERVED_VERSION)
 
 
 def output_frame(predictions: pd.DataFrame, key: bytes) -> pd.DataFrame:

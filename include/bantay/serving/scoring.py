@@ -6,7 +6,10 @@ Prediction log: ``<data>/predictions/<model>/date=YYYY-MM-DD/part-0.parquet`` wi
 event_timestamp (end of the scored day, so matured labels join on it), the features used, score,
 model_version, observed (the learner has its own row that day in every feature view, rather than
 values carried forward from an earlier day; the drift check judges a day on those learners), and
-shadow_score / shadow_version when a shadow is staged, and (unless the model's
+shadow_score / shadow_version when a shadow is staged; while a randomised experiment runs
+(``bantay.serving.experiment``, its challenger staged as the shadow) also arm, assignment_probability,
+served_score / served_version (the score of the arm's model: what staff see) and experiment_id;
+and (unless the model's
 ``explain.enabled`` is off) reason_1 .. reason_4, a counsellor's words for why the learner's risk
 is up (``bantay.serving.reasons``; empty where nothing actionable pushes it up), with every
 feature's attribution attr_<feature> and attr_base (log-odds: attr_base + the sum of attr_* is
@@ -33,6 +36,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from bantay.layout import Layout, partition_path
 from bantay.schema import ENTITY, TIMESTAMP
 from bantay.serving.batch_features import OBSERVED, batch_features
+from bantay.serving.experiment import (
+    ARM,
+    ASSIGNMENT_PROBABILITY,
+    CHALLENGER,
+    EXPERIMENT_ID,
+    SERVED_SCORE,
+    SERVED_VERSION,
+    assign,
+    assignment_probability,
+)
 from bantay.serving.output import write_output
 from bantay.serving.promotion import Promotion
 from bantay.serving.reasons import attribution_columns, reason_codes, reason_summary
@@ -109,6 +122,35 @@ def checked_shadow(
         log.error("shadow of %s not scored: %s", model, exc)
         return str(exc)
     return None if loaded is None else (loaded[0], loaded[1])
+
+
+def apply_experiment(frame: pd.DataFrame, record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Put each scored learner in its arm of the running experiment ``record`` and serve the
+    arm's score; None when no experiment runs. Refused (every learner served production, said
+    in the summary) when the shadow scored is not the challenger or the unit column is missing."""
+    if record is None:
+        return None
+    unit = record["plan"]["unit"]
+    shadow = frame["shadow_version"].iloc[0] if "shadow_version" in frame and len(frame) else None
+    refusal = None
+    if shadow != record["challenger"]:
+        refusal = (
+            f"experiment {record['id']} names challenger {record['challenger']} but the shadow "
+            f"scored is {shadow}; every learner was served production"
+        )
+    elif unit not in frame.columns:
+        refusal = f"experiment {record['id']} assigns by {unit!r}, a column the day lacks"
+    if refusal:
+        log.error("%s", refusal)
+        return {"id": record["id"], "refused": refusal}
+    share = float(record["plan"]["share"])
+    frame[ARM] = assign(record["key"], frame[unit].to_numpy(), share)
+    frame[ASSIGNMENT_PROBABILITY] = assignment_probability(frame[ARM].to_numpy(), share)
+    challenger = frame[ARM] == CHALLENGER
+    frame[SERVED_SCORE] = np.where(challenger, frame["shadow_score"], frame["score"])
+    frame[SERVED_VERSION] = np.where(challenger, frame["shadow_version"], frame["model_version"])
+    frame[EXPERIMENT_ID] = record["id"]
+    return {"id": record["id"], "challenger_rows": int(challenger.sum()), "rows": len(frame)}
 
 
 def score_frame(
@@ -222,6 +264,9 @@ def score_day(
             "version": shadow_manifest["version"],
             **agreement(frame["score"].to_numpy(), frame["shadow_score"].to_numpy()),
         }
+        experiment = apply_experiment(frame, store.pointers.experiment(model.name))
+        if experiment is not None:
+            summary["experiment"] = experiment
     end_of_day = pd.Timestamp(dt.datetime.combine(day, dt.time(23, 59), dt.UTC))
     frame.insert(1, TIMESTAMP, end_of_day)
     frame[TIMESTAMP] = frame[TIMESTAMP].astype("datetime64[us, UTC]")

@@ -161,7 +161,11 @@ def typed(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if col in ("event_timestamp", "created_timestamp"):
-            out[col] = pd.to_datetime(out[col], utc=True).astype("datetime64[us, UTC]")
+            stamps = out[col]
+            if not isinstance(stamps.dtype, pd.DatetimeTZDtype):
+                stamps = pd.to_datetime(stamps, utc=True)
+            # already zone-aware: to_datetime would walk every value to decide on a cache
+            out[col] = stamps.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
         elif col == "region":
             out[col] = out[col].astype("string")
         elif col in INT_COLUMNS:

@@ -11,11 +11,12 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from bantay.ui import compare, day_email, views
 from bantay.ui.auth import DRIFT, SCORING, TRAINING_PREFIX
+from bantay.ui.experiment_view import experiment_tab
 from bantay.ui.queries import Reader, VersionRecord, reader
 from bantay.ui.render import HERE, relative, render
 
 router = APIRouter()
-TABS = ("versions", "promotions", "drift", "serving")
+TABS = ("versions", "promotions", "drift", "serving", "experiment")
 SERVING_DAYS = 30
 
 
@@ -122,6 +123,13 @@ def model_drift(request: Request, model: str) -> HTMLResponse:
     row = views.model_header(r, model)
     drift = views.drift_tab(r, model, row["promotions"])
     return _model_page(request, model, "drift", r=r, row=row, drift=drift, top=views.top_features)
+
+
+@router.get("/models/{model}/experiment", response_class=HTMLResponse)
+def model_experiment(request: Request, model: str) -> HTMLResponse:
+    r = _model(model)
+    today = dt.datetime.now(dt.UTC).date()
+    return _model_page(request, model, "experiment", r=r, **experiment_tab(r, model, today))
 
 
 @router.get("/models/{model}/serving", response_class=HTMLResponse)

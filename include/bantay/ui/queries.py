@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from bantay.airflow.training_runs import training_dag_id
 from bantay.monitoring.day_check import CHECK_FILE, DayCheck
+from bantay.serving.experiment import latest_experiment
 from bantay.settings import Settings, get_settings
 from bantay.stores.model_store import ModelStore, ModelStoreError
 from bantay.stores.registry import (
@@ -100,6 +101,10 @@ class Reader:
 
     def shadow(self, model: str) -> dict[str, Any] | None:
         return self._s3(lambda: self.store.pointers.shadow(model), f"shadow pointer of {model}")
+
+    def experiment(self, model: str) -> dict[str, Any] | None:
+        """The running randomised experiment, else the last one stopped, else None."""
+        return self._s3(lambda: latest_experiment(self.store, model), f"experiment of {model}")
 
     def manifest(self, model: str, version: str) -> dict[str, Any] | None:
         """The version's manifest, or None when it was never published (e.g. rejected)."""

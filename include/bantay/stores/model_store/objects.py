@@ -32,6 +32,7 @@ REFERENCE_FILE = "reference.parquet"
 MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "production.json"
 SHADOW_FILE = "shadow.json"
+EXPERIMENT_FILE = "experiment.json"
 # The files every version carries besides its manifest.
 ARTIFACT_FILES = (MODEL_FILE, REFERENCE_FILE)
 
@@ -71,6 +72,12 @@ class S3Objects:
 
     def shadow_key(self, model: str) -> str:
         return f"{self.model_root(model)}{SHADOW_FILE}"
+
+    def experiment_key(self, model: str) -> str:
+        return f"{self.model_root(model)}{EXPERIMENT_FILE}"
+
+    def experiment_record_key(self, model: str, experiment_id: str) -> str:
+        return f"{self.model_root(model)}experiments/{experiment_id}.json"
 
     def report_key(self, model: str, day: str, name: str) -> str:
         return f"{self.prefix}/reports/drift/{model}/{day}/{name}"

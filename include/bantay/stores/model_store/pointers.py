@@ -1,5 +1,6 @@
 """Which version serves (``store.pointers``): the production pointer, replaced only by a
-compare-and-swap on its ETag, and the shadow marker of a version scored alongside it."""
+compare-and-swap on its ETag, the shadow marker of a version scored alongside it, and the
+marker of a running randomised experiment (with every experiment's record kept after it)."""
 
 from __future__ import annotations
 
@@ -127,3 +128,53 @@ class ServingPointers:
     def clear_shadow(self, model: str) -> None:
         """Stop shadow scoring of ``model`` (no marker is not an error)."""
         self._objects.delete(self._objects.shadow_key(model))
+
+    def put_experiment(self, model: str, record: Mapping[str, Any], *, running: bool) -> None:
+        """Keep ``record`` (policy: ``bantay.serving.experiment``) under its id; ``running``
+        also makes it the experiment scoring follows, otherwise the marker is removed."""
+        body = canonical_json(record)
+        key = self._objects.experiment_record_key(model, str(record["id"]))
+        self._objects.put(key, body, content_type="application/json", overwrite=True)
+        if running:
+            self._objects.put(
+                self._objects.experiment_key(model),
+                body,
+                content_type="application/json",
+                overwrite=True,
+            )
+        else:
+            self._objects.delete(self._objects.experiment_key(model))
+
+    def experiment(self, model: str) -> dict[str, Any] | None:
+        """The running experiment of ``model``, or None."""
+        check_name("model", model)
+        return self._json_record(self._objects.experiment_key(model), model)
+
+    def experiment_record(self, model: str, experiment_id: str) -> dict[str, Any] | None:
+        """An experiment's record, running or stopped, or None."""
+        check_name("model", model)
+        return self._json_record(self._objects.experiment_record_key(model, experiment_id), model)
+
+    def experiment_ids(self, model: str) -> list[str]:
+        """Every experiment of ``model`` ever started, oldest first (ids sort by start time)."""
+        check_name("model", model)
+        root = self._objects.experiment_record_key(model, "x").rsplit("/", 1)[0] + "/"
+        return sorted(
+            k.rsplit("/", 1)[1].removesuffix(".json") for k in self._objects.keys_under(root)
+        )
+
+    def _json_record(self, key: str, model: str) -> dict[str, Any] | None:
+        found = self._objects.get(key)
+        if found is None:
+            return None
+        try:
+            parsed = json.loads(found[0])
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("challenger"), str):
+            raise ModelStoreError(
+                f"{self._objects.uri(key)} is not an experiment record (JSON with a "
+                f"'challenger'); stop it (bantay experiment stop {model} --reason ...) and "
+                "start it again"
+            )
+        return parsed

@@ -1,0 +1,128 @@
+"""What an experiment's analysis reads: the prediction-log days it scored (each learner's arm,
+unit and the score its arm served), the labels matured by the day of the analysis, and each
+serving version's decision threshold; turned into one row per learner outcome observed after
+the start (``bantay.monitoring.experiment.OBSERVATION_COLUMNS``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from bantay.layout import Layout
+from bantay.monitoring.experiment import (
+    ARM_COL,
+    FLAGGED,
+    MATURED,
+    OUTCOME,
+    UNIT,
+    ExperimentResult,
+    analyse,
+)
+from bantay.monitoring.paired import version_threshold
+from bantay.monitoring.window import MATURED as LABEL_MATURED
+from bantay.monitoring.window import matured_labels
+from bantay.schema import ENTITY, TIMESTAMP
+from bantay.serving.experiment import ARM, EXPERIMENT_ID, SERVED_SCORE, SERVED_VERSION
+from bantay.settings import ModelSettings
+
+if TYPE_CHECKING:
+    from bantay.stores.registry import Registry
+
+_COLUMNS = (ENTITY, TIMESTAMP, ARM, SERVED_SCORE, SERVED_VERSION, EXPERIMENT_ID)
+
+
+class ExperimentDataError(ValueError):
+    """Nothing to analyse yet (the message says what to run or wait for)."""
+
+
+def experiment_log(
+    layout: Layout, model: str, record: dict[str, Any], as_of: dt.date
+) -> pd.DataFrame:
+    """The rows of ``record``'s experiment in the prediction log, from its start to ``as_of``."""
+    start = dt.date.fromisoformat(record["start"])
+    unit = record["plan"]["unit"]
+    parts = []
+    for i in range((as_of - start).days + 1):
+        path = layout.prediction_path(model, start + dt.timedelta(days=i))
+        if not path.is_file():
+            continue
+        names = pq.read_schema(path).names
+        if EXPERIMENT_ID not in names:
+            continue
+        wanted = list(dict.fromkeys([*_COLUMNS, unit]))
+        frame = pd.read_parquet(path, columns=[c for c in wanted if c in names])
+        frame = frame[frame[EXPERIMENT_ID] == record["id"]]
+        if len(frame):
+            parts.append(frame)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(_COLUMNS))
+
+
+def observations(
+    log: pd.DataFrame,
+    labels: pd.DataFrame,
+    *,
+    label: str,
+    unit: str,
+    start: dt.date,
+    thresholds: dict[str, float],
+) -> pd.DataFrame:
+    """One row per matured outcome observed from ``start`` on of a learner the experiment
+    scored: its unit and arm (from its first experiment row), the outcome, whether its arm's
+    model flagged it on a day up to the observation, and when the label matured."""
+    cut = np.array([thresholds.get(str(v), np.inf) for v in log[SERVED_VERSION]])
+    log = log.assign(**{FLAGGED: log[SERVED_SCORE].to_numpy(float) >= cut})
+    first = log.sort_values(TIMESTAMP).drop_duplicates(ENTITY)[
+        list(dict.fromkeys([ENTITY, unit, ARM]))
+    ]
+    observed = pd.to_datetime(labels[TIMESTAMP], utc=True)
+    rows = labels[observed >= pd.Timestamp(start, tz="UTC")]
+    rows = rows.merge(first, on=ENTITY, how="inner")
+    flagged_days = log.loc[log[FLAGGED], [ENTITY, TIMESTAMP]].rename(columns={TIMESTAMP: "_day"})
+    first_flag = flagged_days.groupby(ENTITY)["_day"].min()
+    when = pd.to_datetime(rows[ENTITY].map(first_flag), utc=True)
+    return pd.DataFrame(
+        {
+            UNIT: rows[unit].astype(str).to_numpy(),
+            ARM_COL: rows[ARM].to_numpy(),
+            OUTCOME: rows[label].astype(int).to_numpy(),
+            FLAGGED: (when <= pd.to_datetime(rows[TIMESTAMP], utc=True)).fillna(False).to_numpy(),
+            MATURED: pd.to_datetime(rows[LABEL_MATURED]).dt.tz_localize(None).to_numpy(),
+        }
+    )
+
+
+def experiment_report(
+    model: ModelSettings,
+    layout: Layout,
+    registry: Registry | None,
+    record: dict[str, Any],
+    as_of: dt.date,
+) -> ExperimentResult:
+    """The experiment ``record`` of ``model`` judged on everything matured by ``as_of``."""
+    log = experiment_log(layout, model.name, record, as_of)
+    if log.empty:
+        raise ExperimentDataError(
+            f"experiment {record['id']} of {model.name} has no scored day in "
+            f"{layout.predictions / model.name} from {record['start']} to {as_of}; let "
+            "bantay_scoring run (it puts each learner in its arm)"
+        )
+    versions = sorted(set(log[SERVED_VERSION].dropna().astype(str)))
+    thresholds = {}
+    for version in versions:
+        found = registry.versions.get(model.name, version) if registry is not None else None
+        thresholds[version] = version_threshold(found.metrics if found else None)
+    start = dt.date.fromisoformat(record["start"])
+    labels = matured_labels(layout, model, as_of, first=start)
+    rows = observations(
+        log,
+        labels,
+        label=model.label,
+        unit=record["plan"]["unit"],
+        start=start,
+        thresholds=thresholds,
+    )
+    return analyse(rows, record, as_of)

@@ -1,0 +1,47 @@
+"""The experiment report read from a lake: nightly logs whose arms the scoring step assigned
+(``apply_experiment``), the labels that matured since, judged on closed windows only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bantay.layout import Layout
+from bantay.monitoring.experiment import BETTER, NOT_YET
+from bantay.monitoring.experiment_inputs import ExperimentDataError, experiment_report
+from bantay.settings import ModelSettings
+from support.experiment_lake import LEARNERS, START, experiment_record, write_experiment_days
+from support.shadow_lake import MODEL
+
+
+@pytest.fixture
+def lake(tmp_path):
+    return Layout(home=tmp_path, data=tmp_path / "data")
+
+
+def test_a_challenger_whose_arm_fails_less_wins_on_matured_outcomes(lake):
+    record = experiment_record()
+    write_experiment_days(lake, record, weeks=4)
+    first_look = dt.date.fromisoformat(record["schedule"][0])
+    result = experiment_report(ModelSettings(name=MODEL), lake, None, record, first_look)
+    assert result.decision == BETTER
+    control, challenger = result.looks[0].arms
+    # only the two weeks whose windows closed by the first look count
+    assert control.outcomes + challenger.outcomes == 2 * LEARNERS
+    assert challenger.rate < control.rate
+    assert 0 <= challenger.at_risk_never_flagged <= 1
+
+
+def test_before_the_first_look_it_is_not_yet(lake):
+    record = experiment_record()
+    write_experiment_days(lake, record, weeks=2)
+    result = experiment_report(
+        ModelSettings(name=MODEL), lake, None, record, START + dt.timedelta(days=15)
+    )
+    assert result.decision == NOT_YET and "first is due" in result.reason
+
+
+def test_no_scored_day_says_what_to_run(lake):
+    with pytest.raises(ExperimentDataError, match="let bantay_scoring run"):
+        experiment_report(ModelSettings(name=MODEL), lake, None, experiment_record(), START)

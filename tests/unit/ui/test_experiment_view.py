@@ -1,0 +1,53 @@
+"""The model page's Experiment tab: the design, both arms at each maturation date and the
+decision from the lake, without the assignment key; no experiment says how to start one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+from bantay.layout import Layout
+from bantay.settings import get_settings
+from bantay.ui.experiment_view import experiment_tab
+from bantay.ui.render import templates
+from support.experiment_lake import START, experiment_record, write_experiment_days
+from support.shadow_lake import MODEL
+
+
+def _reader(record, layout):
+    settings = SimpleNamespace(model=get_settings().model, layout=layout)
+    return SimpleNamespace(
+        experiment=lambda model: record, settings=settings, registry=None, errors=[]
+    )
+
+
+def _html(context: dict) -> str:
+    page = templates().get_template("tab_experiment.html")
+    return page.render(model=MODEL, url=lambda target: target, **context)
+
+
+def test_the_tab_shows_the_arms_by_maturation_date_and_the_decision(tmp_path):
+    layout = Layout(home=tmp_path, data=tmp_path / "data")
+    record = experiment_record()
+    write_experiment_days(layout, record, weeks=4)
+    today = dt.date.fromisoformat(record["schedule"][0])
+    context = experiment_tab(_reader(record, layout), MODEL, today)
+    assert "key" not in context["experiment"]
+    assert context["analysis"]["decision"] == "challenger better"
+    html = _html(context)
+    assert 'id="experiment-looks"' in html and record["schedule"][0] in html
+    assert "challenger better" in html and record["key"] not in html
+    assert f"bantay experiment stop {MODEL}" in html
+
+
+def test_before_any_scored_day_the_tab_says_what_to_wait_for(tmp_path):
+    layout = Layout(home=tmp_path, data=tmp_path / "data")
+    context = experiment_tab(_reader(experiment_record(), layout), MODEL, START)
+    assert context["analysis"] is None and "let bantay_scoring run" in context["waiting"]
+    assert "let bantay_scoring run" in _html(context)
+
+
+def test_no_experiment_says_how_to_start_one(tmp_path):
+    layout = Layout(home=tmp_path, data=tmp_path / "data")
+    assert experiment_tab(_reader(None, layout), MODEL, START) == {}
+    assert f"bantay experiment start {MODEL} VERSION" in _html({})
