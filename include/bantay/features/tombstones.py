@@ -38,6 +38,17 @@ def keyed_hash(learner: int, key: bytes) -> str:
     return hmac.new(key, str(int(learner)).encode(), hashlib.sha256).hexdigest()
 
 
+PSEUDONYM_PREFIX = "p-"
+
+
+def pseudonym(learner: int, key: bytes) -> str:
+    """A learner's stable stand-in for people not shown ids: ``p-`` and 16 hex digits of an
+    HMAC-SHA256 under the erasure key, domain-separated from :func:`keyed_hash`, so a pseudonym
+    never equals the learner's tombstone line."""
+    digest = hmac.new(key, b"pseudonym:" + str(int(learner)).encode(), hashlib.sha256)
+    return PSEUDONYM_PREFIX + digest.hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class Tombstones:
     """The keyed hashes of erased learners, and the key that recognises them."""
