@@ -244,7 +244,7 @@ def task_cases(args: argparse.Namespace, models: Path) -> list[dict[str, Any]]:
             )
             for estimator in TRIALS:
                 fitted, manifest = joblib.load(models / f"{estimator}.joblib")
-                version = f"{MODEL}-bench-{estimator.replace('_', '-')}"
+                version = manifest["version"]
                 promotion.publish(MODEL, version, fitted, manifest, reference)
                 promotion.promote(MODEL, version, actor="bench", reason="explain benchmark")
                 payload = {"home": str(home), "endpoint": endpoint, "day": day}
