@@ -114,24 +114,30 @@ def _one_slice(
     for g in by.index:
         out_groups[str(g)]["recall"] = {
             m: {
-                "value": float(by.loc[g, m]),
-                "low": float(by_low.loc[g, m]),
-                "high": float(by_high.loc[g, m]),
+                "value": _num(by.loc[g, m]),
+                "low": _num(by_low.loc[g, m]),
+                "high": _num(by_high.loc[g, m]),
             }
             for m in models
         }
     gap, (gap_low, gap_high) = frame.difference(), frame.difference_ci()
     gaps = {
         m: {
-            "value": float(gap[m]),
-            "low": float(gap_low[m]),
-            "high": float(gap_high[m]),
+            "value": _num(gap[m]),
+            "low": _num(gap_low[m]),
+            "high": _num(gap_high[m]),
             "worst": str(by[m].idxmin()),
             "best": str(by[m].idxmax()),
         }
         for m in models
     }
     return {"groups": out_groups, "gaps": gaps}
+
+
+def _num(value: Any) -> float | None:
+    """A JSON-ready number: NaN (a resample without a group's positives) becomes None."""
+    number = float(value)
+    return None if np.isnan(number) else number
 
 
 def versus_champion_check(
@@ -149,7 +155,7 @@ def versus_champion_check(
     compared = []
     for dim, found in versus["slices"].items():
         gaps = found["gaps"]
-        if CANDIDATE in gaps and CHAMPION in gaps:
+        if _complete(gaps.get(CANDIDATE)) and _complete(gaps.get(CHAMPION)):
             cand, champ = gaps[CANDIDATE], gaps[CHAMPION]
             compared.append((cand["value"] - champ["value"], dim, cand, champ, found["groups"]))
     small = _too_small(versus)
@@ -177,6 +183,10 @@ def versus_champion_check(
         f"({excess:+.3f}; allowed {bound:.3f} beyond sampling noise){tail}"
     )
     return Check(name, excess, bound, True, detail)
+
+
+def _complete(gap: Mapping[str, Any] | None) -> bool:
+    return gap is not None and all(gap.get(k) is not None for k in ("value", "low", "high"))
 
 
 def _gap_words(dim: str, gap: Mapping[str, Any], groups: Mapping[str, Any]) -> str:
