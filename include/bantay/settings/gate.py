@@ -42,8 +42,8 @@ class GateConfig(BaseModel):
         50, ge=1, description="slices with fewer test rows are reported too small, never fair"
     )
     # The candidate's recall gap in each slice against the champion's, on the same test rows and
-    # at the same precision target: failed only when the low end of the candidate's bootstrap
-    # interval lies beyond the champion's gap plus this tolerance (worse beyond sampling noise).
+    # at the same precision target: failed only when the low end of the paired bootstrap
+    # interval of the change lies beyond this tolerance (worse beyond sampling noise).
     max_fairness_regression: float = Field(
         0.05,
         ge=0.0,

@@ -75,6 +75,16 @@ def test_each_group_has_a_recall_inside_its_bootstrap_interval(split, scores):
     assert gap["value"] == pytest.approx(max(values) - min(values))
     assert gap["low"] <= gap["value"] <= gap["high"]
     assert record["n_boot"] == 40 and record["ci_quantiles"] == pytest.approx([0.025, 0.975])
+    assert "change" not in region  # one model: nothing to pair
+
+
+def test_the_paired_change_of_the_gap_has_an_interval_around_it(split, scores):
+    region = _versus(split, _blind(split.test, scores), scores)["slices"]["region"]
+    change, gaps = region["change"], region["gaps"]
+    assert change["value"] == pytest.approx(gaps[CANDIDATE]["value"] - gaps[CHAMPION]["value"])
+    assert change["low"] <= change["value"] <= change["high"]
+    same = _versus(split, scores, scores)["slices"]["region"]["change"]
+    assert same == {"value": 0.0, "low": 0.0, "high": 0.0}  # paired: identical models never differ
 
 
 def test_a_candidate_blind_in_one_region_is_rejected_naming_it(split, scores):
