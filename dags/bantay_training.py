@@ -305,6 +305,7 @@ def training_dag(settings: Settings, model: ModelSettings):
 
         @task
         def auto_approve(ctx: dict, evaluation: dict) -> None:
+            from bantay.airflow.approval import AUTO_APPROVER
             from bantay.airflow.edge import for_model
             from bantay.training.approval import record_approval
             from bantay.training.run import RunContext
@@ -314,7 +315,7 @@ def training_dag(settings: Settings, model: ModelSettings):
                 RunContext(**ctx),
                 evaluation["version"],
                 True,
-                "bantay (approval: auto)",
+                AUTO_APPROVER,
                 "gate passed",
                 registry=res.registry,
                 layout=res.layout,
@@ -336,6 +337,7 @@ def training_dag(settings: Settings, model: ModelSettings):
         def publish_and_promote(ti=None):
             from airflow.sdk.exceptions import AirflowFailException
 
+            from bantay.airflow.approval import approver
             from bantay.airflow.edge import for_model
             from bantay.airflow.lineage import gate_of, version_lineage
             from bantay.airflow.lineage_task import report
@@ -356,6 +358,7 @@ def training_dag(settings: Settings, model: ModelSettings):
                     layout=res.layout,
                     store=res.store,
                     registry=res.registry,
+                    actor=approver(ti.xcom_pull(task_ids="manual_approval")),
                 )
             except StagedArtifactChanged as exc:
                 # A file changed after the gate judged it: a retry would only refuse it again.

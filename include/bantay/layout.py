@@ -12,11 +12,15 @@ the same tree::
     <data>/quarantine/<source>/date=YYYY-MM-DD/attempt-N/   a rejected delivery + reason.json,
                                                              one folder per attempt, never reused
     <data>/predictions/<model>/date=YYYY-MM-DD/part-0.parquet
+    <data>/outputs/<model>/date=YYYY-MM-DD/part-0.parquet    the batch output with pseudonyms
+                                                             (a model's output_ids: pseudonym)
     <home>/runs/<model>/<run key>/                           intermediate files of one training run
     <home>/outbox/<model>/*.eml                              a copy of every e-mail, sent or not
     <home>/registry.db, feast_registry.db, online_store.db   the embedded (SQLite) databases
     <data>/erasure/tombstones.txt                            keyed hashes of erased learners, one
                                                              a line: the contract drops their rows
+    <data>/erasure/requests/*.json                           erasure requests waiting for
+                                                             bantay_erase (removed when done)
 """
 
 from __future__ import annotations
@@ -119,6 +123,16 @@ class Layout:
     def predictions(self) -> Path:
         return Path(self.data) / "predictions"
 
+    @property
+    def outputs(self) -> Path:
+        """What downstream systems read when ids must not leave bantay (``output_ids:
+        pseudonym``): one day of scores per model, learners as pseudonyms."""
+        return Path(self.data) / "outputs"
+
+    def output_path(self, model: str, day: dt.date) -> Path:
+        """One day of a model's pseudonymous batch output."""
+        return partition_path(self.outputs, model, day)
+
     def prediction_path(self, model: str, day: dt.date) -> Path:
         """One day of a model's prediction log."""
         return partition_path(self.predictions, model, day)
@@ -137,6 +151,12 @@ class Layout:
     def tombstones(self) -> Path:
         """Keyed hashes of erased learners (one a line): the data contract drops their rows."""
         return Path(self.data) / "erasure" / "tombstones.txt"
+
+    @property
+    def erasure_requests(self) -> Path:
+        """Batches of erasure requests (``*.json``) waiting for ``bantay_erase``; each file is
+        removed once every request in it is done."""
+        return Path(self.data) / "erasure" / "requests"
 
     @property
     def runs(self) -> Path:

@@ -10,3 +10,5 @@ from __future__ import annotations
 ENTITY = "learner_id"
 TIMESTAMP = "event_timestamp"
 CREATED = "created_timestamp"
+# The learner in the batch output that leaves bantay without ids (a keyed hash of the id).
+PSEUDONYM = "learner_pseudonym"

@@ -1,12 +1,13 @@
 # One role per bantay component, each allowed exactly what its code does with the bucket.
 #
-# Who may do what (everything not granted is denied; no role but the operator deletes):
+# Who may do what (everything not granted is denied; no role but the operator deletes, except the
+# promoter's removal of the shadow marker when a shadow is stopped):
 #
 #   role      reads                              writes
 #   trainer   models/**, staging/**              new files in models/*/versions/** (create-only),
 #                                                staging/**
 #   promoter  models/**                          models/*/production.json (compare-and-swap),
-#                                                models/*/shadow.json
+#                                                models/*/shadow.json (written; deleted to stop)
 #   scorer    models/** (versions and pointers)  nothing
 #   drift     models/**, reports/**              reports/**, new re-baselines in
 #                                                models/*/versions/*/baselines/ (create-only)
@@ -58,6 +59,8 @@ locals {
       { Sid = "SwapPointer", Effect = "Allow", Action = ["s3:PutObject"], Resource = local.pointer, Condition = { Null = { "s3:if-match" = "false" } } },
       { Sid = "CreatePointer", Effect = "Allow", Action = ["s3:PutObject"], Resource = local.pointer, Condition = local.create_only },
       { Sid = "StageShadow", Effect = "Allow", Action = ["s3:PutObject"], Resource = local.shadow },
+      # Stopping a shadow removes its marker (the shadow DAG's stop), and nothing else.
+      { Sid = "StopShadow", Effect = "Allow", Action = ["s3:DeleteObject"], Resource = local.shadow },
     ]
     scorer = [
       { Sid = "Read", Effect = "Allow", Action = ["s3:GetObject"], Resource = local.models },

@@ -10,43 +10,10 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from conftest import shot
+from conftest import airflow_navs, arrives_at, frame, shot
 from support.ui import MODELS
 
 pytestmark = pytest.mark.integration
-
-
-AIRFLOW_NAV = "[data-testid=nav-sidebar]"  # the navigation bar of Airflow's shell
-
-
-def frame(page):
-    """The bantay page inside the Airflow UI's iframe."""
-    return page.frame_locator("iframe").first
-
-
-def airflow_navs(page) -> int:
-    """How many Airflow navigation bars are on screen, counting every frame of the page.
-
-    A frame of the page left behind may detach while it is counted (the shell replaces its
-    iframe as it navigates): it is no longer on screen, so the count is taken again."""
-    from playwright.sync_api import Error as PlaywrightError
-
-    page.locator(AIRFLOW_NAV).first.wait_for()
-    page.wait_for_load_state("networkidle")
-    for _ in range(10):
-        try:
-            frames = [f for f in page.frames if not f.is_detached()]
-            return sum(f.locator(AIRFLOW_NAV).count() for f in frames)
-        except PlaywrightError as exc:
-            if "detached" not in str(exc):
-                raise
-            page.wait_for_timeout(200)
-    raise AssertionError("the page's frames kept detaching; the shell never settled")
-
-
-def arrives_at(page, url: str) -> None:
-    """Wait until the address bar shows ``url`` (compared decoded: run ids hold ``+`` and ``:``)."""
-    page.wait_for_url(lambda at: unquote(at) == url, timeout=15_000)
 
 
 def test_every_route_refuses_an_anonymous_request(airflow_server):
@@ -72,6 +39,12 @@ def test_models_nav_entry_lists_every_model_with_its_production_version(page, ai
         row = models.locator(f"tr[data-model='{model}']")
         production = airflow_server.seeded[model].production
         assert row.locator("td.production").inner_text().strip() == production
+    # Every action of the page is on screen in the shell's frame, none cut off at its right.
+    width = page.frame_locator("iframe").first.locator("html").evaluate("e => e.clientWidth")
+    for button in models.locator("button").all():
+        box = button.bounding_box()
+        frame_box = page.locator("iframe").first.bounding_box()
+        assert box["x"] + box["width"] <= frame_box["x"] + width, button.inner_text()
     shot(page, "ui-models")
 
 
@@ -255,3 +228,80 @@ def test_the_started_run_banner_opens_the_run_in_the_shell(page, airflow_server)
     banner.click()
     arrives_at(page, f"{airflow_server.base}/dags/bantay_training_{model}/runs/{run_id}")
     assert airflow_navs(page) == 1
+
+
+def _runs_of(airflow_server, dag_id: str) -> list[dict]:
+    return airflow_server.api("GET", f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
+
+
+def test_shadow_this_starts_a_shadow_run_from_the_version_page(page, airflow_server):
+    """From an approved version's page inside the shell: "Shadow this" with a reason starts a
+    bantay_shadow run as the signed-in person, and its banner opens that run in the shell."""
+    model = MODELS[1]
+    approved = airflow_server.seeded[model].approved
+    page.goto(f"{airflow_server.base}/plugin/bantay/bantay/models/{model}/versions/{approved}")
+    app = frame(page)
+    form = app.locator("form#shadow-this")
+    form.locator("input[name=reason]").fill("see how it ranks beside production for a week")
+    form.get_by_role("button", name="Shadow this").click()
+    banner = app.locator("#triggered a")
+    banner.wait_for()
+    assert "bantay_shadow" in app.locator("#triggered").inner_text()
+    shot(page, "ui-shadow-started")
+    mine = [r for r in _runs_of(airflow_server, "bantay_shadow") if r["conf"].get("version")]
+    assert [r["conf"] for r in mine] == [
+        {
+            "model": model,
+            "action": "stage",
+            "version": approved,
+            "reason": "see how it ranks beside production for a week",
+        }
+    ]
+    assert mine[0]["triggering_user_name"] == airflow_server.user
+    banner.click()
+    arrives_at(page, f"{airflow_server.base}/dags/bantay_shadow/runs/{mine[0]['dag_run_id']}")
+    assert airflow_navs(page) == 1
+
+
+def test_recheck_this_day_checks_this_model_alone_as_the_users_recheck(page, airflow_server):
+    """The drift day's "Re-check this day" starts bantay_drift for that day and model only,
+    labelled as the signed-in person's re-check; a blank page never results."""
+    model = MODELS[0]
+    day = airflow_server.seeded[model].days[-13].isoformat()
+    page.goto(f"{airflow_server.base}/plugin/bantay/bantay/models/{model}/drift/{day}")
+    app = frame(page)
+    app.get_by_role("button", name="Re-check this day").click()
+    banner = app.locator("#triggered a")
+    banner.wait_for()
+    # The frame stays on the day it re-checks, and the shell's address bar says so.
+    assert app.locator("h1").inner_text().startswith("DRIFT")
+    day_page = f"{airflow_server.base}/plugin/bantay/bantay/models/{model}/drift/{day}"
+    page.wait_for_url(lambda at: unquote(at).split("?")[0] == day_page, timeout=15_000)
+    runs = [r for r in _runs_of(airflow_server, "bantay_drift") if r["conf"].get("date") == day]
+    assert len(runs) == 1
+    conf = runs[0]["conf"]
+    assert conf["model"] == model
+    assert conf["reason"] == (
+        f"re-check of {model} for {day} by {airflow_server.user} from the bantay pages"
+    )
+    assert runs[0]["triggering_user_name"] == airflow_server.user
+    shot(page, "ui-recheck-started")
+
+
+def test_the_pages_follow_the_shells_colour_mode(page, airflow_server):
+    """Dark Mode chosen in Airflow's own user menu turns the bantay page dark at once (no
+    reload), and Light Mode turns it back."""
+    page.goto(airflow_server.base + "/plugin/bantay/bantay/models")
+    frame(page).locator("#models").wait_for()
+    inner = next(f for f in page.frames if f != page.main_frame and "/bantay/models" in f.url)
+
+    def choose(mode: str) -> None:
+        page.get_by_role("button", name="User").click()
+        page.get_by_role("menuitem", name="Appearance").click()
+        page.get_by_text(mode, exact=True).click()
+
+    choose("Dark Mode")
+    inner.wait_for_function("document.documentElement.dataset.theme === 'dark'")
+    shot(page, "ui-dark-mode")
+    choose("Light Mode")
+    inner.wait_for_function("document.documentElement.dataset.theme === 'light'")

@@ -386,7 +386,7 @@ def test_trainer_publishes_new_versions_only(roles, registry, published):
         assert denied(raw.value)
 
 
-def test_promoter_moves_the_pointer_and_stages_shadow(roles, registry, promoted):
+def test_promoter_moves_the_pointer_stages_and_stops_shadow(roles, registry, promoted):
     promoter = roles["promoter"]
     assert promoted["version"] == "v1"
     assert promoter.store.pointers.current(MODEL)["version"] == "v1"
@@ -396,14 +396,21 @@ def test_promoter_moves_the_pointer_and_stages_shadow(roles, registry, promoted)
     )
     assert promoter.store.pointers.shadow(MODEL)["version"] == "v2"
 
-    # It can neither publish nor delete.
+    # It can neither publish nor delete anything but the shadow marker.
     model, reference = tiny_model(seed=4)
     with pytest.raises(ModelStoreError) as caught:
         promoter.store.versions.publish(MODEL, "v9", model, {"metrics": {}}, reference)
     assert denied(caught.value), caught.value
-    with pytest.raises(ClientError) as raw:
-        promoter.s3.delete_object(Bucket=BUCKET, Key=promoter.store.objects.shadow_key(MODEL))
-    assert denied(raw.value)
+    for key in (
+        promoter.store.objects.pointer_key(MODEL),
+        promoter.store.objects.version_key(MODEL, "v1", "model.joblib"),
+    ):
+        with pytest.raises(ClientError) as raw:
+            promoter.s3.delete_object(Bucket=BUCKET, Key=key)
+        assert denied(raw.value), key
+    # Stopping the shadow (the shadow DAG's stop, run as the promoter) removes its marker.
+    Promotion(promoter.store, registry).stop_shadow(MODEL, actor="infra-test", reason="done")
+    assert promoter.store.pointers.shadow(MODEL) is None
 
 
 def test_scorer_loads_production_and_cannot_promote(roles, registry, promoted):

@@ -64,6 +64,18 @@ def published(lifecycle_env):  # noqa: F811
     steps.publish(version)
     assert main(["features", "materialize", "--start", LAST.isoformat()]) == 0
     assert main(["score", "learner_risk", "--day", LAST.isoformat()]) == 0
+    # The same day's batch output with pseudonyms, as a model with output_ids: pseudonym has it.
+    from bantay.airflow.edge import for_model
+    from bantay.serving.scoring import score_day
+    from bantay.stores.feast_store import store as feature_store
+
+    res = for_model("learner_risk", settings)
+    pseudonymous = res.model.model_copy(update={"output_ids": "pseudonym"})
+    kept = {"layout": res.layout, "store": res.store, "registry": res.registry}
+    score_day(LAST, model=pseudonymous, feast=feature_store(settings), **kept)
+    # The day's drift report, evidence samples (check.json) in S3 and its registry row: searched
+    # like every other store (they hold aggregates and id-less samples, never a learner id).
+    assert main(["check-drift", "learner_risk", "--day", LAST.isoformat()]) == 0
     return steps, version
 
 
@@ -122,24 +134,56 @@ def _search(env, learner: int) -> list[str]:
 
 
 def test_a_learner_erased_is_gone_from_every_byte(published, lifecycle_env, capsys):  # noqa: F811
+    import pyarrow.parquet as pq
+
     from bantay.schema import ENTITY
 
     steps, version = published
     store, registry = steps.res.store, steps.res.registry
     learner = int(store.versions.reference("learner_risk", version)[ENTITY].iloc[0])
     before = _search(lifecycle_env, learner)
+    listed = lifecycle_env.s3.list_objects_v2(Bucket=lifecycle_env.bucket)["Contents"]
+    names = {o["Key"].rsplit("/", 1)[-1] for o in listed if "/reports/drift/" in o["Key"]}
+    assert {"report.html", "report.json", "check.json"} <= names  # searched below too
     seen = " ".join(before)  # the search can see the learner wherever bantay keeps them
     for place in ("online_store.db", "reference.parquet", "/raw/", "/accepted/", "/runs/"):
         assert place in seen, (place, before)
     assert "/predictions/" in seen, before
 
-    code, dry = _cli(capsys, "erase", str(learner), "--reason", "family request", "--dry-run")
+    code, dry = _cli(
+        capsys, "erase", str(learner), "--reason", "family request", "--dry-run", "--retrain"
+    )
+    (retrain,) = dry["retraining"]  # learner_engagement has no production version to retrain
+    assert (retrain["model"], retrain["version"], retrain["retrain"]) == (
+        "learner_risk",
+        version,
+        "would trigger",
+    )
+    assert "airflow dags trigger bantay_training_learner_risk" in retrain["command"]
     assert code == 0 and dry["versions_that_saw_the_learner"] == [f"learner_risk {version}"]
+    assert dry["versions_trained_on_the_learner"] == [f"learner_risk {version}"]
+    assert dry["versions_without_training_manifest"] == []
     assert _search(lifecycle_env, learner) == before  # a dry run changes nothing
 
+    from bantay.features.tombstones import pseudonym
+    from bantay.schema import PSEUDONYM
+
+    alias = pseudonym(learner, LIFECYCLE["env"]["BANTAY_ERASURE_KEY"].encode())
+    output = lifecycle_env.settings().layout.output_path("learner_risk", LAST)
+    assert alias in pq.read_table(output)[PSEUDONYM].to_pylist()
+    assert learner not in pq.read_table(output).to_pandas().to_numpy()
+
     code, done = _cli(capsys, "erase", str(learner), "--reason", "family request")
+    # The evidence samples of the day (check.json) held the learner's rows, without their id.
+    assert done["touched"]["drift_samples"]["rows"] >= 1, done["touched"]
+    assert done["touched"]["outputs"]["rows"] == 1
+    assert alias not in pq.read_table(output)[PSEUDONYM].to_pylist()
     assert code == 0 and done["tombstone"] == "added"
-    assert {"raw", "accepted", "runs", "online", "references"} <= set(done["touched"])
+    assert {"raw", "accepted", "runs", "online", "references", "training_sets"} <= set(
+        done["touched"]
+    )
+    assert registry.training_sets.versions_with(done["subject"]) == []
+    assert registry.training_sets.has("learner_risk", version)  # the other learners stay
     assert str(learner) not in json.dumps(done)
     (audit,) = registry.erasures.of(done["subject"])
     assert audit.reason == "family request" and audit.rows == done["rows"] > 0
@@ -153,8 +197,6 @@ def test_a_learner_erased_is_gone_from_every_byte(published, lifecycle_env, caps
     from bantay.layout import partition_path
 
     raw_day = partition_path(lifecycle_env.settings().layout.raw, "learning_activity", NEXT)
-    import pyarrow.parquet as pq
-
     assert learner in pq.read_table(raw_day)[ENTITY].to_pylist()
     from bantay.cli import main
 

@@ -46,7 +46,7 @@ def test_concurrent_upgrades_of_an_empty_database_converge_on_head(pg_url):  # n
     assert errors == []
     reg = registries[0]
     reg.upgrade()  # and once more, later
-    assert reg.current_revision() == "0008"
+    assert reg.current_revision() == "0009"
     inspector = sa.inspect(reg.engine)
     assert {"model_versions", "promotions", "drift_reports", ALEMBIC_VERSION_TABLE} <= set(
         inspector.get_table_names()
@@ -185,4 +185,4 @@ def test_downgrade_to_base_removes_everything(registry):
     tables = set(sa.inspect(registry.engine).get_table_names())
     assert not {"model_versions", "promotions", "drift_reports"} & tables
     registry.upgrade()
-    assert registry.current_revision() == "0008"
+    assert registry.current_revision() == "0009"

@@ -102,6 +102,8 @@ def test_approve_via_rest_api_promotes_the_version(approved):
     assert [v.status for v in reg.versions.of(MODEL)] == ["production"]
     assert model_store_for(settings).pointers.current(MODEL)["version"] == version.version
     assert [p.to_version for p in reg.promotions.of(MODEL)] == [version.version]
+    # Promoted under the name of the person who approved it, not the run's.
+    assert [p.actor for p in reg.promotions.of(MODEL)] == [REVIEWER]
 
 
 def test_approval_keeps_who_approved_and_their_note(approved):

@@ -224,7 +224,7 @@ def test_pages_follow_the_airflow_theme_and_timezone(ui, day_and_email):  # noqa
     day, _, _ = day_and_email
     page = _page(ui, day)
     theme = re.search(r'<script id="bantay-theme">(.*?)</script>', page, re.S)
-    assert theme and "chakra-ui-color-mode" in theme.group(1)
+    assert theme and 'var KEY = "theme";' in theme.group(1)
     assert "data-theme" in theme.group(1) and '"storage"' in theme.group(1)
     assert page.index('id="bantay-theme"') < page.index('rel="stylesheet"')  # before first paint
     css = ui.client.get("/bantay/static/bantay.css", headers=ui.as_user("viewer")).text

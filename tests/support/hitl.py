@@ -23,7 +23,7 @@ import queue
 import secrets
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,14 +130,16 @@ def _parked_runs(task_id: str) -> Iterator[queue.Queue[str]]:
 
 
 def _respond(
-    api: ApiSession,
+    api: ApiSession | None,
     dag_id: str,
     task_id: str,
     answer: Answer,
     parked: queue.Queue[str],
     done: threading.Event,
+    by: Callable[[Answer], None] | None = None,
 ) -> None:
-    """Wait for the request, find it among the pending ones, and answer it."""
+    """Wait for the request, find it among the pending ones, and answer it (through ``by``
+    when given: a person's own way of answering, e.g. the Required Actions page in a browser)."""
     while not done.is_set():
         try:
             answer.run_id = parked.get(timeout=0.5)
@@ -146,6 +148,10 @@ def _respond(
             continue
     else:
         return  # the run ended without asking; the test's state assertions say why
+    if by is not None:
+        by(answer)
+        return
+    assert api is not None, "answer_when_asked needs an ApiSession or a way to answer (by=)"
     listing = api.client.get(
         f"/api/v2/dags/{dag_id}/dagRuns/~/hitlDetails",
         params={"task_id": task_id, "response_received": False},
@@ -182,15 +188,19 @@ WATCHDOG_SIGNAL = signal.SIGUSR1
 
 @contextlib.contextmanager
 def answer_when_asked(
-    api: ApiSession,
+    api: ApiSession | None,
     *,
     dag_id: str,
     task_id: str,
     choice: str,
     note: str,
     timeout_s: float = 1800,
+    by: Callable[[Answer], None] | None = None,
 ) -> Iterator[Answer]:
     """Answer ``task_id``'s request with ``choice`` and ``note`` while the block runs the DAG.
+
+    ``by`` answers in its own way once the run waits (it is handed the :class:`Answer`, with
+    ``run_id`` set, and fills ``request`` and ``response``); without it, ``api`` answers.
 
     The block must run in the main thread. After ``timeout_s`` seconds, or as soon as the answer
     cannot be delivered, a watchdog thread interrupts it with ``HumanNeverAnswered`` (repeatedly,
@@ -212,9 +222,10 @@ def answer_when_asked(
 
     def respond() -> None:
         try:
-            _respond(api, dag_id, task_id, answer, parked, done)
+            _respond(api, dag_id, task_id, answer, parked, done, by)
         except Exception as exc:  # reported in the main thread, which would otherwise wait
-            answer.error = f"could not answer {dag_id}.{task_id} via the REST API: {exc}"
+            how = "via the REST API" if by is None else f"by {getattr(by, '__name__', by)}"
+            answer.error = f"could not answer {dag_id}.{task_id} {how}: {exc}"
             abort.set()
 
     def watch() -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pytest
 
 from support.services import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, s3_client_for, s3_hook_over
-from support.ui_seed import Seeded, seed_model
+from support.ui_seed import Seeded, publish_approved, seed_model
 
 MODELS = ("learner_risk", "dropout_risk")
 LAST_DAY = dt.date(2026, 11, 22)
@@ -55,7 +55,11 @@ def bantay_env(home, endpoint: str, bucket: str) -> dict[str, str]:
     }
 
 
-def seed_all(env: dict[str, str], days: int = UI_DAYS) -> dict[str, Seeded]:
+def seed_all(
+    env: dict[str, str], days: int = UI_DAYS, approved: tuple[str, ...] = ()
+) -> dict[str, Seeded]:
+    """Seed every model of :data:`MODELS`; each model named in ``approved`` also gets a version
+    approved after its production one, published and not serving (``Seeded.approved``)."""
     from bantay.serving.promotion import Promotion
     from bantay.settings import get_settings
     from bantay.stores.model_store import ModelStore
@@ -73,10 +77,15 @@ def seed_all(env: dict[str, str], days: int = UI_DAYS) -> dict[str, Seeded]:
     )
     try:
         # The second model's latest decision is a hold of the labels guard.
-        return {
+        seeded = {
             m: seed_model(registry, promotion, m, LAST_DAY, days, hold_last=m == MODELS[1])
             for m in MODELS
         }
+        for m in approved:
+            seeded[m].approved = publish_approved(
+                registry, promotion, m, seeded[m].production, LAST_DAY
+            )
+        return seeded
     finally:
         registry.dispose()
 

@@ -25,6 +25,7 @@ class Seeded:
     production: str
     rejected: str
     candidate: str = ""  # waits for approval; its run id is the same for every model
+    approved: str = ""  # approved after production, published, not serving (when asked for)
     runs: list[str] = field(default_factory=list)  # training run ids, like the versions
     days: list[dt.date] = field(default_factory=list)
 

@@ -56,6 +56,22 @@ class WaitingForApprovalNotifier(BaseNotifier):
 
 
 NOTE = "note"
+AUTO_APPROVER = "bantay (approval: auto)"
+
+
+def responder(answer: dict[str, Any]) -> str:
+    """The name of the person who answered a request, from its trigger event or the operator's
+    XCom (both carry ``responded_by_user``)."""
+    user = answer.get("responded_by_user") or {}
+    if isinstance(user, dict):
+        return str(user.get("name") or user.get("id") or "unknown")
+    return str(user)
+
+
+def approver(manual: dict[str, Any] | None) -> str:
+    """Who approved a run's candidate: the person who answered ``manual_approval`` (its XCom),
+    else the auto mode. The promotion is recorded under this name, not the run's."""
+    return responder(manual) if manual else AUTO_APPROVER
 
 
 def note_param() -> Param:
@@ -106,12 +122,7 @@ class GateApprovalOperator(ApprovalOperator):
                 )
             self.validate_params_input(event.get("params_input") or {})
             approved = chosen[0] == self.APPROVE
-            user = event.get("responded_by_user") or {}
-            by = (
-                user.get("name") or user.get("id") or "unknown"
-                if isinstance(user, dict)
-                else str(user)
-            )
+            by = responder(event)
             note = (event.get("params_input") or {}).get(NOTE) or "no note"
             res = for_model(ctx.model)
             record_approval(

@@ -22,6 +22,7 @@ from bantay.cli.commands import (
     run_simulate,
 )
 from bantay.cli.erase import add_erase_command
+from bantay.cli.retention import add_retention_command
 from bantay.cli.runs import run_check_drift, run_score, run_train
 
 DESCRIPTION = """bantay: keep models healthy in production. Each subcommand is a thin wrapper over a library
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=run_reproduce)
     _add_shadow_report(sub)
     add_erase_command(sub, os.environ.get("USER") or "unknown")
+    add_retention_command(sub)
     return parser
 
 

@@ -1,5 +1,6 @@
 """Erasing one learner from the files bantay keeps: the raw, accepted and quarantine trees, the
-prediction logs, the training runs' files and the e-mail outbox (:mod:`bantay.layout`).
+prediction logs, the pseudonymous batch outputs, the training runs' files and the e-mail outbox
+(:mod:`bantay.layout`).
 
 Every Parquet file that holds the learner's rows is rewritten without them (temp file + rename,
 so a reader sees the old file or the new one); a quarantine ``reason.json`` that names the id has
@@ -20,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bantay.features.tombstones import drop_rows
+from bantay.features.tombstones import drop_rows, pseudonym
 from bantay.layout import REASON_FILE, Layout
-from bantay.schema import ENTITY
+from bantay.schema import ENTITY, PSEUDONYM
 
 ERASED = "[erased]"
 
@@ -109,6 +110,30 @@ def erase_parquet(layout: Layout, learner: int, *, dry_run: bool) -> list[Touche
     return touched
 
 
+def erase_outputs(layout: Layout, learner: int, key: bytes, *, dry_run: bool) -> list[Touched]:
+    """The pseudonymous batch outputs without ``learner`` (their rows matched by pseudonym)."""
+    alias = pseudonym(learner, key)
+
+    def mask(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        return pc.fill_null(pc.equal(values.cast(pa.string()), alias), False)
+
+    touched = []
+    for path in _parquet_files(layout.outputs):
+        try:
+            if PSEUDONYM not in pq.read_schema(path).names:
+                continue
+            found = pc.sum(mask(pq.read_table(path, columns=[PSEUDONYM])[PSEUDONYM])).as_py()
+        except (OSError, pa.ArrowException):
+            if path.suffix == ".tmp":
+                continue
+            raise
+        if found and not dry_run:
+            found = drop_rows(path, mask, PSEUDONYM)
+        if found:
+            touched.append(Touched("outputs", str(path), found, _act("rewritten", dry_run)))
+    return touched
+
+
 def erase_text(layout: Layout, learner: int, *, dry_run: bool) -> list[Touched]:
     """Quarantine reasons lose the id; outbox messages that name it are removed."""
     pattern, touched = mentions(learner), []
@@ -134,9 +159,14 @@ def _act(action: str, dry_run: bool) -> str:
     return f"would be {action}" if dry_run else action
 
 
-def erase_files(layout: Layout, learner: int, *, dry_run: bool = False) -> list[Touched]:
+def erase_files(
+    layout: Layout, learner: int, *, dry_run: bool = False, key: bytes | None = None
+) -> list[Touched]:
     """The learner out of every file bantay keeps under its layout; what was (or would be)
-    touched."""
-    return erase_parquet(layout, learner, dry_run=dry_run) + erase_text(
-        layout, learner, dry_run=dry_run
-    )
+    touched. ``key`` (the erasure key) finds their rows in the pseudonymous outputs."""
+    outputs = erase_outputs(layout, learner, key, dry_run=dry_run) if key is not None else []
+    return [
+        *erase_parquet(layout, learner, dry_run=dry_run),
+        *outputs,
+        *erase_text(layout, learner, dry_run=dry_run),
+    ]

@@ -38,15 +38,10 @@ def keyed_hash(learner: int, key: bytes) -> str:
     return hmac.new(key, str(int(learner)).encode(), hashlib.sha256).hexdigest()
 
 
-PSEUDONYM_PREFIX = "p-"
-
-
-def pseudonym(learner: int, key: bytes) -> str:
-    """A learner's stable stand-in for people not shown ids: ``p-`` and 16 hex digits of an
-    HMAC-SHA256 under the erasure key, domain-separated from :func:`keyed_hash`, so a pseudonym
-    never equals the learner's tombstone line."""
-    digest = hmac.new(key, b"pseudonym:" + str(int(learner)).encode(), hashlib.sha256)
-    return PSEUDONYM_PREFIX + digest.hexdigest()[:16]
+def pseudonym(learner_id: str | int, key: bytes) -> str:
+    """The id as it may leave bantay or be read by a person who may not see ids: HMAC-SHA256 of
+    its decimal string under the erasure key, hex, truncated to 16 characters (64 bits)."""
+    return hmac.new(key, str(learner_id).encode(), hashlib.sha256).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -95,14 +90,15 @@ def add(path: Path, digest: str) -> bool:
     return True
 
 
-def drop_rows(path: Path, rows: Callable[[pa.Array], pa.Array]) -> int:
-    """Rewrite one Parquet file without the rows ``rows`` marks (temp file + rename, schema and
-    microsecond timestamps kept); the number removed. A file without a learner column is left."""
+def drop_rows(path: Path, rows: Callable[[pa.Array], pa.Array], column: str = ENTITY) -> int:
+    """Rewrite one Parquet file without the rows ``rows`` marks in ``column`` (temp file +
+    rename, schema and microsecond timestamps kept); the number removed. A file without that
+    column is left."""
     path = Path(path)
-    if ENTITY not in pq.read_schema(path).names:
+    if column not in pq.read_schema(path).names:
         return 0
     table = pq.read_table(path)
-    marked = rows(table[ENTITY])
+    marked = rows(table[column])
     removed = pc.sum(marked).as_py() or 0
     if removed:
         tmp = path.with_name(f".{path.name}.erasing")

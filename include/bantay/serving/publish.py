@@ -37,8 +37,10 @@ def publish_and_promote(
     layout: Layout,
     store: ModelStore,
     registry: Registry,
+    actor: str | None = None,
 ) -> dict[str, Any]:
-    """Upload the approved version (immutable), then move the production pointer to it.
+    """Upload the approved version (immutable), then move the production pointer to it, as
+    ``actor`` (who approved it; the run when not known).
 
     Raises ``bantay.training.staging.StagedArtifactChanged`` when a staged file is not what the
     gate evaluated; nothing is published then."""
@@ -59,7 +61,7 @@ def publish_and_promote(
     promotion = Promotion(store, registry)
     promotion.publish(ctx.model, version, fitted, manifest, sample)
     pointer = promotion.promote(
-        ctx.model, version, actor=f"airflow:{ctx.run_id}", reason=ctx.reason
+        ctx.model, version, actor=actor or f"airflow:{ctx.run_id}", reason=ctx.reason
     )
     return {
         "version": version,

@@ -10,7 +10,9 @@ shadow_score / shadow_version when a shadow is staged, and (unless the model's
 ``explain.enabled`` is off) reason_1 .. reason_4, a counsellor's words for why the learner's risk
 is up (``bantay.serving.reasons``; empty where nothing actionable pushes it up), with every
 feature's attribution attr_<feature> and attr_base (log-odds: attr_base + the sum of attr_* is
-the score's logit). Re-running a date replaces its partition.
+the score's logit). Re-running a date replaces its partition. With the model's
+``output_ids: pseudonym`` the day is also written for downstream systems without ids
+(``bantay.serving.output``).
 
 A nightly batch reads its features from the accepted partitions with the online store's as-of
 semantics (``bantay.serving.batch_features``: one columnar read instead of a Feast online lookup
@@ -31,9 +33,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from bantay.layout import Layout, partition_path
 from bantay.schema import ENTITY, TIMESTAMP
 from bantay.serving.batch_features import OBSERVED, batch_features
+from bantay.serving.output import write_output
 from bantay.serving.promotion import Promotion
 from bantay.serving.reasons import attribution_columns, reason_codes, reason_summary
 from bantay.settings import ExplainConfig, ModelSettings
+from bantay.stores.connections import erasure_key
 from bantay.stores.model_store import ModelStoreError
 from bantay.stores.registry import RegistryError
 from bantay.training.explain import AttributionError, Explainer
@@ -182,6 +186,8 @@ def score_day(
 
     A staged shadow is checked against ``registry`` before it is loaded, as production was when
     it was promoted."""
+    # Asked first: a pseudonymous output without its key fails before anything is written.
+    key = erasure_key() if model.output_ids == "pseudonym" else None
     fitted, manifest = store.load_production(model.name)
     learners = active_learners(layout, day, model.feeds.population)
     frame = batch_features(feast, model.feature_service, learners, day, observed=True)
@@ -225,5 +231,7 @@ def score_day(
     frame.to_parquet(tmp, index=False)
     tmp.replace(path)
     summary["path"] = str(path)
+    if key is not None:
+        summary["output"] = str(write_output(layout, model.name, day, frame, key))
     log.info("scored %s for %s: %s", model.name, day, summary)
     return summary

@@ -40,6 +40,7 @@ from bantay.settings.drift import DriftConfig
 from bantay.settings.explain import ExplainConfig
 from bantay.settings.feeds import ColumnSpec, FeedSettings, default_feeds
 from bantay.settings.gate import GateConfig
+from bantay.settings.retention import RetentionConfig
 from bantay.settings.search_space import SearchSpaceError, expand_search_space
 from bantay.settings.source import (
     ConfigError,
@@ -253,6 +254,13 @@ class ModelSettings(_Strict):
         default_factory=ExplainConfig,
         description="reason codes per learner and the global explanation of each version",
     )
+    output_ids: Literal["id", "pseudonym"] = Field(
+        "id",
+        description="how learners leave bantay in the batch output: id (downstream reads the "
+        "prediction log, predictions/<model>/), or pseudonym (scoring also writes "
+        "outputs/<model>/date=D/ with learner_pseudonym, a keyed hash under the erasure key, "
+        "and no id; the prediction log stays inside bantay)",
+    )
     recipients: list[str] = Field(
         default_factory=lambda: ["oncall@example.org"],
         description="who receives the drift and retrain e-mails",
@@ -386,8 +394,8 @@ class UISettings(_Strict):
     )
     learner_id_roles: list[str] = Field(
         default_factory=lambda: ["Admin"],
-        description="of those, the roles shown learner ids; the others see a keyed pseudonym "
-        "(HMAC under the erasure key) instead",
+        description="of those, the roles shown learner ids; the others see the learner's "
+        "pseudonym (HMAC under the erasure key, as in the pseudonymous output) instead",
     )
     learner_days: int = Field(
         30, ge=1, le=366, description="days of the prediction log a learner's page shows"
@@ -421,6 +429,7 @@ class Settings(BaseSettings):
     feast: FeastSettings = FeastSettings()
     notify: NotifySettings = NotifySettings()
     ui: UISettings = UISettings()
+    retention: RetentionConfig = RetentionConfig()
     registry_conn_id: str = Field(
         "bantay_registry", description="Airflow connection of the registry database"
     )
@@ -468,6 +477,27 @@ class Settings(BaseSettings):
         whether its label is a declared column of a labels feed is ``bantay config check``'s."""
         for m in self.models:
             m._features = self.features
+        return self
+
+    @model_validator(mode="after")
+    def _retention_keeps_what_runs_read(self) -> Settings:
+        """Retention never deletes the days a training run or the drift check reads."""
+        kept = self.retention
+        for m in self.models:
+            need = {
+                "accepted": m.training_window_days + m.label_delay_days,
+                "predictions": max(
+                    m.label_delay_days + m.drift.label_lookback_days, m.drift.reference_days
+                ),
+            }
+            for kind, days in need.items():
+                period = getattr(kept, kind)
+                if period is not None and period < days:
+                    raise ValueError(
+                        f"retention.{kind} is {period} days, but model {m.name!r} reads {days} "
+                        f"days of them (training window, label delay, drift windows): set "
+                        f"retention.{kind} to at least {days}, or null"
+                    )
         return self
 
     def model(self, name: str) -> ModelSettings:

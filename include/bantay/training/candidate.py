@@ -19,6 +19,7 @@ from bantay.training.explain import version_explanation
 from bantay.training.fingerprint import training_set_digest
 from bantay.training.gate import GateReport
 from bantay.training.judging import judge
+from bantay.training.learners import manifest_subjects, record_manifest
 from bantay.training.lineage import code_version, fitted_lineage, library_versions
 from bantay.training.pipeline import (
     FeaturesLike,
@@ -95,6 +96,8 @@ def evaluate_candidate(
     )
     explanation = explain_version(final, everything, split, features, model)
     lineage = candidate_lineage(ctx, training, split, model, fitted, window, found["versus"])
+    # Which learners it saw, as keyed hashes: what `bantay erase` asks of every version.
+    subjects, lineage["training_set_manifest"] = manifest_subjects(everything)
     summary = evaluation_record(
         version, report, found, dict(best), features, model.label, split, lineage
     )
@@ -103,6 +106,7 @@ def evaluate_candidate(
     # What the gate judged, by digest: approval names it, publish refuses anything else.
     lineage["artifacts"] = staged_digests(layout, ctx)
     register_candidate(registry, ctx, version, report, found, dict(best), lineage, explanation)
+    record_manifest(registry, ctx.model, version, subjects)
     return evaluation_result(summary, lineage["artifacts"])
 
 

@@ -4,7 +4,8 @@ scored population.
 
 Only roles in ``ui.learner_roles`` may open it (others get 403, saying which roles may); of
 those, only ``ui.learner_id_roles`` are shown learner ids. Everyone else sees and addresses the
-learner by a pseudonym (``p-`` and an HMAC under the erasure key): a page asked for by id
+learner by its pseudonym (``bantay.features.tombstones.pseudonym``: 16 hex characters of an HMAC
+under the erasure key, as the pseudonymous batch output names learners): a page asked for by id
 answers them with a redirect to the pseudonym's address, so the id stays out of their history.
 """
 
@@ -17,7 +18,7 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bantay.features.tombstones import PSEUDONYM_PREFIX, learner_id, pseudonym
+from bantay.features.tombstones import learner_id, pseudonym
 from bantay.stores.connections import erasure_key
 from bantay.ui import learner_log, views
 from bantay.ui.auth import may_see_learner_ids, require_learners
@@ -60,21 +61,28 @@ def find_learner(request: Request, model: str, user: LearnerUser, q: str = "") -
     if not wanted:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
-            "type a learner id (e.g. 100042) or a pseudonym (p-...) into the search box",
+            "type a learner id (e.g. 100042) or a pseudonym (16 hex characters) into the search box",
         )
     return RedirectResponse(_address(request, model, wanted), status.HTTP_303_SEE_OTHER)
 
 
+def _pseudonymous(text: str) -> bool:
+    return len(text) == 16 and all(c in "0123456789abcdef" for c in text)
+
+
 def _resolve(r: Reader, model: str, wanted: str, parts: list) -> int:
-    if wanted.startswith(PSEUDONYM_PREFIX):
+    """The learner ``wanted`` names: a pseudonym (16 hex characters) of a learner in the log,
+    else an id."""
+    if _pseudonymous(wanted):
         found = learner_log.resolve_pseudonym(parts, wanted, _key())
-        if found is None:
+        if found is None and not wanted.isdigit():
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND,
                 f"no learner with pseudonym {wanted[:40]!r} in the last "
                 f"{r.settings.ui.learner_days} days of {model}'s predictions",
             )
-        return found
+        if found is not None:
+            return found
     try:
         return learner_id(wanted)
     except ValueError as exc:

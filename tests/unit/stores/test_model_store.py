@@ -36,20 +36,22 @@ def stubbed() -> Iterator[tuple[ModelStore, Stubber]]:
 
 
 def _delete_params() -> dict[str, Any]:
-    return {"Bucket": BUCKET, "Delete": {"Objects": [{"Key": SHADOW}]}}
+    return {"Bucket": BUCKET, "Key": SHADOW}
 
 
-def test_clearing_the_shadow_is_one_delete_through_the_hook(stubbed):
+def test_clearing_the_shadow_is_one_delete_of_that_key(stubbed):
+    """One DeleteObject on the key (S3 authorizes it per key: a role may delete just that one)."""
     store, stubber = stubbed
-    stubber.add_response("delete_objects", {"Deleted": [{"Key": SHADOW}]}, _delete_params())
+    stubber.add_response("delete_object", {}, _delete_params())
     store.pointers.clear_shadow("learner_risk")
 
 
 @pytest.mark.promise("serving store", "S3 refusing a delete (AccessDenied)")
 def test_a_refused_delete_names_the_object_endpoint_and_permission(stubbed):
     store, stubber = stubbed
-    refused = {"Errors": [{"Key": SHADOW, "Code": "AccessDenied", "Message": "Access Denied"}]}
-    stubber.add_response("delete_objects", refused, _delete_params())
+    stubber.add_client_error(
+        "delete_object", "AccessDenied", http_status_code=403, expected_params=_delete_params()
+    )
     with pytest.raises(ModelStoreError) as info:
         store.pointers.clear_shadow("learner_risk")
     message = str(info.value)
@@ -60,7 +62,7 @@ def test_a_refused_delete_names_the_object_endpoint_and_permission(stubbed):
 def test_a_missing_bucket_on_delete_is_bucket_not_found(stubbed):
     store, stubber = stubbed
     stubber.add_client_error(
-        "delete_objects", "NoSuchBucket", http_status_code=404, expected_params=_delete_params()
+        "delete_object", "NoSuchBucket", http_status_code=404, expected_params=_delete_params()
     )
     with pytest.raises(BucketNotFound, match=f"S3 bucket '{BUCKET}' does not exist at {ENDPOINT}"):
         store.pointers.clear_shadow("learner_risk")

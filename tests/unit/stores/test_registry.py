@@ -62,7 +62,7 @@ def test_version_id_refuses_naive_time():
 def test_upgrade_is_repeatable_and_uses_own_version_table(registry):
     registry.upgrade()
     registry.upgrade()
-    assert registry.current_revision() == "0008"
+    assert registry.current_revision() == "0009"
     tables = set(sa.inspect(registry.engine).get_table_names())
     expected = {"model_versions", "promotions", "drift_reports", "baselines"}
     assert {*expected, ALEMBIC_VERSION_TABLE} <= tables
@@ -88,7 +88,7 @@ def test_concurrent_upgrades_on_a_fresh_sqlite_file_all_succeed(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert registries[0].current_revision() == "0008"
+    assert registries[0].current_revision() == "0009"
     for reg in registries:
         reg.dispose()
 

@@ -136,7 +136,7 @@ def test_unknown_learners_ids_and_pseudonyms_are_404_with_the_fix(client):
     missing = _get(client, "999", "Admin")
     assert missing.status_code == 404 and "no score of learner_risk" in missing.json()["detail"]
     assert "not a non-negative whole number" in _get(client, "abc", "Admin").json()["detail"]
-    unknown = _get(client, "p-0000000000000000", "op")
+    unknown = _get(client, "0123456789abcdef", "op")
     assert unknown.status_code == 404 and "no learner with pseudonym" in unknown.json()["detail"]
 
 

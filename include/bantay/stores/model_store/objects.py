@@ -13,7 +13,6 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk.exceptions import AirflowException
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -155,17 +154,23 @@ class S3Objects:
             raise self._error(exc, prefix) from None
 
     def delete(self, key: str) -> None:
-        """Remove ``key``; an absent key is not an error (S3 deletes are idempotent)."""
+        """Remove ``key``; an absent key is not an error (S3 deletes are idempotent).
+
+        One DeleteObject request, not a one-key DeleteObjects batch: S3 authorizes it on the key
+        itself, so a role allowed to delete just that key (the promoter and the shadow marker)
+        may, wherever the batch call is authorized against the bucket first."""
         try:
-            self.hook.delete_objects(bucket=self.bucket, keys=key)
-        except (ClientError, BotoCoreError) as exc:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("AccessDenied", "403"):
+                raise ModelStoreError(
+                    f"S3 refused to delete {self.uri(key)} at {self.client.meta.endpoint_url}; "
+                    "check that the AWS connection may delete objects in this bucket "
+                    "(s3:DeleteObject), then retry"
+                ) from None
             raise self._error(exc, key) from None
-        except AirflowException:  # the hook's report of a per-key failure carries no S3 code
-            raise ModelStoreError(
-                f"S3 refused to delete {self.uri(key)} at {self.client.meta.endpoint_url}; check "
-                "that the AWS connection may delete objects in this bucket (s3:DeleteObject), "
-                "then retry"
-            ) from None
+        except BotoCoreError as exc:
+            raise self._error(exc, key) from None
 
     def presigned_url(self, uri: str, expires_seconds: int) -> str:
         """A time-limited HTTPS link to an object of this bucket, for people without S3 access.

@@ -12,7 +12,8 @@ update or delete API, and database triggers reject UPDATE/DELETE on the table.
 
 ``Registry`` is composed, not inherited: it owns one ``RegistryDatabase`` (engine, sessions,
 migrations; ``database``) and hands it to one repository per concern, ``versions``,
-``promotions``, ``drift``, ``baselines`` and ``erasures``.
+``promotions``, ``drift``, ``baselines``, ``erasures`` and ``training_sets`` (which learners
+each version was fitted on).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bantay.stores.registry.database import RegistryDatabase
 from bantay.stores.registry.drift import DriftReports
 from bantay.stores.registry.erasures import Erasures
 from bantay.stores.registry.promotions import Promotions
+from bantay.stores.registry.training_sets import TrainingSets
 from bantay.stores.registry.versions import Versions
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ class Registry:
         self.drift = DriftReports(self.database)
         self.baselines = Baselines(self.database)
         self.erasures = Erasures(self.database)
+        self.training_sets = TrainingSets(self.database)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

@@ -200,6 +200,20 @@ class ErasureRow(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class TrainingLearnerRow(Base):
+    """A training-set manifest's line: a learner (as a keyed hash) a version was fitted on."""
+
+    __tablename__ = "training_learners"
+    __table_args__ = (
+        sa.PrimaryKeyConstraint("model", "version", "subject", name="pk_training_learners"),
+        sa.Index("ix_training_learners_subject", "subject"),
+    )
+
+    model: Mapped[str] = mapped_column(sa.String(128))
+    version: Mapped[str] = mapped_column(sa.String(128))
+    subject: Mapped[str] = mapped_column(sa.String(64))
+
+
 @dataclass(frozen=True)
 class ErasureRecord:
     """One erasure of a learner: ``subject`` is the HMAC-SHA256 of the id under the erasure key;
