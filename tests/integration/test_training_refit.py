@@ -105,6 +105,18 @@ def test_a_retrain_after_the_drift_is_fitted_on_the_drifted_rows(lifecycle_env, 
     compared = version.lineage["compared_on"]
     assert compared["rows"] > 0 and "after production's newest fitted row" in compared["basis"]
     assert version.lineage["compared_with"] == production
+    # Fairness too: the candidate's recall gaps beside the champion's on those same rows, with
+    # Fairlearn's bootstrap intervals, judged by the gate and kept with the version.
+    versus = version.metrics["fairness_versus_champion"]
+    assert versus["rows"] == compared["rows"]
+    both = [s for s in versus["slices"].values() if set(s["gaps"]) == {"candidate", "champion"}]
+    assert both and all(
+        s["change"]["low"] <= s["change"]["value"] <= s["change"]["high"] for s in both
+    )
+    check = next(c for c in version.gate if c["name"] == "fairness.versus_champion")
+    assert check["status"] in ("passed", "failed") and production in check["detail"]
+    own = version.metrics["fairness"]["slices"]
+    assert any(set(s["gaps"]) == {"candidate"} for s in own.values())
 
 
 @pytest.mark.parametrize("swapped", ["model.joblib", "reference.parquet", "evaluation.json"])

@@ -37,6 +37,7 @@ def concrete(path: str, seeded, model: str = MODELS[0]) -> str:
         "run_id": "manual__2026-11-01T00:00:00+00:00_x",
         "task_id": "evaluate",
         "n": "0",
+        "learner": "100001",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
@@ -59,7 +60,9 @@ def test_every_page_renders_for_a_reader(ui, seeded_ui):  # noqa: F811
     pages = [
         t
         for m, t in bantay_routes(ui.client)
-        if m == "GET" and not t.endswith(("report.html", ".png"))  # files of a day, not pages
+        if m == "GET"
+        and not t.endswith(("report.html", ".png"))  # files of a day, not pages
+        and "/learners" not in t  # learner data: not for a viewer (below)
     ]
     for template in pages:
         path = concrete(template, seeded_ui)
@@ -69,6 +72,16 @@ def test_every_page_renders_for_a_reader(ui, seeded_ui):  # noqa: F811
     for model in MODELS:
         assert seeded_ui[model].production in models
     assert "Roll back" not in models and "Retrain" not in models  # a viewer gets no buttons
+
+
+def test_a_viewer_may_not_see_learners(ui, seeded_ui):  # noqa: F811
+    for template in [t for _, t in bantay_routes(ui.client) if "/learners" in t]:
+        path = concrete(template, seeded_ui)
+        refused = ui.client.get(path, headers={**ui.as_user("viewer"), "Accept": "text/html"})
+        assert refused.status_code == 403, (path, refused.status_code)
+        assert "Not allowed" in refused.text and "ui.learner_roles" in refused.text
+    model = ui.client.get(f"/bantay/models/{MODELS[0]}", headers=ui.as_user("viewer")).text
+    assert 'id="learner-search"' not in model
 
 
 def test_the_session_cookie_of_the_airflow_ui_is_enough(ui):  # noqa: F811

@@ -384,6 +384,24 @@ class NotifySettings(_Strict):
         return _recipients([value])[0]
 
 
+class UISettings(_Strict):
+    """Who sees learners on the bantay pages (by Airflow role, matched without regard to case;
+    with Airflow's simple auth manager the role is the one given each user)."""
+
+    learner_roles: list[str] = Field(
+        default_factory=lambda: ["Admin", "Op"],
+        description="roles that may open a learner's page (scores, reasons); others get 403",
+    )
+    learner_id_roles: list[str] = Field(
+        default_factory=lambda: ["Admin"],
+        description="of those, the roles shown learner ids; the others see the learner's "
+        "pseudonym (HMAC under the erasure key, as in the pseudonymous output) instead",
+    )
+    learner_days: int = Field(
+        30, ge=1, le=366, description="days of the prediction log a learner's page shows"
+    )
+
+
 class Settings(BaseSettings):
     """All of bantay's non-secret configuration."""
 
@@ -410,6 +428,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     feast: FeastSettings = FeastSettings()
     notify: NotifySettings = NotifySettings()
+    ui: UISettings = UISettings()
     retention: RetentionConfig = RetentionConfig()
     registry_conn_id: str = Field(
         "bantay_registry", description="Airflow connection of the registry database"

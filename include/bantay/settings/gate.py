@@ -38,6 +38,25 @@ class GateConfig(BaseModel):
     min_slice_positives: int = Field(
         5, ge=1, description="slices with fewer positives are not judged"
     )
+    min_slice_rows: int = Field(
+        50, ge=1, description="slices with fewer test rows are reported too small, never fair"
+    )
+    # The candidate's recall gap in each slice against the champion's, on the same test rows and
+    # at the same precision target: failed only when the low end of the paired bootstrap
+    # interval of the change lies beyond this tolerance (worse beyond sampling noise).
+    max_fairness_regression: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="how much wider than the champion's a slice's recall gap may be",
+    )
+    fairness_n_boot: int = Field(
+        200, ge=20, le=5_000, description="bootstrap resamples of the slice recalls at the gate"
+    )
+    fairness_confidence: float = Field(
+        0.95, gt=0.5, lt=1.0, description="confidence of their intervals"
+    )
+    fairness_seed: int = Field(7, description="seed of that bootstrap")
     min_rows: int = Field(1000, ge=1, description="test rows a candidate must be evaluated on")
     label_rate_bounds: tuple[float, float] = Field(
         (0.02, 0.50), description="[low, high] share of positive labels in the training set"

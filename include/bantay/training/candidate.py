@@ -223,6 +223,10 @@ def register_candidate(
             "production_on_same_test": versus["production"],
             "candidate_on_compared_rows": versus["candidate"],
             "slices": found["slices"],
+            # Per-slice recall with intervals: the version's own test rows, and beside the
+            # champion on the rows both were compared on (what the fairness check judged).
+            "fairness": found.get("fairness"),
+            "fairness_versus_champion": versus.get("fairness"),
             **(
                 {"explanation": {k: explanation[k] for k in ("method", "additivity", "global")}}
                 if explanation

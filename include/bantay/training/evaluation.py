@@ -139,7 +139,7 @@ def evaluate_slices(
         source = "given"
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for name, spec in (DEFAULT_SLICES if slices is None else slices).items():
-        keys = _slice_keys(df, name, spec)
+        keys = slice_keys(df, name, spec)
         groups: dict[str, dict[str, Any]] = {}
         for value in sorted(keys.unique()):
             mask = (keys == value).to_numpy()
@@ -211,7 +211,8 @@ def _recall_at_precision(y: np.ndarray, s: np.ndarray, target: float) -> tuple[f
     return float(recall[best]), float(thresholds[best])
 
 
-def _slice_keys(df: pd.DataFrame, name: str, spec: SliceSpec) -> pd.Series:
+def slice_keys(df: pd.DataFrame, name: str, spec: SliceSpec) -> pd.Series:
+    """The group of every row of one slice, as text (missing values are ``MISSING``)."""
     if callable(spec):
         keys = spec(df)
     else:

@@ -151,6 +151,7 @@ def run_gate(
     *,
     force_reason: str | None = None,
     compared_candidate: Mapping[str, Any] | None = None,
+    fairness_versus: Check | None = None,
 ) -> GateReport:
     """Judge a candidate against fixed bounds and against production on the same test set.
 
@@ -159,7 +160,8 @@ def run_gate(
     ``compared_candidate``: the candidate's metrics on the rows production was scored on, when
     those are a part of the test set (the rows neither model was fitted on); default: the
     candidate's test metrics. ``force_reason`` lets a person accept a regression (and only that)
-    with a written reason.
+    with a written reason. ``fairness_versus``: the candidate's recall gaps against the champion's
+    (``bantay.training.fairness.versus_champion_check``), never overridden by a force reason.
     """
     reason = _clean_force_reason(force_reason)
     checks: list[Check] = []
@@ -167,6 +169,8 @@ def run_gate(
     versus = compared_candidate if compared_candidate is not None else candidate_metrics
     checks.append(_regression_check(versus, production_metrics, cfg, reason))
     checks.append(_fairness_check(slice_metrics, cfg))
+    if fairness_versus is not None:
+        checks.append(fairness_versus)
     checks += [c if isinstance(c, Check) else Check.from_dict(c) for c in data_checks]
     checks += _model_sanity_checks(predictions, cfg)
     return GateReport(checks=tuple(checks), force_reason=reason, primary_metric=cfg.primary_metric)

@@ -13,6 +13,7 @@ from bantay.settings import ModelSettings
 from bantay.stores.model_store import NoProductionVersion, UnknownModel
 from bantay.training.checks import training_data_checks
 from bantay.training.evaluation import evaluate, evaluate_slices, slice_specs
+from bantay.training.fairness import CANDIDATE, CHAMPION, slice_fairness, versus_champion_check
 from bantay.training.gate import GateReport, run_gate
 from bantay.training.lineage import fitted_until
 from bantay.training.pipeline import FeaturesLike, predict_scores
@@ -50,6 +51,13 @@ def production_metrics(
     # Production is scored on the features it was trained with (its manifest), on the same rows.
     scores = predict_scores(prod, rows, manifest.get("features") or model.declared_features())
     precision = model.gate.target_precision
+    fairness = slice_fairness(
+        rows,
+        {CANDIDATE: candidate_scores[fresh], CHAMPION: scores},
+        label=model.label,
+        slices=slice_specs(model.slices),
+        cfg=model.gate,
+    )
     return {
         "version": manifest["version"],
         "production": evaluate(rows[model.label], scores, target_precision=precision),
@@ -58,6 +66,7 @@ def production_metrics(
         ),
         "rows": int(fresh.sum()),
         "basis": basis,
+        "fairness": fairness,
     }
 
 
@@ -80,8 +89,17 @@ def judge(
         split.test,
         scores,
         slices=slice_specs(model.slices),
+        min_slice_rows=model.gate.min_slice_rows,
         label_col=model.label,
         target_precision=model.gate.target_precision,
+    )
+    # The version's own fairness on its test rows, recorded with it in the registry.
+    fairness = slice_fairness(
+        split.test,
+        {CANDIDATE: scores},
+        label=model.label,
+        slices=slice_specs(model.slices),
+        cfg=model.gate,
     )
     versus = production_metrics(split.test, scores, model=model, store=store)
     checks = training_data_checks(
@@ -100,5 +118,9 @@ def judge(
         model.gate,
         force_reason=ctx.force_reason,
         compared_candidate=versus["candidate"],
+        fairness_versus=versus_champion_check(
+            versus.get("fairness"), model.gate, champion=versus["version"]
+        ),
     )
-    return report, {"test": metrics, "slices": slices, "versus": versus}
+    found = {"test": metrics, "slices": slices, "fairness": fairness, "versus": versus}
+    return report, found

@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException
 
-from bantay.ui import actions, pages
+from bantay.ui import actions, learners, pages
 from bantay.ui.auth import require_read
 from bantay.ui.render import render
 
@@ -39,6 +39,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(pages.router)
     app.include_router(actions.router)
+    app.include_router(learners.router)
 
     @app.exception_handler(HTTPException)
     async def error_page(request: Request, exc: HTTPException):

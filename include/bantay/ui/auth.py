@@ -19,7 +19,7 @@ from airflow.configuration import conf
 from fastapi import Depends, HTTPException, Request, status
 
 from bantay.airflow.training_runs import training_dag_id
-from bantay.settings import get_settings
+from bantay.settings import Settings, get_settings
 
 FEATURES, SCORING, DRIFT, ROLLBACK, REBASELINE, SHADOW = (
     "bantay_features",
@@ -75,6 +75,46 @@ def demo_mode(user: BaseUser | None) -> bool:
         return True
     simple = type(get_auth_manager()).__name__ == SIMPLE_AUTH_MANAGER
     return simple and conf.getboolean("core", "simple_auth_manager_all_admins", fallback=False)
+
+
+def user_roles(user: BaseUser) -> set[str]:
+    """The user's Airflow roles, lower-cased: the simple auth manager's one ``role``, or the
+    names of an auth manager's ``roles`` (FAB)."""
+    roles = {str(getattr(user, "role", None) or "")}
+    roles |= {str(getattr(r, "name", r)) for r in getattr(user, "roles", None) or ()}
+    return {r.strip().lower() for r in roles if r and r.strip()}
+
+
+def _has_role(user: BaseUser | None, wanted: list[str]) -> bool:
+    if user is None:
+        return False
+    if demo_mode(user):
+        return True  # every visitor is an admin here; the pages say so
+    return bool(user_roles(user) & {w.strip().lower() for w in wanted})
+
+
+def may_see_learners(user: BaseUser | None, settings: Settings | None = None) -> bool:
+    """Whether ``user`` may open learner pages (``ui.learner_roles``)."""
+    return _has_role(user, (settings or get_settings()).ui.learner_roles)
+
+
+def may_see_learner_ids(user: BaseUser | None, settings: Settings | None = None) -> bool:
+    """Whether learner pages show ``user`` ids (``ui.learner_id_roles``) or pseudonyms."""
+    ui = (settings or get_settings()).ui
+    return _has_role(user, ui.learner_roles) and _has_role(user, ui.learner_id_roles)
+
+
+def require_learners(request: Request, user: ReadUser) -> BaseUser:
+    """A dependency: 403 unless the reading user's role may see learner data."""
+    if not may_see_learners(user):
+        roles = ", ".join(sorted(user_roles(user))) or "none"
+        allowed = ", ".join(get_settings().ui.learner_roles)
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"{user.get_name()} (role: {roles}) may not see learner data; the roles that may "
+            f"are {allowed} (ui.learner_roles in bantay.yaml); ask an Airflow admin",
+        )
+    return user
 
 
 def may_trigger(user: BaseUser, dag_id: str) -> bool:

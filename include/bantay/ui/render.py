@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from bantay.airflow.training_runs import training_dag_id
 from bantay.notify import fmt
-from bantay.ui.auth import ROLLBACK, SHADOW, demo_mode, may_trigger
+from bantay.ui.auth import ROLLBACK, SHADOW, demo_mode, may_see_learners, may_trigger
 
 HERE = Path(__file__).resolve().parent
 
@@ -76,6 +76,7 @@ def render(
             training_dag=training_dag_id,
             can_rollback=bool(user and may_trigger(user, ROLLBACK)),
             can_shadow=bool(user and may_trigger(user, SHADOW)),
+            can_see_learners=bool(user and may_see_learners(user)),
             triggered=request.query_params.get("triggered"),
             triggered_run=request.query_params.get("run"),
             action_error=request.query_params.get("error"),

@@ -343,6 +343,7 @@ def version_page(reader: Reader, model: str, version: VersionRecord) -> dict[str
         "metric_rows": metric_rows,
         "compared_with": version.lineage.get("compared_with"),
         "slices": version.metrics.get("slices") or {},
+        "fairness": version.metrics.get("fairness_versus_champion") or {},
         "manifest": manifest,
         "files": (manifest or {}).get("files") or {},
         "uri": reader.version_uri(model, version.version) if manifest else None,
