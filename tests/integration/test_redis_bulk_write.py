@@ -131,7 +131,7 @@ def test_a_tombstoned_learner_is_never_written(tmp_path, dbs):
         summary = _materialize(settings, [DAYS[1]], tombstones=tombstones)
         assert summary["written_in_bulk"]["learning_activity"] == len(present) - 3
         keys = feast_redis.split(
-            *feast_redis.pack([feast_redis.entity_key_part(present, "learner_id", fs.project)])
+            *feast_redis.pack(feast_redis.entity_keys(present, "learner_id", fs.project))
         )
         assert not any(ours.exists(k) for k in keys[:3])
         assert all(ours.exists(k) for k in keys[3:])

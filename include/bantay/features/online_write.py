@@ -90,16 +90,16 @@ def _batch_commands(feast: FeatureStore, view: FeatureView, rows: pa.Table) -> b
     source = view.batch_source
     key = view.entity_columns[0].name
     fields = [
-        (fr.field_name(view.name, name), fr.value_part(rows[name], kind))
+        (fr.feature_key(view.name, name), fr.value_field(rows[name], kind))
         for name, kind in kinds.items()
     ]
     fields.append(
         (
-            fr.timestamp_field(view.name),
-            fr.timestamp_part(fr.utc_micros(rows[source.timestamp_field])),
+            fr.timestamp_key(view.name),
+            fr.timestamp_field(fr.utc_micros(rows[source.timestamp_field])),
         )
     )
-    keys = fr.entity_key_part(
+    keys = fr.entity_keys(
         rows[key].to_numpy(),
         key,
         feast.project,

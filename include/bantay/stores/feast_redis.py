@@ -9,13 +9,13 @@ fixed-width little-endian number), and a batch's HSET commands are laid out as o
 sent on one connection: Redis holds exactly what Feast's own writer would have written, so Feast's
 readers (``get_online_features``, its feature server) read it unchanged.
 
-An encoded column is a :class:`Part`: an ``(n, width)`` byte matrix and each row's used length;
-parts are concatenated row by row (:func:`pack`), so a row's message never leaves numpy.
+An encoded column is a list of :class:`Part` (a ``Field``): each an ``(n, width)`` byte matrix and
+each row's used length. A batch's parts, RESP framing included, are laid side by side and packed
+row by row once (:func:`pack`), so no row's bytes are ever a Python object.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,6 +29,7 @@ from feast.infra.online_stores.redis import RedisOnlineStore, RedisOnlineStoreCo
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from redis import Redis
+from redis.exceptions import ResponseError
 
 # ValueProto's oneof fields as protobuf tags (field number << 3 | wire type).
 _TAGS = {
@@ -44,16 +45,28 @@ _SECONDS_TAG, _NANOS_TAG = 0x08, 0x10  # google.protobuf.Timestamp
 
 @dataclass(frozen=True)
 class Part:
-    """Rows of bytes of one field or literal: ``matrix[i, :lengths[i]]`` is row i's bytes."""
+    """Rows of bytes: ``matrix[i, :lengths[i]]`` is row i's bytes."""
 
     matrix: np.ndarray
     lengths: np.ndarray
+
+
+# A field's bytes per row: its parts one after another (packed only once, with the whole batch).
+Field = list[Part]
 
 
 def literal(data: bytes, n: int) -> Part:
     """The same bytes on each of ``n`` rows (a broadcast view, no copy)."""
     row = np.frombuffer(data, dtype=np.uint8)
     return Part(np.broadcast_to(row, (n, len(row))), np.full(n, len(row), dtype=np.int64))
+
+
+def fixed(values: np.ndarray, dtype: str) -> Part:
+    """Each value's little-endian bytes in ``dtype`` (``<f8``, ``<i8``, ...)."""
+    values = np.ascontiguousarray(values, dtype=dtype)
+    width = values.dtype.itemsize
+    n = len(values)
+    return Part(values.view(np.uint8).reshape(n, width), np.full(n, width, dtype=np.int64))
 
 
 def varint(values: np.ndarray) -> Part:
@@ -69,28 +82,52 @@ def varint(values: np.ndarray) -> Part:
     return Part(matrix, lengths)
 
 
-def concat(parts: Sequence[Part]) -> Part:
-    """Row i of the result is row i of every part, one after another (still a matrix)."""
-    data, lengths = pack(parts)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    width = int(lengths.max(initial=0))
-    if width == 0:
-        return Part(np.zeros((len(lengths), 0), dtype=np.uint8), lengths)
-    index = offsets[:-1, None] + np.arange(width)
-    valid = np.arange(width) < lengths[:, None]
-    flat = np.frombuffer(data, dtype=np.uint8)
-    matrix = np.where(valid, flat[np.minimum(index, len(flat) - 1)], 0).astype(np.uint8)
-    return Part(matrix, lengths)
+def _varint_bytes(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def table_part(rows: Sequence[bytes], index: np.ndarray) -> Part:
+    """Row i is ``rows[index[i]]``: few distinct values (strings, length prefixes) looked up."""
+    width = max((len(r) for r in rows), default=0)
+    table = np.zeros((len(rows), width), dtype=np.uint8)
+    for i, r in enumerate(rows):
+        table[i, : len(r)] = np.frombuffer(r, dtype=np.uint8)
+    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    return Part(table[index], lengths[index])
+
+
+def length(field: Sequence[Part]) -> np.ndarray:
+    total = np.zeros(len(field[0].lengths), dtype=np.int64)
+    for p in field:
+        total += p.lengths
+    return total
 
 
 def pack(parts: Sequence[Part]) -> tuple[bytes, np.ndarray]:
-    """All rows' bytes, row after row, and each row's total length."""
-    matrices = np.concatenate([np.asarray(p.matrix) for p in parts], axis=1)
-    used = np.concatenate(
-        [np.arange(p.matrix.shape[1]) < p.lengths[:, None] for p in parts], axis=1
-    )
-    return matrices[used].tobytes(), np.sum([p.lengths for p in parts], axis=0)
+    """All rows' bytes, row after row, and each row's total length: each byte column of each
+    part is scattered to its rows' positions (one numpy operation per column, none per row)."""
+    sizes = length(parts)
+    out = np.empty(int(sizes.sum()), dtype=np.uint8)
+    at = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=at[1:])
+    for p in parts:
+        lengths = p.lengths
+        uniform = lengths.size == 0 or lengths.min() == lengths.max()
+        for j in range(p.matrix.shape[1]):
+            if uniform:
+                if j >= lengths[0]:
+                    break
+                out[at + j] = p.matrix[:, j] if p.matrix.strides[0] else p.matrix[0, j]
+            else:
+                rows = lengths > j
+                out[at[rows] + j] = p.matrix[rows, j]
+        at += lengths
+    return out.tobytes(), sizes
 
 
 def split(data: bytes, lengths: np.ndarray) -> list[bytes]:
@@ -99,113 +136,98 @@ def split(data: bytes, lengths: np.ndarray) -> list[bytes]:
     return [data[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
-def _drop_nulls(part: Part, nulls: np.ndarray | None) -> Part:
-    """Feast writes a null (and a NaN float) as an empty ``ValueProto``: zero bytes."""
-    if nulls is None or not nulls.any():
-        return part
-    return Part(part.matrix, np.where(nulls, 0, part.lengths))
+def _blank(field: Field, empty: np.ndarray | None) -> Field:
+    """Rows marked ``empty`` get no bytes: Feast writes a null (and a NaN float) as an empty
+    ``ValueProto``, and protobuf omits a zero scalar field."""
+    if empty is None or not empty.any():
+        return field
+    return [Part(p.matrix, np.where(empty, 0, p.lengths)) for p in field]
 
 
 def _nulls(column: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
     if column.null_count == 0:
         return None
-    return np.asarray(pc.is_null(column, nan_is_null=True).to_numpy(zero_copy_only=False))
+    return np.asarray(pc.is_null(column).to_numpy(zero_copy_only=False))
 
 
-def value_part(column: pa.ChunkedArray | pa.Array, kind: str) -> Part:
+def value_field(column: pa.ChunkedArray | pa.Array, kind: str) -> Field:
     """The serialized ``ValueProto`` of every value of ``column`` (``kind``: a :data:`_TAGS` key)."""
+    if kind not in _TAGS:
+        raise ValueError(f"no bulk encoding for a {kind!r} value; such a view is written by Feast")
     n = len(column)
     tag = literal(bytes([_TAGS[kind]]), n)
+    nulls = _nulls(column)
     if kind in ("double", "float"):
-        width, dtype = (8, "<f8") if kind == "double" else (4, "<f4")
-        values = np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False), dtype=dtype)
-        nulls = _nulls(column)
+        values = np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False))
         nan = np.isnan(values)
-        nulls = nan if nulls is None else (nulls | nan)
-        body = Part(values.view(np.uint8).reshape(n, width), np.full(n, width, dtype=np.int64))
-        return _drop_nulls(concat([tag, body]), nulls)
+        body = fixed(values, "<f8" if kind == "double" else "<f4")
+        return _blank([tag, body], nan if nulls is None else (nulls | nan))
     if kind in ("int64", "int32", "bool"):
         if kind == "bool":
             column = pc.cast(column, pa.int8())
-        values = np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False)).astype(np.int64)
-        return _drop_nulls(concat([tag, varint(values)]), _nulls(column))
+        values = np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False))
+        return _blank([tag, varint(values)], nulls)
     if kind == "string":
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()
         encoded = pc.dictionary_encode(pc.fill_null(column, ""))
-        words = [s.encode() for s in encoded.dictionary.to_pylist()]
-        heads = concat(
-            [literal(bytes([_TAGS["string"]]), len(words)), varint([len(w) for w in words])]
-        )
-        rows = [
-            bytes(h[:k]) + w for h, k, w in zip(heads.matrix, heads.lengths, words, strict=True)
-        ]
-        width = max((len(r) for r in rows), default=0)
-        table = np.zeros((len(rows), width), dtype=np.uint8)
-        for i, r in enumerate(rows):
-            table[i, : len(r)] = np.frombuffer(r, dtype=np.uint8)
-        lengths = np.array([len(r) for r in rows], dtype=np.int64)
-        index = encoded.indices.to_numpy(zero_copy_only=False)
-        return _drop_nulls(Part(table[index], lengths[index]), _nulls(column))
-    raise ValueError(f"no bulk encoding for a {kind!r} value; such a view is written by Feast")
+        words = [w.encode() for w in encoded.dictionary.to_pylist()]
+        rows = [bytes([_TAGS["string"]]) + _varint_bytes(len(w)) + w for w in words]
+        return _blank([table_part(rows, encoded.indices.to_numpy(zero_copy_only=False))], nulls)
+    raise AssertionError(kind)  # every key of _TAGS is handled above
 
 
-def timestamp_part(micros: np.ndarray) -> Part:
+def timestamp_field(micros: np.ndarray) -> Field:
     """Serialized ``google.protobuf.Timestamp`` of each UTC time in microseconds since the epoch
     (zero fields omitted, as protobuf does)."""
     micros = np.asarray(micros, dtype=np.int64)
     seconds, rest = np.divmod(micros, 1_000_000)
     nanos = rest * 1000
     n = len(micros)
-    parts = []
+    out: Field = []
     for tag, values in ((_SECONDS_TAG, seconds), (_NANOS_TAG, nanos)):
-        field = concat([literal(bytes([tag]), n), varint(values)])
-        parts.append(_drop_nulls(field, values == 0))
-    return concat(parts)
+        out += _blank([literal(bytes([tag]), n), varint(values)], values == 0)
+    return out
 
 
-def field_name(view: str, feature: str) -> bytes:
+def feature_key(view: str, feature: str) -> bytes:
     """The hash field Feast keeps ``view.feature`` under."""
     return _mmh3(f"{view}:{feature}")
 
 
-def timestamp_field(view: str) -> bytes:
+def timestamp_key(view: str) -> bytes:
+    """The hash field Feast keeps ``view``'s event time under."""
     return f"_ts:{view}".encode()
 
 
-def entity_key_part(ids: np.ndarray, join_key: str, project: str, version: int = 3) -> Part:
+def entity_keys(ids: np.ndarray, join_key: str, project: str, version: int = 3) -> Field:
     """Feast's Redis key of each int64 entity id: the serialized entity key, then the project."""
-    probe = serialize_entity_key(
-        EntityKeyProto(join_keys=[join_key], entity_values=[ValueProto(int64_val=0)]),
-        entity_key_serialization_version=version,
-    )
-    if version < 3 or not probe.endswith(bytes(8)):
+    probe = b""
+    if version >= 3:
+        probe = serialize_entity_key(
+            EntityKeyProto(join_keys=[join_key], entity_values=[ValueProto(int64_val=0)]),
+            entity_key_serialization_version=version,
+        )
+    if not probe.endswith(bytes(8)):
         raise ValueError(
             f"entity_key_serialization_version {version}: only version 3 is written in bulk; "
             "set entity_key_serialization_version: 3 in feature_store.yaml"
         )
-    ids = np.asarray(ids, dtype="<i8")
     n = len(ids)
-    body = Part(ids.view(np.uint8).reshape(n, 8), np.full(n, 8, dtype=np.int64))
-    return concat([literal(probe[:-8], n), body, literal(project.encode(), n)])
+    return [literal(probe[:-8], n), fixed(ids, "<i8"), literal(project.encode(), n)]
 
 
-def _bulk(part: Part) -> list[Part]:
-    """RESP bulk string around each row: ``$<len>\\r\\n<bytes>\\r\\n``."""
-    n = len(part.lengths)
-    digits = [str(k).encode() for k in range(int(part.lengths.max(initial=0)) + 1)]
-    width = max(len(d) for d in digits)
-    table = np.zeros((len(digits), width), dtype=np.uint8)
-    for i, d in enumerate(digits):
-        table[i, : len(d)] = np.frombuffer(d, dtype=np.uint8)
-    sizes = np.array([len(d) for d in digits], dtype=np.int64)
-    head = Part(table[part.lengths], sizes[part.lengths])
-    return [literal(b"$", n), head, literal(b"\r\n", n), part, literal(b"\r\n", n)]
+def _bulk(field: Field) -> Field:
+    """RESP bulk string around each row: ``$<len>\r\n<bytes>\r\n``."""
+    sizes = length(field)
+    n = len(sizes)
+    digits = [b"$%d\r\n" % k for k in range(int(sizes.max(initial=0)) + 1)]
+    return [table_part(digits, sizes), *field, literal(b"\r\n", n)]
 
 
-def hset_commands(keys: Part, fields: Sequence[tuple[bytes, Part]]) -> bytes:
+def hset_commands(keys: Field, fields: Sequence[tuple[bytes, Field]]) -> bytes:
     """One RESP ``HSET key field value ...`` per row, every row's fields the same names."""
-    n = len(keys.lengths)
+    n = len(keys[0].lengths)
     parts = [literal(f"*{2 + 2 * len(fields)}\r\n$4\r\nHSET\r\n".encode(), n), *_bulk(keys)]
     for name, values in fields:
         parts.append(literal(b"$%d\r\n%s\r\n" % (len(name), name), n))
@@ -214,19 +236,28 @@ def hset_commands(keys: Part, fields: Sequence[tuple[bytes, Part]]) -> bytes:
 
 
 def send(client: Redis, commands: bytes, count: int) -> None:
-    """Send ``count`` pipelined commands laid out in ``commands`` and read every reply; the first
-    error reply is raised (as redis-py raises it)."""
+    """Send ``count`` pipelined commands laid out in ``commands`` and read their replies.
+
+    Every reply to HSET is one line (``:<n>`` or ``-<error>``), so the replies are counted in the
+    raw bytes instead of parsed one by one; the first error reply is raised with its text.
+    """
     conn = client.connection_pool.get_connection()
     try:
         conn.send_packed_command([commands], check_health=True)
-        errors = []
-        for _ in range(count):
-            try:
-                conn.read_response()
-            except Exception as exc:  # an error reply; keep reading so the connection stays usable
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+        replies = bytearray()
+        lines = 0
+        while lines < count:
+            chunk = conn._sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError(
+                    f"Redis closed the connection after {lines} of {count} replies"
+                )
+            lines += chunk.count(b"\r\n")
+            replies += chunk
+        if replies.startswith(b"-") or b"\n-" in replies:
+            at = 0 if replies.startswith(b"-") else replies.index(b"\n-") + 1
+            error = replies[at + 1 : replies.index(b"\r\n", at)].decode(errors="replace")
+            raise ResponseError(f"Redis refused a bulk write: {error}")
     except BaseException:
         conn.disconnect()
         raise
@@ -238,10 +269,6 @@ def utc_micros(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Microseconds since the epoch of a timestamp column (naive times are taken as UTC)."""
     cast = pc.cast(column, pa.timestamp("us", tz="UTC"))
     return np.asarray(cast.to_numpy(zero_copy_only=False)).astype("datetime64[us]").astype(np.int64)
-
-
-def as_datetime(micros: int) -> dt.datetime:
-    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(micros))
 
 
 # Feast's feature types the bulk encoder writes, by the name of their ValueType.
