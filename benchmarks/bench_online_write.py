@@ -128,8 +128,11 @@ def _step_variant(p: dict[str, Any]) -> dict[str, Any]:
         DAYS[-1:], feast=feature_store(settings), lateness_days=lateness, bulk=bulk
     )
     seconds = time.perf_counter() - t0
+    client = feast_redis.bulk_client(feature_store(settings).config)
+    memory = client.info("memory")["used_memory"] if client is not None else None
     return {
         "_wall_s": seconds,
+        "redis_used_memory_mib": memory / 2**20 if memory is not None else None,
         "store_write_seconds": timers["store"][0],
         "read_and_convert_seconds": seconds - timers["store"][0],
         "read_seconds": timers["read"][0] if bulk else None,
@@ -265,7 +268,11 @@ def main() -> None:
                 "read_and_convert_seconds": step["read_and_convert_seconds"],
                 "read_seconds": step["read_seconds"],
                 "views": step["views"],
-                **{k: step[k] for k in ("hsets", "same_bytes_as_bantay") if k in step},
+                **{
+                    k: step[k]
+                    for k in ("hsets", "same_bytes_as_bantay", "redis_used_memory_mib")
+                    if k in step
+                },
                 "peak_rss_mib": step["_peak_rss_mib"],
             }
             runs[variant].append(result)

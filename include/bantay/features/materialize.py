@@ -77,7 +77,7 @@ def materialize(
     to training. Re-running the newest window rewrites the same values.
 
     On Feast's Redis store (one server, no key TTL) bantay writes the views itself, in Feast's
-    format (:mod:`bantay.features.online_write`, about ten times faster than Feast's row-at-a-time
+    format (:mod:`bantay.features.online_write`, 8-12 times faster than Feast's row-at-a-time
     conversion; ``bulk=False`` keeps Feast's path), never writing a ``tombstones`` learner, and
     records the window in Feast's registry as Feast's materialization does.
     """
