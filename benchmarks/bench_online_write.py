@@ -26,16 +26,17 @@ Variants (the first of each store is what bantay ships):
   learners): only the write is timed. The same process then writes the day with bantay's writer
   and checks that every key of the day holds the same bytes (``same_bytes_as_bantay``).
 
-``--ratio`` reports ``redis`` / ``plain`` and ``redis-feast`` / ``plain`` (medians).
+With ``plain`` among the variants, ``ratio_to_plain`` in the results is ``redis`` / ``plain`` and
+``redis-feast`` / ``plain`` (medians of the wall times).
 
 Each variant runs ``--repeats`` times, the variants taking turns (so a slow minute of the machine
 does not land on one of them); medians are reported. Redis: 127.0.0.1:6379, database
 ``--redis-db``, flushed before each Redis run and at the end. The peak RSS is the process's, which
-also ran the untimed two-day materialization of the same shape just before.
+also ran the untimed two-day materialization of the same shape just before. Redis's
+``used_memory`` after the day is reported for the Redis variants.
 
     .venv/bin/python benchmarks/bench_online_write.py                  # 50,000 learners, 3 runs
-    .venv/bin/python benchmarks/bench_online_write.py --learners 500000 --repeats 1 \
-        --variants redis redis-one-batch
+    .venv/bin/python benchmarks/bench_online_write.py --learners 500000 --variants redis plain
     .venv/bin/python benchmarks/bench_online_write.py --quick          # 2,000 learners
 """
 
