@@ -217,7 +217,9 @@ def bantay_features():
         from bantay.airflow.lineage import materialize_lineage
         from bantay.airflow.lineage_task import report
         from bantay.features.materialize import materialize
+        from bantay.features.tombstones import Tombstones
         from bantay.settings import get_settings
+        from bantay.stores.connections import erasure_key
         from bantay.stores.feast_store import store
 
         settings = get_settings()
@@ -225,6 +227,7 @@ def bantay_features():
             [dt.date.fromisoformat(d) for d in days],
             feast=store(settings),
             lateness_days=settings.features.contract.max_lateness_days,
+            tombstones=Tombstones.read(settings.layout.tombstones, erasure_key),
         )
         feeds = [settings.features.feed(name) for name in settings.features.sources or ()]
         report(*materialize_lineage(settings.project, feeds))

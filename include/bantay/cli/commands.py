@@ -54,7 +54,9 @@ def run_features_apply(args: argparse.Namespace) -> int:
 def run_features_materialize(args: argparse.Namespace) -> int:
     from bantay.features.contract import enforce_for, label_sources
     from bantay.features.materialize import day_range, materialize
+    from bantay.features.tombstones import Tombstones
     from bantay.settings import get_settings
+    from bantay.stores.connections import erasure_key
     from bantay.stores.feast_store import store
 
     settings = get_settings()
@@ -69,7 +71,11 @@ def run_features_materialize(args: argparse.Namespace) -> int:
         as_of=dt.datetime.now(dt.UTC).date(),
     )
     lateness = settings.features.contract.max_lateness_days
-    print(json.dumps(materialize(days, feast=store(settings), lateness_days=lateness), indent=2))
+    tombstones = Tombstones.read(settings.layout.tombstones, erasure_key)
+    summary = materialize(
+        days, feast=store(settings), lateness_days=lateness, tombstones=tombstones
+    )
+    print(json.dumps(summary, indent=2))
     return 0
 
 

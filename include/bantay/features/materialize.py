@@ -9,10 +9,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bantay.features import online_write
 from bantay.layout import Layout, partition_dir
 
 if TYPE_CHECKING:
     from feast import FeatureStore
+
+    from bantay.features.tombstones import Tombstones
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,8 @@ def materialize(
     feast: FeatureStore,
     lateness_days: int,
     views: Iterable[str] | None = None,
+    tombstones: Tombstones | None = None,
+    bulk: bool = True,
 ) -> dict:
     """Materialize exactly the window of ``days`` (:func:`materialization_window`, reaching
     ``lateness_days`` back) into the online store of ``feast``.
@@ -70,6 +75,11 @@ def materialize(
     event times (SQLite, and Redis with ``skip_dedup``, as the shipped Redis profiles write), so
     such views are skipped: the offline store (the accepted partitions) still serves those days
     to training. Re-running the newest window rewrites the same values.
+
+    On Feast's Redis store (one server, no key TTL) bantay writes the views itself, in Feast's
+    format (:mod:`bantay.features.online_write`, 8-12 times faster than Feast's row-at-a-time
+    conversion; ``bulk=False`` keeps Feast's path), never writing a ``tombstones`` learner, and
+    records the window in Feast's registry as Feast's materialization does.
     """
     start, end = materialization_window(days, lateness_days)
     names = list(views or sorted(fv.name for fv in feast.list_feature_views()))
@@ -83,12 +93,22 @@ def materialize(
             todo.append(fv)
     if skipped:
         log.info("online store already newer than %s for %s; offline store only", end, skipped)
-    if todo:
-        log.info("materializing %s for [%s, %s)", [v.name for v in todo], start, end)
-        feast.materialize(start_date=start, end_date=end, feature_views=[v.name for v in todo])
+    ours = [v for v in todo if bulk and online_write.writable(feast, v)]
+    theirs = [v.name for v in todo if v not in ours]
+    written = {}
+    for fv in ours:
+        log.info("writing %s for [%s, %s] in Feast's Redis format", fv.name, start, end)
+        written[fv.name] = online_write.write_view(
+            feast, fv, start, end, lateness_days=lateness_days, tombstones=tombstones
+        )
+        feast.registry.apply_materialization(fv, feast.project, start, end)
+    if theirs:
+        log.info("materializing %s for [%s, %s)", theirs, start, end)
+        feast.materialize(start_date=start, end_date=end, feature_views=theirs)
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
         "materialized": [v.name for v in todo],
         "skipped_newer_online": skipped,
+        "written_in_bulk": written,
     }
