@@ -54,7 +54,9 @@ def test_the_command_triggers_the_models_training_dag_with_a_reason():
 def test_without_airflow_the_command_is_printed(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     (entry,) = retrain([{"model": "m", "version": "v1", "why": "x"}], SUBJECT, dry_run=False)
-    assert entry["retrain"].startswith("not triggered") and "airflow dags trigger" in entry["command"]
+    assert (
+        entry["retrain"].startswith("not triggered") and "airflow dags trigger" in entry["command"]
+    )
 
 
 def test_a_dry_run_triggers_nothing(monkeypatch, tmp_path):
@@ -80,9 +82,7 @@ def _fake_airflow(monkeypatch, tmp_path, code: int):
     calls = tmp_path / "calls.txt"
     script = tmp_path / "bin" / "airflow"
     script.parent.mkdir()
-    script.write_text(
-        f'#!/bin/sh\necho "$@" > {calls}\necho "run id exists" >&2\nexit {code}\n'
-    )
+    script.write_text(f'#!/bin/sh\necho "$@" > {calls}\necho "run id exists" >&2\nexit {code}\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")
     return calls

@@ -27,7 +27,11 @@ def test_versions_that_saw_a_learner(registry):
     registry.training_sets.record("m", "v1", [_h(1), _h(2)])
     registry.training_sets.record("m", "v2", [_h(2), _h(3)])
     registry.training_sets.record("other", "v1", [_h(2)])
-    assert registry.training_sets.versions_with(_h(2)) == [("m", "v1"), ("m", "v2"), ("other", "v1")]
+    assert registry.training_sets.versions_with(_h(2)) == [
+        ("m", "v1"),
+        ("m", "v2"),
+        ("other", "v1"),
+    ]
     assert registry.training_sets.versions_with(_h(1)) == [("m", "v1")]
     assert registry.training_sets.versions_with(_h(9)) == []
     assert registry.training_sets.of("m", "v2") == sorted([_h(2), _h(3)])
