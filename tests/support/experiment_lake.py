@@ -22,7 +22,7 @@ LEARNERS = 3000
 def experiment_record() -> dict:
     plan = ExperimentPlan(base_rate=0.3, min_effect=0.05, looks=3)
     size = sample_size(0.3, 0.05, alpha=0.05, power=0.8, looks=3).as_dict()
-    return new_record(
+    record = new_record(
         MODEL,
         "s1",
         "p1",
@@ -33,6 +33,7 @@ def experiment_record() -> dict:
         actor="t",
         reason="r",
     )
+    return record | {"key": "fedcba9876543210" * 4}  # fixed arms: the same lake on every run
 
 
 def write_experiment_days(layout: Layout, record: dict, weeks: int) -> None:

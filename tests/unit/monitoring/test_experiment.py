@@ -30,9 +30,12 @@ START = dt.date(2026, 3, 1)
 def record(looks: int = 5, effect: float = 0.03) -> dict:
     plan = ExperimentPlan(base_rate=0.12, min_effect=effect, looks=looks)
     size = sample_size(0.12, effect, alpha=0.05, power=0.8, looks=looks).as_dict()
-    return new_record(
+    rec = new_record(
         "m", "v2", "v1", plan, start=START, label_delay_days=14, sample=size, actor="t", reason="r"
     )
+    # A fixed key, so the arms (and every decision below) are the same on every run: a drawn
+    # key would make an equal-arm test fail in about one run in twenty, as alpha says it may.
+    return rec | {"key": "0123456789abcdef" * 4}
 
 
 def outcomes(rec: dict, control: float, challenger: float, learners: int, seed: int = 0):
