@@ -124,16 +124,11 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _analysis(settings: Any, record: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
-    from bantay.monitoring.experiment_inputs import ExperimentDataError, experiment_report
+    from bantay.monitoring.experiment_inputs import decision_as_of
     from bantay.stores.registry import registry_for
 
-    try:
-        result = experiment_report(
-            settings.model(record["model"]), settings.layout, registry_for(settings), record, as_of
-        )
-    except ExperimentDataError as exc:
-        return {"decision": "not yet", "reason": str(exc)}
-    return result.to_dict()
+    model = settings.model(record["model"])
+    return decision_as_of(model, settings.layout, registry_for(settings), record, as_of)
 
 
 def run_experiment_status(args: argparse.Namespace) -> int:
@@ -194,25 +189,21 @@ def _pct(x: float | None) -> str:
 
 
 def run_experiment_stop(args: argparse.Namespace) -> int:
-    from bantay.serving.experiment import stop_experiment
+    from bantay.monitoring.experiment_inputs import stop_with_decision
     from bantay.settings import get_settings
     from bantay.stores.registry import registry_for
 
     _logs_to_stderr()
 
     settings = get_settings()
-    store = _store(args)
-    running = store.pointers.experiment(args.model)
-    today = dt.datetime.now(dt.UTC).date()
-    analysis = _analysis(settings, running, today) if running else None
-    decision = {k: analysis[k] for k in ("decision", "reason")} if analysis else None
-    record = stop_experiment(
-        store,
+    record = stop_with_decision(
+        settings.model(args.model),
+        settings.layout,
+        _store(args),
         registry_for(settings),
-        args.model,
         actor=args.actor,
         reason=args.reason,
-        decision=decision,
+        as_of=dt.datetime.now(dt.UTC).date(),
     )
     print(json.dumps(_public(record), indent=2, sort_keys=True, default=str))
     return 0

@@ -26,10 +26,17 @@ from bantay.monitoring.paired import version_threshold
 from bantay.monitoring.window import MATURED as LABEL_MATURED
 from bantay.monitoring.window import matured_labels
 from bantay.schema import ENTITY, TIMESTAMP
-from bantay.serving.experiment import ARM, EXPERIMENT_ID, SERVED_SCORE, SERVED_VERSION
+from bantay.serving.experiment import (
+    ARM,
+    EXPERIMENT_ID,
+    SERVED_SCORE,
+    SERVED_VERSION,
+    stop_experiment,
+)
 from bantay.settings import ModelSettings
 
 if TYPE_CHECKING:
+    from bantay.stores.model_store import ModelStore
     from bantay.stores.registry import Registry
 
 _COLUMNS = (ENTITY, TIMESTAMP, ARM, SERVED_SCORE, SERVED_VERSION, EXPERIMENT_ID)
@@ -126,3 +133,38 @@ def experiment_report(
         thresholds=thresholds,
     )
     return analyse(rows, record, as_of)
+
+
+def decision_as_of(
+    model: ModelSettings,
+    layout: Layout,
+    registry: Registry | None,
+    record: dict[str, Any],
+    as_of: dt.date,
+) -> dict[str, Any]:
+    """The analysis of ``record`` as of ``as_of`` as a dict; "not yet" with the reason when
+    there is nothing to analyse."""
+    try:
+        return experiment_report(model, layout, registry, record, as_of).to_dict()
+    except ExperimentDataError as exc:
+        return {"decision": "not yet", "reason": str(exc)}
+
+
+def stop_with_decision(
+    model: ModelSettings,
+    layout: Layout,
+    store: ModelStore,
+    registry: Registry | None,
+    *,
+    actor: str,
+    reason: str,
+    as_of: dt.date,
+) -> dict[str, Any]:
+    """Stop ``model``'s running experiment, recording who, why and what the analysis said as
+    of ``as_of`` (``bantay experiment stop`` and the Experiment tab's Stop both come here)."""
+    running = store.pointers.experiment(model.name)
+    analysis = decision_as_of(model, layout, registry, running, as_of) if running else None
+    decision = {k: analysis[k] for k in ("decision", "reason")} if analysis else None
+    return stop_experiment(
+        store, registry, model.name, actor=actor, reason=reason, decision=decision
+    )

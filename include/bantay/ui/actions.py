@@ -282,3 +282,26 @@ def stop_shadow(
     conf = {"model": model, "action": "stop", "version": None, "reason": why}
     note = f"Stop the shadow of {model}: {why}"
     return _run(request, f"/models/{model}", user, SHADOW, conf, note)
+
+
+@router.post("/models/{model}/experiment/stop")
+def stop_experiment(
+    request: Request,
+    model: str,
+    user: Annotated[BaseUser, Depends(require_trigger(SHADOW))],
+    reason: Reason = "",
+):
+    """Start a ``bantay_shadow`` run that stops ``model``'s running experiment (for harm, or
+    once decided), recorded with the person, their reason and the analysis of the day."""
+    _known(model)
+    page = f"/models/{model}/experiment"
+    try:
+        why = _reason(reason, "stop of the experiment")
+        running = reader().experiment(model)
+        if not running or running.get("status") != "running":
+            raise FormError(f"{model} runs no experiment: there is nothing to stop")
+    except FormError as err:
+        return _form_again(request, "stop_experiment", model, err, reason=reason)
+    conf = {"model": model, "action": "stop_experiment", "version": None, "reason": why}
+    note = f"Stop experiment {running['id']} of {model}: {why}"
+    return _run(request, page, user, SHADOW, conf, note)
