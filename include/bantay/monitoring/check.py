@@ -25,6 +25,7 @@ from bantay.monitoring.day_signals import judge_signals, with_signals
 from bantay.monitoring.drift import observed_only, run_drift
 from bantay.monitoring.episodes import episode_start
 from bantay.monitoring.guards import Decision, decide_retrain, with_evidence
+from bantay.monitoring.paired import version_threshold
 from bantay.monitoring.results import DriftResult
 from bantay.monitoring.retrain_inputs import (
     answered,
@@ -36,6 +37,7 @@ from bantay.monitoring.retrain_inputs import (
 from bantay.monitoring.stattests import check_methods
 from bantay.monitoring.window import current_window, labelled_predictions, matured_labels
 from bantay.schema import TIMESTAMP
+from bantay.serving.experiment import SERVED_VERSION
 from bantay.settings import ModelSettings
 from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import DRIFT_VERDICTS, Verdict
@@ -61,6 +63,17 @@ class Judged:
     current: pd.DataFrame
     labels: pd.DataFrame
     guards: GuardConfig
+
+
+def served_thresholds(reg: Any, model: str, current: pd.DataFrame) -> dict[str, float]:
+    """The decision threshold of each version an experiment's arms served in ``current``."""
+    if SERVED_VERSION not in current.columns:
+        return {}
+    out = {}
+    for version in sorted(set(current[SERVED_VERSION].dropna().astype(str))):
+        found = reg.versions.get(model, version) if reg is not None else None
+        out[version] = version_threshold(found.metrics if found else None)
+    return out
 
 
 def judge_day(model: ModelSettings, layout: Layout, reg: Any, store: Any, day: dt.date) -> Judged:
@@ -90,7 +103,8 @@ def judge_day(model: ModelSettings, layout: Layout, reg: Any, store: Any, day: d
         ),
         performance_yardstick=held_out_quality(manifest),
     )
-    signals = judge_signals(model, manifest, current, labelled, day, config.fairness)
+    thresholds = served_thresholds(reg, name, current)
+    signals = judge_signals(model, manifest, current, labelled, day, config.fairness, thresholds)
     result = with_signals(result, *signals)
     return Judged(result, manifest, reference, baseline, current, labels, config.guards)
 

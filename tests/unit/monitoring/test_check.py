@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 
 from bantay.layout import accepted_root, partition_path
-from bantay.monitoring.check import check_day
+from bantay.monitoring.check import check_day, served_thresholds
 from bantay.monitoring.day_check import DayCheck
 from bantay.notify.drift_day import compose_day_email, day_subject, outbox_path
 from bantay.settings import load_settings
 from bantay.stores.registry import Registry
+from bantay.training.evaluation import FALLBACK_THRESHOLD
 from bantay.training.pipeline import fit_final, predict_scores
 from support.monitoring_frames import CATEGORICAL, NUMERICAL, learner_frame
 
@@ -204,3 +205,18 @@ def test_a_retrain_the_caller_cannot_start_is_neither_reported_nor_recorded(
     assert written == ["report.html", "report.json", "check.json"]
     [row] = registry.drift.reports(MODEL)
     assert (row.decision, row.report_html_uri) == ("retrain_triggered", by_the_dag.report_html)
+
+
+def test_served_thresholds_are_each_served_versions_own() -> None:
+    metrics = {"v4": {"test": {"threshold_at_precision": 0.8}}}
+    reg = SimpleNamespace(
+        versions=SimpleNamespace(
+            get=lambda model, v: SimpleNamespace(metrics=metrics[v]) if v in metrics else None
+        )
+    )
+    current = pd.DataFrame({"served_version": ["v3", "v4", None, "v4"]})
+    assert served_thresholds(reg, "learner_risk", current) == {
+        "v3": FALLBACK_THRESHOLD,
+        "v4": 0.8,
+    }
+    assert served_thresholds(reg, "learner_risk", current.drop(columns="served_version")) == {}
