@@ -24,6 +24,7 @@ from bantay.monitoring.day_check import CHECK_FILE, NO_REPORT, DayCheck, evidenc
 from bantay.monitoring.day_signals import judge_signals, with_signals
 from bantay.monitoring.drift import observed_only, run_drift
 from bantay.monitoring.episodes import episode_start
+from bantay.monitoring.experiment_inputs import day_arms
 from bantay.monitoring.guards import Decision, decide_retrain, with_evidence
 from bantay.monitoring.paired import version_threshold
 from bantay.monitoring.results import DriftResult
@@ -74,6 +75,11 @@ def served_thresholds(reg: Any, model: str, current: pd.DataFrame) -> dict[str, 
         found = reg.versions.get(model, version) if reg is not None else None
         out[version] = version_threshold(found.metrics if found else None)
     return out
+
+
+def _share(store: Any, model: str, experiment_id: str) -> float | None:
+    record = store.pointers.experiment_record(model, experiment_id) or {}
+    return (record.get("plan") or {}).get("share")
 
 
 def judge_day(model: ModelSettings, layout: Layout, reg: Any, store: Any, day: dt.date) -> Judged:
@@ -226,7 +232,8 @@ def check_day(
     html_uri, json_uri = report
     current = judged.current
     # The e-mail shows the rows the verdict judged: the learners observed that day.
-    today, _ = observed_only(current[pd.to_datetime(current[TIMESTAMP], utc=True).dt.date == day])
+    day_rows = current[pd.to_datetime(current[TIMESTAMP], utc=True).dt.date == day]
+    today, _ = observed_only(day_rows)
     reference_sample, current_sample = evidence_samples(result, judged.reference, today)
     checked = DayCheck(
         model=model.name,
@@ -241,6 +248,7 @@ def check_day(
         baseline=judged.baseline.reference_uri if judged.baseline else None,
         reference_sample=reference_sample,
         current_sample=current_sample,
+        experiment=day_arms(day_rows, lambda eid: _share(store, model.name, eid)),
     )
     if starts_retrain or not decision.triggers_retrain:
         store_check(store, checked)

@@ -28,6 +28,8 @@ from bantay.monitoring.window import matured_labels
 from bantay.schema import ENTITY, TIMESTAMP
 from bantay.serving.experiment import (
     ARM,
+    CHALLENGER,
+    CONTROL,
     EXPERIMENT_ID,
     SERVED_SCORE,
     SERVED_VERSION,
@@ -168,3 +170,21 @@ def stop_with_decision(
     return stop_experiment(
         store, registry, model.name, actor=actor, reason=reason, decision=decision
     )
+
+
+def day_arms(rows: pd.DataFrame, share_of: Any) -> dict[str, Any] | None:
+    """The experiment ``rows`` (a day's prediction log) were scored in: its ``id``, the
+    challenger's ``share`` (``share_of(id)``, None when its record is gone) and the version
+    each arm was served; None on a day scored without arms."""
+    if EXPERIMENT_ID not in rows.columns or ARM not in rows.columns:
+        return None
+    scored = rows[rows[EXPERIMENT_ID].notna()]
+    if scored.empty:
+        return None
+    experiment = str(scored[EXPERIMENT_ID].mode().iloc[0])
+    scored = scored[scored[EXPERIMENT_ID] == experiment]
+    served = {}
+    for arm in (CONTROL, CHALLENGER):
+        versions = scored.loc[scored[ARM] == arm, SERVED_VERSION].dropna().astype(str)
+        served[arm] = str(versions.mode().iloc[0]) if len(versions) else None
+    return {"id": experiment, "share": share_of(experiment), "served": served}

@@ -220,3 +220,42 @@ def test_served_thresholds_are_each_served_versions_own() -> None:
         "v4": 0.8,
     }
     assert served_thresholds(reg, "learner_risk", current.drop(columns="served_version")) == {}
+
+
+def test_a_day_scored_in_arms_names_the_experiment_in_the_check_and_its_email(project) -> None:
+    """The day's log carries the arms: the check hands on the experiment (through JSON) and
+    the e-mail says it in one line."""
+    settings, registry, store = project
+    model = settings.model(MODEL)
+    path = settings.layout.prediction_path(MODEL, TODAY)
+    frame = pd.read_parquet(path)
+    challenger = np.arange(len(frame)) % 4 == 0
+    frame["experiment_id"] = "e1"
+    frame["arm"] = np.where(challenger, "challenger", "control")
+    frame["served_score"] = frame["score"]
+    frame["served_version"] = np.where(challenger, "v3", "v2")
+    _write(path, frame)
+    records = {"e1": {"id": "e1", "plan": {"share": 0.25}}}
+    store.pointers.experiment_record = lambda m, eid: records.get(eid)
+    checked = check_day(
+        model,
+        settings.layout,
+        registry,
+        store,
+        TODAY,
+        banner=lambda result, decision: "",
+        run_id="r",
+        retrain_running=False,
+        link_expiry_seconds=3600,
+    )
+    handed_on = DayCheck.from_data(json.loads(json.dumps(checked.as_data(), allow_nan=False)))
+    assert handed_on.experiment == {
+        "id": "e1",
+        "share": 0.25,
+        "served": {"control": "v2", "challenger": "v3"},
+    }
+    plain = compose_day_email(handed_on, model, settings.notify, run_url="u")
+    assert (
+        "Scored in experiment e1: the challenger v3 was served to 25% of learners, production "
+        "v2 to the rest." in plain.get_body(("plain",)).get_content()
+    )

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from bantay.layout import Layout
 from bantay.monitoring.experiment import BETTER, NOT_YET
-from bantay.monitoring.experiment_inputs import ExperimentDataError, experiment_report
+from bantay.monitoring.experiment_inputs import (
+    ExperimentDataError,
+    day_arms,
+    experiment_report,
+)
 from bantay.settings import ModelSettings
 from support.experiment_lake import LEARNERS, START, experiment_record, write_experiment_days
 from support.shadow_lake import MODEL
@@ -45,3 +50,22 @@ def test_before_the_first_look_it_is_not_yet(lake):
 def test_no_scored_day_says_what_to_run(lake):
     with pytest.raises(ExperimentDataError, match="let bantay_scoring run"):
         experiment_report(ModelSettings(name=MODEL), lake, None, experiment_record(), START)
+
+
+def test_day_arms_names_the_experiment_its_share_and_each_arms_served_version():
+    rows = pd.DataFrame(
+        {
+            "learner_id": [1, 2, 3, 4],
+            "experiment_id": ["e1", "e1", "e1", None],
+            "arm": ["control", "challenger", "challenger", None],
+            "served_version": ["v3", "v4", "v4", "v3"],
+        }
+    )
+    shares = {"e1": 0.25}
+    assert day_arms(rows, shares.get) == {
+        "id": "e1",
+        "share": 0.25,
+        "served": {"control": "v3", "challenger": "v4"},
+    }
+    assert day_arms(rows.assign(experiment_id=None), shares.get) is None
+    assert day_arms(rows.drop(columns=["experiment_id", "arm"]), shares.get) is None
