@@ -49,6 +49,12 @@ def add_experiment_command(sub: argparse._SubParsersAction, user: str) -> None:
     s.add_argument(
         "--design-effect", type=float, default=1.0, help="sample inflation for group units"
     )
+    s.add_argument(
+        "--capacity",
+        type=int,
+        help="flagged learners a day staff can act on: the flagged-volume guardrail (default: "
+        "not shown)",
+    )
     s.add_argument("--start", metavar="DATE", help="first day scored in arms (default today)")
     s.set_defaults(func=run_experiment_start)
     st = verbs.add_parser("status", parents=[store], help="the design, the arms and the decision")
@@ -92,6 +98,7 @@ def run_experiment_start(args: argparse.Namespace) -> int:
         looks=args.looks,
         look_every_days=args.look_every_days,
         design_effect=args.design_effect,
+        capacity=args.capacity,
     )
     sample = sample_size(
         plan.base_rate,
@@ -177,6 +184,8 @@ def _table(status: dict[str, Any]) -> str:
             f"bound={look['bound'] or float('inf'):.2f} diff={look['difference']:+.4f} "
             f"[{look['interval'][0]:+.4f}, {look['interval'][1]:+.4f}]: {arms}"
         )
+    for guard in analysis.get("guardrails", []):
+        lines.append(f"  guardrail {guard['name']}: {guard['state']} ({guard['detail']})")
     if record["status"] == "stopped":
         lines.append(
             f"  stopped {record['stopped_at']} by {record['stopped_by']}: {record['stop_reason']}"

@@ -5,6 +5,7 @@ the start (``bantay.monitoring.experiment.OBSERVATION_COLUMNS``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from bantay.monitoring.experiment import (
     ExperimentResult,
     analyse,
 )
+from bantay.monitoring.experiment_guardrails import flagged_volume
 from bantay.monitoring.paired import version_threshold
 from bantay.monitoring.window import MATURED as LABEL_MATURED
 from bantay.monitoring.window import matured_labels
@@ -134,7 +136,11 @@ def experiment_report(
         start=start,
         thresholds=thresholds,
     )
-    return analyse(rows, record, as_of)
+    result = analyse(rows, record, as_of)
+    volume = flagged_volume(
+        log, thresholds, float(record["plan"]["share"]), record["plan"].get("capacity")
+    )
+    return dataclasses.replace(result, guardrails=tuple(g for g in (volume,) if g))
 
 
 def decision_as_of(

@@ -16,6 +16,7 @@ from bantay.monitoring.experiment_inputs import (
     experiment_report,
 )
 from bantay.settings import ModelSettings
+from bantay.training.evaluation import FALLBACK_THRESHOLD
 from support.experiment_lake import LEARNERS, START, experiment_record, write_experiment_days
 from support.shadow_lake import MODEL
 
@@ -69,3 +70,24 @@ def test_day_arms_names_the_experiment_its_share_and_each_arms_served_version():
     }
     assert day_arms(rows.assign(experiment_id=None), shares.get) is None
     assert day_arms(rows.drop(columns=["experiment_id", "arm"]), shares.get) is None
+
+
+def test_a_design_with_a_capacity_reports_the_flagged_volume_guardrail(lake):
+    record = experiment_record()
+    write_experiment_days(lake, record, weeks=4)
+    first_look = dt.date.fromisoformat(record["schedule"][0])
+    plain = experiment_report(ModelSettings(name=MODEL), lake, None, record, first_look)
+    assert plain.guardrails == ()  # no capacity stated: not shown
+    record["plan"]["capacity"] = 10_000
+    result = experiment_report(ModelSettings(name=MODEL), lake, None, record, first_look)
+    (guard,) = result.guardrails
+    assert guard.name == "flagged volume" and len(guard.rows) == 4
+    log = pd.read_parquet(lake.prediction_path(MODEL, START))
+    arm = log["arm"] == "challenger"
+    expected = int((log.loc[arm, "served_score"] >= FALLBACK_THRESHOLD).sum())
+    assert guard.rows[0]["challenger"] == expected
+    assert guard.state == ("breached" if expected / 0.5 > 10_000 else "holds")
+    record["plan"]["capacity"] = 1
+    tight = experiment_report(ModelSettings(name=MODEL), lake, None, record, first_look)
+    assert tight.guardrails[0].state == "breached"
+    assert tight.to_dict()["guardrails"][0]["state"] == "breached"

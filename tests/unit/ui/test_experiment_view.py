@@ -51,3 +51,21 @@ def test_no_experiment_says_how_to_start_one(tmp_path):
     layout = Layout(home=tmp_path, data=tmp_path / "data")
     assert experiment_tab(_reader(None, layout), MODEL, START) == {}
     assert f"bantay experiment start {MODEL} VERSION" in _html({})
+
+
+def test_the_tab_shows_each_guardrail_with_its_state_and_the_stop_form_to_who_may(tmp_path):
+    layout = Layout(home=tmp_path, data=tmp_path / "data")
+    record = experiment_record()
+    record["plan"]["capacity"] = 1
+    write_experiment_days(layout, record, weeks=4)
+    today = dt.date.fromisoformat(record["schedule"][0])
+    context = experiment_tab(_reader(record, layout), MODEL, today)
+    html = _html({**context, "can_shadow": True})
+    assert 'id="experiment-guardrails"' in html and "flagged volume: breached" in html
+    assert "against a capacity of 1" in html
+    assert html.count("<tr><td>20") >= 4 + len(context["analysis"]["looks"])
+    assert 'id="stop-experiment"' in html
+    assert 'id="stop-experiment"' not in _html({**context, "can_shadow": False})
+    del record["plan"]["capacity"]
+    plain = _html(experiment_tab(_reader(record, layout), MODEL, today))
+    assert 'id="experiment-guardrails"' not in plain
