@@ -91,3 +91,20 @@ def test_a_design_with_a_capacity_reports_the_flagged_volume_guardrail(lake):
     tight = experiment_report(ModelSettings(name=MODEL), lake, None, record, first_look)
     assert tight.guardrails[0].state == "breached"
     assert tight.to_dict()["guardrails"][0]["state"] == "breached"
+
+
+def test_the_recall_gap_guardrail_reads_the_slices_from_the_log(lake):
+    record = experiment_record()
+    write_experiment_days(lake, record, weeks=4)
+    for k in range(4):
+        path = lake.prediction_path(MODEL, START + dt.timedelta(days=7 * k))
+        log = pd.read_parquet(path)
+        log["region"] = pd.Series(log["learner_id"] % 2).map({0: "north", 1: "south"})
+        log.to_parquet(path, index=False)
+    first_look = dt.date.fromisoformat(record["schedule"][0])
+    model = ModelSettings(name=MODEL, slices=["region", "school"])
+    (guard,) = experiment_report(model, lake, None, record, first_look).guardrails
+    assert guard.name == "recall gap by slice" and guard.state in ("holds", "breached")
+    assert {(r["arm"], r["group"]) for r in guard.rows} == {
+        (arm, region) for arm in ("control", "challenger") for region in ("north", "south")
+    }
