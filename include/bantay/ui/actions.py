@@ -5,8 +5,9 @@ rolled back to) comes back as the same form, filled in as sent, with what to fix
 
 The web process never moves a pointer or writes the registry: a retrain is a run of the model's
 training DAG, a rollback a ``bantay_rollback`` run, a re-check a ``bantay_drift`` run, a
-re-baseline a ``bantay_rebaseline`` run, "Shadow this" and "Stop shadow" ``bantay_shadow`` runs
-(which stage through ``Promotion.stage_shadow``). The run is created
+re-baseline a ``bantay_rebaseline`` run, "Shadow this", "Stop shadow" and "Stop experiment"
+``bantay_shadow`` runs (which stage through ``Promotion.stage_shadow``, or stop the experiment as
+``bantay experiment stop`` does). The run is created
 by Airflow's own trigger endpoint code (the same parameter validation, ``triggering_user_name``
 and run note as the UI's Trigger button), so users, audit, retries and permissions stay Airflow's.
 """
