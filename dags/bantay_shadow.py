@@ -12,6 +12,11 @@ with the registry's reason), and every file must match its manifest and the sha2
 publish. From then on each `bantay_scoring` run scores it beside production, never instead of
 it, and logs both scores; the model page shows their agreement by day. Production's pointer is
 never touched. The same action is `bantay shadow --model M --to VERSION` (or `--clear`).
+
+The action `stop_experiment` stops the model's running randomised experiment (the Experiment
+tab's **Stop experiment**, typically for harm): its record keeps who triggered the run, the
+reason and what the analysis said that day, and the challenger's scoring in arms ends. It is
+the code path of `bantay experiment stop M --reason ...`.
 """
 
 from __future__ import annotations
@@ -36,7 +41,11 @@ MODELS = [m.name for m in SETTINGS.models]
     timeout=dt.timedelta(minutes=15),
     params={
         "model": Param(MODELS[0], enum=MODELS, title="Model"),
-        "action": Param("stage", enum=["stage", "stop"], title="Stage a version, or stop"),
+        "action": Param(
+            "stage",
+            enum=["stage", "stop", "stop_experiment"],
+            title="Stage a version, stop the shadow, or stop the running experiment",
+        ),
         "version": Param(
             None,
             type=["null", "string"],
@@ -63,6 +72,8 @@ def bantay_shadow():
         who = getattr(dag_run, "triggering_user_name", None) or "airflow"
         actor = f"{who} via {dag_run.run_id}"
         try:
+            if params.get("action") == "stop_experiment":
+                return _stop_experiment(res, actor, reason, dag_run)
             if params.get("action") == "stop":
                 stopped = promotion.stop_shadow(params["model"], actor=actor, reason=reason)
                 print(f"{params['model']}: shadow {(stopped or {}).get('version')} stopped")
@@ -75,6 +86,22 @@ def bantay_shadow():
         except (ModelStoreError, ValueError) as exc:
             # A version that may not serve, or whose files do not verify, stays so on retry.
             raise AirflowFailException(str(exc)) from exc
+
+    def _stop_experiment(res, actor: str, reason: str, dag_run) -> dict:
+        from bantay.monitoring.experiment_inputs import stop_with_decision
+
+        when = dag_run.logical_date or dag_run.run_after
+        record = stop_with_decision(
+            res.model,
+            res.layout,
+            res.store,
+            res.registry,
+            actor=actor,
+            reason=reason,
+            as_of=when.date(),
+        )
+        print(f"{res.name}: experiment {record['id']} stopped: {record['decision_at_stop']}")
+        return {k: v for k, v in record.items() if k != "key"}
 
     shadow()
 

@@ -49,6 +49,12 @@ def add_experiment_command(sub: argparse._SubParsersAction, user: str) -> None:
     s.add_argument(
         "--design-effect", type=float, default=1.0, help="sample inflation for group units"
     )
+    s.add_argument(
+        "--capacity",
+        type=int,
+        help="flagged learners a day staff can act on: the flagged-volume guardrail (default: "
+        "not shown)",
+    )
     s.add_argument("--start", metavar="DATE", help="first day scored in arms (default today)")
     s.set_defaults(func=run_experiment_start)
     st = verbs.add_parser("status", parents=[store], help="the design, the arms and the decision")
@@ -92,6 +98,7 @@ def run_experiment_start(args: argparse.Namespace) -> int:
         looks=args.looks,
         look_every_days=args.look_every_days,
         design_effect=args.design_effect,
+        capacity=args.capacity,
     )
     sample = sample_size(
         plan.base_rate,
@@ -124,16 +131,11 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _analysis(settings: Any, record: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
-    from bantay.monitoring.experiment_inputs import ExperimentDataError, experiment_report
+    from bantay.monitoring.experiment_inputs import decision_as_of
     from bantay.stores.registry import registry_for
 
-    try:
-        result = experiment_report(
-            settings.model(record["model"]), settings.layout, registry_for(settings), record, as_of
-        )
-    except ExperimentDataError as exc:
-        return {"decision": "not yet", "reason": str(exc)}
-    return result.to_dict()
+    model = settings.model(record["model"])
+    return decision_as_of(model, settings.layout, registry_for(settings), record, as_of)
 
 
 def run_experiment_status(args: argparse.Namespace) -> int:
@@ -182,6 +184,8 @@ def _table(status: dict[str, Any]) -> str:
             f"bound={look['bound'] or float('inf'):.2f} diff={look['difference']:+.4f} "
             f"[{look['interval'][0]:+.4f}, {look['interval'][1]:+.4f}]: {arms}"
         )
+    for guard in analysis.get("guardrails", []):
+        lines.append(f"  guardrail {guard['name']}: {guard['state']} ({guard['detail']})")
     if record["status"] == "stopped":
         lines.append(
             f"  stopped {record['stopped_at']} by {record['stopped_by']}: {record['stop_reason']}"
@@ -194,25 +198,21 @@ def _pct(x: float | None) -> str:
 
 
 def run_experiment_stop(args: argparse.Namespace) -> int:
-    from bantay.serving.experiment import stop_experiment
+    from bantay.monitoring.experiment_inputs import stop_with_decision
     from bantay.settings import get_settings
     from bantay.stores.registry import registry_for
 
     _logs_to_stderr()
 
     settings = get_settings()
-    store = _store(args)
-    running = store.pointers.experiment(args.model)
-    today = dt.datetime.now(dt.UTC).date()
-    analysis = _analysis(settings, running, today) if running else None
-    decision = {k: analysis[k] for k in ("decision", "reason")} if analysis else None
-    record = stop_experiment(
-        store,
+    record = stop_with_decision(
+        settings.model(args.model),
+        settings.layout,
+        _store(args),
         registry_for(settings),
-        args.model,
         actor=args.actor,
         reason=args.reason,
-        decision=decision,
+        as_of=dt.datetime.now(dt.UTC).date(),
     )
     print(json.dumps(_public(record), indent=2, sort_keys=True, default=str))
     return 0

@@ -24,7 +24,9 @@ from bantay.monitoring.day_check import CHECK_FILE, NO_REPORT, DayCheck, evidenc
 from bantay.monitoring.day_signals import judge_signals, with_signals
 from bantay.monitoring.drift import observed_only, run_drift
 from bantay.monitoring.episodes import episode_start
+from bantay.monitoring.experiment_inputs import day_arms
 from bantay.monitoring.guards import Decision, decide_retrain, with_evidence
+from bantay.monitoring.paired import version_threshold
 from bantay.monitoring.results import DriftResult
 from bantay.monitoring.retrain_inputs import (
     answered,
@@ -36,6 +38,7 @@ from bantay.monitoring.retrain_inputs import (
 from bantay.monitoring.stattests import check_methods
 from bantay.monitoring.window import current_window, labelled_predictions, matured_labels
 from bantay.schema import TIMESTAMP
+from bantay.serving.experiment import SERVED_VERSION
 from bantay.settings import ModelSettings
 from bantay.settings.drift import GuardConfig
 from bantay.vocabulary import DRIFT_VERDICTS, Verdict
@@ -61,6 +64,22 @@ class Judged:
     current: pd.DataFrame
     labels: pd.DataFrame
     guards: GuardConfig
+
+
+def served_thresholds(reg: Any, model: str, current: pd.DataFrame) -> dict[str, float]:
+    """The decision threshold of each version an experiment's arms served in ``current``."""
+    if SERVED_VERSION not in current.columns:
+        return {}
+    out = {}
+    for version in sorted(set(current[SERVED_VERSION].dropna().astype(str))):
+        found = reg.versions.get(model, version) if reg is not None else None
+        out[version] = version_threshold(found.metrics if found else None)
+    return out
+
+
+def _share(store: Any, model: str, experiment_id: str) -> float | None:
+    record = store.pointers.experiment_record(model, experiment_id) or {}
+    return (record.get("plan") or {}).get("share")
 
 
 def judge_day(model: ModelSettings, layout: Layout, reg: Any, store: Any, day: dt.date) -> Judged:
@@ -90,7 +109,8 @@ def judge_day(model: ModelSettings, layout: Layout, reg: Any, store: Any, day: d
         ),
         performance_yardstick=held_out_quality(manifest),
     )
-    signals = judge_signals(model, manifest, current, labelled, day, config.fairness)
+    thresholds = served_thresholds(reg, name, current)
+    signals = judge_signals(model, manifest, current, labelled, day, config.fairness, thresholds)
     result = with_signals(result, *signals)
     return Judged(result, manifest, reference, baseline, current, labels, config.guards)
 
@@ -212,7 +232,8 @@ def check_day(
     html_uri, json_uri = report
     current = judged.current
     # The e-mail shows the rows the verdict judged: the learners observed that day.
-    today, _ = observed_only(current[pd.to_datetime(current[TIMESTAMP], utc=True).dt.date == day])
+    day_rows = current[pd.to_datetime(current[TIMESTAMP], utc=True).dt.date == day]
+    today, _ = observed_only(day_rows)
     reference_sample, current_sample = evidence_samples(result, judged.reference, today)
     checked = DayCheck(
         model=model.name,
@@ -227,6 +248,7 @@ def check_day(
         baseline=judged.baseline.reference_uri if judged.baseline else None,
         reference_sample=reference_sample,
         current_sample=current_sample,
+        experiment=day_arms(day_rows, lambda eid: _share(store, model.name, eid)),
     )
     if starts_retrain or not decision.triggers_retrain:
         store_check(store, checked)

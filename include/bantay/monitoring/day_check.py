@@ -43,6 +43,7 @@ class DayCheck:
     baseline: str | None  # the re-baselined reference judged against, if any
     reference_sample: pd.DataFrame  # the evidence columns' reference values
     current_sample: pd.DataFrame  # and the values of the rows the verdict judged
+    experiment: dict[str, Any] | None = None  # the experiment the day was scored in (day_arms)
 
     @property
     def drifted_features(self) -> list[str]:
@@ -70,6 +71,7 @@ class DayCheck:
             "current_rows": result.current_rows,
             "evidence_day": result.evidence_day,
             "baseline": self.baseline,
+            "experiment": self.experiment,
             "evidence": {
                 "result": result.as_data(),
                 "decision": _decision_data(decision),
@@ -92,6 +94,7 @@ class DayCheck:
             baseline=data["baseline"],
             reference_sample=_frame(evidence["reference"]),
             current_sample=_frame(evidence["current"]),
+            experiment=data.get("experiment"),
         )
 
 

@@ -3,12 +3,16 @@ drift, judged on the day's prediction log and the matured labels, and the verdic
 
 FAIRNESS is given only on a day drift would call OK or WATCH: a broken feed, a quality drop or
 drift tells more, and their evidence still carries the per-slice numbers.
+
+On a day an experiment scored in arms, the flag rates are those of the flags staff saw: each
+row's ``served_score`` against the threshold of the version that served it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -19,6 +23,7 @@ from bantay.monitoring.fairness_results import AttributionCheck, FairnessCheck
 from bantay.monitoring.performance import BACKTEST
 from bantay.monitoring.results import DriftResult
 from bantay.schema import TIMESTAMP
+from bantay.serving.experiment import SERVED_SCORE, SERVED_VERSION
 from bantay.settings import ModelSettings
 from bantay.settings.drift import FairnessConfig
 from bantay.vocabulary import Verdict
@@ -38,6 +43,25 @@ def _served_by(frame: pd.DataFrame, version: str) -> pd.DataFrame:
     return frame[frame["model_version"].astype(str) == version]
 
 
+FLAG_SCORE = "flag_score"
+
+
+def as_served(
+    frame: pd.DataFrame, threshold: float, thresholds: Mapping[str, float]
+) -> pd.DataFrame:
+    """``frame`` with ``flag_score``: at or above ``threshold`` exactly when staff saw the row
+    flagged. Rows an experiment's arm served carry their ``served_score`` moved by the gap
+    between ``threshold`` and the serving version's own (``thresholds``; unknown: ``threshold``);
+    other rows keep ``score``."""
+    score = frame["score"].astype(float)
+    if SERVED_SCORE not in frame.columns or SERVED_VERSION not in frame.columns:
+        return frame.assign(**{FLAG_SCORE: score})
+    served = frame[SERVED_SCORE].astype(float)
+    cut = frame[SERVED_VERSION].map(lambda v: thresholds.get(str(v), threshold)).astype(float)
+    moved = served - cut + threshold
+    return frame.assign(**{FLAG_SCORE: moved.where(served.notna(), score)})
+
+
 def judge_signals(
     model: ModelSettings,
     manifest: dict[str, Any],
@@ -45,22 +69,25 @@ def judge_signals(
     labelled: pd.DataFrame | None,
     day: dt.date,
     cfg: FairnessConfig,
+    served_thresholds: Mapping[str, float] | None = None,
 ) -> tuple[FairnessCheck, AttributionCheck | None]:
-    """Fairness of ``day`` (flag rates of its scored rows; recall gaps on ``labelled``, the
-    matured rows back-tested by the version) and its attribution drift."""
+    """Fairness of ``day`` (flag rates of the flags staff saw; recall gaps on ``labelled``, the
+    matured rows back-tested by the version) and its attribution drift. ``served_thresholds``:
+    the threshold of each version an experiment served that day."""
     threshold = decision_threshold(manifest)
     version = str(manifest["version"])
     today = _on(current, day)
     scored = labelled is not None and BACKTEST in labelled.columns
     fairness = judge_fairness(
-        today,
+        as_served(today, threshold, served_thresholds or {}),
         labelled,
         model.slices,
         threshold,
         cfg,
         allowed_gap=model.gate.max_recall_gap,
         target=model.label,
-        labelled_score=BACKTEST if scored else None,
+        score=FLAG_SCORE,
+        labelled_score=BACKTEST if scored else "score",
         version=version,
     )
     attribution = attribution_drift(

@@ -73,6 +73,7 @@ class ExperimentResult:
     sample_per_arm: int
     still_needed: int  # outcomes per arm before the planned size is reached
     notes: list[str] = field(default_factory=list)
+    guardrails: tuple[Any, ...] = ()  # experiment_guardrails.Guardrail, each holds or breached
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

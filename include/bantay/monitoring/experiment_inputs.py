@@ -5,6 +5,7 @@ the start (``bantay.monitoring.experiment.OBSERVATION_COLUMNS``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +23,24 @@ from bantay.monitoring.experiment import (
     ExperimentResult,
     analyse,
 )
+from bantay.monitoring.experiment_guardrails import flagged_volume, recall_gap, slice_sources
 from bantay.monitoring.paired import version_threshold
 from bantay.monitoring.window import MATURED as LABEL_MATURED
 from bantay.monitoring.window import matured_labels
 from bantay.schema import ENTITY, TIMESTAMP
-from bantay.serving.experiment import ARM, EXPERIMENT_ID, SERVED_SCORE, SERVED_VERSION
+from bantay.serving.experiment import (
+    ARM,
+    CHALLENGER,
+    CONTROL,
+    EXPERIMENT_ID,
+    SERVED_SCORE,
+    SERVED_VERSION,
+    stop_experiment,
+)
 from bantay.settings import ModelSettings
 
 if TYPE_CHECKING:
+    from bantay.stores.model_store import ModelStore
     from bantay.stores.registry import Registry
 
 _COLUMNS = (ENTITY, TIMESTAMP, ARM, SERVED_SCORE, SERVED_VERSION, EXPERIMENT_ID)
@@ -40,9 +51,14 @@ class ExperimentDataError(ValueError):
 
 
 def experiment_log(
-    layout: Layout, model: str, record: dict[str, Any], as_of: dt.date
+    layout: Layout,
+    model: str,
+    record: dict[str, Any],
+    as_of: dt.date,
+    extra: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """The rows of ``record``'s experiment in the prediction log, from its start to ``as_of``."""
+    """The rows of ``record``'s experiment in the prediction log, from its start to ``as_of``
+    (with the ``extra`` columns the log has, e.g. the slices' sources)."""
     start = dt.date.fromisoformat(record["start"])
     unit = record["plan"]["unit"]
     parts = []
@@ -53,7 +69,7 @@ def experiment_log(
         names = pq.read_schema(path).names
         if EXPERIMENT_ID not in names:
             continue
-        wanted = list(dict.fromkeys([*_COLUMNS, unit]))
+        wanted = list(dict.fromkeys([*_COLUMNS, unit, *extra]))
         frame = pd.read_parquet(path, columns=[c for c in wanted if c in names])
         frame = frame[frame[EXPERIMENT_ID] == record["id"]]
         if len(frame):
@@ -69,15 +85,22 @@ def observations(
     unit: str,
     start: dt.date,
     thresholds: dict[str, float],
+    carry: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """One row per matured outcome observed from ``start`` on of a learner the experiment
     scored: its unit and arm (from its first experiment row), the outcome, whether its arm's
-    model flagged it on a day up to the observation, and when the label matured."""
+    model flagged it on a day up to the observation, and when the label matured; with the
+    ``carry`` columns of the log (the learner's first experiment row)."""
     cut = np.array([thresholds.get(str(v), np.inf) for v in log[SERVED_VERSION]])
     log = log.assign(**{FLAGGED: log[SERVED_SCORE].to_numpy(float) >= cut})
     first = log.sort_values(TIMESTAMP).drop_duplicates(ENTITY)[
         list(dict.fromkeys([ENTITY, unit, ARM]))
     ]
+    carried = (
+        log.sort_values(TIMESTAMP)
+        .drop_duplicates(ENTITY)
+        .set_index(ENTITY)[[c for c in carry if c in log.columns]]
+    )
     observed = pd.to_datetime(labels[TIMESTAMP], utc=True)
     rows = labels[observed >= pd.Timestamp(start, tz="UTC")]
     rows = rows.merge(first, on=ENTITY, how="inner")
@@ -91,6 +114,7 @@ def observations(
             OUTCOME: rows[label].astype(int).to_numpy(),
             FLAGGED: (when <= pd.to_datetime(rows[TIMESTAMP], utc=True)).fillna(False).to_numpy(),
             MATURED: pd.to_datetime(rows[LABEL_MATURED]).dt.tz_localize(None).to_numpy(),
+            **{c: rows[ENTITY].map(carried[c]).to_numpy() for c in carried.columns},
         }
     )
 
@@ -103,7 +127,8 @@ def experiment_report(
     as_of: dt.date,
 ) -> ExperimentResult:
     """The experiment ``record`` of ``model`` judged on everything matured by ``as_of``."""
-    log = experiment_log(layout, model.name, record, as_of)
+    sources = slice_sources(model.slices)
+    log = experiment_log(layout, model.name, record, as_of, sources)
     if log.empty:
         raise ExperimentDataError(
             f"experiment {record['id']} of {model.name} has no scored day in "
@@ -124,5 +149,66 @@ def experiment_report(
         unit=record["plan"]["unit"],
         start=start,
         thresholds=thresholds,
+        carry=sources,
     )
-    return analyse(rows, record, as_of)
+    result = analyse(rows, record, as_of)
+    guards = (
+        recall_gap(rows, model.slices, model.drift.fairness, model.gate.max_recall_gap),
+        flagged_volume(
+            log, thresholds, float(record["plan"]["share"]), record["plan"].get("capacity")
+        ),
+    )
+    return dataclasses.replace(result, guardrails=tuple(g for g in guards if g))
+
+
+def decision_as_of(
+    model: ModelSettings,
+    layout: Layout,
+    registry: Registry | None,
+    record: dict[str, Any],
+    as_of: dt.date,
+) -> dict[str, Any]:
+    """The analysis of ``record`` as of ``as_of`` as a dict; "not yet" with the reason when
+    there is nothing to analyse."""
+    try:
+        return experiment_report(model, layout, registry, record, as_of).to_dict()
+    except ExperimentDataError as exc:
+        return {"decision": "not yet", "reason": str(exc)}
+
+
+def stop_with_decision(
+    model: ModelSettings,
+    layout: Layout,
+    store: ModelStore,
+    registry: Registry | None,
+    *,
+    actor: str,
+    reason: str,
+    as_of: dt.date,
+) -> dict[str, Any]:
+    """Stop ``model``'s running experiment, recording who, why and what the analysis said as
+    of ``as_of`` (``bantay experiment stop`` and the Experiment tab's Stop both come here)."""
+    running = store.pointers.experiment(model.name)
+    analysis = decision_as_of(model, layout, registry, running, as_of) if running else None
+    decision = {k: analysis[k] for k in ("decision", "reason")} if analysis else None
+    return stop_experiment(
+        store, registry, model.name, actor=actor, reason=reason, decision=decision
+    )
+
+
+def day_arms(rows: pd.DataFrame, share_of: Any) -> dict[str, Any] | None:
+    """The experiment ``rows`` (a day's prediction log) were scored in: its ``id``, the
+    challenger's ``share`` (``share_of(id)``, None when its record is gone) and the version
+    each arm was served; None on a day scored without arms."""
+    if EXPERIMENT_ID not in rows.columns or ARM not in rows.columns:
+        return None
+    scored = rows[rows[EXPERIMENT_ID].notna()]
+    if scored.empty:
+        return None
+    experiment = str(scored[EXPERIMENT_ID].mode().iloc[0])
+    scored = scored[scored[EXPERIMENT_ID] == experiment]
+    served = {}
+    for arm in (CONTROL, CHALLENGER):
+        versions = scored.loc[scored[ARM] == arm, SERVED_VERSION].dropna().astype(str)
+        served[arm] = str(versions.mode().iloc[0]) if len(versions) else None
+    return {"id": experiment, "share": share_of(experiment), "served": served}

@@ -46,6 +46,7 @@ def compose_day_email(
         current_sample=check.current_sample,
         approval=model.approval,
         page_url=drift_day_url(notify.airflow_base_url, check.model, check.day),
+        experiment=check.experiment,
     )
     message["From"] = notify.sender
     message["To"] = ", ".join(model.recipients)

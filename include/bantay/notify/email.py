@@ -37,6 +37,20 @@ log = logging.getLogger(__name__)
 MAX_EMAIL_BYTES = 300_000
 
 
+def experiment_line(experiment: dict[str, Any] | None) -> str | None:
+    """One sentence: the day was scored in an experiment's arms, which version each served."""
+    if not experiment:
+        return None
+    served = experiment.get("served") or {}
+    share = experiment.get("share")
+    part = f"{share:.0%} of learners" if isinstance(share, int | float) else "its arm"
+    return (
+        f"Scored in experiment {experiment['id']}: the challenger "
+        f"{served.get('challenger') or '-'} was served to {part}, production "
+        f"{served.get('control') or '-'} to the rest."
+    )
+
+
 def _context(
     result: DriftResult,
     *,
@@ -48,10 +62,12 @@ def _context(
     page_url: str | None,
     charts: Sequence[dict[str, str]],
     approval: Approval = "auto",
+    experiment: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     parts = day_parts(result, decision, model=model, date=date, approval=approval)
     return {
         **parts,
+        "experiment_line": experiment_line(experiment),
         "css": email_css(parts["verdict_key"]),
         "charts": charts,
         "report_url": report_url,
@@ -71,6 +87,7 @@ def _build(
     page_url: str | None,
     charts: Sequence[tuple[str, bytes]],
     approval: Approval = "auto",
+    experiment: dict[str, Any] | None = None,
 ) -> EmailMessage:
     env = environment()
     # Content-IDs only need to be unique within the message; deterministic ones keep renders
@@ -90,6 +107,7 @@ def _build(
         page_url=page_url,
         charts=chart_ctx,
         approval=approval,
+        experiment=experiment,
     )
     msg = EmailMessage()
     msg["Subject"] = ctx["subject"]
@@ -126,9 +144,11 @@ def render_drift_email(
     max_bytes: int = MAX_EMAIL_BYTES,
     approval: Approval = "auto",
     page_url: str | None = None,
+    experiment: dict[str, Any] | None = None,
 ) -> EmailMessage:
     """The on-call e-mail: verdict subject, what to do, feature table, inline charts, links.
 
+    ``experiment``: the experiment the day was scored in (``day_arms``), said in one line.
     ``reference_sample``/``current_sample`` feed the charts (the frames given to ``run_drift``
     or the same samples); only the charted columns are read. ``page_url``: the drift day page
     the e-mail leads to (the presigned report link stays as a fallback line). Charts are dropped, last first,
@@ -148,6 +168,7 @@ def render_drift_email(
             page_url=page_url,
             charts=charts,
             approval=approval,
+            experiment=experiment,
         )
         size = len(msg.as_bytes())
         if size <= max_bytes or not charts:

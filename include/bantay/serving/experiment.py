@@ -67,6 +67,7 @@ class ExperimentPlan:
     looks: int = 5
     look_every_days: int = 7
     design_effect: float = 1.0
+    capacity: int | None = None  # flagged learners a day staff can act on (a guardrail)
 
     def __post_init__(self) -> None:
         checks = (
@@ -82,6 +83,10 @@ class ExperimentPlan:
             (1 <= self.looks <= 20, f"--looks {self.looks} must be 1 to 20 analyses"),
             (self.look_every_days >= 1, "--look-every-days must be 1 or more"),
             (self.design_effect >= 1, f"--design-effect {self.design_effect} must be >= 1"),
+            (
+                self.capacity is None or self.capacity >= 1,
+                f"--capacity {self.capacity} must be 1 or more flagged learners a day",
+            ),
         )
         for ok, message in checks:
             if not ok:

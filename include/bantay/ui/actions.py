@@ -5,8 +5,9 @@ rolled back to) comes back as the same form, filled in as sent, with what to fix
 
 The web process never moves a pointer or writes the registry: a retrain is a run of the model's
 training DAG, a rollback a ``bantay_rollback`` run, a re-check a ``bantay_drift`` run, a
-re-baseline a ``bantay_rebaseline`` run, "Shadow this" and "Stop shadow" ``bantay_shadow`` runs
-(which stage through ``Promotion.stage_shadow``). The run is created
+re-baseline a ``bantay_rebaseline`` run, "Shadow this", "Stop shadow" and "Stop experiment"
+``bantay_shadow`` runs (which stage through ``Promotion.stage_shadow``, or stop the experiment as
+``bantay experiment stop`` does). The run is created
 by Airflow's own trigger endpoint code (the same parameter validation, ``triggering_user_name``
 and run note as the UI's Trigger button), so users, audit, retries and permissions stay Airflow's.
 """
@@ -282,3 +283,26 @@ def stop_shadow(
     conf = {"model": model, "action": "stop", "version": None, "reason": why}
     note = f"Stop the shadow of {model}: {why}"
     return _run(request, f"/models/{model}", user, SHADOW, conf, note)
+
+
+@router.post("/models/{model}/experiment/stop")
+def stop_experiment(
+    request: Request,
+    model: str,
+    user: Annotated[BaseUser, Depends(require_trigger(SHADOW))],
+    reason: Reason = "",
+):
+    """Start a ``bantay_shadow`` run that stops ``model``'s running experiment (for harm, or
+    once decided), recorded with the person, their reason and the analysis of the day."""
+    _known(model)
+    page = f"/models/{model}/experiment"
+    try:
+        why = _reason(reason, "stop of the experiment")
+        running = reader().experiment(model)
+        if not running or running.get("status") != "running":
+            raise FormError(f"{model} runs no experiment: there is nothing to stop")
+    except FormError as err:
+        return _form_again(request, "stop_experiment", model, err, reason=reason)
+    conf = {"model": model, "action": "stop_experiment", "version": None, "reason": why}
+    note = f"Stop experiment {running['id']} of {model}: {why}"
+    return _run(request, page, user, SHADOW, conf, note)

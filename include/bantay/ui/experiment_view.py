@@ -1,7 +1,7 @@
 """The Experiment tab of a model: the running (else the last) randomised experiment, its
 pre-registered design, both arms at each maturation date with the interval and the boundary,
-the outcomes still needed, the decision, and how to stop it (read-only: stopping is recorded
-through ``bantay experiment stop``)."""
+the outcomes still needed, the decision, and its Stop form (a ``bantay_shadow`` run, as
+``bantay experiment stop``)."""
 
 from __future__ import annotations
 

@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 
 from bantay.layout import accepted_root, partition_path
-from bantay.monitoring.check import check_day
+from bantay.monitoring.check import check_day, served_thresholds
 from bantay.monitoring.day_check import DayCheck
 from bantay.notify.drift_day import compose_day_email, day_subject, outbox_path
 from bantay.settings import load_settings
 from bantay.stores.registry import Registry
+from bantay.training.evaluation import FALLBACK_THRESHOLD
 from bantay.training.pipeline import fit_final, predict_scores
 from support.monitoring_frames import CATEGORICAL, NUMERICAL, learner_frame
 
@@ -204,3 +205,57 @@ def test_a_retrain_the_caller_cannot_start_is_neither_reported_nor_recorded(
     assert written == ["report.html", "report.json", "check.json"]
     [row] = registry.drift.reports(MODEL)
     assert (row.decision, row.report_html_uri) == ("retrain_triggered", by_the_dag.report_html)
+
+
+def test_served_thresholds_are_each_served_versions_own() -> None:
+    metrics = {"v4": {"test": {"threshold_at_precision": 0.8}}}
+    reg = SimpleNamespace(
+        versions=SimpleNamespace(
+            get=lambda model, v: SimpleNamespace(metrics=metrics[v]) if v in metrics else None
+        )
+    )
+    current = pd.DataFrame({"served_version": ["v3", "v4", None, "v4"]})
+    assert served_thresholds(reg, "learner_risk", current) == {
+        "v3": FALLBACK_THRESHOLD,
+        "v4": 0.8,
+    }
+    assert served_thresholds(reg, "learner_risk", current.drop(columns="served_version")) == {}
+
+
+def test_a_day_scored_in_arms_names_the_experiment_in_the_check_and_its_email(project) -> None:
+    """The day's log carries the arms: the check hands on the experiment (through JSON) and
+    the e-mail says it in one line."""
+    settings, registry, store = project
+    model = settings.model(MODEL)
+    path = settings.layout.prediction_path(MODEL, TODAY)
+    frame = pd.read_parquet(path)
+    challenger = np.arange(len(frame)) % 4 == 0
+    frame["experiment_id"] = "e1"
+    frame["arm"] = np.where(challenger, "challenger", "control")
+    frame["served_score"] = frame["score"]
+    frame["served_version"] = np.where(challenger, "v3", "v2")
+    _write(path, frame)
+    records = {"e1": {"id": "e1", "plan": {"share": 0.25}}}
+    store.pointers.experiment_record = lambda m, eid: records.get(eid)
+    checked = check_day(
+        model,
+        settings.layout,
+        registry,
+        store,
+        TODAY,
+        banner=lambda result, decision: "",
+        run_id="r",
+        retrain_running=False,
+        link_expiry_seconds=3600,
+    )
+    handed_on = DayCheck.from_data(json.loads(json.dumps(checked.as_data(), allow_nan=False)))
+    assert handed_on.experiment == {
+        "id": "e1",
+        "share": 0.25,
+        "served": {"control": "v2", "challenger": "v3"},
+    }
+    plain = compose_day_email(handed_on, model, settings.notify, run_url="u")
+    assert (
+        "Scored in experiment e1: the challenger v3 was served to 25% of learners, production "
+        "v2 to the rest." in plain.get_body(("plain",)).get_content()
+    )

@@ -81,3 +81,41 @@ def test_judges_the_day_with_the_versions_threshold_and_back_test_scores() -> No
     assert rate == pytest.approx((north["score"] >= 0.6).mean())
     assert [r.group for r in fairness.regressed] == ["south"]
     assert attribution is None  # the version has no explanation
+
+
+def test_on_an_experiment_day_the_flag_rates_are_those_of_the_flags_staff_saw() -> None:
+    """The challenger's arm (south here) was served the challenger's score against its own
+    threshold: its flag rate is what staff saw, not what production would have flagged."""
+    rng = np.random.default_rng(5)
+    stamp = pd.Timestamp(DAY, tz="UTC")
+    n = 800
+    region = np.repeat(["north", "south"], n // 2)
+    score, challenger = rng.random(n), rng.random(n)
+    arm_b = region == "south"
+    current = pd.DataFrame(
+        {
+            "learner_id": np.arange(n),
+            "event_timestamp": stamp,
+            "region": region,
+            "score": score,
+            "model_version": "v3",
+            "served_score": np.where(arm_b, challenger, score),
+            "served_version": np.where(arm_b, "v4", "v3"),
+        }
+    )
+    model = ModelSettings(name="learner_risk", feature_service="learner_risk_v1", slices=["region"])
+    manifest = {"version": "v3", "metrics": {"test": {"threshold_at_precision": 0.6}}}
+    fairness, _ = judge_signals(
+        model, manifest, current, None, DAY, FairnessConfig(min_slice_rows=50), {"v4": 0.8}
+    )
+    rates = {r.group: r.flag_rate for r in fairness.rates}
+    assert rates["north"] == pytest.approx((score[~arm_b] >= 0.6).mean())
+    assert rates["south"] == pytest.approx((challenger[arm_b] >= 0.8).mean())
+    assert rates["south"] != pytest.approx((score[arm_b] >= 0.6).mean())
+    # Without an experiment's columns, production's score as before.
+    plain = current.drop(columns=["served_score", "served_version"])
+    fairness, _ = judge_signals(
+        model, manifest, plain, None, DAY, FairnessConfig(min_slice_rows=50)
+    )
+    south = next(r.flag_rate for r in fairness.rates if r.group == "south")
+    assert south == pytest.approx((score[arm_b] >= 0.6).mean())

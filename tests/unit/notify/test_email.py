@@ -239,3 +239,21 @@ def test_html_escapes_values_from_the_data() -> None:
     html = msg.get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "'<script>x</script>'" in msg.get_body(("plain",)).get_content()  # plain text is plain
+
+
+def test_an_experiment_day_says_so_in_one_line_with_each_arms_version() -> None:
+    experiment = {
+        "id": "20261120T000000Z-v4",
+        "share": 0.3,
+        "served": {"control": "v3", "challenger": "v4"},
+    }
+    msg = _render(_result(Verdict.OK, {}), experiment=experiment)
+    line = (
+        "Scored in experiment 20261120T000000Z-v4: the challenger v4 was served to 30% of "
+        "learners, production v3 to the rest."
+    )
+    assert line in msg.get_body(("plain",)).get_content()
+    assert f'<p id="experiment-line">{line}</p>' in msg.get_body(("html",)).get_content()
+    plain = _render(_result(Verdict.OK, {}))
+    assert "experiment" not in plain.get_body(("plain",)).get_content().lower()
+    assert 'id="experiment-line"' not in plain.get_body(("html",)).get_content()
