@@ -1,7 +1,8 @@
 """Redis restarted in the middle of an online write: a private ``redis-server`` (its own port, its
-own append-only file) is killed and started again between two of Feast's write batches of one
-materialization: the write goes on once the server is back (redis-py reconnects), and every
-learner of the day reads back through Feast's own API, before and after a re-run of the day."""
+own append-only file) is killed and started again between two write batches of one
+materialization, through bantay's bulk writer and through Feast's own: the write goes on once the
+server is back (redis-py reconnects), and every learner of the day reads back through Feast's own
+API, before and after a re-run of the day."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import contextlib
 import datetime as dt
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +21,10 @@ import redis
 from feast.infra.online_stores.redis import RedisOnlineStore
 
 from bantay import simulate as sim
+from bantay.features import online_write
 from bantay.features.contract import enforce_for, label_sources
 from bantay.features.materialize import materialize
+from bantay.stores import feast_redis
 from bantay.stores.feast_store import apply, online_features
 from bantay.stores.feast_store import store as feature_store
 from support.feast_profiles import feast_profile
@@ -92,7 +96,8 @@ def private_redis(folder: Path) -> Iterator[PrivateRedis]:
     "written: every learner of the day reads back through Feast, and re-running the day "
     "changes nothing.",
 )
-def test_a_redis_restart_mid_write_loses_no_learner(tmp_path, monkeypatch):
+@pytest.mark.parametrize("bulk", [True, False], ids=["bantay-writer", "feast-writer"])
+def test_a_redis_restart_mid_write_loses_no_learner(tmp_path, monkeypatch, bulk):
     sim.write_range(
         tmp_path / "data" / "raw",
         DAY - dt.timedelta(days=1),
@@ -101,16 +106,33 @@ def test_a_redis_restart_mid_write_loses_no_learner(tmp_path, monkeypatch):
     )
     (tmp_path / "redis").mkdir()
     with private_redis(tmp_path / "redis") as server:
-        written: list[str] = []
-        write_batch = RedisOnlineStore.online_write_batch
+        written: list[str | int] = []
+        if bulk:
+            # Three batches a view (800 learners, 300 a batch). The server goes down as the
+            # second batch is sent and is back half a second later.
+            monkeypatch.setattr(online_write, "BATCH", 300)
+            send = feast_redis.send
+            restarts: list[threading.Timer] = []
 
-        def write_then_restart_once(self, config, table, data, progress):
-            write_batch(self, config, table, data, progress)
-            written.append(table.name)
-            if len(written) == 1:  # one view written, the others not yet
-                server.crash_and_restart()
+            def send_while_redis_restarts(client, commands, count):
+                if len(written) == 1 and not restarts:
+                    server.stop()
+                    restarts.append(threading.Timer(0.5, server.start))
+                    restarts[0].start()
+                send(client, commands, count)
+                written.append(count)
 
-        monkeypatch.setattr(RedisOnlineStore, "online_write_batch", write_then_restart_once)
+            monkeypatch.setattr(feast_redis, "send", send_while_redis_restarts)
+        else:
+            write_batch = RedisOnlineStore.online_write_batch
+
+            def write_then_restart_once(self, config, table, data, progress):
+                write_batch(self, config, table, data, progress)
+                written.append(table.name)
+                if len(written) == 1:  # one view written, the others not yet
+                    server.crash_and_restart()
+
+            monkeypatch.setattr(RedisOnlineStore, "online_write_batch", write_then_restart_once)
         env = {"BANTAY_FEAST_REDIS": f"127.0.0.1:{server.port}"}
         with feast_profile(
             tmp_path / "home", tmp_path / "data", "feature_store.redis.yaml", env
@@ -128,11 +150,16 @@ def test_a_redis_restart_mid_write_loses_no_learner(tmp_path, monkeypatch):
                     [DAY],
                     feast=feature_store(settings),
                     lateness_days=settings.features.contract.max_lateness_days,
+                    bulk=bulk,
                 )
 
             first = run()  # the client reconnects to the restarted server and goes on
             assert sorted(first["materialized"]) == sorted(VIEWS)
-            assert sorted(written) == sorted(VIEWS)  # one batch each, the restart after the first
+            if bulk:  # every batch of every view landed once the server was back
+                restarts[0].join()
+                assert written == [300, 300, 200] * len(VIEWS)
+            else:  # one batch each, the restart after the first
+                assert sorted(written) == sorted(VIEWS)
 
             ids = list(range(100_001, 100_001 + LEARNERS))
             after_restart = online_features(settings, ids, "learner_risk_v1")

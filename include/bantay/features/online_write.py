@@ -14,6 +14,8 @@ cluster, key TTLs) is left to Feast's own materialization (:func:`writable`).
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +24,18 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from feast import FeatureStore, FeatureView, FileSource
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bantay.features.tombstones import Tombstones
 from bantay.stores import feast_redis as fr
 
 BATCH = 50_000  # learners per RESP buffer: ~25 MiB of commands, flat memory at any scale
 PARTITION = "date=*"
+SEND_ATTEMPTS = 4  # a batch cut off by a dropped connection is sent again, up to this many times
+DROPPED = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+
+log = logging.getLogger(__name__)
 
 
 def writable(feast: FeatureStore, view: FeatureView) -> bool:
@@ -131,5 +139,27 @@ def write_view(
         )
     for offset in range(0, rows.num_rows, BATCH):
         batch = rows.slice(offset, BATCH)
-        fr.send(client, _batch_commands(feast, view, batch), batch.num_rows)
+        _send(client, _batch_commands(feast, view, batch), batch.num_rows, view.name)
     return rows.num_rows
+
+
+def _send(client: Redis, commands: bytes, count: int, view: str) -> None:
+    """Send one batch; when the connection drops (Redis restarted, a network blip) send the
+    whole batch again on a new connection. HSET of the same values is idempotent, so a batch
+    that was partly applied before the drop ends the same as one applied once."""
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            fr.send(client, commands, count)
+            return
+        except DROPPED as exc:
+            if attempt == SEND_ATTEMPTS:
+                raise
+            log.warning(
+                "%s: Redis connection dropped (%s); sending the batch of %d again (%d of %d)",
+                view,
+                exc,
+                count,
+                attempt + 1,
+                SEND_ATTEMPTS,
+            )
+            time.sleep(0.2 * 2**attempt)

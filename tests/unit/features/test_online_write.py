@@ -7,11 +7,14 @@ import datetime as dt
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from feast import Entity, FeatureView, Field, FileSource
 from feast.types import Float64, Int64
 from feast.value_type import ValueType
 
+from bantay.features import online_write
 from bantay.features.online_write import latest_rows, partition_files
+from bantay.stores import feast_redis
 
 UTC = dt.UTC
 
@@ -75,3 +78,34 @@ def test_no_partition_no_rows(tmp_path):
     start = dt.datetime(2026, 3, 1, tzinfo=UTC)
     rows = latest_rows(view, start, start + dt.timedelta(days=1), lateness_days=1)
     assert rows.num_rows == 0
+
+
+class _Drops:
+    """Stands in for the Redis boundary (``feast_redis.send``): the first ``drops`` sends fail
+    as a dropped connection does, the rest succeed; every call is recorded."""
+
+    def __init__(self, drops: int) -> None:
+        self.drops = drops
+        self.calls: list[int] = []
+
+    def __call__(self, client, commands, count) -> None:
+        self.calls.append(count)
+        if len(self.calls) <= self.drops:
+            raise ConnectionError("Redis closed the connection after 0 of 3 replies")
+
+
+def test_a_batch_cut_off_by_a_dropped_connection_is_sent_again(monkeypatch):
+    fake = _Drops(drops=2)
+    monkeypatch.setattr(feast_redis, "send", fake)
+    monkeypatch.setattr(online_write.time, "sleep", lambda s: None)
+    online_write._send(None, b"", 3, "learning_activity")
+    assert fake.calls == [3, 3, 3]  # two drops, then the whole batch again, once
+
+
+def test_a_connection_that_keeps_dropping_fails_the_write(monkeypatch):
+    fake = _Drops(drops=online_write.SEND_ATTEMPTS)
+    monkeypatch.setattr(feast_redis, "send", fake)
+    monkeypatch.setattr(online_write.time, "sleep", lambda s: None)
+    with pytest.raises(ConnectionError, match="closed the connection"):
+        online_write._send(None, b"", 3, "learning_activity")
+    assert len(fake.calls) == online_write.SEND_ATTEMPTS
