@@ -118,7 +118,7 @@ def airflow_server(tmp_path_factory, moto_s3) -> Iterator[Server]:  # noqa: F811
         _airflow(env, "db", "migrate")
         _airflow(env, "dags", "reserialize")
         with api_server(env, home) as (base, log):
-            token = _login(base, USER, password)
+            token = login(base, USER, password)
             yield Server(base, USER, password, token, seeded, log)
 
 
@@ -164,7 +164,8 @@ def api_server(env: dict[str, str], home: Path) -> Iterator[tuple[str, Path]]:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _login(base: str, user: str, password: str) -> str:
+def login(base: str, user: str, password: str) -> str:
+    """A bearer token for ``user`` from Airflow's ``/auth/token``."""
     request = urllib.request.Request(
         base + "/auth/token",
         data=json.dumps({"username": user, "password": password}).encode(),

@@ -20,7 +20,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import USER, api_server, arrives_at, auth_env, frame, launched, shot, sign_in
+from conftest import (
+    USER,
+    api_server,
+    arrives_at,
+    auth_env,
+    frame,
+    launched,
+    login,
+    shot,
+    sign_in,
+)
 from support.airflow_runs import migrated, run_dag, task_states
 from support.hitl import Answer, answer_when_asked
 from support.lifecycle import lifecycle_env  # noqa: F401
@@ -41,23 +51,12 @@ class Shell:
     log: Path
 
     def api(self, path: str) -> dict:
-        token = _token(self.base, self.password)
+        token = login(self.base, USER, self.password)
         request = urllib.request.Request(
             self.base + path, headers={"Authorization": f"Bearer {token}"}
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
-
-
-def _token(base: str, password: str) -> str:
-    request = urllib.request.Request(
-        base + "/auth/token",
-        data=json.dumps({"username": USER, "password": password}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["access_token"]
 
 
 @pytest.fixture(scope="module")

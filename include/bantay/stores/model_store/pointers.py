@@ -109,21 +109,13 @@ class ServingPointers:
     def shadow(self, model: str) -> dict[str, Any] | None:
         """The shadow marker of ``model`` (version, sha256, who staged it), or None."""
         check_name("model", model)
-        found = self._objects.get(self._objects.shadow_key(model))
-        if found is None:
-            return None
-        try:
-            parsed = json.loads(found[0])
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict) or not isinstance(parsed.get("version"), str):
-            raise ModelStoreError(
-                f"{self._objects.uri(self._objects.shadow_key(model))} is not a shadow marker (JSON with a "
-                f"'version'); stage the shadow again (bantay shadow --model {model} --to "
-                "<version>) or stop shadow scoring (bantay shadow --model "
-                f"{model} --clear)"
-            )
-        return parsed
+        return self._json_object(
+            self._objects.shadow_key(model),
+            "version",
+            "a shadow marker",
+            f"stage the shadow again (bantay shadow --model {model} --to <version>) or stop "
+            f"shadow scoring (bantay shadow --model {model} --clear)",
+        )
 
     def clear_shadow(self, model: str) -> None:
         """Stop shadow scoring of ``model`` (no marker is not an error)."""
@@ -164,6 +156,16 @@ class ServingPointers:
         )
 
     def _json_record(self, key: str, model: str) -> dict[str, Any] | None:
+        return self._json_object(
+            key,
+            "challenger",
+            "an experiment record",
+            f"stop it (bantay experiment stop {model} --reason ...) and start it again",
+        )
+
+    def _json_object(self, key: str, field: str, what: str, fix: str) -> dict[str, Any] | None:
+        """The JSON object at ``key`` (None when absent); refused, naming ``fix``, when it is not
+        an object with the string ``field``."""
         found = self._objects.get(key)
         if found is None:
             return None
@@ -171,10 +173,8 @@ class ServingPointers:
             parsed = json.loads(found[0])
         except ValueError:
             parsed = None
-        if not isinstance(parsed, dict) or not isinstance(parsed.get("challenger"), str):
+        if not isinstance(parsed, dict) or not isinstance(parsed.get(field), str):
             raise ModelStoreError(
-                f"{self._objects.uri(key)} is not an experiment record (JSON with a "
-                f"'challenger'); stop it (bantay experiment stop {model} --reason ...) and "
-                "start it again"
+                f"{self._objects.uri(key)} is not {what} (JSON with a '{field}'); {fix}"
             )
         return parsed
