@@ -22,21 +22,12 @@ from bantay.features.tombstones import learner_id, pseudonym
 from bantay.stores.connections import erasure_key
 from bantay.ui import learner_log, views
 from bantay.ui.auth import may_see_learner_ids, require_learners
-from bantay.ui.queries import Reader, reader
+from bantay.ui.pages import model_reader
+from bantay.ui.queries import Reader
 from bantay.ui.render import relative, render
 
 router = APIRouter()
 LearnerUser = Annotated[BaseUser, Depends(require_learners)]
-
-
-def _reader(model: str) -> Reader:
-    r = reader()
-    if not r.known_model(model):
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"unknown model {model!r}; configured models: {r.model_names()}",
-        )
-    return r
 
 
 def _key() -> bytes:
@@ -56,7 +47,7 @@ def _address(request: Request, model: str, name: str) -> str:
 @router.get("/models/{model}/learners", response_class=HTMLResponse)
 def find_learner(request: Request, model: str, user: LearnerUser, q: str = "") -> Response:
     """The model page's search box: to the page of the learner id or pseudonym typed."""
-    _reader(model)
+    model_reader(model)
     wanted = q.strip()
     if not wanted:
         raise HTTPException(
@@ -91,7 +82,7 @@ def _resolve(r: Reader, model: str, wanted: str, parts: list) -> int:
 
 @router.get("/models/{model}/learners/{learner}", response_class=HTMLResponse)
 def learner_page(request: Request, model: str, learner: str, user: LearnerUser) -> Response:
-    r = _reader(model)
+    r = model_reader(model)
     days = r.settings.ui.learner_days
     parts = learner_log.partitions(r.settings.predictions_dir / model, days)
     ident = _resolve(r, model, learner.strip(), parts)

@@ -20,7 +20,8 @@ TABS = ("versions", "promotions", "drift", "serving", "experiment")
 SERVING_DAYS = 30
 
 
-def _model(model: str) -> Reader:
+def model_reader(model: str) -> Reader:
+    """The pages' reader, once ``model`` is known to be configured (else 404 naming them)."""
     r = reader()
     if not r.known_model(model):
         raise HTTPException(
@@ -80,7 +81,7 @@ def _model_page(request: Request, model: str, tab: str, **context) -> HTMLRespon
 
 @router.get("/models/{model}", response_class=HTMLResponse)
 def model_versions(request: Request, model: str) -> HTMLResponse:
-    r = _model(model)
+    r = model_reader(model)
     row = views.model_header(r, model)
     records = r.versions(model)
     targets = views.rollback_targets(records, row["promotions"], row["prod_id"])
@@ -112,14 +113,14 @@ def model_versions(request: Request, model: str) -> HTMLResponse:
 
 @router.get("/models/{model}/promotions", response_class=HTMLResponse)
 def model_promotions(request: Request, model: str) -> HTMLResponse:
-    r = _model(model)
+    r = model_reader(model)
     row = views.model_header(r, model)
     return _model_page(request, model, "promotions", r=r, row=row, promotions=row["promotions"])
 
 
 @router.get("/models/{model}/drift", response_class=HTMLResponse)
 def model_drift(request: Request, model: str) -> HTMLResponse:
-    r = _model(model)
+    r = model_reader(model)
     row = views.model_header(r, model)
     drift = views.drift_tab(r, model, row["promotions"])
     return _model_page(request, model, "drift", r=r, row=row, drift=drift, top=views.top_features)
@@ -127,14 +128,14 @@ def model_drift(request: Request, model: str) -> HTMLResponse:
 
 @router.get("/models/{model}/experiment", response_class=HTMLResponse)
 def model_experiment(request: Request, model: str) -> HTMLResponse:
-    r = _model(model)
+    r = model_reader(model)
     today = dt.datetime.now(dt.UTC).date()
     return _model_page(request, model, "experiment", r=r, **experiment_tab(r, model, today))
 
 
 @router.get("/models/{model}/serving", response_class=HTMLResponse)
 def model_serving(request: Request, model: str) -> HTMLResponse:
-    r = _model(model)
+    r = model_reader(model)
     return _model_page(
         request,
         model,
@@ -159,7 +160,7 @@ def _version(r: Reader, model: str, version: str) -> VersionRecord:
 
 @router.get("/models/{model}/versions/{version}", response_class=HTMLResponse)
 def version_page(request: Request, model: str, version: str) -> HTMLResponse:
-    r = _model(model)
+    r = model_reader(model)
     record = _version(r, model, version)
     pointer = r.pointer(model) or {}
     shadow = r.shadow(model) or {}
@@ -180,7 +181,7 @@ def version_page(request: Request, model: str, version: str) -> HTMLResponse:
 def compare_page(request: Request, model: str, a: str = "", b: str = "") -> Response:
     """Two versions side by side (``?a=<version>&b=<version>``; neither: production and the
     newest other version)."""
-    r = _model(model)
+    r = model_reader(model)
     if not a and not b:  # the Versions tab's default pair: production and the newest other
         pick = views.compare_pick(r.versions(model), (r.pointer(model) or {}).get("version"))
         if all(pick):
@@ -209,7 +210,7 @@ def compare_page(request: Request, model: str, a: str = "", b: str = "") -> Resp
 
 @router.get("/models/{model}/drift/{day}", response_class=HTMLResponse)
 def drift_day(request: Request, model: str, day: str) -> HTMLResponse:
-    r = _model(model)
+    r = model_reader(model)
     row = r.drift_day(model, _day(day))
     if row is None:
         raise HTTPException(
@@ -236,7 +237,7 @@ def drift_day(request: Request, model: str, day: str) -> HTMLResponse:
 @router.get("/models/{model}/drift/{day}/report.html")
 def drift_report(model: str, day: str) -> Response:
     """The Evidently report, read from S3 by the server: no presigned URL to leak or expire."""
-    r = _model(model)
+    r = model_reader(model)
     row = r.drift_day(model, _day(day))
     body = r.report_html(row) if row else None
     if body is None:
@@ -250,7 +251,7 @@ def drift_report(model: str, day: str) -> Response:
 @router.get("/models/{model}/drift/{day}/charts/{n}.png")
 def drift_chart(model: str, day: str, n: int) -> Response:
     """One chart of the day's e-mail, reference against current, drawn from the kept check."""
-    r = _model(model)
+    r = model_reader(model)
     row = r.drift_day(model, _day(day))
     png = day_email.chart(r, model, row.report_date, n, str(row.updated_at)) if row else None
     if png is None:

@@ -17,7 +17,7 @@ import bantay.ui.auth as auth
 import bantay.ui.render as render
 from bantay.features.tombstones import pseudonym
 from bantay.settings import Settings
-from bantay.ui import learners
+from bantay.ui import learners, pages
 from bantay.ui.auth import require_read
 
 MODEL = "learner_risk"
@@ -66,7 +66,7 @@ def client(tmp_path, monkeypatch):
         versions=lambda m: [version],
         errors=[],
     )
-    monkeypatch.setattr(learners, "reader", lambda: stand_in)
+    monkeypatch.setattr(pages, "reader", lambda: stand_in)  # the pages' reader: a stand-in
     monkeypatch.setattr(auth, "get_settings", lambda: settings)
     demo = {"on": False}
     monkeypatch.setattr(auth, "demo_mode", lambda user: demo["on"])
