@@ -237,7 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 seeds, 3,000 learners, 4 factors")
     parser.add_argument("--size", type=float, default=0.8, help="the fairness shift's size")
+    parser.add_argument("--label-days", type=int, help="days of labels judged (default: config)")
+    parser.add_argument("--only", choices=("fairness", "attribution"), help="run one part")
     args = parser.parse_args(argv)
+    if args.label_days:
+        global FAIR
+        FAIR = FAIR.model_copy(update={"label_days": args.label_days})
     warnings.filterwarnings("ignore")
     seeds, learners = ([1, 2, 3], 3_000) if args.quick else ([1, 2, 3, 4, 5], 5_000)
     started = time.monotonic()
@@ -245,8 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     for seed in seeds:
         world = World(learners=learners, seed=seed, as_of=AS_OF)
         worlds.append((world, Version(world)))
-    fairness = fairness_trials(worlds, args.size)
-    attribution = attribution_trials(worlds, QUICK_FACTORS if args.quick else FACTORS)
+    fairness = attribution = None
+    if args.only != "attribution":
+        fairness = fairness_trials(worlds, args.size)
+    if args.only != "fairness":
+        attribution = attribution_trials(worlds, QUICK_FACTORS if args.quick else FACTORS)
     seconds = round(time.monotonic() - started, 1)
     name = "fairness_quick" if args.quick else "fairness"
     path = write_results(

@@ -45,6 +45,7 @@ def _touched(scenario: sim.Scenario) -> set[str]:
         {c for s in scenario.covariate for c in s.features}
         | {b.feature for b in scenario.broken}
         | {c for s in scenario.importance for c in s.features}
+        | {c for s in scenario.decoupling for c in s.features}
     )
     return {src for src, feats in SOURCE_FEATURES.items() if cols & set(feats)}
 

@@ -16,7 +16,8 @@ from enum import StrEnum
 class Verdict(StrEnum):
     """The one-word answer on-call reads first; stored as-is in the registry.
 
-    ``WATCH``: a feature moved in the 7-day view but not (or no longer) on the newest day;
+    ``WATCH``: a feature moved in the 7-day view but not (or no longer) on the newest day, or
+    the inputs look as they did while what the model leans on moved (attribution drift);
     ``PERFORMANCE``: quality on matured labels dropped beyond the gate's tolerance;
     ``FAIRNESS``: on matured labels, a slice's recall fell behind the best slice's beyond the
     allowed gap (people are told; it opens no drift episode and triggers no retrain).

@@ -15,7 +15,15 @@ def run_simulate(args: argparse.Namespace) -> int:
     from bantay import simulate
     from bantay.settings import get_settings
     from bantay.simulate.catalogue import SOURCES
-    from bantay.simulate.scenario import parse_broken, parse_concept, parse_date, parse_shift
+    from bantay.simulate.scenario import (
+        parse_broken,
+        parse_concept,
+        parse_date,
+        parse_decoupling,
+        parse_fairness,
+        parse_importance,
+        parse_shift,
+    )
 
     if args.label_delay < 0:
         raise ValueError(f"--label-delay {args.label_delay}: a delay in days, 0 or more")
@@ -25,6 +33,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         covariate=tuple(parse_shift(s) for s in args.shift),
         concept=parse_concept(args.concept) if args.concept else None,
         broken=tuple(parse_broken(b) for b in args.broken),
+        fairness=parse_fairness(args.fairness) if args.fairness else None,
+        importance=tuple(parse_importance(s) for s in args.importance),
+        decoupling=tuple(parse_decoupling(s) for s in args.decouple),
         label_delay_days=args.label_delay,
         label_anchor=parse_date(args.label_anchor) if args.label_anchor else None,
     )

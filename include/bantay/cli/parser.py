@@ -150,7 +150,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FEATURE@DATE:KIND",
-        help="broken feed: KIND is nulls, frozen or unit",
+        help="broken feed: KIND is nulls, frozen, stuck or unit",
+    )
+    sim.add_argument(
+        "--fairness",
+        metavar="REGION@DATE[:SIZE]",
+        help="from DATE the labels of one region depend less on the features (size in 0..1)",
+    )
+    sim.add_argument(
+        "--importance",
+        action="append",
+        default=[],
+        metavar="FEATURES@DATE[:FACTOR]",
+        help="from DATE the features spread around their median by FACTOR, e.g. "
+        "attendance_rate@2026-10-01:1.1",
+    )
+    sim.add_argument(
+        "--decouple",
+        action="append",
+        default=[],
+        metavar="FEATURES@DATE[:SHARE]",
+        help="from DATE a SHARE of learners get other learners' values of the features (their "
+        "distributions unchanged), e.g. attendance_rate@2026-10-01:0.5",
     )
     sim.set_defaults(func=run_simulate)
 

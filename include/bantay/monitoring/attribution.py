@@ -1,11 +1,25 @@
-"""Attribution drift: what the model leans on today against what it leaned on when trained.
+"""Attribution drift: what the model leans on now against what it leaned on when trained.
 
-Today's importance of a feature is the mean |attribution| (the prediction log's ``attr_*``
-columns) over the day's learners scored by the version; the version's own is its global
-explanation (mean |attribution| on its test rows, in its manifest). Their rankings are compared
-by NDCG (1: the same order of importance), and each feature's relative change is kept. Inputs
-may stay within their drift thresholds while the model's reliance moves: this is the signal
-for that. Beside it, the share of flagged learners whose top reason changed since yesterday.
+The model's importance of a feature is the mean |attribution| (the prediction log's ``attr_*``
+columns). Now: over the drift window's learners scored by the version (the same days the input
+drift test reads, so the week's rhythm, weekend attendance say, is in both). Then: over the
+version's drift reference, explained when the version was trained (its manifest's
+``explanation.reference``; a version published before that was recorded falls back to its test
+rows, reported but never an alarm).
+
+Three measures, each with its own threshold:
+
+* NDCG of the importance ranking (1: the same order; SageMaker Clarify's alarm below 0.9);
+* the shift of attribution shares: total variation between the two share vectors, the part of
+  all attribution that moved from some features to others. Over every scored learner and among
+  the flagged ones (what the flags rest on). Inputs may stay within their drift thresholds while
+  this moves: a feature that stops tracking its learner (a join that mixes learners up) keeps
+  its distribution, but the flagged learners are no longer flagged for it, and a tree model's
+  attributions of the other features change with it;
+* per feature, the relative change and the move of its share (the e-mail's "the model now
+  leans on X much more than it did").
+
+Beside them, the share of flagged learners whose top reason changed since yesterday.
 """
 
 from __future__ import annotations
@@ -17,8 +31,13 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import ndcg_score
 
-from bantay.monitoring.fairness_results import AttributionCheck, FeatureLean
-from bantay.schema import ENTITY
+from bantay.monitoring.fairness_results import (
+    REFERENCE_BASIS,
+    TEST_BASIS,
+    AttributionCheck,
+    FeatureLean,
+)
+from bantay.schema import ENTITY, TIMESTAMP
 from bantay.serving.reasons import ATTRIBUTION, REASON
 from bantay.settings.drift import FairnessConfig
 
@@ -27,8 +46,40 @@ def global_importance(manifest: Mapping[str, Any]) -> dict[str, float]:
     """The version's mean |attribution| per feature on its test rows; empty when the version
     was published before explanations were recorded."""
     explanation = manifest.get("explanation") or {}
-    found = (explanation.get("global") or {}).get("mean_abs_attribution") or {}
-    return {str(k): float(v) for k, v in found.items()}
+    return _floats((explanation.get("global") or {}).get("mean_abs_attribution"))
+
+
+def reference_importance(
+    manifest: Mapping[str, Any],
+) -> tuple[str, dict[str, float], dict[str, float]]:
+    """What the version's importances are judged against: the basis, mean |attribution| per
+    feature over every row and over the flagged rows (empty where not recorded)."""
+    explanation = manifest.get("explanation") or {}
+    reference = explanation.get("reference") or {}
+    found = _floats(reference.get("mean_abs_attribution"))
+    if found:
+        return REFERENCE_BASIS, found, _floats(reference.get("flagged_mean_abs_attribution"))
+    return TEST_BASIS, global_importance(manifest), {}
+
+
+def _floats(found: Any) -> dict[str, float]:
+    return {str(k): float(v) for k, v in (found or {}).items()}
+
+
+def shares(importance: Mapping[str, float]) -> dict[str, float]:
+    """Each feature's part of all attribution (empty when there is none)."""
+    total = sum(max(v, 0.0) for v in importance.values())
+    return {k: max(v, 0.0) / total for k, v in importance.items()} if total > 0 else {}
+
+
+def share_shift(before: Mapping[str, float], now: Mapping[str, float]) -> float | None:
+    """Total variation between two importance profiles' shares over their common features:
+    0 when the model spreads its attribution the same way, 1 when it moved entirely."""
+    common = [f for f in before if f in now]
+    a, b = shares({f: before[f] for f in common}), shares({f: now[f] for f in common})
+    if not a or not b:
+        return None
+    return 0.5 * sum(abs(a[f] - b[f]) for f in common)
 
 
 def importance(rows: pd.DataFrame, features: list[str]) -> dict[str, float]:
@@ -71,32 +122,58 @@ def top_reason_changed(
 
 
 def attribution_drift(
+    window: pd.DataFrame,
     today: pd.DataFrame,
     yesterday: pd.DataFrame,
     manifest: Mapping[str, Any],
     threshold: float,
     cfg: FairnessConfig,
 ) -> AttributionCheck | None:
-    """Today's attributions against the version's global explanation; None when the version
-    has no explanation or the day's log carries no attributions."""
-    reference = global_importance(manifest)
-    current = importance(today, list(reference))
-    if not reference or not current or today.empty:
+    """The drift window's attributions (``window``: rows the version scored) against the
+    version's own; None when the version has no explanation or the log carries no
+    attributions. ``today``/``yesterday`` give the top-reason change of the day."""
+    basis, reference, flagged_reference = reference_importance(manifest)
+    current = importance(window, list(reference))
+    if not reference or not current or window.empty:
         return None
+    flagged = window[window["score"].astype(float) >= threshold]
+    judged = len(flagged) >= cfg.min_attribution_rows and bool(flagged_reference)
+    flagged_now = importance(flagged, list(flagged_reference)) if judged else {}
+    population_judged = len(window) >= cfg.min_attribution_rows
+    before, now = shares(reference), shares(current)
+    f_before, f_now = shares(flagged_reference), shares(flagged_now)
     leans = tuple(
-        FeatureLean(f, reference[f], current[f], _change(reference[f], current[f]))
+        FeatureLean(
+            f,
+            reference[f],
+            current[f],
+            _change(reference[f], current[f]),
+            before.get(f),
+            now.get(f),
+            f_before.get(f) if f_now else None,
+            f_now.get(f),
+        )
         for f in reference
         if f in current
     )
     changed, compared = top_reason_changed(today, yesterday, threshold)
+    days = (
+        pd.to_datetime(window[TIMESTAMP], utc=True).dt.date.nunique() if TIMESTAMP in window else 1
+    )
     return AttributionCheck(
         ndcg=ranking_ndcg(reference, current),
         min_ndcg=cfg.min_attribution_ndcg,
         large_change=cfg.attribution_change,
-        rows=len(today),
+        rows=len(window),
         features=leans,
         top_reason_changed=changed,
         flagged_compared=compared,
+        basis=basis,
+        shift=share_shift(reference, current) if population_judged else None,
+        flagged_shift=share_shift(flagged_reference, flagged_now) if flagged_now else None,
+        max_shift=cfg.max_attribution_shift,
+        flagged_rows=len(flagged),
+        days=int(days),
     )
 
 

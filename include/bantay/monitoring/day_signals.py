@@ -1,8 +1,9 @@
 """The daily check's signals beside drift: fairness across the model's slices and attribution
-drift, judged on the day's prediction log and the matured labels, and the verdict they give.
+drift, judged on the prediction log and the matured labels, and the verdict they give.
 
 FAIRNESS is given only on a day drift would call OK or WATCH: a broken feed, a quality drop or
-drift tells more, and their evidence still carries the per-slice numbers.
+drift tells more, and their evidence still carries the per-slice numbers. Attribution drift
+alone turns an OK day into WATCH: the inputs look as they did, what the model leans on does not.
 
 On a day an experiment scored in arms, the flag rates are those of the flags staff saw: each
 row's ``served_score`` against the threshold of the version that served it.
@@ -91,6 +92,7 @@ def judge_signals(
         version=version,
     )
     attribution = attribution_drift(
+        _served_by(current, version),  # the drift window, as the input test reads it
         _served_by(today, version),
         _on(current, day - dt.timedelta(days=1)),
         manifest,
@@ -104,8 +106,10 @@ def with_signals(
     result: DriftResult, fairness: FairnessCheck | None, attribution: AttributionCheck | None
 ) -> DriftResult:
     """``result`` carrying the signals, FAIRNESS when a slice regressed on an otherwise quiet
-    day."""
+    day, WATCH when only what the model leans on moved (a person looks; no retrain)."""
     verdict = result.verdict
     if fairness is not None and fairness.regressed and verdict in (Verdict.OK, Verdict.WATCH):
         verdict = Verdict.FAIRNESS
+    elif attribution is not None and attribution.drifted and verdict == Verdict.OK:
+        verdict = Verdict.WATCH
     return dataclasses.replace(result, fairness=fairness, attribution=attribution, verdict=verdict)

@@ -7,7 +7,7 @@ its decision: they do not decide it, they tell a person when to stop it early.
 * Recall gap by slice, per arm, on matured outcomes: of the adverse outcomes in each slice
   group, the share the arm's served flags caught, and its gap to the best group of its slice
   (the daily fairness check's statistic and interval). Breached when a group of the
-  challenger's arm falls beyond the allowed gap over its whole interval.
+  challenger's arm lies beyond the allowed gap even at its one-sided lower bound.
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ def recall_gap(
     allowed_gap: float,
 ) -> Guardrail | None:
     """Each arm's recall by slice group on matured outcomes and the gap to its slice's best
-    group; breached when a challenger group's whole gap interval lies beyond the allowed gap.
+    group; breached when a challenger group's gap lies beyond the allowed gap even at its
+    one-sided lower bound.
     None when no slice column reached the outcomes."""
     allowed = cfg.max_recall_gap if cfg.max_recall_gap is not None else allowed_gap
     rows: list[dict[str, Any]] = []

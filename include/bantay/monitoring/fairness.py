@@ -3,8 +3,10 @@
 * Label-free, from the first day: each slice group's flag rate (score at or above the version's
   decision threshold) and its ratio to the most-flagged group (the four-fifths rule).
 * On matured labels: each group's recall and its gap to the best group (the false-negative
-  gap), with a bootstrap interval. A group is regressed when the whole interval of its gap lies
-  beyond the allowed gap.
+  gap), with bootstrap bounds. The verdict asks one question, whether the gap is beyond the
+  allowed gap, so it uses the gap's one-sided lower bound at ``confidence``: a group is
+  regressed when that bound lies beyond the allowed gap. The gap's upper bound is one-sided at
+  the same confidence, so together they span a ``2 * confidence - 1`` interval.
 
 Groups with fewer learners than ``min_slice_rows`` (or, for recall, fewer matured positives than
 ``min_slice_positives``) are reported too small, never as fair. Per-group rates and recalls are
@@ -137,7 +139,8 @@ def _slice_recalls(
 
 
 def _bootstrap(by: pd.DataFrame, cfg: FairnessConfig) -> dict[Any, tuple[float, ...]]:
-    """Per judged group: recall interval, gap to the best group, and the gap's interval, from
+    """Per judged group: recall interval (two-sided at ``cfg.confidence``), gap to the best
+    group, and the gap's one-sided lower and upper bounds at ``cfg.confidence``, from
     ``cfg.n_boot`` stratified resamples of each group's positives."""
     rng = np.random.default_rng(cfg.seed)
     n = by["positives"].to_numpy()
@@ -145,9 +148,8 @@ def _bootstrap(by: pd.DataFrame, cfg: FairnessConfig) -> dict[Any, tuple[float, 
     hits = rng.binomial(n[None, :], recall[None, :], size=(cfg.n_boot, len(n)))
     boot = hits / n[None, :]
     gaps = boot.max(axis=1, keepdims=True) - boot
-    q = [(1 - cfg.confidence) / 2, (1 + cfg.confidence) / 2]
-    r_lo, r_hi = np.quantile(boot, q, axis=0)
-    g_lo, g_hi = np.quantile(gaps, q, axis=0)
+    r_lo, r_hi = np.quantile(boot, [(1 - cfg.confidence) / 2, (1 + cfg.confidence) / 2], axis=0)
+    g_lo, g_hi = np.quantile(gaps, [1 - cfg.confidence, cfg.confidence], axis=0)
     gap = recall.max() - recall
     return {
         group: (float(r_lo[i]), float(r_hi[i]), float(gap[i]), float(g_lo[i]), float(g_hi[i]))

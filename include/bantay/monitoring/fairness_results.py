@@ -32,8 +32,8 @@ class SliceRecall:
     low: float | None
     high: float | None
     gap: float | None  # best group's recall - this group's (the false-negative gap)
-    gap_low: float | None
-    gap_high: float | None
+    gap_low: float | None  # one-sided lower bound at the check's confidence (what is judged)
+    gap_high: float | None  # one-sided upper bound
     too_small: bool
 
 
@@ -51,8 +51,8 @@ class FairnessCheck:
 
     @property
     def regressed(self) -> list[SliceRecall]:
-        """Groups whose whole interval of the gap to the best group lies beyond the allowed
-        gap (too-small groups never are)."""
+        """Groups whose gap to the best group is beyond the allowed gap even at its one-sided
+        lower bound (too-small groups never are)."""
         return [
             r
             for r in self.recalls
@@ -85,19 +85,47 @@ class FairnessCheck:
 
 @dataclasses.dataclass(frozen=True)
 class FeatureLean:
-    """How much the model leans on one feature: its mean |attribution| today against the
-    version's global explanation; ``change`` is relative (0.5: half as much again)."""
+    """How much the model leans on one feature: its mean |attribution| now against the
+    version's own; ``change`` is relative (0.5: half as much again). The shares are the
+    feature's part of all attribution, over every scored learner and over the flagged ones
+    (None where not measured)."""
 
     feature: str
     reference: float
     current: float
     change: float
+    share_before: float | None = None
+    share_now: float | None = None
+    flagged_before: float | None = None
+    flagged_now: float | None = None
+
+    @property
+    def moved(self) -> float:
+        """The larger move of its share (over all scored, among the flagged), signed."""
+        moves = [
+            now - before
+            for before, now in (
+                (self.share_before, self.share_now),
+                (self.flagged_before, self.flagged_now),
+            )
+            if before is not None and now is not None
+        ]
+        return max(moves, key=abs, default=0.0)
+
+
+# Against what the version's importances were measured: its drift reference (the same days and
+# learners the input drift test compares with), or, for a version published before that was
+# recorded, its test rows (observation days only: reported, never an alarm).
+REFERENCE_BASIS, TEST_BASIS = "drift reference", "test rows"
 
 
 @dataclasses.dataclass(frozen=True)
 class AttributionCheck:
-    """Today's importance ranking against the version's own: NDCG, per-feature change, and the
-    share of flagged learners whose top reason changed since the day before."""
+    """What the model leans on over the drift window against what it leaned on over its drift
+    reference: NDCG of the importance ranking, the shift of attribution shares (total variation:
+    the part of all attribution that moved between features) over every scored learner and
+    among the flagged ones, per-feature change, and the share of flagged learners whose top
+    reason changed since the day before."""
 
     ndcg: float
     min_ndcg: float
@@ -106,23 +134,39 @@ class AttributionCheck:
     features: tuple[FeatureLean, ...] = ()
     top_reason_changed: float | None = None  # None: no flagged learner scored both days
     flagged_compared: int = 0
+    basis: str = TEST_BASIS
+    shift: float | None = None
+    flagged_shift: float | None = None
+    max_shift: float | None = None
+    flagged_rows: int = 0
+    days: int = 1
 
     @property
     def drifted(self) -> bool:
-        return self.ndcg < self.min_ndcg
+        if self.ndcg < self.min_ndcg:
+            return True
+        if self.basis != REFERENCE_BASIS or self.max_shift is None:
+            return False
+        return any(s is not None and s >= self.max_shift for s in (self.shift, self.flagged_shift))
+
+    def _large(self, f: FeatureLean, sign: int) -> bool:
+        shifts = self.max_shift is not None and self.basis == REFERENCE_BASIS
+        if shifts and sign * f.moved >= self.max_shift:
+            return True
+        if sign > 0:
+            return f.change >= self.large_change
+        return f.change <= -self.large_change / (1 + self.large_change)
 
     @property
     def leaning_more(self) -> list[FeatureLean]:
-        """Features the model leans on much more than it did, largest change first."""
-        more = [f for f in self.features if f.change >= self.large_change]
-        return sorted(more, key=lambda f: f.change, reverse=True)
+        """Features the model leans on much more than it did, largest move first."""
+        more = [f for f in self.features if self._large(f, 1)]
+        return sorted(more, key=lambda f: (f.moved, f.change), reverse=True)
 
     @property
     def leaning_less(self) -> list[FeatureLean]:
-        less = [
-            f for f in self.features if f.change <= -self.large_change / (1 + self.large_change)
-        ]
-        return sorted(less, key=lambda f: f.change)
+        less = [f for f in self.features if self._large(f, -1)]
+        return sorted(less, key=lambda f: (f.moved, f.change))
 
     def as_data(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

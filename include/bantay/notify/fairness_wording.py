@@ -3,7 +3,13 @@ FAIRNESS day, what to do about it, and the lines the drift e-mail shows every da
 
 from __future__ import annotations
 
-from bantay.monitoring.fairness_results import AttributionCheck, FairnessCheck, SliceRecall
+from bantay.monitoring.fairness_results import (
+    REFERENCE_BASIS,
+    AttributionCheck,
+    FairnessCheck,
+    FeatureLean,
+    SliceRecall,
+)
 from bantay.monitoring.results import DriftResult
 
 
@@ -44,29 +50,78 @@ def fairness_todo(result: DriftResult) -> str:
     )
 
 
+def _lean_line(f: FeatureLean, more: bool) -> str:
+    word = "more" if more else "less"
+    if (
+        f.flagged_before is not None
+        and f.flagged_now is not None
+        and abs(f.flagged_now - f.flagged_before) >= abs((f.share_now or 0) - (f.share_before or 0))
+    ):
+        where, before, now = "among the flagged learners ", f.flagged_before, f.flagged_now
+    else:
+        where, before, now = "", f.share_before, f.share_now
+    share = f"{before:.0%} -> {now:.0%} of the attribution; " if before is not None else ""
+    return (
+        f"{where}the model now leans on {f.feature} much {word} than it did "
+        f"({share}mean |attribution| {f.reference:.3f} -> {f.current:.3f}, {f.change:+.0%})"
+    )
+
+
 def _lean(a: AttributionCheck) -> list[str]:
-    lines = [
-        f"the model now leans on {f.feature} much more than it did "
-        f"(mean |attribution| {f.reference:.3f} -> {f.current:.3f}, {f.change:+.0%})"
-        for f in a.leaning_more[:3]
+    return [_lean_line(f, True) for f in a.leaning_more[:3]] + [
+        _lean_line(f, False) for f in a.leaning_less[:2]
     ]
-    lines += [
-        f"the model now leans on {f.feature} much less than it did "
-        f"(mean |attribution| {f.reference:.3f} -> {f.current:.3f}, {f.change:+.0%})"
-        for f in a.leaning_less[:2]
-    ]
-    return lines
+
+
+def _shift_line(a: AttributionCheck) -> str | None:
+    if a.max_shift is None or (a.shift is None and a.flagged_shift is None):
+        return None
+    parts = []
+    if a.shift is not None:
+        parts.append(f"{a.shift:.1%} over all {a.rows} scored")
+    if a.flagged_shift is not None:
+        parts.append(f"{a.flagged_shift:.1%} among the {a.flagged_rows} flagged")
+    alarm = (
+        "ALARM: "
+        if any(s is not None and s >= a.max_shift for s in (a.shift, a.flagged_shift))
+        else ""
+    )
+    return (
+        f"{alarm}attribution moved between features over {a.days} day(s) against the "
+        f"{a.basis}: {' and '.join(parts)} (alarm at {a.max_shift:.0%})"
+    )
+
+
+def attribution_todo(a: AttributionCheck) -> str:
+    """What to do on a day only what the model leans on moved."""
+    moved = a.leaning_more[:1] + a.leaning_less[:1]
+    which = "; ".join(_lean_line(f, f in a.leaning_more) for f in moved)
+    return (
+        "Look at what the model leans on: no input moved beyond its drift threshold, yet "
+        + (f"{which}. " if which else "its attribution moved between features. ")
+        + "A feed that no longer tracks its learner (a join that mixes learners up) or a "
+        "changed relation between features does this: check the upstream joins before "
+        "trusting the flags. No retrain is started."
+    )
 
 
 def attribution_lines(a: AttributionCheck | None) -> list[str]:
     """The day's attribution drift in sentences (empty when the version has no explanation)."""
     if a is None:
         return []
-    alarm = "ALARM: " if a.drifted else ""
+    alarm = "ALARM: " if a.ndcg < a.min_ndcg else ""
     lines = [
-        f"{alarm}importance ranking against the version's own: NDCG {a.ndcg:.3f} "
-        f"(alarm below {a.min_ndcg:g}; {a.rows} learners)"
+        f"{alarm}importance ranking against the version's {a.basis}: NDCG {a.ndcg:.3f} "
+        f"(alarm below {a.min_ndcg:g}; {a.rows} learner-days)"
     ]
+    shift = _shift_line(a)
+    if shift:
+        lines.append(shift)
+    elif a.basis != REFERENCE_BASIS:
+        lines.append(
+            "measured against the test rows (the version predates its drift reference's "
+            "explanation): reported, never an alarm"
+        )
     lines += _lean(a)
     if a.top_reason_changed is not None:
         lines.append(

@@ -9,7 +9,7 @@ from typing import Literal
 
 from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DriftResult
-from bantay.notify.fairness_wording import fairness_details, fairness_todo
+from bantay.notify.fairness_wording import attribution_todo, fairness_details, fairness_todo
 from bantay.vocabulary import Action, Verdict
 
 Approval = Literal["auto", "manual"]
@@ -120,6 +120,8 @@ def what_to_do(
         return f"Nothing to do: {d.reason}."
     if result.verdict is Verdict.OK:
         return "Nothing to do: no monitored feature, nor the score, moved on this day or this week."
+    if result.verdict is Verdict.WATCH and not result.watched and result.attribution:
+        return attribution_todo(result.attribution)
     if result.verdict is Verdict.WATCH:
         names = ", ".join(f.column for f in result.watched[:3])
         return (

@@ -72,13 +72,28 @@ class FairnessConfig(BaseModel):
         description="days of labels, up to the newest labelled day, the recall gap is judged on",
     )
     n_boot: int = Field(200, ge=20, le=5_000, description="bootstrap resamples of the recall gap")
-    confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence of its interval")
+    confidence: float = Field(
+        0.95,
+        gt=0.5,
+        lt=1,
+        description="confidence of the recall intervals and of the gap's one-sided bounds",
+    )
     seed: int = Field(7, description="seed of the bootstrap")
     min_attribution_ndcg: float = Field(
         0.9, gt=0, le=1, description="NDCG of today's importance ranking below this alarms"
     )
     attribution_change: float = Field(
         0.5, gt=0, description="relative change in a feature's mean |attribution| called large"
+    )
+    max_attribution_shift: float = Field(
+        0.02,
+        gt=0,
+        le=1,
+        description="share of all attribution moved between features (total variation, over "
+        "every scored learner or among the flagged) against the drift reference that alarms",
+    )
+    min_attribution_rows: int = Field(
+        500, ge=1, description="fewer scored (or flagged) rows in the window: no share shift judged"
     )
 
 

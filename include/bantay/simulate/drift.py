@@ -29,6 +29,7 @@ def apply_shifts(frame: pd.DataFrame, day: dt.date, scenario: Scenario) -> None:
                 shifted = floor + (rng.random(len(shifted)) < (shifted - floor))
             frame[col] = shifted.clip(lo, hi)
     apply_importance(frame, day, scenario)
+    apply_decoupling(frame, day, scenario)
 
 
 def apply_importance(frame: pd.DataFrame, day: dt.date, scenario: Scenario) -> None:
@@ -45,6 +46,22 @@ def apply_importance(frame: pd.DataFrame, day: dt.date, scenario: Scenario) -> N
             if col in INT_COLUMNS:
                 spread = spread.round()
             frame[col] = spread.clip(lo, hi)
+
+
+def apply_decoupling(frame: pd.DataFrame, day: dt.date, scenario: Scenario) -> None:
+    """Hand each decoupled feature's values of a seeded ``share`` of the day's rows to other
+    rows of that share (a permutation: the day's values are the same multiset)."""
+    for k, shift in enumerate(scenario.decoupling):
+        if day < shift.start:
+            continue
+        rng = stream(scenario, 11, day_index(day), k)
+        rows = np.flatnonzero(rng.random(len(frame)) < shift.share)
+        for col in shift.features:
+            if col not in frame:
+                continue
+            values = frame[col].to_numpy(copy=True)
+            values[rows] = values[rng.permutation(rows)]
+            frame[col] = values
 
 
 def apply_broken(

@@ -95,6 +95,30 @@ class ImportanceShift:
             raise ValueError(f"importance shift factor must be above 0, got {self.factor}")
 
 
+@dataclass(frozen=True)
+class Decoupling:
+    """From ``start`` a ``share`` of each day's learners get the value of ``features`` of
+    another learner of that share (a join that mixes learners up, a feed no longer keyed per
+    learner): every feature's distribution stays exactly what it was, so no input drift test
+    can see it, while the feature stops tracking its learner's risk. What the model leans on
+    moves: among the flagged learners always, and over the whole population for a model whose
+    attributions depend on other features (trees), never for an additive one."""
+
+    features: tuple[str, ...]
+    start: dt.date
+    share: float = 1.0
+
+    def __post_init__(self) -> None:
+        numeric = set(FEATURES) - {"region"}
+        bad = [f for f in self.features if f not in numeric]
+        if bad:
+            raise ValueError(
+                f"decoupling: unknown numeric feature(s) {bad}; allowed: {sorted(numeric)}"
+            )
+        if not 0 < self.share <= 1:
+            raise ValueError(f"decoupling share must be in (0, 1], got {self.share}")
+
+
 BROKEN_KINDS = ("nulls", "frozen", "stuck", "unit")
 
 
@@ -170,9 +194,11 @@ class Scenario:
     covariate: tuple[CovariateShift, ...] = ()
     concept: ConceptShift | None = None
     broken: tuple[BrokenFeed, ...] = ()
-    # Off by default: the labels of one region worsen; features spread so importances move.
+    # Off by default: the labels of one region worsen; features spread, or stop tracking their
+    # learner, so importances move.
     fairness: FairnessShift | None = None
     importance: tuple[ImportanceShift, ...] = ()
+    decoupling: tuple[Decoupling, ...] = ()
     # Flags act (None: nobody acts on a flag, outcomes are those of the untouched world).
     intervention: Intervention | None = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -210,6 +236,40 @@ def parse_concept(text: str) -> ConceptShift:
         return ConceptShift(parse_date(start), float(size or 0.8))
     except ValueError as exc:
         raise ValueError(f"--concept {text!r}: {exc}; expected YYYY-MM-DD[:SIZE]") from None
+
+
+def parse_fairness(text: str) -> FairnessShift:
+    """``REGION@YYYY-MM-DD[:SIZE]``, e.g. ``luzon@2026-03-01:0.8``."""
+    try:
+        region, rest = text.split("@", 1)
+        start, _, size = rest.partition(":")
+        return FairnessShift(region, parse_date(start), float(size or 0.8))
+    except ValueError as exc:
+        raise ValueError(f"--fairness {text!r}: {exc}; expected REGION@YYYY-MM-DD[:SIZE]") from None
+
+
+def parse_importance(text: str) -> ImportanceShift:
+    """``FEATURE[,FEATURE...]@YYYY-MM-DD[:FACTOR]``, e.g. ``attendance_rate@2026-03-01:1.1``."""
+    try:
+        feats, rest = text.split("@", 1)
+        start, _, factor = rest.partition(":")
+        return ImportanceShift(tuple(feats.split(",")), parse_date(start), float(factor or 1.1))
+    except ValueError as exc:
+        raise ValueError(
+            f"--importance {text!r}: {exc}; expected FEATURES@YYYY-MM-DD[:FACTOR]"
+        ) from None
+
+
+def parse_decoupling(text: str) -> Decoupling:
+    """``FEATURE[,FEATURE...]@YYYY-MM-DD[:SHARE]``, e.g. ``attendance_rate@2026-03-01:0.5``."""
+    try:
+        feats, rest = text.split("@", 1)
+        start, _, share = rest.partition(":")
+        return Decoupling(tuple(feats.split(",")), parse_date(start), float(share or 1.0))
+    except ValueError as exc:
+        raise ValueError(
+            f"--decouple {text!r}: {exc}; expected FEATURES@YYYY-MM-DD[:SHARE]"
+        ) from None
 
 
 def parse_broken(text: str) -> BrokenFeed:

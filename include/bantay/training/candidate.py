@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -15,6 +16,7 @@ from bantay.layout import Layout
 from bantay.settings import ModelSettings
 from bantay.stores.registry import new_version_id
 from bantay.training.dataset import load_split
+from bantay.training.evaluation import FALLBACK_THRESHOLD
 from bantay.training.explain import version_explanation
 from bantay.training.fingerprint import training_set_digest
 from bantay.training.gate import GateReport
@@ -28,7 +30,7 @@ from bantay.training.pipeline import (
     resolve_features,
     select_best,
 )
-from bantay.training.published import all_rows, write_published
+from bantay.training.published import REFERENCE_FILE, all_rows, write_published
 from bantay.training.reference import reference_days
 from bantay.training.run import RunContext, run_dir
 from bantay.training.split import Split
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from bantay.stores.registry import Registry
 
 log = logging.getLogger(__name__)
+# What the registry keeps of a version's explanation (the linear baseline stays in the files).
+EXPLANATION_KEPT = ("method", "additivity", "global", "reference")
 
 # What later tasks need from the evaluation: the approval request, publish, the e-mail to on-call.
 RESULT_KEYS = (
@@ -94,7 +98,7 @@ def evaluate_candidate(
     final = write_published(
         best, everything, features, window, model=model, feast=feast, folder=folder
     )
-    explanation = explain_version(final, everything, split, features, model)
+    explanation = explain_version(final, everything, split, features, model, folder, found["test"])
     lineage = candidate_lineage(ctx, training, split, model, fitted, window, found["versus"])
     # Which learners it saw, as keyed hashes: what `bantay erase` asks of every version.
     subjects, lineage["training_set_manifest"] = manifest_subjects(everything)
@@ -111,10 +115,17 @@ def evaluate_candidate(
 
 
 def explain_version(
-    final: Any, everything: pd.DataFrame, split: Split, features: FeaturesLike, model: ModelSettings
+    final: Any,
+    everything: pd.DataFrame,
+    split: Split,
+    features: FeaturesLike,
+    model: ModelSettings,
+    folder: Path | None = None,
+    test_metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The published model's explanation record (global mean |attribution| on the test rows,
-    the linear baseline, the additivity error on a probe). Raises
+    the linear baseline, the additivity error on a probe; with the run ``folder``, the same over
+    its drift reference and over those the version flags at its decision threshold). Raises
     ``bantay.training.explain.AttributionError`` when its attributions do not add up to its
     margin: such a version is never registered."""
     explanation = version_explanation(
@@ -124,6 +135,8 @@ def explain_version(
         resolve_features(features, everything).names,
         tree_method=model.explain.tree_method,
         seed=model.drift.seed,
+        reference=_reference_rows(folder),
+        threshold=_threshold(test_metrics or {}),
     )
     log.info(
         "explanation of the published model (%s): additivity error %.2g; global %s",
@@ -132,6 +145,20 @@ def explain_version(
         explanation["global"]["mean_abs_attribution"],
     )
     return explanation
+
+
+def _reference_rows(folder: Path | None) -> pd.DataFrame | None:
+    """The drift reference written beside the model (None without a run folder)."""
+    if folder is None or not (folder / REFERENCE_FILE).exists():
+        return None
+    return pd.read_parquet(folder / REFERENCE_FILE)
+
+
+def _threshold(test: dict[str, Any]) -> float:
+    """The version's decision cut: its test threshold at the precision target, else the
+    fallback (as the daily check reads it)."""
+    found = test.get("threshold_at_precision")
+    return float(found) if isinstance(found, int | float) else FALLBACK_THRESHOLD
 
 
 def candidate_lineage(
@@ -228,7 +255,7 @@ def register_candidate(
             "fairness": found.get("fairness"),
             "fairness_versus_champion": versus.get("fairness"),
             **(
-                {"explanation": {k: explanation[k] for k in ("method", "additivity", "global")}}
+                {"explanation": {k: explanation[k] for k in EXPLANATION_KEPT if k in explanation}}
                 if explanation
                 else {}
             ),

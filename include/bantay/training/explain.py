@@ -61,11 +61,11 @@ class Attributions:
             return 0.0
         return float(np.max(np.abs(self.base + self.values.sum(axis=1) - self.margin)))
 
-    def mean_abs(self) -> dict[str, float]:
-        """The global explanation: mean |attribution| per feature, largest first."""
-        means = (
-            np.abs(self.values).mean(axis=0) if len(self.values) else np.zeros(len(self.features))
-        )
+    def mean_abs(self, rows: np.ndarray | None = None) -> dict[str, float]:
+        """The global explanation: mean |attribution| per feature, largest first (over the
+        ``rows`` mask when given)."""
+        values = self.values if rows is None else self.values[rows]
+        means = np.abs(values).mean(axis=0) if len(values) else np.zeros(len(self.features))
         order = np.argsort(-means, kind="stable")
         return {self.features[j]: round(float(means[j]), 6) for j in order}
 
@@ -389,11 +389,15 @@ def version_explanation(
     *,
     tree_method: str = "path",
     seed: int = 0,
+    reference: pd.DataFrame | None = None,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
     """What a version stores about its explanations: the method, the baseline a linear model is
     explained against (the training rows' transformed mean), the additivity error on a seeded
-    probe of the test rows (refused above 1e-6 by :func:`check_additivity`) and the global
-    explanation, mean |attribution| per feature over every test row."""
+    probe of the test rows (refused above 1e-6 by :func:`check_additivity`), the global
+    explanation, mean |attribution| per feature over every test row, and, given the drift
+    ``reference`` and the decision ``threshold``, the same over the reference rows and over
+    those flagged (what the daily attribution drift check compares with)."""
     on = "test rows"
     if test_rows.empty:
         test_rows, on = training_rows, "training rows"  # nothing held out: say so
@@ -404,7 +408,7 @@ def version_explanation(
     )
     explainer = Explainer(model, features, baseline=baseline, tree_method=tree_method)
     attributions = explainer.explain(explainer.transform(test_rows), with_margin=False)
-    return {
+    found = {
         "method": attributions.method,
         "baseline": baseline,
         "additivity": {"max_error": error, "probe_rows": len(probe), "tolerance": TOLERANCE},
@@ -413,4 +417,25 @@ def version_explanation(
             "rows": len(test_rows),
             "mean_abs_attribution": attributions.mean_abs(),
         },
+    }
+    if reference is not None and len(reference) and threshold is not None:
+        found["reference"] = reference_explanation(explainer, reference, threshold)
+    return found
+
+
+def reference_explanation(
+    explainer: Explainer, reference: pd.DataFrame, threshold: float
+) -> dict[str, Any]:
+    """Mean |attribution| per feature over the drift reference's rows and over those the
+    version flags (score at or above ``threshold``)."""
+    z = explainer.transform(reference)
+    score, attributions = explainer.scored(z)
+    flagged = score >= threshold
+    return {
+        "on": "drift reference",
+        "rows": len(reference),
+        "threshold": float(threshold),
+        "mean_abs_attribution": attributions.mean_abs(),
+        "flagged_rows": int(flagged.sum()),
+        "flagged_mean_abs_attribution": attributions.mean_abs(flagged) if flagged.any() else {},
     }

@@ -1,5 +1,6 @@
 """The verdict the daily signals give: FAIRNESS only on an otherwise quiet day with a regressed
-slice; the per-slice numbers travel with the result whatever the verdict."""
+slice, WATCH on an OK day whose attributions moved; the numbers travel with the result whatever
+the verdict."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bantay.monitoring.day_signals import judge_signals, with_signals
-from bantay.monitoring.fairness_results import FairnessCheck, SliceRecall
+from bantay.monitoring.fairness_results import AttributionCheck, FairnessCheck, SliceRecall
 from bantay.monitoring.results import DriftResult
 from bantay.settings import ModelSettings
 from bantay.settings.drift import FairnessConfig
@@ -36,6 +37,37 @@ def test_a_regressed_slice_on_a_quiet_day_is_fairness(quiet: Verdict) -> None:
 
 def test_a_gap_whose_interval_reaches_the_allowed_gap_is_not_fairness() -> None:
     assert with_signals(_result(Verdict.OK), _fairness(0.2), None).verdict is Verdict.OK
+
+
+def _attribution(flagged_shift: float, basis: str = "drift reference") -> AttributionCheck:
+    return AttributionCheck(
+        ndcg=1.0,
+        min_ndcg=0.9,
+        large_change=0.5,
+        rows=7000,
+        basis=basis,
+        shift=0.001,
+        flagged_shift=flagged_shift,
+        max_shift=0.02,
+        flagged_rows=900,
+        days=7,
+    )
+
+
+def test_attributions_that_moved_on_an_ok_day_are_watch_and_nothing_louder() -> None:
+    assert with_signals(_result(Verdict.OK), None, _attribution(0.05)).verdict is Verdict.WATCH
+    assert with_signals(_result(Verdict.OK), None, _attribution(0.01)).verdict is Verdict.OK
+    older = _attribution(0.05, basis="test rows")  # measured against test rows: reported only
+    assert with_signals(_result(Verdict.OK), None, older).verdict is Verdict.OK
+    assert with_signals(_result(Verdict.DRIFT), None, _attribution(0.05)).verdict is Verdict.DRIFT
+    assert (
+        with_signals(_result(Verdict.OK), _fairness(0.3), _attribution(0.05)).verdict
+        is Verdict.FAIRNESS
+    )
+    again = DriftResult.from_data(
+        with_signals(_result(Verdict.OK), None, _attribution(0.05)).as_data()
+    )
+    assert again.attribution == _attribution(0.05) and again.verdict is Verdict.WATCH
 
 
 @pytest.mark.parametrize("louder", [Verdict.DRIFT, Verdict.PERFORMANCE, Verdict.DATA_QUALITY])

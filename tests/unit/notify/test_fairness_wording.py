@@ -16,7 +16,7 @@ from bantay.monitoring.fairness_results import (
 from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DriftResult
 from bantay.notify.email import render_drift_email, subject_line, what_to_do
-from bantay.notify.fairness_wording import attribution_lines, fairness_lines
+from bantay.notify.fairness_wording import attribution_lines, attribution_todo, fairness_lines
 from bantay.vocabulary import Action, Verdict
 from support.monitoring_frames import learner_frame, quiet_result
 
@@ -84,7 +84,10 @@ def test_slice_lines_say_too_small_and_below_four_fifths() -> None:
 
 def test_attribution_lines_say_what_the_model_leans_on() -> None:
     lines = attribution_lines(ATTRIBUTION)
-    assert lines[0].startswith("ALARM: importance ranking against the version's own: NDCG 0.820")
+    assert lines[0].startswith(
+        "ALARM: importance ranking against the version's test rows: NDCG 0.820"
+    )
+    assert "reported, never an alarm" in lines[1]
     assert any("leans on late_submissions much more than it did" in line for line in lines)
     assert any("leans on attendance_rate much less" in line for line in lines)
     assert (
@@ -111,3 +114,37 @@ def test_every_days_email_shows_the_slices_and_the_leaning() -> None:
     assert "FAIRNESS ACROSS SLICES" in plain and "WHAT THE MODEL LEANS ON" in plain
     assert "region=south: flagged 12.0%" in plain
     assert 'id="fairness"' in html and "late_submissions much more" in html
+
+
+def test_a_shift_of_attribution_names_where_it_moved_and_what_to_do() -> None:
+    moved = dataclasses.replace(
+        ATTRIBUTION,
+        ndcg=0.99,
+        basis="drift reference",
+        shift=0.004,
+        flagged_shift=0.07,
+        max_shift=0.02,
+        flagged_rows=900,
+        days=7,
+        features=(
+            FeatureLean("attendance_rate", 0.9, 0.89, -0.01, 0.30, 0.30, 0.35, 0.28),
+            FeatureLean("support_on_time_ratio", 0.1, 0.1, 0.0, 0.10, 0.10, 0.07, 0.11),
+        ),
+    )
+    lines = attribution_lines(moved)
+    assert not lines[0].startswith("ALARM")
+    assert lines[1] == (
+        "ALARM: attribution moved between features over 7 day(s) against the drift reference: "
+        "0.4% over all 1700 scored and 7.0% among the 900 flagged (alarm at 2%)"
+    )
+    assert any(
+        line.startswith(
+            "among the flagged learners the model now leans on support_on_time_ratio much more "
+            "than it did (7% -> 11% of the attribution"
+        )
+        for line in lines
+    )
+    assert any("leans on attendance_rate much less" in line for line in lines)
+    todo = attribution_todo(moved)
+    assert todo.startswith("Look at what the model leans on: no input moved")
+    assert "support_on_time_ratio" in todo and "No retrain is started." in todo

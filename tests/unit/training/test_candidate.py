@@ -9,6 +9,7 @@ import json
 from types import SimpleNamespace
 
 import joblib
+import pandas as pd
 import pytest
 
 import bantay.training.explain as explain
@@ -47,18 +48,37 @@ class _Versions:
         self.rows[version] = fields
 
 
-def test_the_candidate_records_its_global_explanation_in_the_registry(candidate):
+def test_the_candidate_records_its_global_explanation_in_the_registry(candidate, tmp_path):
     final, everything, split = candidate
-    explanation = explain_version(final, everything, split, FEATURES.to_dict(), MODEL)
+    reference = split.test.sample(frac=0.5, random_state=1)
+    reference.to_parquet(tmp_path / "reference.parquet")
+    cut = float(pd.Series(final.predict_proba(reference[FEATURES.names])[:, 1]).quantile(0.8))
+    explanation = explain_version(
+        final,
+        everything,
+        split,
+        FEATURES.to_dict(),
+        MODEL,
+        tmp_path,
+        {"threshold_at_precision": cut},
+    )
     assert explanation["global"]["rows"] == len(split.test)
     assert explanation["additivity"]["max_error"] <= 1e-6
+    # The drift reference explained, over all its rows and over those flagged at the cut: what
+    # the daily attribution drift check compares the window with.
+    found = explanation["reference"]
+    assert found["rows"] == len(reference) and found["threshold"] == cut
+    assert 0.15 * len(reference) <= found["flagged_rows"] <= 0.25 * len(reference)
+    assert set(found["mean_abs_attribution"]) == set(FEATURES.names)
+    assert found["flagged_mean_abs_attribution"] != found["mean_abs_attribution"]
     registry = SimpleNamespace(versions=_Versions())
     ctx = RunContext(model="learner_risk", run_id="r1", as_of="2025-05-01T00:00:00", reason="test")
     found = {"test": {}, "versus": {"production": None, "candidate": None}, "slices": {}}
     register_candidate(registry, ctx, "v1", GateReport(()), found, dict(HGB), {}, explanation)
     stored = registry.versions.rows["v1"]["metrics"]["explanation"]
     assert stored["global"]["mean_abs_attribution"] == explanation["global"]["mean_abs_attribution"]
-    assert set(stored) == {"method", "additivity", "global"}
+    assert set(stored) == {"method", "additivity", "global", "reference"}
+    assert stored["reference"] == explanation["reference"]
 
 
 def _wrong_paths(model, z, trees):
