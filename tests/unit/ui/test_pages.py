@@ -151,7 +151,7 @@ def test_a_version_without_an_explanation_says_so_in_one_muted_line(pages_of):
     assert 'id="explanation"' not in html and "What the model leans on" in html
 
 
-def test_an_additivity_error_beyond_the_tolerance_is_shown_as_a_failure(pages_of):
+def test_an_additivity_error_beyond_the_tolerance_or_unrecorded_is_said_so(pages_of):
     stored = explanation("lr", 1)
     stored["additivity"]["max_error"] = 2.5e-3
     html = pages_of(record("v1", 0, metrics={"explanation": stored})).get(
@@ -159,6 +159,12 @@ def test_an_additivity_error_beyond_the_tolerance_is_shown_as_a_failure(pages_of
     )
     assert '<span class="fail" id="additivity">beyond the tolerance of 1.0e-06' in html.text
     assert "to within 2.5e-03" in html.text
+    del stored["additivity"]
+    unrecorded = pages_of(record("v1", 0, metrics={"explanation": stored})).get(
+        f"/models/{MODEL}/versions/v1"
+    )
+    assert '<span id="additivity">Additivity check: not recorded</span>' in unrecorded.text
+    assert 'id="explanation"' in unrecorded.text  # the importances are shown all the same
 
 
 def test_recall_by_slice_beside_the_champion_shows_groups_intervals_and_gaps(pages_of):
