@@ -200,3 +200,83 @@ def test_a_comparison_is_computed_once_and_then_served_fast(ui, seeded_ui, appro
     p95 = sorted(took)[18] * 1000
     median = sorted(took)[10] * 1000
     print(f"compare page: first {first:.1f} ms, then median {median:.1f} ms, p95 {p95:.1f} ms")
+
+
+# -- What the models lean on, and their recall gaps ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def explained(seeded_ui):  # noqa: F811
+    """Two versions of the second model registered with what training records (made by its own
+    functions on synthetic rows): a logistic regression, then gradient boosting blind in one
+    region, each with its global explanation and own fairness, the newer also beside the older
+    as champion. The registry stores them as JSON, as it stores every version."""
+    from bantay.ui.queries import reader
+    from support.version_metrics import explanation, own_fairness, versus_champion
+
+    registry, model, ids = reader().registry, MODELS[1], []
+    for i, (family, seed, blind) in enumerate((("lr", 1, None), ("hgb", 2, "luzon"))):
+        version = f"v20261123T0{i}0000-expl{i}"
+        metrics = {
+            "test": {"pr_auc": 0.5 + 0.01 * i},
+            "fairness": own_fairness(blind=blind),
+            "explanation": explanation(family, seed),
+        }
+        if i:
+            metrics["fairness_versus_champion"] = versus_champion()
+        registry.versions.upsert(
+            model,
+            version,
+            airflow_run_id=f"manual__explained_{i}",
+            metrics=metrics,
+            params={"estimator": family},
+            gate=[],
+            lineage={"compared_with": ids[0]} if ids else {},
+            reason="explained",
+        )
+        registry.versions.set_status(model, version, "approved", reason="approved by ana")
+        ids.append(version)
+    return model, ids, [registry.versions.get(model, v).metrics for v in ids]
+
+
+def test_the_version_page_says_what_the_model_leans_on_through_airflow(ui, seeded_ui, explained):  # noqa: F811
+    from bantay.notify.fmt import pct
+
+    model, (_, newer), (_, metrics) = explained
+    html = get(ui, f"/bantay/models/{model}/versions/{newer}").text
+    means = metrics["explanation"]["global"]["mean_abs_attribution"]
+    body = re.search(r'<table id="explanation".*?</table>', html, re.S).group(0)
+    assert re.findall(r'data-feature="([^"]+)"', body) == sorted(means, key=lambda f: -means[f])
+    region = cells(html, "explanation", "feature", "region")
+    assert region[1] == "region" and region[-1] == "protected, never a reason"
+    assert region[3] == pct(means["region"] / sum(means.values()))
+    assert cells(html, "explanation", "feature", "attendance_rate")[-1] == ""
+    assert 'id="additivity">within the tolerance of 1.0e-06' in html
+    # Beside the champion: the too-small region and the gap rows, from the stored record.
+    versus = re.search(r'<table id="fairness-versus".*?</table>', html, re.S).group(0)
+    assert "too small to judge" in versus and "region: recall gap (best − worst group)" in versus
+    # A version registered before explanations were recorded: one muted line.
+    older = get(ui, f"/bantay/models/{model}/versions/{seeded_ui[model].production}").text
+    assert 'id="no-explanation"' in older and 'id="explanation"' not in older
+
+
+def test_compare_ranks_both_explanations_and_both_recall_gaps_through_airflow(ui, explained):  # noqa: F811
+    from bantay.monitoring.attribution import ranking_ndcg
+    from bantay.notify.fmt import num
+    from bantay.training.fairness import CANDIDATE
+
+    model, (a, b), (left, right) = explained
+    html = get(ui, compare_url(a, b, model=model)).text
+    importance = [m["explanation"]["global"]["mean_abs_attribution"] for m in (left, right)]
+    ndcg = re.search(r'<p id="explanation-ndcg">.*?<strong>([^<]+)</strong>', html, re.S)[1]
+    assert ndcg == num(ranking_ndcg(*importance))
+    for feature in importance[0]:
+        ranks = [sorted(side, key=lambda f: -side[f]).index(feature) + 1 for side in importance]
+        row = cells(html, "explanations", "feature", feature)
+        assert row[4:] == [str(ranks[0]), str(ranks[1])]
+        moved = row_class(html, "explanations", "feature", feature).split()
+        assert ("changed" in moved) == (ranks[0] != ranks[1])
+    gaps = [m["fairness"]["slices"]["region"]["gaps"][CANDIDATE]["value"] for m in (left, right)]
+    region = cells(html, "fairness", "slice", "region")
+    assert region[1].startswith(num(gaps[0])) and region[2].startswith(num(gaps[1]))
+    assert "too small to judge: mindanao" in region[1] and "worst luzon" in region[2]

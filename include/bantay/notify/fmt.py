@@ -47,6 +47,15 @@ def pct(value: Any, digits: int = 1) -> str:
     return MISSING if number is None else f"{100 * number:.{digits}f}%"
 
 
+def tiny(value: Any, digits: int = 1) -> str:
+    """A quantity that may be far below what ``num`` shows (an additivity error, a
+    tolerance): ``3.1e-15``; zero is ``0``."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    return "0" if number == 0 else f"{number:.{digits}e}"
+
+
 def delta(value: Any, digits: int = 3) -> str:
     """A signed change: ``+0.012``, ``−0.004`` (a real minus sign), ``±0.000``."""
     number = _number(value)
@@ -120,6 +129,7 @@ FILTERS = {
     "num": num,
     "count": count,
     "pct": pct,
+    "tiny": tiny,
     "delta": delta,
     "when": when,
     "time": time_tag,

@@ -18,6 +18,7 @@ STEP = 4  # px per day
 RATIO_HEIGHT = 80
 SHARE_HEIGHT = 60
 HEATMAP_DAYS = 30
+BAR_WIDTH = 120  # px of an inline bar at its table's largest value
 
 
 def ratio(score: Any) -> float | None:
@@ -130,3 +131,11 @@ def _heat_cell(score: dict[str, Any] | None) -> dict[str, Any]:
         "score": score.get("score"),  # type: ignore[union-attr]
         "threshold": score.get("threshold"),  # type: ignore[union-attr]
     }
+
+
+def bar_width(value: Any, top: float, width: int = BAR_WIDTH) -> float:
+    """The length in px of an inline bar for ``value`` in a table whose largest value is
+    ``top`` (0 for a missing, negative or zero value, or an empty table)."""
+    if not isinstance(value, int | float) or not top or math.isnan(value) or value <= 0:
+        return 0.0
+    return round(width * min(float(value), top) / top, 1)

@@ -1,8 +1,9 @@
 """Compare two versions of a model: what the Compare page says (no I/O beyond the ``Reader``).
 
 Side by side: gate checks, metrics (on the same test rows when the registry has them), recall by
-slice, data windows, feature service, parameters, and how far the drift reference moved between
-the two versions, feature by feature. A version's content is immutable once registered (only its
+slice, each version's recall gap per slice with its interval, what each model leans on (its global
+explanation and how far the ranking of features moved), data windows, feature service,
+parameters, and how far the drift reference moved between the two versions, feature by feature. A version's content is immutable once registered (only its
 status moves), so the comparison of two versions is cached per (store, model, a, b); statuses
 are read fresh on every request.
 """
@@ -11,9 +12,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Collection
 from typing import Any
 
+from bantay.monitoring.attribution import ranking_ndcg
 from bantay.settings.drift import DriftConfig
+from bantay.training.fairness import CANDIDATE
 from bantay.ui import views
 from bantay.ui.distances import FeatureShift, reference_shifts
 from bantay.ui.queries import Reader, VersionRecord
@@ -101,6 +105,81 @@ def slice_rows(a: VersionRecord, b: VersionRecord) -> list[dict[str, Any]]:
     return rows
 
 
+def explanation_rows(
+    a: VersionRecord, b: VersionRecord, protected: Collection[str]
+) -> dict[str, Any] | None:
+    """The two global explanations side by side: per feature each version's mean |attribution|
+    and rank, the change (b minus a) and whether the rank moved, in A's order (features only B
+    explains after, in B's); and the NDCG of B's ranking graded by A's importances (1: the
+    same order). None when neither version has an explanation."""
+    left, right = views.importances(a), views.importances(b)
+    if not left and not right:
+        return None
+    rank_a, rank_b = views.ranks(left), views.ranks(right)
+    order = sorted(left, key=rank_a.__getitem__)
+    order += sorted((f for f in right if f not in left), key=rank_b.__getitem__)
+    both = bool(left and right)
+    rows = [
+        {
+            "feature": f,
+            "a": left.get(f),
+            "b": right.get(f),
+            "change": right[f] - left[f] if f in left and f in right else None,
+            "rank_a": rank_a.get(f),
+            "rank_b": rank_b.get(f),
+            "rank_changed": both and rank_a.get(f) != rank_b.get(f),
+            "protected": f in protected,
+        }
+        for f in order
+    ]
+    return {
+        "rows": rows,
+        "methods": (views.explanation_of(a).get("method"), views.explanation_of(b).get("method")),
+        "missing": [v.version for v, found in ((a, left), (b, right)) if not found],
+        "ndcg": ranking_ndcg(left, right) if both else None,
+        "shared": len(set(left) & set(right)),
+    }
+
+
+def fairness_rows(a: VersionRecord, b: VersionRecord) -> dict[str, Any] | None:
+    """Per slice, each version's recall gap (best minus worst judged group, with its interval)
+    on its own test rows, the change (b minus a), and each one's groups too small to judge;
+    None when neither version recorded its own fairness."""
+    records = [v.metrics.get("fairness") or {} for v in (a, b)]
+    if not any(r.get("slices") for r in records):
+        return None
+    left, right = (views.fairness_gaps(r) for r in records)
+    rows = []
+    for name in list(left) + [n for n in right if n not in left]:
+        gaps = [((side.get(name) or {}).get("gap") or {}).get("value") for side in (left, right)]
+        known = all(isinstance(g, int | float) for g in gaps)
+        rows.append(
+            {
+                "slice": name,
+                "a": left.get(name),
+                "b": right.get(name),
+                "change": gaps[1] - gaps[0] if known else None,
+            }
+        )
+    return {
+        "rows": rows,
+        "basis": [
+            {
+                "rows": r.get("rows"),
+                "threshold": (r.get("thresholds") or {}).get(CANDIDATE),
+                "n_boot": r.get("n_boot"),
+                "ci_quantiles": r.get("ci_quantiles"),
+                "min_slice_rows": r.get("min_slice_rows"),
+                "min_slice_positives": r.get("min_slice_positives"),
+            }
+            if r.get("slices")
+            else None
+            for r in records
+        ],
+        "missing": [v.version for v, r in zip((a, b), records, strict=True) if not r.get("slices")],
+    }
+
+
 def lineage_rows(a: VersionRecord, b: VersionRecord) -> list[dict[str, Any]]:
     """Data windows, what was fitted, the test period and the feature service, side by side."""
 
@@ -163,6 +242,7 @@ def comparison(reader: Reader, model: str, a: VersionRecord, b: VersionRecord) -
             _CACHE.move_to_end(key)
             return _CACHE[key]
     older, _ = older_newer(a, b)
+    protected = reader.settings.model(model).reasons.protected
     found = {
         "older": older.version,
         "gate": gate_pairs(a, b),
@@ -171,6 +251,8 @@ def comparison(reader: Reader, model: str, a: VersionRecord, b: VersionRecord) -
         "same_rows": same_rows(a, b),
         "test_windows": (test_window(a), test_window(b)),
         "slices": slice_rows(a, b),
+        "fairness": fairness_rows(a, b),
+        "explanations": explanation_rows(a, b, protected),
         "lineage": lineage_rows(a, b),
         "params": side_by_side(a.params, b.params),
         "shifts": reference_changes(reader, model, a, b),

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from bantay.monitoring.attribution import global_importance
+from bantay.training.explain import TOLERANCE
+from bantay.training.fairness import CANDIDATE
 from bantay.ui import charts
 from bantay.ui.queries import DriftReportRecord, PromotionRecord, Reader, VersionRecord
 from bantay.vocabulary import is_drift_reason
@@ -313,11 +317,105 @@ def top_features(row: DriftReportRecord, n: int = 3) -> list[str]:
     return [name for name, _ in sorted(drifted, key=lambda x: -x[1])[:n]]
 
 
+# -- Global explanation and fairness of one version ------------------------------------------
+
+# How each explanation method reaches its attributions, as the pages say it.
+METHODS = {
+    "linear": "exact attributions of the logistic regression: coefficient times the distance "
+    "from the training mean",
+    "tree_path": "per-split contributions along every tree path",
+    "tree_shapley": "exact Tree SHAP",
+}
+
+
+def explanation_of(version: VersionRecord | None) -> dict[str, Any]:
+    """The version's stored explanation (method, additivity check, global explanation); empty
+    for a version registered before explanations were recorded."""
+    found = version.metrics.get("explanation") if version else None
+    return dict(found) if isinstance(found, Mapping) else {}
+
+
+def importances(version: VersionRecord | None) -> dict[str, float]:
+    """Mean |attribution| per feature on the version's test rows, as stored (largest first)."""
+    return global_importance(version.metrics) if version else {}
+
+
+def ranks(importance: Mapping[str, float]) -> dict[str, int]:
+    """Each feature's rank by importance, 1 for the one the model leans on most (ties keep
+    the stored order)."""
+    ordered = sorted(importance, key=lambda f: -importance[f])
+    return {f: i for i, f in enumerate(ordered, start=1)}
+
+
+def leans_on(version: VersionRecord, protected: Collection[str]) -> dict[str, Any] | None:
+    """What the version page says the model leans on: every feature by mean |attribution| on
+    the version's test rows, largest first, with its share of the total and the length of its
+    bar, protected attributes marked; the method and whether its additivity check stayed within
+    tolerance. None when the version has no explanation."""
+    importance = importances(version)
+    if not importance:
+        return None
+    record = explanation_of(version)
+    total, top = sum(importance.values()), max(importance.values())
+    rank = ranks(importance)
+    features = [
+        {
+            "feature": f,
+            "value": importance[f],
+            "share": importance[f] / total if total > 0 else None,
+            "bar": charts.bar_width(importance[f], top),
+            "rank": rank[f],
+            "protected": f in protected,
+        }
+        for f in sorted(importance, key=rank.__getitem__)
+    ]
+    additivity = record.get("additivity") or {}
+    error, tolerance = additivity.get("max_error"), additivity.get("tolerance", TOLERANCE)
+    known = isinstance(error, int | float) and isinstance(tolerance, int | float)
+    on = record.get("global") or {}
+    return {
+        "method": record.get("method"),
+        "method_words": METHODS.get(str(record.get("method")), record.get("method") or "–"),
+        "on": on.get("on") or "test rows",
+        "rows": on.get("rows"),
+        "max_error": error,
+        "tolerance": tolerance,
+        "within": (error <= tolerance) if known else None,
+        "probe_rows": additivity.get("probe_rows"),
+        "features": features,
+        "bar_width": charts.BAR_WIDTH,
+    }
+
+
+def fairness_gaps(
+    record: Mapping[str, Any] | None, who: str = CANDIDATE
+) -> dict[str, dict[str, Any]]:
+    """Per slice of a fairness record (:func:`bantay.training.fairness.slice_fairness`): the
+    recall gap of ``who`` (best judged group minus worst, with its interval and both groups;
+    None when fewer than two groups were large enough to judge), how many groups were judged,
+    and the groups too small to judge with their rows and positives."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, found in ((record or {}).get("slices") or {}).items():
+        groups = (found or {}).get("groups") or {}
+        small = [
+            {"group": g, "rows": info.get("rows"), "positives": info.get("positives")}
+            for g, info in groups.items()
+            if info.get("too_small")
+        ]
+        out[str(name)] = {
+            "gap": ((found or {}).get("gaps") or {}).get(who),
+            "judged": len(groups) - len(small),
+            "too_small": small,
+        }
+    return out
+
+
 # -- Version page ----------------------------------------------------------------------------
 
 
 def version_page(reader: Reader, model: str, version: VersionRecord) -> dict[str, Any]:
-    policy = reader.settings.model(model).drift
+    settings = reader.settings.model(model)
+    policy = settings.drift
     manifest = reader.manifest(model, version.version)
     as_of = version.lineage.get("as_of")
     window = None
@@ -344,6 +442,7 @@ def version_page(reader: Reader, model: str, version: VersionRecord) -> dict[str
         "compared_with": version.lineage.get("compared_with"),
         "slices": version.metrics.get("slices") or {},
         "fairness": version.metrics.get("fairness_versus_champion") or {},
+        "explanation": leans_on(version, settings.reasons.protected),
         "manifest": manifest,
         "files": (manifest or {}).get("files") or {},
         "uri": reader.version_uri(model, version.version) if manifest else None,

@@ -67,3 +67,13 @@ def test_the_heatmap_puts_the_score_first_and_skips_what_is_not_a_score() -> Non
     assert lines[0]["cells"][0]["level"] == 3 and lines[0]["cells"][0]["drifted"]
     assert charts.ratio({"score": 0.05, "threshold": 0}) is None
     assert charts.ratio({"score": None, "threshold": 0.1}) is None
+
+
+def test_an_inline_bar_is_as_long_as_its_value_against_the_tables_largest() -> None:
+    top = 0.8
+    assert charts.bar_width(top, top) == charts.BAR_WIDTH
+    assert charts.bar_width(0.2, top) == charts.BAR_WIDTH / 4
+    assert charts.bar_width(0.2, top, width=40) == 10
+    # Nothing to draw: missing, not a number, not positive, or an empty table.
+    for value, largest in ((None, top), (float("nan"), top), (-0.1, top), (0.0, top), (0.3, 0)):
+        assert charts.bar_width(value, largest) == 0

@@ -1,7 +1,9 @@
 """What the Compare page says of two versions: same-row metrics only when the registry has them,
 gate checks and parameters side by side with their differences, the drift thresholds the
-reference distances are read against, and one S3 read per pair (the reader is a stand-in that
-counts reads; versions are registry records built here)."""
+reference distances are read against, what each model leans on and how far its ranking of the
+features moved, each one's recall gap per slice, and one S3 read per pair (the reader is a
+stand-in that counts reads; versions are registry records built here, their explanations and
+fairness records made by training's own functions on synthetic rows)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from bantay.monitoring.attribution import ranking_ndcg
 from bantay.settings.drift import DriftConfig
 from bantay.stores.registry import VersionRecord
-from bantay.ui import compare
+from bantay.training.fairness import CANDIDATE
+from bantay.ui import compare, views
+from support.version_metrics import GROUPS, explanation, own_fairness
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
@@ -166,3 +171,124 @@ def test_a_version_without_a_reference_is_said_so_and_not_cached_on_a_read_error
     compare.comparison(reader, "learner_risk", record("v1", 0), record("v2", 1))
     compare.comparison(reader, "learner_risk", record("v1", 0), record("v2", 1))
     assert reader.reads == ["v1", "v1", "v1"]
+
+
+# -- What the models lean on ----------------------------------------------------------------
+
+PROTECTED = ("grade_level", "region", "parent_abroad")
+
+
+def explained(version: str, day: int, family: str, seed: int) -> VersionRecord:
+    return record(version, day, metrics={"explanation": explanation(family, seed)})
+
+
+def ndcg_by_hand(graded_by: dict[str, float], order_of: dict[str, float]) -> float:
+    """DCG of ``order_of``'s ranking with ``graded_by``'s importances as gains, over the ideal."""
+    gains = [graded_by[f] for f in sorted(order_of, key=lambda f: -order_of[f])]
+    ideal = sorted(graded_by.values(), reverse=True)
+    dcg = sum(g / np.log2(i + 2) for i, g in enumerate(gains))
+    return dcg / sum(g / np.log2(i + 2) for i, g in enumerate(ideal))
+
+
+def test_two_explanations_side_by_side_in_as_order_with_the_moved_ranks_marked():
+    a, b = explained("v1", 0, "lr", 1), explained("v2", 7, "hgb", 2)
+    left, right = views.importances(a), views.importances(b)
+    found = compare.explanation_rows(a, b, PROTECTED)
+    rows = found["rows"]
+    assert [r["feature"] for r in rows] == sorted(left, key=lambda f: -left[f])
+    for i, r in enumerate(rows, start=1):
+        f = r["feature"]
+        assert (r["a"], r["b"], r["rank_a"]) == (left[f], right[f], i)
+        assert r["rank_b"] == 1 + sum(v > right[f] for v in right.values())
+        assert abs(r["change"] - (right[f] - left[f])) < 1e-12
+        assert r["rank_changed"] == (r["rank_a"] != r["rank_b"])
+        assert r["protected"] == (f in PROTECTED)
+    assert any(r["rank_changed"] for r in rows) and not all(r["rank_changed"] for r in rows)
+    assert found["methods"] == ("linear", "tree_path") and found["missing"] == []
+    # B's ranking graded by A's importances, not the other way round.
+    assert abs(found["ndcg"] - ndcg_by_hand(left, right)) < 1e-9 and found["ndcg"] < 1
+    assert abs(found["ndcg"] - ndcg_by_hand(right, left)) > 1e-6
+    assert found["shared"] == len(left)
+
+
+def test_the_same_ranking_has_ndcg_one_and_nothing_marked():
+    a, b = explained("v1", 0, "lr", 1), explained("v2", 7, "lr", 1)
+    found = compare.explanation_rows(a, b, PROTECTED)
+    assert abs(found["ndcg"] - 1.0) < 1e-12
+    assert not any(r["rank_changed"] for r in found["rows"])
+    assert all(r["change"] == 0 for r in found["rows"])
+
+
+def test_a_feature_only_one_version_explains_comes_last_and_is_marked():
+    stored = explanation("lr", 1)
+    means = stored["global"]["mean_abs_attribution"]
+    top = next(iter(means))
+    del means[top]  # A does not know B's most important feature
+    a, b = record("v1", 0, metrics={"explanation": stored}), explained("v2", 7, "lr", 1)
+    found = compare.explanation_rows(a, b, PROTECTED)
+    last = found["rows"][-1]
+    assert last["feature"] == top and last["rank_a"] is None and last["rank_b"] == 1
+    assert last["change"] is None and last["rank_changed"]
+    assert found["shared"] == len(means)
+    assert abs(found["ndcg"] - ranking_ndcg(means, views.importances(b))) < 1e-12
+
+
+def test_a_version_without_an_explanation_is_named_and_nothing_is_ranked_against_it():
+    a, b = explained("v1", 0, "lr", 1), record("v2", 7)
+    found = compare.explanation_rows(a, b, PROTECTED)
+    assert found["missing"] == ["v2"] and found["ndcg"] is None
+    assert [r["b"] for r in found["rows"]] == [None] * len(found["rows"])
+    assert not any(r["rank_changed"] for r in found["rows"])
+    assert compare.explanation_rows(b, a, PROTECTED)["missing"] == ["v2"]
+    assert compare.explanation_rows(record("v1", 0), b, PROTECTED) is None
+
+
+# -- Recall gaps by slice ---------------------------------------------------------------------
+
+
+def test_each_versions_recall_gap_by_slice_and_its_change():
+    fair, blind = own_fairness(), own_fairness(blind="luzon")
+    a = record("v1", 0, metrics={"fairness": fair})
+    b = record("v2", 7, metrics={"fairness": blind})
+    found = compare.fairness_rows(a, b)
+    rows = {r["slice"]: r for r in found["rows"]}
+    assert list(rows) == ["region", "parent_abroad"]
+    region = rows["region"]
+    gap_a = fair["slices"]["region"]["gaps"][CANDIDATE]
+    gap_b = blind["slices"]["region"]["gaps"][CANDIDATE]
+    assert region["a"]["gap"] == gap_a and region["b"]["gap"] == gap_b
+    assert abs(region["change"] - (gap_b["value"] - gap_a["value"])) < 1e-12
+    assert region["change"] > 0 and gap_b["worst"] == "luzon"  # blind in luzon: wider
+    for side in (region["a"], region["b"]):
+        assert [g["group"] for g in side["too_small"]] == ["mindanao"]
+        assert side["too_small"][0]["rows"] == GROUPS["mindanao"]
+    abroad = rows["parent_abroad"]
+    assert abroad["a"]["gap"] is None and abroad["change"] is None
+    basis = found["basis"]
+    assert [x["rows"] for x in basis] == [sum(GROUPS.values())] * 2
+    assert basis[0]["threshold"] == fair["thresholds"][CANDIDATE]
+    assert basis[1]["threshold"] == blind["thresholds"][CANDIDATE]
+    assert found["missing"] == []
+
+
+def test_a_version_without_its_fairness_is_named_and_neither_gives_none():
+    a = record("v1", 0, metrics={"fairness": own_fairness()})
+    b = record("v2", 7, metrics={"fairness": None})
+    found = compare.fairness_rows(a, b)
+    assert found["missing"] == ["v2"] and found["basis"][1] is None
+    assert all(r["b"] is None and r["change"] is None for r in found["rows"])
+    assert compare.fairness_rows(b, record("v3", 8)) is None
+
+
+def test_the_comparison_carries_explanations_and_fairness_with_the_protected_marked():
+    compare.clear_cache()
+    reader = CountingReader({})
+    a = record("v1", 0, metrics={"explanation": explanation("lr", 1), "fairness": own_fairness()})
+    b = explained("v2", 7, "hgb", 2)
+    found = compare.comparison(reader, "learner_risk", a, b)
+    protected = set(reader.settings.model("learner_risk").reasons.protected)
+    assert protected  # the default feeds declare some
+    marked = {r["feature"] for r in found["explanations"]["rows"] if r["protected"]}
+    assert marked == protected & set(views.importances(a))
+    assert found["fairness"]["missing"] == ["v2"]
+    assert compare.comparison(reader, "learner_risk", a, b) is found
