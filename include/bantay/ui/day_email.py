@@ -17,6 +17,8 @@ from markupsafe import Markup
 
 from bantay.notify.day_parts import chart_columns, day_parts, page_css, render_parts
 from bantay.ui.queries import Reader
+from bantay.ui.render import templates
+from bantay.ui.slice_charts import slice_figure
 
 _KEPT_CHARTS = 48
 _charts: OrderedDict[tuple[str, dt.date, int, str], bytes] = OrderedDict()
@@ -28,7 +30,9 @@ def email_parts(
 ) -> dict[str, Any] | None:
     """The partials' context of ``model``'s e-mail of ``day`` (charts at ``chart_url(n)``) and
     the partials rendered (``html``, by name; escaped by the e-mails' environment), or None when
-    the day's check was not kept (a day checked before it was)."""
+    the day's check was not kept (a day checked before it was). The fairness part carries the
+    page's own chart per slice under its heading (``slice_charts``: None for a day checked
+    before fairness was), which the e-mail does not draw."""
     check = reader.day_check(model, day)
     if check is None:
         return None
@@ -36,9 +40,16 @@ def email_parts(
     parts = day_parts(check.result, check.decision, model=model, date=day, approval=approval)
     columns = chart_columns(check.result, check.reference_sample, check.current_sample)
     charts = [{"title": title, "src": chart_url(n)} for n, (_, _, title) in enumerate(columns)]
-    context = {**parts, "css": page_css(), "charts": charts}
+    figure = slice_figure(check.result.fairness)
+    chart = templates().get_template("_slice_charts.html").render(fc=figure) if figure else ""
+    context = {
+        **parts,
+        "css": page_css(),
+        "charts": charts,
+        "fairness_chart": Markup(chart),  # noqa: S704 (rendered by the pages' autoescaping env)
+    }
     html = {name: Markup(text) for name, text in render_parts(context).items()}  # noqa: S704
-    return {**context, "html": html}
+    return {**context, "html": html, "slice_charts": figure}
 
 
 def chart(reader: Reader, model: str, day: dt.date, n: int, stamp: str) -> bytes | None:

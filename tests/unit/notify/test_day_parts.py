@@ -3,8 +3,11 @@ shell shows it, and times that read UTC until the page's script localises them."
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
+
+from markupsafe import Markup
 
 from bantay.monitoring.guards import Decision
 from bantay.monitoring.results import DriftResult, FeatureDrift
@@ -18,6 +21,7 @@ from bantay.notify.day_parts import (
     render_parts,
 )
 from bantay.vocabulary import Action, Verdict
+from support.fairness_days import FAIRNESS
 
 DAY = dt.date(2026, 11, 22)
 
@@ -73,6 +77,19 @@ def test_the_page_styles_the_parts_by_class_and_the_email_inline() -> None:
     for name in on_page:  # the same text: only the styles differ
         assert _text(on_page[name]) == _text(in_email[name]), name
     assert "0.310 0.100 yes" in _text(on_page["day_tables"])
+
+
+def test_the_fairness_part_has_the_pages_chart_under_its_heading_and_none_in_the_email() -> None:
+    parts = day_parts(dataclasses.replace(_result(), fairness=FAIRNESS), None, model="m", date=DAY)
+    css = email_css(parts["verdict_key"])
+    in_email = render_parts({**parts, "css": css, "charts": []})["day_fairness"]
+    assert 'id="fairness"' in in_email and "<svg" not in in_email
+    chart = Markup('<figure id="slice-charts"><svg></svg></figure>')
+    context = {**parts, "css": page_css(), "charts": [], "fairness_chart": chart}
+    on_page = render_parts(context)["day_fairness"]
+    marks = ("Fairness across slices", 'id="slice-charts"', 'id="fairness"')
+    assert [on_page.index(m) for m in marks] == sorted(on_page.index(m) for m in marks)
+    assert _text(on_page) == _text(in_email)  # the same lines, the chart beside them
 
 
 def _text(html: str) -> str:

@@ -1,25 +1,40 @@
-"""The version and Compare pages as a browser gets them, through the pages' routes: what a model
-leans on, the recall by slice beside the champion, and both versions' explanations and recall
-gaps side by side. The reader is a stand-in holding registry records (no S3: nothing published);
-the explanations and fairness records in them are made by training's own functions on synthetic
-rows, so the pages render what training stores. Airflow's auth is not in this app (the routes'
-authorisation is tested against Airflow's API app in tests/integration)."""
+"""The version, Compare and drift day pages as a browser gets them, through the pages' routes:
+what a model leans on, the recall by slice beside the champion, both versions' explanations and
+recall gaps side by side, and a drift day's fairness lines with their chart per slice. The reader
+is a stand-in holding registry records (no S3: nothing published) and drift days' checks as they
+are stored (JSON); the explanations and fairness records of versions are made by training's own
+functions on synthetic rows, so the pages render what training stores, and a drift day's fairness
+is hand-built with known flags. Airflow's auth is not in this app (the routes' authorisation is
+tested against Airflow's API app in tests/integration)."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import html as htmllib
+import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from bantay.monitoring.day_check import DayCheck
+from bantay.monitoring.guards import Decision
+from bantay.notify.fairness_wording import attribution_lines, fairness_lines
 from bantay.notify.fmt import count, delta, num, pct, tiny
 from bantay.settings import get_settings
+from bantay.stores.registry import DriftReportRecord
 from bantay.training.fairness import CANDIDATE, CHAMPION
 from bantay.ui import charts, compare, pages
 from bantay.ui.render import HERE
+from bantay.vocabulary import Action, Verdict
+from support.fairness_days import ATTRIBUTION, FAIRNESS, unlabelled
+from support.monitoring_frames import quiet_result
 from support.version_metrics import (
     MODEL,
     explanation,
@@ -30,12 +45,14 @@ from support.version_metrics import (
 
 
 class StandInReader:
-    """The pages' reader over registry records in memory: no pointer, shadow, drift, manifest
-    or reference (the versions were never published)."""
+    """The pages' reader over registry records in memory: no pointer, shadow, manifest or
+    reference (the versions were never published); drift days as rows with their check as
+    stored beside the report (JSON), or None where none was kept."""
 
-    def __init__(self, *versions) -> None:
+    def __init__(self, *versions, days=None) -> None:
         self.settings = get_settings()
         self.records = {v.version: v for v in versions}
+        self.days: dict[dt.date, tuple[DriftReportRecord, str | None]] = days or {}
         self.store = SimpleNamespace(objects=SimpleNamespace(bucket="b", prefix="p"))
         self.errors: list[str] = []
 
@@ -69,14 +86,25 @@ class StandInReader:
     def drift(self, model: str, since=None):
         return []
 
+    def drift_day(self, model: str, day: dt.date):
+        return self.days[day][0] if day in self.days else None
+
+    def recent_drift(self, model: str, days: int):
+        rows = sorted((row for row, _ in self.days.values()), key=lambda r: r.report_date)
+        return rows[-days:], len(rows)
+
+    def day_check(self, model: str, day: dt.date):
+        stored = self.days.get(day, (None, None))[1]
+        return DayCheck.from_data(json.loads(stored)) if stored else None
+
 
 @pytest.fixture
 def pages_of(monkeypatch):
-    """A test client of the pages' routes over the given versions."""
+    """A test client of the pages' routes over the given versions (and drift days)."""
 
-    def client(*versions) -> TestClient:
+    def client(*versions, days=None) -> TestClient:
         compare.clear_cache()
-        stand_in = StandInReader(*versions)
+        stand_in = StandInReader(*versions, days=days)
         monkeypatch.setattr(pages, "reader", lambda: stand_in)
         app = FastAPI()
         app.include_router(pages.router)
@@ -282,6 +310,116 @@ def test_compare_says_what_neither_version_recorded(pages_of):
     assert 'id="no-explanations"' in bare.text and 'id="explanations"' not in bare.text
 
 
+# -- Drift day ---------------------------------------------------------------------------------
+
+DAY = dt.date(2026, 11, 22)
+
+
+def drift_day(day: dt.date, fairness=None, attribution=None, *, before_fairness=False):
+    """A drift row of ``day`` and its check as stored; ``before_fairness``: stored by a check
+    that recorded neither fairness nor attribution (no such keys in its JSON)."""
+    verdict = Verdict.FAIRNESS if fairness and fairness.regressed else Verdict.OK
+    result = dataclasses.replace(
+        quiet_result(verdict, day), fairness=fairness, attribution=attribution
+    )
+    check = DayCheck(
+        model=MODEL,
+        day=day,
+        result=result,
+        decision=Decision(Action.NO_ACTION, "no drift"),
+        report_html=None,
+        report_json=None,
+        report_url="(no report: too few rows)",
+        baseline=None,
+        reference_sample=pd.DataFrame(),
+        current_sample=pd.DataFrame(),
+    )
+    data = check.as_data()
+    if before_fairness:
+        for key in ("fairness", "attribution"):
+            del data["evidence"]["result"][key]
+    at = dt.datetime.combine(day, dt.time(6), dt.UTC)
+    row = DriftReportRecord(
+        id=1,
+        model=MODEL,
+        report_date=day,
+        verdict=str(verdict),
+        drifted_share=0.0,
+        n_drifted=0,
+        n_features=3,
+        feature_scores={},
+        report_html_uri=None,
+        report_json_uri=None,
+        decision=str(Action.NO_ACTION),
+        decision_detail="no drift",
+        airflow_run_id="scheduled__2026-11-22",
+        created_at=at,
+        updated_at=at,
+    )
+    return row, json.dumps(data)
+
+
+def listed(html: str, name: str) -> list[str]:
+    found = re.search(rf'<ul id="{name}"[^>]*>(.*?)</ul>', html, re.S)
+    assert found, f"no list {name}"
+    return [htmllib.unescape(text(li)) for li in re.findall(r"<li>(.*?)</li>", found[1], re.S)]
+
+
+def slice_svgs(html: str) -> list[ET.Element]:
+    found = re.search(r'<figure id="slice-charts">(.*?)</figure>', html, re.S)
+    assert found, "no slice charts"
+    return [ET.fromstring(svg) for svg in re.findall(r"<svg .*?</svg>", found[1], re.S)]
+
+
+def _drift_page(pages_of, **days) -> str:
+    client = pages_of(days={DAY: drift_day(DAY, **days)})
+    page = client.get(f"/models/{MODEL}/drift/{DAY}")
+    assert page.status_code == 200, page.text[:300]
+    assert 'class="banner warn"' not in page.text  # no reading error
+    return page.text
+
+
+def test_the_drift_day_shows_the_fairness_lines_and_a_chart_per_slice(pages_of):
+    html = _drift_page(pages_of, fairness=FAIRNESS, attribution=ATTRIBUTION)
+    assert listed(html, "fairness") == fairness_lines(FAIRNESS)  # the e-mail's own lines
+    assert listed(html, "attribution") == attribution_lines(ATTRIBUTION)
+    svgs = slice_svgs(html)
+    assert [s.get("data-slice") for s in svgs] == ["region", "parent_abroad"]
+    region = svgs[0]
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    regressed = [
+        c for c in region.iterfind(".//s:circle", ns) if "regressed" in c.get("class").split()
+    ]
+    assert len(regressed) == len([r for r in FAIRNESS.regressed if r.slice == "region"]) == 1
+    assert region.get("aria-label").startswith("region:")
+    caption = text(re.search(r"<figcaption>(.*?)</figcaption>", html, re.S)[1])
+    assert "2026-11-10 … 2026-11-11" in caption and "allowed gap (0.25)" in caption
+    # The e-mail's order (the day's facts, fairness, the tables), the chart under the heading.
+    marks = ('id="day-facts"', "Fairness across slices", 'id="slice-charts"', 'id="fairness"')
+    order = [html.index(m) for m in (*marks, 'id="attribution"', 'id="features"')]
+    assert order == sorted(order)
+
+
+def test_before_labels_matured_the_chart_has_flag_rates_alone(pages_of):
+    html = _drift_page(pages_of, fairness=unlabelled())
+    svgs = slice_svgs(html)
+    circles = [c for s in svgs for c in s.iter("{http://www.w3.org/2000/svg}circle")]
+    assert len(svgs) == 2 and circles == []
+    assert all("no matured labels yet" in s.get("aria-label") for s in svgs)
+    assert "recall" not in " ".join(listed(html, "fairness"))
+    assert 'id="attribution"' not in html  # the version had no explanation to compare with
+
+
+def test_a_day_checked_before_fairness_shows_neither_lines_nor_chart(pages_of):
+    html = _drift_page(pages_of, fairness=FAIRNESS, attribution=ATTRIBUTION, before_fairness=True)
+    assert 'id="what-to-do"' in html  # the e-mail's facts were kept, without fairness
+    assert 'id="fairness"' not in html and 'id="attribution"' not in html
+    assert 'id="slice-charts"' not in html and "<svg" not in html
+    row, _ = drift_day(DAY)
+    unkept = pages_of(days={DAY: (row, None)}).get(f"/models/{MODEL}/drift/{DAY}").text
+    assert 'id="no-email"' in unkept and 'id="slice-charts"' not in unkept
+
+
 # -- Both themes -------------------------------------------------------------------------------
 
 
@@ -296,10 +434,12 @@ def test_the_new_bars_and_marks_take_their_colours_from_both_themes():
         )
         for name in ("light", "dark")
     }
-    rules = re.findall(r"([^{}]*(?:svg\.bar|protected-note|td\.rank)[^{}]*)\{([^}]*)\}", css)
-    assert len(rules) >= 4
+    rules = re.findall(
+        r"([^{}]*(?:svg\.bar|protected-note|td\.rank|svg\.slices)[^{}]*)\{([^}]*)\}", css
+    )
+    assert len(rules) >= 4 and any("svg.slices" in selector for selector, _ in rules)
     for selector, body in rules:
-        colours = re.findall(r"(?:fill|background|color|border)[^:]*:\s*([^;]+)", body)
+        colours = re.findall(r"(?:fill|background|color|border|stroke)[^:]*:\s*([^;]+)", body)
         for value in colours:
             assert "#" not in value, (selector, value)  # a fixed colour would not follow the theme
             for variable in re.findall(r"var\((--[\w-]+)\)", value):
