@@ -1,6 +1,7 @@
 """The drift day page is the e-mail's page: for the same day both render the same parts (what to
-do, verdict and reason, prediction drift, matured-label quality, the feature table, the charts)
-with the same numbers; the e-mail links to the page as Airflow's shell shows it; the pages follow
+do, verdict and reason, prediction drift, matured-label quality, fairness across slices and what
+the model leans on, the feature table, the charts) with the same numbers, and the page alone
+draws fairness by slice; the e-mail links to the page as Airflow's shell shows it; the pages follow
 Airflow's colour mode and write times as ``<time>`` elements.
 
 The day's check is hand-built (no Evidently run) and stored through the drift check's own
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from support.fairness_days import ATTRIBUTION, FAIRNESS
 from support.services import moto_s3  # noqa: F401
 from support.ui import MODELS, seeded_ui, ui  # noqa: F401
 from support.ui_seed import FEATURES
@@ -27,7 +29,16 @@ pytestmark = pytest.mark.integration
 
 MODEL = MODELS[0]
 PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "bantay_plugin.py"
-SHARED_IDS = ("what-to-do", "day-facts", "data-quality", "features", "quality", "charts")
+SHARED_IDS = (
+    "what-to-do",
+    "day-facts",
+    "fairness",
+    "attribution",
+    "data-quality",
+    "features",
+    "quality",
+    "charts",
+)
 
 
 class _ById(HTMLParser):
@@ -69,8 +80,8 @@ def text_of(html: str, element_id: str) -> str | None:
 
 def _check(day: dt.date):
     """A DRIFT day whose retrain started: two features and the score drifted, quality measured
-    on matured labels, a data-quality finding, thresholds of 0.1 (the number once written two
-    ways)."""
+    on matured labels, a data-quality finding, fairness across two slices and what the model
+    leans on, thresholds of 0.1 (the number once written two ways)."""
     from bantay.monitoring.day_check import DayCheck
     from bantay.monitoring.guards import Decision
     from bantay.monitoring.results import (
@@ -111,6 +122,8 @@ def _check(day: dt.date):
         performance=PerformanceCheck(
             "roc_auc", 0.83, 0.8123, 0.0177, -0.01, 0.04, 0.05, False, "2026-10-01", 1234, 5000
         ),
+        fairness=FAIRNESS,
+        attribution=ATTRIBUTION,
     )
     rng = np.random.default_rng(0)
     columns = list(FEATURES[:3])
@@ -184,6 +197,21 @@ def test_the_page_and_the_email_say_the_same(ui, day_and_email):  # noqa: F811
     assert ui.client.get(beyond, headers=ui.as_user("viewer")).status_code == 404
 
 
+def test_the_page_alone_draws_fairness_by_slice(ui, day_and_email):  # noqa: F811
+    import xml.etree.ElementTree as ET
+
+    day, email, _ = day_and_email
+    page = _page(ui, day)
+    html = email.get_body(("html",)).get_content()
+    assert "<svg" not in html and 'id="slice-charts"' not in html  # the e-mail keeps its lines
+    figure = re.search(r'<figure id="slice-charts">(.*?)</figure>', page, re.S)
+    assert figure, "no chart of fairness by slice on the page"
+    svgs = [ET.fromstring(s) for s in re.findall(r"<svg .*?</svg>", figure.group(1), re.S)]
+    slices = list(dict.fromkeys(r.slice for r in FAIRNESS.rates))
+    assert [s.get("data-slice") for s in svgs] == slices
+    assert all(s.get("aria-label").startswith(f"{s.get('data-slice')}:") for s in svgs)
+
+
 def test_the_page_shows_the_subject_and_the_training_run(ui, day_and_email):  # noqa: F811
     from bantay.airflow.training_runs import training_dag_id
 
@@ -200,6 +228,7 @@ def test_the_page_shows_the_subject_and_the_training_run(ui, day_and_email):  # 
 def test_a_day_without_kept_facts_says_so(ui, seeded_ui):  # noqa: F811
     page = _page(ui, seeded_ui[MODEL].days[-20])
     assert 'id="no-email"' in page and 'id="what-to-do"' not in page
+    assert 'id="fairness"' not in page and 'id="slice-charts"' not in page
     assert 'id="features"' in page  # the registry's summary stands in
 
 
