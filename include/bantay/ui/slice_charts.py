@@ -27,7 +27,7 @@ RECALL = 160  # px of the recall panel (recall 0 to 1)
 FLAGS = 120  # px of the flag-rate panel (0 to the most-flagged judged group's share)
 VALUE = 44  # px for the value written after a panel
 PAD = 6
-NAME_CHARS = 16  # longer group names are cut (the whole name is in the group's title)
+NAME_CHARS = 16  # longer slice and group names are cut (the whole name is in their title)
 
 
 def slice_figure(check: FairnessCheck | None) -> dict[str, Any] | None:
@@ -56,7 +56,8 @@ def slice_chart(check: FairnessCheck, name: str) -> dict[str, Any]:
     regressed = {r.group for r in check.regressed if r.slice == name}
     below = {r.group for r in check.below_ratio if r.slice == name}
     height = HEAD + ROW * len(groups) + FOOT
-    parts = [_text("name", 0, HEAD - 4, name)]
+    shown, whole = _cut(name)
+    parts = [_text("name", 0, HEAD - 4, shown, title=whole)]
     words = [name + ":"]
     x = LABEL
     if recalls:
@@ -70,9 +71,7 @@ def slice_chart(check: FairnessCheck, name: str) -> dict[str, Any]:
         words.append(_flag_words(check, groups, rates, below))
         x += FLAGS + VALUE
     for i, group in enumerate(groups):
-        cut = len(group) > NAME_CHARS
-        short = group[: NAME_CHARS - 1] + "…" if cut else group
-        title = group if cut else None
+        short, title = _cut(group)
         parts.append(_text("group", LABEL - PAD, _mid(i) + 4, short, anchor="end", title=title))
     label = " ".join(words)
     svg = Markup(
@@ -261,6 +260,13 @@ def _flag_words(
 
 
 # -- SVG elements ------------------------------------------------------------------------------
+
+
+def _cut(name: str) -> tuple[str, str | None]:
+    """A name as it fits the label column, and the whole name as its title when cut."""
+    if len(name) <= NAME_CHARS:
+        return name, None
+    return name[: NAME_CHARS - 1] + "…", name
 
 
 def _mid(i: int) -> float:

@@ -184,12 +184,22 @@ def test_names_are_escaped_and_a_day_without_fairness_draws_nothing() -> None:
     assert sc.slice_figure(dataclasses.replace(FAIRNESS, rates=(), recalls=())) is None
 
 
-def test_a_long_group_name_is_cut_with_the_whole_name_in_its_title() -> None:
-    long = "a group name longer than the column"
-    check = dataclasses.replace(unlabelled(), rates=(SliceRate("s", long, 100, 0.2, 1.0, False),))
-    svg = ET.fromstring(str(sc.slice_figure(check)["slices"][0]["svg"]))
-    (name,) = [t for t in svg.iterfind("s:text", NS) if "group" in _classes(t)]
-    title = name.find("s:title", NS)
-    assert title.text == long
-    shown = title.tail  # what the text element shows after its title
-    assert shown.endswith("…") and len(shown) == sc.NAME_CHARS and long.startswith(shown[:-1])
+def test_long_names_are_cut_with_the_whole_name_in_their_title() -> None:
+    long, slice_name = "a group name longer than the column", "a slice name longer than that"
+    rate = SliceRate(slice_name, long, 100, 0.2, 1.0, False)
+    check = dataclasses.replace(unlabelled(), rates=(rate,))
+    chart = sc.slice_figure(check)["slices"][0]
+    svg = ET.fromstring(str(chart["svg"]))
+    assert chart["label"].startswith(f"{slice_name}: ") and f"{long} 20.0%" in chart["label"]
+    for cls, whole in (("group", long), ("name", slice_name)):
+        (name,) = [t for t in svg.iterfind("s:text", NS) if cls in _classes(t)]
+        title = name.find("s:title", NS)
+        assert title.text == whole
+        shown = title.tail  # what the text element shows after its title
+        assert shown.endswith("…") and len(shown) == sc.NAME_CHARS
+        assert whole.startswith(shown[:-1])
+    short = sc.slice_figure(unlabelled())["slices"][0]["svg"]
+    names = [
+        t for t in ET.fromstring(str(short)).iterfind("s:text", NS) if t.get("class") == "name"
+    ]
+    assert [(t.text, t.find("s:title", NS)) for t in names] == [("region", None)]
