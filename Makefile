@@ -82,9 +82,11 @@ bench-crossover: $(VENV)/.extra-spark
 
 eval-drift: venv
 	$(BIN)/python benchmarks/eval_drift.py
+	$(BIN)/python benchmarks/eval_fairness.py
 
 eval-drift-quick: venv
 	$(BIN)/python benchmarks/eval_drift.py --quick
+	$(BIN)/python benchmarks/eval_fairness.py --quick
 
 eval-paired: venv
 	$(BIN)/python benchmarks/eval_paired.py

@@ -318,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only != "fairness":
         attribution = attribution_trials(worlds)
     seconds = round(time.monotonic() - started, 1)
-    name = ("fairness_quick" if args.quick else "fairness") + (f"_{args.only}" if args.only else "")
+    name = "fairness_quick" if args.quick else "fairness"
+    name += f"_{args.only}" if args.only and args.only != "fairness" else ""
+    name += f"_size{args.size:g}" if args.size != 0.8 else ""
     path = write_results(
         name,
         {

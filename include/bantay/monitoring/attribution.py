@@ -12,7 +12,9 @@ Three measures, each with its own threshold:
 * NDCG of the importance ranking (1: the same order; SageMaker Clarify's alarm below 0.9);
 * the shift of attribution shares: total variation between the two share vectors, the part of
   all attribution that moved from some features to others. Over every scored learner and among
-  the flagged ones (what the flags rest on). Inputs may stay within their drift thresholds while
+  the highest-scored ones (what the flags rest on: as large a share of the window's highest
+  scores as the version flagged on its reference, so a flag rate that rises with the season is
+  not read as a change of reasons). Inputs may stay within their drift thresholds while
   this moves: a feature that stops tracking its learner (a join that mixes learners up) keeps
   its distribution, but the flagged learners are no longer flagged for it, and a tree model's
   attributions of the other features change with it;
@@ -60,6 +62,24 @@ def reference_importance(
     if found:
         return REFERENCE_BASIS, found, _floats(reference.get("flagged_mean_abs_attribution"))
     return TEST_BASIS, global_importance(manifest), {}
+
+
+def flagged_share(manifest: Mapping[str, Any]) -> float | None:
+    """The share of its drift reference the version flagged (None where not recorded)."""
+    reference = (manifest.get("explanation") or {}).get("reference") or {}
+    rows, flagged = reference.get("rows"), reference.get("flagged_rows")
+    return flagged / rows if rows and flagged is not None else None
+
+
+def highest_scored(window: pd.DataFrame, share: float | None, threshold: float) -> pd.DataFrame:
+    """The window's learners the flagged view compares: as large a share of the highest scores
+    as the version flagged on its reference (so that a flag rate rising with the season does
+    not read as a change of what the flags rest on), else those at or above ``threshold``."""
+    score = window["score"].astype(float)
+    if share is None:
+        return window[score >= threshold]
+    n = int(round(share * len(window)))
+    return window.iloc[np.argsort(-score.to_numpy(), kind="stable")[:n]]
 
 
 def _floats(found: Any) -> dict[str, float]:
@@ -136,7 +156,7 @@ def attribution_drift(
     current = importance(window, list(reference))
     if not reference or not current or window.empty:
         return None
-    flagged = window[window["score"].astype(float) >= threshold]
+    flagged = highest_scored(window, flagged_share(manifest), threshold)
     judged = len(flagged) >= cfg.min_attribution_rows and bool(flagged_reference)
     flagged_now = importance(flagged, list(flagged_reference)) if judged else {}
     population_judged = len(window) >= cfg.min_attribution_rows

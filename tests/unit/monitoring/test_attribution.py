@@ -19,6 +19,8 @@ EXPLAINED = {
     "explanation": {
         "global": {"mean_abs_attribution": {k: 2 * v for k, v in REFERENCE.items()}},
         "reference": {
+            "rows": 20_000,
+            "flagged_rows": 4_000,  # a fifth flagged, as in _window
             "mean_abs_attribution": REFERENCE,
             "flagged_mean_abs_attribution": FLAGGED,
         },
@@ -89,7 +91,9 @@ def _window(population: dict[str, float], flagged: dict[str, float], rows: int =
     mean |attribution| per feature, so the population's is their mix."""
     top = _day(flagged, rows // 5, seed=1).assign(score=0.9)
     rest = {k: (5 * population[k] - flagged[k]) / 4 for k in population}
-    return pd.concat([top, _day(rest, rows - rows // 5, seed=2).assign(score=0.1)])
+    return pd.concat(
+        [top, _day(rest, rows - rows // 5, seed=2).assign(score=0.1)], ignore_index=True
+    )
 
 
 def test_the_window_is_judged_against_the_drift_reference_and_a_steady_one_is_calm() -> None:
@@ -135,3 +139,27 @@ def test_against_the_test_rows_an_older_version_is_reported_never_alarmed() -> N
     assert check.shift is not None and check.shift > 0.02
     assert not check.drifted  # the NDCG alone could alarm; the ranking holds here
     assert check.ndcg >= 0.9
+
+
+def test_a_flag_rate_that_rises_alone_compares_the_same_share_of_highest_scores() -> None:
+    # Twice as many learners now score above the cut, the extra ones leaning as the population
+    # does; the highest-scored fifth is still the reference's flagged fifth: calm. Cut by the
+    # threshold instead (no flagged share recorded), the flagged profile would have moved.
+    window = _window(REFERENCE, FLAGGED)
+    rest = window[window["score"] < CUT]
+    window.loc[rest.index[: len(rest) // 4], "score"] = 0.85
+    check = attribution_drift(window, window, window.iloc[:0], EXPLAINED, CUT, FairnessConfig())
+    assert check.flagged_rows == 800 and check.flagged_shift == pytest.approx(0, abs=1e-9)
+    assert not check.drifted
+    unknown = {
+        "explanation": {
+            **EXPLAINED["explanation"],
+            "reference": {
+                k: v
+                for k, v in EXPLAINED["explanation"]["reference"].items()
+                if k not in ("rows", "flagged_rows")
+            },
+        }
+    }
+    check = attribution_drift(window, window, window.iloc[:0], unknown, CUT, FairnessConfig())
+    assert check.flagged_rows == 1600 and check.flagged_shift > 0.02
