@@ -6,9 +6,10 @@ For each feature view of the model's feature service (definitions from Feast's r
 files, timestamp and created columns, TTL), the value of a learner is its latest row by
 (event timestamp, created timestamp) with an event time up to the end of the day, and no older
 than the view's TTL: what materializing the days up to ``day`` leaves in the online store, for
-every learner seen within the TTL. Partitions are read newest first, a week or two at a time,
-and older ones only for learners not yet resolved, so the cost follows the learners, not the
-history.
+every learner seen within the TTL. Partitions are read newest first: the scored day (and the
+next, for its late rows) resolves most learners; older partitions are read, in ranges twice as
+long each time, only for the learners not yet resolved, whose rows alone are ranked, so the cost
+follows the learners, not the history.
 
 Relies on the data contract: a partition ``date=P`` holds no event later than the end of ``P``
 (late rows of earlier days are allowed), so a row at or after ``P``'s midnight can never be
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from bantay.layout import PARTITION_GLOB
 from bantay.schema import ENTITY
@@ -37,7 +39,8 @@ from bantay.schema import ENTITY
 if TYPE_CHECKING:
     from feast import FeatureStore
 
-CHUNK_DAYS = 14
+# Days of the newest partitions read first; older ones are read in ever larger ranges.
+FIRST_CHUNK_DAYS = 2
 # Prediction-log column: True when every feature view has the learner's own row on the scored day.
 OBSERVED = "observed"
 
@@ -57,18 +60,42 @@ def _partitions(source_glob: str, first: dt.date, last: dt.date) -> list[str]:
 
 
 def _latest(
-    con, files: list[str], columns: list[str], ts: str, created: str | None, lo, hi
+    con,
+    files: list[str],
+    columns: list[str],
+    ts: str,
+    created: str | None,
+    bounds: tuple[dt.datetime, dt.datetime],
+    learners: np.ndarray,
 ) -> pd.DataFrame:
+    """The latest row in ``files`` of each learner of ``learners`` with an event time within
+    ``bounds``, its event time (``_ts``) and created time (``_created``, when the view has one).
+    Other learners' rows are dropped as the files are read, before the rows are ranked."""
     order = f'"{ts}" DESC' + (f', "{created}" DESC' if created else "")
     cols = ", ".join(f'"{c}"' for c in [ENTITY, *columns])
+    kept = f', "{created}" AS _created' if created else ""
+    con.register("_learners", pa.table({ENTITY: pa.array(learners, type=pa.int64())}))
     sql = f"""
-        SELECT {cols}, "{ts}" AS _ts FROM (
-            SELECT *, row_number() OVER (PARTITION BY "{ENTITY}" ORDER BY {order}) AS _rn
-            FROM read_parquet(?, union_by_name = true)
-            WHERE "{ts}" >= ? AND "{ts}" <= ?
-        ) WHERE _rn = 1
+        SELECT {cols}, "{ts}" AS _ts{kept}
+        FROM read_parquet(?, union_by_name = true)
+        WHERE "{ts}" >= ? AND "{ts}" <= ? AND "{ENTITY}" IN (SELECT "{ENTITY}" FROM _learners)
+        QUALIFY row_number() OVER (PARTITION BY "{ENTITY}" ORDER BY {order}) = 1
     """
-    return con.execute(sql, [files, lo, hi]).df()
+    try:
+        return con.execute(sql, [files, *bounds]).df()
+    finally:
+        con.unregister("_learners")
+
+
+def _chunks(newest: dt.date, oldest: dt.date):
+    """Day ranges (first, last) from ``newest`` back to ``oldest``: the first covers
+    :data:`FIRST_CHUNK_DAYS` days (most learners have a row on the scored day), each next one
+    twice the days of the one before (the learners left to resolve are fewer each time)."""
+    days = FIRST_CHUNK_DAYS
+    while newest >= oldest:
+        first = max(oldest, newest - dt.timedelta(days=days - 1))
+        yield first, newest
+        newest, days = first - dt.timedelta(days=1), days * 2
 
 
 def view_as_of(
@@ -91,36 +118,47 @@ def view_as_of(
     ttl = view.ttl if view.ttl and view.ttl.total_seconds() > 0 else dt.timedelta(days=3650)
     lo = hi - ttl
     created = source.created_timestamp_column or None
-    wanted = pd.Index(learners)
+    wanted = np.unique(np.asarray(learners, dtype=np.int64))
     found: list[pd.DataFrame] = []
     # Late rows of ``day`` may sit in the next day's partition (the contract allows lateness).
-    newest = day + dt.timedelta(days=1)
-    oldest = lo.date() - dt.timedelta(days=1)
-    while newest >= oldest and len(wanted):
-        first = max(oldest, newest - dt.timedelta(days=CHUNK_DAYS - 1))
-        files = _partitions(source.path, first, newest)
-        if files:
-            rows = _latest(con, files, columns, source.timestamp_field, created, lo, hi)
-            rows = rows[rows[ENTITY].isin(wanted)]
-            found.append(rows)
-            # Rows at or after the chunk's first midnight cannot be beaten by older partitions.
-            floor = pd.Timestamp(dt.datetime.combine(first, dt.time(), dt.UTC))
-            done = rows.loc[pd.to_datetime(rows["_ts"], utc=True) >= floor, ENTITY]
-            wanted = wanted.difference(pd.Index(done))
-        newest = first - dt.timedelta(days=1)
+    for first, last in _chunks(day + dt.timedelta(days=1), lo.date() - dt.timedelta(days=1)):
+        if not len(wanted):
+            break
+        files = _partitions(source.path, first, last)
+        if not files:
+            continue
+        rows = _latest(con, files, columns, source.timestamp_field, created, (lo, hi), wanted)
+        found.append(rows)
+        # Rows at or after the chunk's first midnight cannot be beaten by older partitions.
+        floor = pd.Timestamp(dt.datetime.combine(first, dt.time(), dt.UTC))
+        done = rows[ENTITY].to_numpy()[(_utc(rows["_ts"]) >= floor).to_numpy()]
+        wanted = np.setdiff1d(wanted, done, assume_unique=True)
     if not found:
         return pd.DataFrame(columns=[ENTITY, *columns, *(["_ts"] if with_time else [])])
-    rows = pd.concat(found, ignore_index=True)
-    rows = rows.sort_values("_ts").drop_duplicates(ENTITY, keep="last")
+    rows = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
+    if len(found) > 1:
+        # A learner read again from older partitions: its latest row by (event, created) time.
+        by = ["_ts", "_created"] if created else ["_ts"]
+        # No created time ranks below any (as DuckDB's NULLS LAST in the descending order).
+        rows = rows.sort_values(by, kind="stable", na_position="first")
+        rows = rows.drop_duplicates(ENTITY, keep="last")
+    rows = rows.drop(columns=["_created"] if created else [])
     return rows if with_time else rows.drop(columns="_ts")
 
 
 def _observed_on(values: pd.DataFrame, learners: pd.Series, day: dt.date) -> np.ndarray:
     """Per learner of ``learners``: whether its value in ``values`` has an event time on ``day``
-    (not one carried forward from an earlier day)."""
-    times = pd.to_datetime(values["_ts"], utc=True)
-    own = values.loc[(times.dt.date == day).to_numpy(), ENTITY]
+    (not one carried forward from an earlier day; no value is later than the day's end)."""
+    midnight = pd.Timestamp(dt.datetime.combine(day, dt.time(), dt.UTC))
+    own = values[ENTITY].to_numpy()[(_utc(values["_ts"]) >= midnight).to_numpy()]
     return learners.isin(own).to_numpy()
+
+
+def _utc(times: pd.Series) -> pd.Series:
+    """Event times as UTC timestamps (DuckDB already gives them so under the UTC time zone)."""
+    if isinstance(times.dtype, pd.DatetimeTZDtype) and str(times.dt.tz) == "UTC":
+        return times
+    return pd.to_datetime(times, utc=True)
 
 
 def batch_features(
