@@ -66,25 +66,35 @@ def _latest(
     ts: str,
     created: str | None,
     bounds: tuple[dt.datetime, dt.datetime],
-    learners: np.ndarray,
+    learners: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """The latest row in ``files`` of each learner of ``learners`` with an event time within
-    ``bounds``, its event time (``_ts``) and created time (``_created``, when the view has one).
-    Other learners' rows are dropped as the files are read, before the rows are ranked."""
+    """The latest row in ``files`` of each learner with an event time within ``bounds``, its
+    event time (``_ts``) and created time (``_created``, when the view has one). ``learners``:
+    only theirs, the others' rows dropped as the files are read, before the rows are ranked."""
     order = f'"{ts}" DESC' + (f', "{created}" DESC' if created else "")
     cols = ", ".join(f'"{c}"' for c in [ENTITY, *columns])
     kept = f', "{created}" AS _created' if created else ""
-    con.register("_learners", pa.table({ENTITY: pa.array(learners, type=pa.int64())}))
+    only = ""
+    if learners is not None:
+        con.register("_learners", pa.table({ENTITY: pa.array(learners, type=pa.int64())}))
+        only = f' AND "{ENTITY}" IN (SELECT "{ENTITY}" FROM _learners)'
     sql = f"""
         SELECT {cols}, "{ts}" AS _ts{kept}
         FROM read_parquet(?, union_by_name = true)
-        WHERE "{ts}" >= ? AND "{ts}" <= ? AND "{ENTITY}" IN (SELECT "{ENTITY}" FROM _learners)
+        WHERE "{ts}" >= ? AND "{ts}" <= ?{only}
         QUALIFY row_number() OVER (PARTITION BY "{ENTITY}" ORDER BY {order}) = 1
     """
     try:
         return con.execute(sql, [files, *bounds]).df()
     finally:
-        con.unregister("_learners")
+        if learners is not None:
+            con.unregister("_learners")
+
+
+def distinct_ids(values: np.ndarray) -> np.ndarray:
+    """The distinct ids of ``values``, sorted (``np.unique``'s result, by one sort)."""
+    ids = np.sort(np.asarray(values, dtype=np.int64))
+    return ids[np.r_[True, ids[1:] != ids[:-1]]] if len(ids) else ids
 
 
 def _chunks(newest: dt.date, oldest: dt.date):
@@ -118,7 +128,7 @@ def view_as_of(
     ttl = view.ttl if view.ttl and view.ttl.total_seconds() > 0 else dt.timedelta(days=3650)
     lo = hi - ttl
     created = source.created_timestamp_column or None
-    wanted = np.unique(np.asarray(learners, dtype=np.int64))
+    wanted = distinct_ids(learners)
     found: list[pd.DataFrame] = []
     # Late rows of ``day`` may sit in the next day's partition (the contract allows lateness).
     for first, last in _chunks(day + dt.timedelta(days=1), lo.date() - dt.timedelta(days=1)):
@@ -127,7 +137,12 @@ def view_as_of(
         files = _partitions(source.path, first, last)
         if not files:
             continue
-        rows = _latest(con, files, columns, source.timestamp_field, created, (lo, hi), wanted)
+        # The first read takes every learner's rows (most are wanted); later ones only the few
+        # learners still unresolved.
+        only = wanted if found else None
+        rows = _latest(con, files, columns, source.timestamp_field, created, (lo, hi), only)
+        if only is None:
+            rows = rows[np.isin(rows[ENTITY].to_numpy(), wanted)]
         found.append(rows)
         # Rows at or after the chunk's first midnight cannot be beaten by older partitions.
         floor = pd.Timestamp(dt.datetime.combine(first, dt.time(), dt.UTC))
@@ -135,15 +150,21 @@ def view_as_of(
         wanted = np.setdiff1d(wanted, done, assume_unique=True)
     if not found:
         return pd.DataFrame(columns=[ENTITY, *columns, *(["_ts"] if with_time else [])])
-    rows = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
-    if len(found) > 1:
-        # A learner read again from older partitions: its latest row by (event, created) time.
-        by = ["_ts", "_created"] if created else ["_ts"]
-        # No created time ranks below any (as DuckDB's NULLS LAST in the descending order).
-        rows = rows.sort_values(by, kind="stable", na_position="first")
-        rows = rows.drop_duplicates(ENTITY, keep="last")
-    rows = rows.drop(columns=["_created"] if created else [])
+    rows = _newest(found, created is not None)
     return rows if with_time else rows.drop(columns="_ts")
+
+
+def _newest(found: list[pd.DataFrame], created: bool) -> pd.DataFrame:
+    """One row per learner from the reads of ``found`` (newest partitions first): a learner read
+    again from older partitions keeps its latest row by (event, created) time."""
+    rows = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
+    again = rows[ENTITY].duplicated(keep=False).to_numpy()
+    if again.any():
+        # No created time ranks below any (as DuckDB's NULLS LAST in the descending order).
+        by = ["_ts", "_created"] if created else ["_ts"]
+        settled = rows[again].sort_values(by, kind="stable", na_position="first")
+        rows = pd.concat([rows[~again], settled.drop_duplicates(ENTITY, keep="last")])
+    return rows.drop(columns=["_created"] if created else [])
 
 
 def _observed_on(values: pd.DataFrame, learners: pd.Series, day: dt.date) -> np.ndarray:
@@ -176,7 +197,9 @@ def batch_features(
     """
     service = feast.get_feature_service(feature_service)
     frame = pd.DataFrame({ENTITY: np.asarray(learners, dtype="int64")})
+    order = pd.Index(frame[ENTITY])
     seen = np.ones(len(frame), dtype=bool)
+    parts = [frame]
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -194,9 +217,13 @@ def batch_features(
             if observed:
                 seen &= _observed_on(values, frame[ENTITY], day)
                 values = values.drop(columns="_ts")
-            frame = frame.merge(values, on=ENTITY, how="left")
+            # A left join on the learner (NaN where the view has none), every view's columns
+            # put beside the learners once at the end.
+            aligned = values.set_index(ENTITY).reindex(order)
+            parts.append(aligned.reset_index(drop=True))
     finally:
         con.close()
+    frame = pd.concat(parts, axis=1) if len(parts) > 1 else frame
     if observed:
         frame[OBSERVED] = seen
     return frame

@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bantay.layout import Layout, partition_path
 from bantay.schema import ENTITY, TIMESTAMP
-from bantay.serving.batch_features import OBSERVED, batch_features
+from bantay.serving.batch_features import OBSERVED, batch_features, distinct_ids
 from bantay.serving.experiment import (
     ARM,
     ASSIGNMENT_PROBABILITY,
@@ -75,7 +75,7 @@ def active_learners(layout: Layout, day: dt.date, population: str) -> np.ndarray
             f"no accepted {population} partition for {day} at {path}; run bantay_features "
             "for that day first (it validates and accepts the day)"
         )
-    return np.unique(pq.read_table(path, columns=[ENTITY])[ENTITY].to_numpy())
+    return distinct_ids(pq.read_table(path, columns=[ENTITY])[ENTITY].to_numpy())
 
 
 def online_feature_frame(
