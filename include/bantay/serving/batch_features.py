@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pandas.api.extensions import ExtensionDtype, take
 
 from bantay.layout import PARTITION_GLOB
 from bantay.schema import ENTITY
@@ -167,12 +168,12 @@ def _newest(found: list[pd.DataFrame], created: bool) -> pd.DataFrame:
     return rows.drop(columns=["_created"] if created else [])
 
 
-def _observed_on(values: pd.DataFrame, learners: pd.Series, day: dt.date) -> np.ndarray:
+def _observed_on(values: pd.DataFrame, learners: np.ndarray, day: dt.date) -> np.ndarray:
     """Per learner of ``learners``: whether its value in ``values`` has an event time on ``day``
     (not one carried forward from an earlier day; no value is later than the day's end)."""
     midnight = pd.Timestamp(dt.datetime.combine(day, dt.time(), dt.UTC))
     own = values[ENTITY].to_numpy()[(_utc(values["_ts"]) >= midnight).to_numpy()]
-    return learners.isin(own).to_numpy()
+    return np.isin(learners, own)
 
 
 def _utc(times: pd.Series) -> pd.Series:
@@ -196,34 +197,34 @@ def batch_features(
     ``observed`` adds the :data:`OBSERVED` column (see the module doc).
     """
     service = feast.get_feature_service(feature_service)
-    frame = pd.DataFrame({ENTITY: np.asarray(learners, dtype="int64")})
-    order = pd.Index(frame[ENTITY])
-    seen = np.ones(len(frame), dtype=bool)
-    parts = [frame]
+    ids = np.asarray(learners, dtype="int64")
+    seen = np.ones(len(ids), dtype=bool)
+    columns: dict[str, Any] = {ENTITY: ids}
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
         for projection in service.feature_view_projections:
-            columns = [f.name for f in projection.features]
-            values = view_as_of(
-                con,
-                feast,
-                projection.name,
-                columns,
-                frame[ENTITY].to_numpy(),
-                day,
-                with_time=observed,
-            )
+            names = [f.name for f in projection.features]
+            values = view_as_of(con, feast, projection.name, names, ids, day, with_time=observed)
             if observed:
-                seen &= _observed_on(values, frame[ENTITY], day)
-                values = values.drop(columns="_ts")
-            # A left join on the learner (NaN where the view has none), every view's columns
-            # put beside the learners once at the end.
-            aligned = values.set_index(ENTITY).reindex(order)
-            parts.append(aligned.reset_index(drop=True))
+                seen &= _observed_on(values, ids, day)
+            columns.update(_aligned(values, names, ids))
     finally:
         con.close()
-    frame = pd.concat(parts, axis=1) if len(parts) > 1 else frame
+    frame = pd.DataFrame(columns)
     if observed:
         frame[OBSERVED] = seen
     return frame
+
+
+def _aligned(values: pd.DataFrame, names: list[str], ids: np.ndarray) -> dict[str, Any]:
+    """The columns ``names`` of ``values`` (one row per learner) in the order of ``ids``: a left
+    join on the learner, NaN where the view has no row (whole numbers then become floats)."""
+    at = pd.Index(values[ENTITY]).get_indexer(ids)
+    fill = bool((at < 0).any())
+    return {n: take(_array(values[n]), at, allow_fill=fill) for n in names}
+
+
+def _array(column: pd.Series) -> Any:
+    """The column's values with their dtype (an extension dtype keeps its own missing value)."""
+    return column.array if isinstance(column.dtype, ExtensionDtype) else column.to_numpy()

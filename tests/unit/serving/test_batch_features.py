@@ -148,3 +148,28 @@ def test_the_batch_read_gives_every_learner_its_latest_row_however_far_back_it_l
     own = (expected["event_timestamp"].dt.date == DAY).to_numpy()
     assert got[OBSERVED].tolist() == own.tolist()
     assert got["activity_value"].isna().sum() > 0 and 0 < own.sum() < len(own)
+
+
+@pytest.mark.parametrize("ids", [[3, 1, 2], [2, 1]], ids=["one-missing", "all-found"])
+def test_a_views_columns_line_up_with_the_learners_as_a_left_join_would(ids):
+    """Whole numbers become floats only where a learner has no row, strings and flags keep
+    their values, extension dtypes their own missing value: the frame a left merge gives."""
+    from bantay.serving.batch_features import _aligned
+
+    values = pd.DataFrame(
+        {
+            "learner_id": [1, 2],
+            "count": [4, 5],
+            "region": ["ncr", "visayas"],
+            "flag": [True, False],
+            "rate": [0.5, 0.25],
+            "nullable": pd.array([7, None], dtype="Int64"),
+        }
+    )
+    ids = np.array(ids, dtype=np.int64)
+    names = list(values.columns[1:])
+
+    got = pd.DataFrame({"learner_id": ids, **_aligned(values, names, ids)})
+
+    expected = pd.DataFrame({"learner_id": ids}).merge(values, on="learner_id", how="left")
+    pd.testing.assert_frame_equal(got, expected)
