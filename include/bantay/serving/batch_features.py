@@ -72,7 +72,6 @@ def _latest(
     """The latest row in ``files`` of each learner with an event time within ``bounds``, its
     event time (``_ts``) and created time (``_created``, when the view has one). ``learners``:
     only theirs, the others' rows dropped as the files are read, before the rows are ranked."""
-    order = f'"{ts}" DESC' + (f', "{created}" DESC' if created else "")
     cols = ", ".join(f'"{c}"' for c in [ENTITY, *columns])
     kept = f', "{created}" AS _created' if created else ""
     only = ""
@@ -83,13 +82,30 @@ def _latest(
         SELECT {cols}, "{ts}" AS _ts{kept}
         FROM read_parquet(?, union_by_name = true)
         WHERE "{ts}" >= ? AND "{ts}" <= ?{only}
-        QUALIFY row_number() OVER (PARTITION BY "{ENTITY}" ORDER BY {order}) = 1
     """
     try:
-        return con.execute(sql, [files, *bounds]).df()
+        rows = con.execute(sql, [files, *bounds]).df()
     finally:
         if learners is not None:
             con.unregister("_learners")
+    return rows.take(_last_of_each(rows, created is not None))
+
+
+def _last_of_each(rows: pd.DataFrame, created: bool) -> np.ndarray:
+    """Positions of each learner's latest row by (event time, created time); a row without a
+    created time ranks below one with it. One sort of the whole read (what a window ranking
+    per learner does, without its per-learner partitions)."""
+    keys = [_instants(rows["_ts"]), rows[ENTITY].to_numpy()]
+    if created:
+        keys.insert(0, _instants(rows["_created"]))
+    order = np.lexsort(keys)  # by learner, then event time, then created time (last key first)
+    learner = keys[-1][order]
+    return order[np.r_[learner[1:] != learner[:-1], True]] if len(order) else order
+
+
+def _instants(times: pd.Series) -> np.ndarray:
+    """Timestamps as comparable integers; a missing one (NaT) is the smallest."""
+    return np.asarray(_utc(times).array.asi8)
 
 
 def distinct_ids(values: np.ndarray) -> np.ndarray:
