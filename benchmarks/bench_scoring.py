@@ -34,6 +34,7 @@ import argparse
 import datetime as dt
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -204,6 +205,8 @@ def cases(args: argparse.Namespace, models: Path) -> list[dict[str, Any]]:
                     f"({c['on']['learners_per_s']:,.0f} learners/s)",
                     flush=True,
                 )
+        if keep is None:
+            shutil.rmtree(home, ignore_errors=True)  # a lake is hundreds of MiB
     return out
 
 
@@ -329,8 +332,10 @@ def report(args: argparse.Namespace, fitted: dict, found: list[dict], load: list
         "load_1min_at_start: the machine's 1-minute load average as each run started "
         "(2 shared cores)",
     ]
-    name = "scoring" + (f".{args.label}" if args.label else "") + (".quick" if args.quick else "")
-    name += ".pseudonym" if args.output_ids == "pseudonym" else ""
+    name = "scoring" + (f".{args.label}" if args.label else "")
+    name += (".pseudonym" if args.output_ids == "pseudonym" else "") + (
+        ".quick" if args.quick else ""
+    )
     print(f"\nwrote {_bench.write_results(name, params, numbers, notes)}")
 
 
