@@ -177,7 +177,7 @@ def _newest(found: list[pd.DataFrame], created: bool) -> pd.DataFrame:
     rows = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
     again = rows[ENTITY].duplicated(keep=False).to_numpy()
     if again.any():
-        # No created time ranks below any (as DuckDB's NULLS LAST in the descending order).
+        # No created time ranks below any, as in each read's own ranking.
         by = ["_ts", "_created"] if created else ["_ts"]
         settled = rows[again].sort_values(by, kind="stable", na_position="first")
         rows = pd.concat([rows[~again], settled.drop_duplicates(ENTITY, keep="last")])
