@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bantay.features.tombstones import pseudonym
+from bantay.features.tombstones import pseudonyms
 from bantay.layout import Layout
 from bantay.schema import ENTITY, PSEUDONYM, TIMESTAMP
 from bantay.serving.experiment import SERVED_SCORE, SERVED_VERSION
@@ -35,7 +35,7 @@ def output_frame(predictions: pd.DataFrame, key: bytes) -> pd.DataFrame:
     reasons = [c for c in predictions.columns if c.startswith(REASON.format(""))]
     keep = [c for c in (TIMESTAMP, *OUTPUT_COLUMNS, *reasons) if c in predictions.columns]
     out = predictions[keep].copy()
-    out.insert(0, PSEUDONYM, [pseudonym(int(i), key) for i in predictions[ENTITY]])
+    out.insert(0, PSEUDONYM, pseudonyms(predictions[ENTITY].astype("int64").tolist(), key))
     return out.reset_index(drop=True)
 
 

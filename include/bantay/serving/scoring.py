@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bantay.layout import Layout, partition_path
 from bantay.schema import ENTITY, TIMESTAMP
-from bantay.serving.batch_features import OBSERVED, batch_features
+from bantay.serving.batch_features import OBSERVED, batch_features, distinct_ids
 from bantay.serving.experiment import (
     ARM,
     ASSIGNMENT_PROBABILITY,
@@ -57,6 +57,8 @@ from bantay.training.explain import AttributionError, Explainer
 from bantay.training.pipeline import predict_scores
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from feast import FeatureStore
 
     from bantay.stores.model_store import ModelStore
@@ -75,7 +77,7 @@ def active_learners(layout: Layout, day: dt.date, population: str) -> np.ndarray
             f"no accepted {population} partition for {day} at {path}; run bantay_features "
             "for that day first (it validates and accepts the day)"
         )
-    return np.unique(pq.read_table(path, columns=[ENTITY])[ENTITY].to_numpy())
+    return distinct_ids(pq.read_table(path, columns=[ENTITY])[ENTITY].to_numpy())
 
 
 def online_feature_frame(
@@ -215,6 +217,15 @@ def version_explainer(
     return Explainer(fitted, names, baseline=day, tree_method=cfg.tree_method), "scored day"
 
 
+def write_log(frame: pd.DataFrame, path: Path) -> None:
+    """Write (replace) a day's prediction log at ``path``: a reader sees the old file or the
+    whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
 def score_day(
     day: dt.date,
     *,
@@ -271,10 +282,7 @@ def score_day(
     frame.insert(1, TIMESTAMP, end_of_day)
     frame[TIMESTAMP] = frame[TIMESTAMP].astype("datetime64[us, UTC]")
     path = layout.prediction_path(model.name, day)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    write_log(frame, path)
     summary["path"] = str(path)
     if key is not None:
         summary["output"] = str(write_output(layout, model.name, day, frame, key))

@@ -104,9 +104,29 @@ def normalize_categories(frame: pd.DataFrame | np.ndarray) -> pd.DataFrame:
     slices use too (:func:`bantay.training.evaluation.category_label`). Without this a column
     that arrives as float at training (because of nulls) and int at serving would never match.
     Module-level so pickled pipelines can find it.
+
+    Each distinct value is labelled once and its rows share the label (a nightly batch has
+    hundreds of thousands of rows and a handful of categories).
     """
     df = pd.DataFrame(frame)
-    return pd.DataFrame({c: df[c].map(category_label).astype(object) for c in df.columns})
+    return pd.DataFrame({c: _labels(df[c]) for c in df.columns}, index=df.index)
+
+
+# Inferred kinds whose equal values always get the same label (1, 1.0 and True are all "1"), so
+# labelling the distinct values alone gives every row its own label.
+_SHARED_LABELS = frozenset(
+    {"empty", "string", "integer", "floating", "mixed-integer-float", "boolean", "categorical"}
+)
+
+
+def _labels(column: pd.Series) -> np.ndarray:
+    """``category_label`` of every value of ``column`` as an object array. Values that compare
+    equal but could be written differently (decimals, mixed objects) are labelled one by one."""
+    if pd.api.types.infer_dtype(column, skipna=True) not in _SHARED_LABELS:
+        return column.map(category_label).to_numpy(dtype=object)
+    codes, distinct = pd.factorize(column, use_na_sentinel=True)
+    words = [category_label(v) for v in np.asarray(distinct, dtype=object)]
+    return np.array([*words, category_label(None)], dtype=object)[codes]
 
 
 def build_pipeline(

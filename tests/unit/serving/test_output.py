@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bantay.features.erasure import erase_files
-from bantay.features.tombstones import keyed_hash, pseudonym
+from bantay.features.tombstones import keyed_hash, pseudonym, pseudonyms
 from bantay.layout import Layout
 from bantay.schema import ENTITY, PSEUDONYM
 from bantay.serving.output import output_frame, write_output
@@ -38,6 +38,12 @@ def _predictions() -> pd.DataFrame:
 
 def test_the_pseudonym_is_a_keyed_hash_of_the_id():
     assert pseudonym(100042, KEY) == pseudonym("100042", KEY) == keyed_hash(100042, KEY)[:16]
+
+
+def test_a_batch_of_pseudonyms_is_each_ids_own():
+    ids = [100042, 7, 100042, 999_999_999]
+    assert pseudonyms(ids, KEY) == [pseudonym(i, KEY) for i in ids]
+    assert pseudonyms(ids, KEY) != pseudonyms(ids, b"another key, another pseudonym")
     assert len(pseudonym(1, KEY)) == 16 and pseudonym(1, KEY) != pseudonym(1, b"another key" * 2)
     assert pseudonym(1, KEY) != pseudonym(2, KEY)
 

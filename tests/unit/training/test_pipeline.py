@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 
 from bantay.settings.search_space import SearchSpaceError, expand_search_space
 from bantay.training.checks import training_data_checks
+from bantay.training.evaluation import category_label
 from bantay.training.pipeline import (
     FeatureSet,
     TrainingDataError,
@@ -17,6 +19,7 @@ from bantay.training.pipeline import (
     build_pipeline,
     fit_and_score,
     fit_final,
+    normalize_categories,
     predict_scores,
     resolve_features,
     select_best,
@@ -192,6 +195,32 @@ def test_categorical_codes_match_whether_they_arrive_as_int_or_float(split):
     assert np.allclose(
         predict_scores(model, split.test, FEATURES), predict_scores(model, as_float, FEATURES)
     )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series(["ncr", None, "visayas", np.nan, "ncr", pd.NA] * 50),
+        pd.Series([3, 1, 12, 3] * 50, dtype="int64"),
+        pd.Series([3.0, np.nan, 1.0, 2.5, -0.0] * 50),
+        pd.Series([True, False, None] * 50, dtype=object),
+        pd.Series([1, 1.0, True, "1", 2, None] * 50, dtype=object),
+        pd.Series(["a", "b", None] * 50, dtype="string"),
+        pd.Series(pd.Categorical(["x", "y", None] * 50)),
+        pd.Series(pd.Categorical([4, 7, None] * 50)),
+        pd.Series([Decimal("1.50"), Decimal("1.5")]),
+        pd.Series([], dtype=object),
+    ],
+    ids=["str", "int", "float", "bool", "mixed", "string", "cat", "cat-int", "decimal", "empty"],
+)
+def test_normalize_categories_labels_every_row_as_category_label_does(values):
+    """Labelling each distinct value once gives every row the label it has on its own."""
+    frame = pd.DataFrame({"c": values, "d": values[::-1].to_numpy()}, index=values.index + 7)
+    got = normalize_categories(frame)
+    for column in frame.columns:
+        expected = [category_label(v) for v in frame[column].astype(object)]
+        assert got[column].dtype == object and got[column].tolist() == expected
+    assert got.index.equals(frame.index)
 
 
 def test_build_pipeline_encodes_categoricals_one_hot_and_balances_classes():
