@@ -60,11 +60,13 @@ MODEL = "learner_risk"
 TRAINING = f"bantay_training_{MODEL}"
 
 
-def bench_models(training_window: int) -> list[dict[str, Any]]:
-    """One logistic regression, trained once in the set-up: the cycle scores with it."""
+def bench_models(training_window: int, explain: bool = True) -> list[dict[str, Any]]:
+    """One logistic regression, trained once in the set-up: the cycle scores with it (with
+    reasons and attributions unless ``explain`` is off)."""
     return [
         {
             "name": MODEL,
+            "explain": {"enabled": explain},
             "training_schedule": "manual",
             "training_window_days": training_window,
             "search_space": [
@@ -223,6 +225,9 @@ def main() -> None:
     parser.add_argument(
         "--training-window", type=int, default=28, help="days of the set-up training (only)"
     )
+    parser.add_argument(
+        "--no-explain", action="store_true", help="score without reasons and attributions"
+    )
     args = parser.parse_args()
     if args.quick:
         args.learners, args.days, args.cycles = 2_000, 40, 2
@@ -235,7 +240,9 @@ def main() -> None:
     load_at_start = list(__import__("os").getloadavg())
     try:
         stack.prepare(ports=(0, 0, 0))
-        stack.env["BANTAY_MODELS"] = json.dumps(bench_models(args.training_window))
+        stack.env["BANTAY_MODELS"] = json.dumps(
+            bench_models(args.training_window, explain=not args.no_explain)
+        )
         if args.online == "redis":
             _bench.flush_redis(args.redis_db)
             stack.env["BANTAY_FEAST__STORE_YAML"] = "feature_store.redis.yaml"

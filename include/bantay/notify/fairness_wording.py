@@ -57,7 +57,7 @@ def _lean_line(f: FeatureLean, more: bool) -> str:
         and f.flagged_now is not None
         and abs(f.flagged_now - f.flagged_before) >= abs((f.share_now or 0) - (f.share_before or 0))
     ):
-        where, before, now = "among the flagged learners ", f.flagged_before, f.flagged_now
+        where, before, now = "among the highest-scored learners ", f.flagged_before, f.flagged_now
     else:
         where, before, now = "", f.share_before, f.share_now
     share = f"{before:.0%} -> {now:.0%} of the attribution; " if before is not None else ""
@@ -80,7 +80,7 @@ def _shift_line(a: AttributionCheck) -> str | None:
     if a.shift is not None:
         parts.append(f"{a.shift:.1%} over all {a.rows} scored")
     if a.flagged_shift is not None:
-        parts.append(f"{a.flagged_shift:.1%} among the {a.flagged_rows} flagged")
+        parts.append(f"{a.flagged_shift:.1%} among the {a.flagged_rows} highest-scored")
     alarm = (
         "ALARM: "
         if any(s is not None and s >= a.max_shift for s in (a.shift, a.flagged_shift))

@@ -135,11 +135,11 @@ def test_a_shift_of_attribution_names_where_it_moved_and_what_to_do() -> None:
     assert not lines[0].startswith("ALARM")
     assert lines[1] == (
         "ALARM: attribution moved between features over 7 day(s) against the drift reference: "
-        "0.4% over all 1700 scored and 7.0% among the 900 flagged (alarm at 2%)"
+        "0.4% over all 1700 scored and 7.0% among the 900 highest-scored (alarm at 2%)"
     )
     assert any(
         line.startswith(
-            "among the flagged learners the model now leans on support_on_time_ratio much more "
+            "among the highest-scored learners the model now leans on support_on_time_ratio much more "
             "than it did (7% -> 11% of the attribution"
         )
         for line in lines
