@@ -5,8 +5,9 @@ random streams every generated value is drawn from."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from bantay.simulate.catalogue import (
 )
 
 _EPOCH = dt.date(2020, 1, 1)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -219,14 +221,25 @@ def parse_date(text: str) -> dt.date:
         raise ValueError(f"bad date {text!r}; use YYYY-MM-DD") from None
 
 
+def _at(text: str, flag: str, expected: str, build: Callable[[str, dt.date, str], T]) -> T:
+    """``WHAT@YYYY-MM-DD[:VALUE]`` given to ``build(what, start, value)``; any error names the
+    flag, the text and the expected form."""
+    try:
+        what, rest = text.split("@", 1)
+        start, _, value = rest.partition(":")
+        return build(what, parse_date(start), value)
+    except ValueError as exc:
+        raise ValueError(f"{flag} {text!r}: {exc}; expected {expected}") from None
+
+
 def parse_shift(text: str) -> CovariateShift:
     """``FEATURE[,FEATURE...]@YYYY-MM-DD[:SIZE]``, e.g. ``study_minutes,quiz_score_avg@2026-03-01:1.5``."""
-    try:
-        feats, rest = text.split("@", 1)
-        start, _, size = rest.partition(":")
-        return CovariateShift(tuple(feats.split(",")), parse_date(start), float(size or 1.0))
-    except ValueError as exc:
-        raise ValueError(f"--shift {text!r}: {exc}; expected FEATURES@YYYY-MM-DD[:SIZE]") from None
+    return _at(
+        text,
+        "--shift",
+        "FEATURES@YYYY-MM-DD[:SIZE]",
+        lambda f, d, v: CovariateShift(tuple(f.split(",")), d, float(v or 1.0)),
+    )
 
 
 def parse_concept(text: str) -> ConceptShift:
@@ -240,43 +253,39 @@ def parse_concept(text: str) -> ConceptShift:
 
 def parse_fairness(text: str) -> FairnessShift:
     """``REGION@YYYY-MM-DD[:SIZE]``, e.g. ``luzon@2026-03-01:0.8``."""
-    try:
-        region, rest = text.split("@", 1)
-        start, _, size = rest.partition(":")
-        return FairnessShift(region, parse_date(start), float(size or 0.8))
-    except ValueError as exc:
-        raise ValueError(f"--fairness {text!r}: {exc}; expected REGION@YYYY-MM-DD[:SIZE]") from None
+    return _at(
+        text,
+        "--fairness",
+        "REGION@YYYY-MM-DD[:SIZE]",
+        lambda r, d, v: FairnessShift(r, d, float(v or 0.8)),
+    )
 
 
 def parse_importance(text: str) -> ImportanceShift:
     """``FEATURE[,FEATURE...]@YYYY-MM-DD[:FACTOR]``, e.g. ``attendance_rate@2026-03-01:1.1``."""
-    try:
-        feats, rest = text.split("@", 1)
-        start, _, factor = rest.partition(":")
-        return ImportanceShift(tuple(feats.split(",")), parse_date(start), float(factor or 1.1))
-    except ValueError as exc:
-        raise ValueError(
-            f"--importance {text!r}: {exc}; expected FEATURES@YYYY-MM-DD[:FACTOR]"
-        ) from None
+    return _at(
+        text,
+        "--importance",
+        "FEATURES@YYYY-MM-DD[:FACTOR]",
+        lambda f, d, v: ImportanceShift(tuple(f.split(",")), d, float(v or 1.1)),
+    )
 
 
 def parse_decoupling(text: str) -> Decoupling:
     """``FEATURE[,FEATURE...]@YYYY-MM-DD[:SHARE]``, e.g. ``attendance_rate@2026-03-01:0.5``."""
-    try:
-        feats, rest = text.split("@", 1)
-        start, _, share = rest.partition(":")
-        return Decoupling(tuple(feats.split(",")), parse_date(start), float(share or 1.0))
-    except ValueError as exc:
-        raise ValueError(
-            f"--decouple {text!r}: {exc}; expected FEATURES@YYYY-MM-DD[:SHARE]"
-        ) from None
+    return _at(
+        text,
+        "--decouple",
+        "FEATURES@YYYY-MM-DD[:SHARE]",
+        lambda f, d, v: Decoupling(tuple(f.split(",")), d, float(v or 1.0)),
+    )
 
 
 def parse_broken(text: str) -> BrokenFeed:
     """``FEATURE@YYYY-MM-DD:KIND`` with KIND one of nulls, frozen, stuck, unit."""
-    try:
-        feat, rest = text.split("@", 1)
-        start, _, kind = rest.partition(":")
-        return BrokenFeed(feat, parse_date(start), kind or "nulls")
-    except ValueError as exc:
-        raise ValueError(f"--broken {text!r}: {exc}; expected FEATURE@YYYY-MM-DD:KIND") from None
+    return _at(
+        text,
+        "--broken",
+        "FEATURE@YYYY-MM-DD:KIND",
+        lambda f, d, v: BrokenFeed(f, d, v or "nulls"),
+    )
