@@ -301,12 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=float, default=0.8, help="the fairness shift's size")
     parser.add_argument("--label-days", type=int, help="days of labels judged (default: config)")
     parser.add_argument("--only", choices=("fairness", "attribution"), help="run one part")
+    parser.add_argument("--seeds", type=int, nargs="+", help="seeds (default 1-5; quick 1-3)")
     args = parser.parse_args(argv)
     if args.label_days:
         global FAIR
         FAIR = FAIR.model_copy(update={"label_days": args.label_days})
     warnings.filterwarnings("ignore")
     seeds, learners = ([1, 2, 3], 3_000) if args.quick else ([1, 2, 3, 4, 5], 5_000)
+    seeds = args.seeds or seeds
     started = time.monotonic()
     worlds = []
     for seed in seeds:
@@ -321,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     name = "fairness_quick" if args.quick else "fairness"
     name += f"_{args.only}" if args.only and args.only != "fairness" else ""
     name += f"_size{args.size:g}" if args.size != 0.8 else ""
+    name += f"_seeds{min(seeds)}-{max(seeds)}" if args.seeds else ""
     path = write_results(
         name,
         {
