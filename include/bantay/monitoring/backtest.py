@@ -12,6 +12,8 @@ import pandas as pd
 
 from bantay.monitoring.performance import BACKTEST, BACKTEST_VERSION
 from bantay.schema import TIMESTAMP
+from bantay.serving.reasons import ATTRIBUTION, attribution_columns
+from bantay.training.explain import Explainer
 from bantay.training.lineage import fitted_until
 from bantay.training.pipeline import predict_scores
 
@@ -68,10 +70,15 @@ def backtest(
     return rows
 
 
-def served_by(fitted: Any, manifest: dict[str, Any], window: pd.DataFrame) -> pd.DataFrame:
+def served_by(
+    fitted: Any, manifest: dict[str, Any], window: pd.DataFrame, tree_method: str = "path"
+) -> pd.DataFrame:
     """The window's scores as the version that serves gives them: rows another version scored
     (days before a promotion or a rollback, or a day re-checked after one) are scored again
-    from their logged features, so the score is compared with the reference of the same model."""
+    from their logged features, so the score is compared with the reference of the same model;
+    their logged attributions (the other model's) are computed again with this version's
+    explainer, or blanked when it has no explanation, so that attribution drift never compares
+    one model's attributions with another's reference."""
     version = manifest["version"]
     if "model_version" not in window.columns or window.empty:
         return window
@@ -81,12 +88,36 @@ def served_by(fitted: Any, manifest: dict[str, Any], window: pd.DataFrame) -> pd
     window = window.copy()
     window.loc[other, "score"] = predict_scores(fitted, window[other], manifest["features"])
     window.loc[other, "model_version"] = version
+    _explain_again(fitted, manifest, window, other, tree_method)
     log.info(
         "scored %d rows of the window again with %s (another version served them)",
         other.sum(),
         version,
     )
     return window
+
+
+def _explain_again(
+    fitted: Any, manifest: dict[str, Any], window: pd.DataFrame, rows: np.ndarray, method: str
+) -> None:
+    """Replace, in place, the logged attributions of ``rows`` with this version's."""
+    logged = [c for c in window.columns if c.startswith(ATTRIBUTION.format(""))]
+    if not logged:
+        return
+    explanation = manifest.get("explanation") or {}
+    if not explanation:
+        window.loc[rows, logged] = np.nan
+        return
+    features = manifest["features"]
+    names = [*features["numerical"], *features["categorical"]]
+    explainer = Explainer(fitted, names, baseline=explanation.get("baseline"), tree_method=method)
+    part = window.loc[rows]
+    fresh = attribution_columns(
+        explainer.explain(explainer.transform(part), with_margin=False), part.index
+    )
+    window.loc[rows, logged] = np.nan
+    kept = [c for c in fresh.columns if c in window.columns]
+    window.loc[rows, kept] = fresh[kept].to_numpy()
 
 
 def held_out_quality(manifest: dict[str, Any]) -> tuple[float, int, int] | None:

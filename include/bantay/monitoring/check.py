@@ -90,7 +90,9 @@ def judge_day(model: ModelSettings, layout: Layout, reg: Any, store: Any, day: d
     # The model itself, verified before unpickling: matured labels judge its back-test scores.
     fitted, manifest = store.load_production(name)
     reference, baseline = drift_reference(store, reg, name, manifest["version"])
-    current = served_by(fitted, manifest, current_window(layout, model, day))
+    current = served_by(
+        fitted, manifest, current_window(layout, model, day), model.explain.tree_method
+    )
     # Watched on the features the production version was trained on (its manifest).
     config = check_methods(model.drift).for_features(manifest.get("features"), model.columns)
     labels = matured_labels(layout, model, day)

@@ -205,3 +205,59 @@ def test_rows_another_version_scored_are_scored_again_by_the_one_that_serves() -
     assert out["score"].tolist() == [0.1, 0.9, 0.3]
     assert set(out["model_version"]) == {"v2"}
     assert window["score"].tolist() == [0.9, 0.9, 0.9]  # the log itself is left as it was
+
+
+def test_rows_scored_again_carry_the_serving_versions_attributions() -> None:
+    """Attribution drift compares the window with the serving version's reference: rows another
+    version scored get this version's attributions (a real fitted pipeline), or none when it
+    has no explanation; its own rows keep what was logged."""
+    import numpy as np
+    import pandas as pd
+
+    from bantay.monitoring.backtest import served_by
+    from bantay.training.explain import Explainer, version_explanation
+    from bantay.training.pipeline import fit_final
+
+    rng = np.random.default_rng(4)
+    n = 400
+    rows = pd.DataFrame(
+        {
+            "study_minutes": rng.normal(90, 20, n),
+            "attendance_rate": rng.uniform(0.6, 1.0, n),
+            "region": rng.choice(["ncr", "luzon"], n),
+        }
+    )
+    rows["at_risk"] = (rng.random(n) < 1 / (1 + np.exp((rows["study_minutes"] - 80) / 10))).astype(
+        int
+    )
+    features = {"numerical": ["study_minutes", "attendance_rate"], "categorical": ["region"]}
+    trial = {"trial_id": "lr", "name": "lr", "estimator": "logistic_regression", "params": {}}
+    fitted = fit_final(trial, rows, features, label_col="at_risk")
+    names = [*features["numerical"], *features["categorical"]]
+    explanation = version_explanation(fitted, rows, rows, names)
+    window = (
+        rows.drop(columns="at_risk")
+        .head(6)
+        .assign(
+            score=0.5,
+            model_version=["v1", "v2", "v1", "v2", "v1", "v2"],
+            attr_study_minutes=9.0,
+            attr_attendance_rate=9.0,
+            attr_region=9.0,
+            attr_base=9.0,
+        )
+    )
+    manifest = {"version": "v2", "features": features, "explanation": explanation}
+    out = served_by(fitted, manifest, window)
+    again = (window["model_version"] == "v1").to_numpy()
+    explainer = Explainer(fitted, names, baseline=explanation["baseline"])
+    expected = explainer.explain(explainer.transform(window[again]), with_margin=False)
+    assert np.allclose(
+        out.loc[again, ["attr_study_minutes", "attr_attendance_rate", "attr_region"]].to_numpy(),
+        expected.values,
+        atol=1e-6,
+    )
+    assert (out.loc[~again, "attr_study_minutes"] == 9.0).all()  # its own, as logged
+    bare = served_by(fitted, {"version": "v2", "features": features}, window)
+    assert bare.loc[again, "attr_study_minutes"].isna().all()
+    assert (bare.loc[~again, "attr_study_minutes"] == 9.0).all()
