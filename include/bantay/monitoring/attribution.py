@@ -122,11 +122,24 @@ def ranking_ndcg(reference: Mapping[str, float], current: Mapping[str, float]) -
     return float(ndcg_score(truth, score))
 
 
+def reason_subject(reasons: pd.Series) -> pd.Series:
+    """What each reason is about (``Attendance: attendance``), without the learner's value and
+    the day's median that change from one day to the next (``62%``, ``(most learners: 88%)``)."""
+    text = reasons.astype("string").str.split(" (most learners", n=1, regex=False).str[0]
+    return text.str.replace(_VALUE, "", regex=True).astype(object).where(text.notna(), None)
+
+
+# A reason's value word, as ``serving.reasons`` writes it: a number (maybe with % or min), or
+# ``missing``.
+_VALUE = r" (?:missing|[-+]?[\d.]+(?:e[-+]?\d+)?(?:%| min)?)$"
+
+
 def top_reason_changed(
     today: pd.DataFrame, yesterday: pd.DataFrame, threshold: float, score: str = "score"
 ) -> tuple[float | None, int]:
-    """Of today's flagged learners also scored yesterday, the share whose first reason differs,
-    and how many were compared; ``(None, 0)`` when none were (or reasons are not logged)."""
+    """Of today's flagged learners also scored yesterday, the share whose first reason is about
+    something else (its value moving does not count), and how many were compared; ``(None, 0)``
+    when none were (or reasons are not logged)."""
     first = REASON.format(1)
     if first not in today.columns or first not in yesterday.columns:
         return None, 0
@@ -135,8 +148,8 @@ def top_reason_changed(
     both = flagged[flagged[ENTITY].isin(before.index)]
     if both.empty:
         return None, 0
-    was = before.reindex(both[ENTITY]).to_numpy()
-    now = both[first].to_numpy()
+    was = reason_subject(before.reindex(both[ENTITY])).to_numpy()
+    now = reason_subject(both[first]).to_numpy()
     changed = ~((now == was) | (pd.isna(now) & pd.isna(was)))
     return float(changed.mean()), len(both)
 

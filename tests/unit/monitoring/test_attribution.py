@@ -163,3 +163,33 @@ def test_a_flag_rate_that_rises_alone_compares_the_same_share_of_highest_scores(
     }
     check = attribution_drift(window, window, window.iloc[:0], unknown, CUT, FairnessConfig())
     assert check.flagged_rows == 1600 and check.flagged_shift > 0.02
+
+
+def test_a_reason_whose_value_moved_is_the_same_reason() -> None:
+    """Reasons as scoring writes them: the learner's value and the day's median change every
+    day; only a reason about something else counts as changed."""
+    yesterday = pd.DataFrame(
+        {
+            "learner_id": [1, 2, 3, 4],
+            "reason_1": [
+                "Attendance: attendance 62% (most learners: 88%)",
+                "Engagement: study time 35 min (most learners: 90 min)",
+                "Coursework: late submissions 4 (most learners: 1)",
+                "Family contact: days since last contact missing (most learners: 3)",
+            ],
+        }
+    )
+    today = pd.DataFrame(
+        {
+            "learner_id": [1, 2, 3, 4],
+            "score": [0.9, 0.9, 0.9, 0.9],
+            "reason_1": [
+                "Attendance: attendance 58% (most learners: 87%)",  # same, value moved
+                "Engagement: study time 20 min (most learners: 91 min)",  # same
+                "Attendance: attendance 70% (most learners: 87%)",  # about something else
+                "Family contact: days since last contact 12 (most learners: 3)",  # same
+            ],
+        }
+    )
+    share, compared = top_reason_changed(today, yesterday, 0.5)
+    assert (share, compared) == (pytest.approx(1 / 4), 4)
