@@ -81,15 +81,29 @@ def _shift_line(a: AttributionCheck) -> str | None:
         parts.append(f"{a.shift:.1%} over all {a.rows} scored")
     if a.flagged_shift is not None:
         parts.append(f"{a.flagged_shift:.1%} among the {a.flagged_rows} highest-scored")
-    alarm = (
-        "ALARM: "
-        if any(s is not None and s >= a.max_shift for s in (a.shift, a.flagged_shift))
-        else ""
-    )
+    if a.basis != REFERENCE_BASIS:
+        return (
+            f"attribution moved between features over {a.days} day(s) against the {a.basis}: "
+            f"{' and '.join(parts)} ({OLDER})"
+        )
+    alarm = "ALARM: " if _over(a) else ""
     return (
         f"{alarm}attribution moved between features over {a.days} day(s) against the "
         f"{a.basis}: {' and '.join(parts)} (alarm at {a.max_shift:.0%})"
     )
+
+
+def _over(a: AttributionCheck) -> bool:
+    return a.max_shift is not None and any(
+        s is not None and s >= a.max_shift for s in (a.shift, a.flagged_shift)
+    )
+
+
+# How an older version's attributions are judged (see ``monitoring.attribution``).
+OLDER = (
+    "the version predates its drift reference's explanation, so against its test rows: "
+    "reported, never an alarm"
+)
 
 
 def attribution_todo(a: AttributionCheck) -> str:
@@ -118,10 +132,7 @@ def attribution_lines(a: AttributionCheck | None) -> list[str]:
     if shift:
         lines.append(shift)
     elif a.basis != REFERENCE_BASIS:
-        lines.append(
-            "measured against the test rows (the version predates its drift reference's "
-            "explanation): reported, never an alarm"
-        )
+        lines.append(f"measured against the test rows: {OLDER}")
     lines += _lean(a)
     if a.top_reason_changed is not None:
         lines.append(

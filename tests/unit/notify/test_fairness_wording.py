@@ -148,3 +148,13 @@ def test_a_shift_of_attribution_names_where_it_moved_and_what_to_do() -> None:
     todo = attribution_todo(moved)
     assert todo.startswith("Look at what the model leans on: no input moved")
     assert "support_on_time_ratio" in todo and "No retrain is started." in todo
+
+
+def test_an_older_versions_shift_is_reported_never_called_an_alarm() -> None:
+    older = dataclasses.replace(
+        ATTRIBUTION, ndcg=0.99, basis="test rows", shift=0.3, max_shift=0.02, days=7
+    )
+    lines = attribution_lines(older)
+    assert not any(line.startswith("ALARM") for line in lines)
+    assert "reported, never an alarm" in lines[1] and "30.0% over all 1700 scored" in lines[1]
+    assert not older.drifted
