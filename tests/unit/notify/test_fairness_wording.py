@@ -7,7 +7,6 @@ import dataclasses
 from datetime import date
 
 from bantay.monitoring.fairness_results import (
-    AttributionCheck,
     FairnessCheck,
     FeatureLean,
     SliceRate,
@@ -18,6 +17,7 @@ from bantay.monitoring.results import DriftResult
 from bantay.notify.email import render_drift_email, subject_line, what_to_do
 from bantay.notify.fairness_wording import attribution_lines, attribution_todo, fairness_lines
 from bantay.vocabulary import Action, Verdict
+from support.fairness_days import ATTRIBUTION
 from support.monitoring_frames import learner_frame, quiet_result
 
 FAIRNESS = FairnessCheck(
@@ -36,18 +36,6 @@ FAIRNESS = FairnessCheck(
     ),
     labelled_days=("2026-11-10", "2026-11-11"),
     version="v4",
-)
-ATTRIBUTION = AttributionCheck(
-    ndcg=0.82,
-    min_ndcg=0.9,
-    large_change=0.5,
-    rows=1700,
-    features=(
-        FeatureLean("attendance_rate", 0.9, 0.5, 0.5 / 0.9 - 1),
-        FeatureLean("late_submissions", 0.1, 0.4, 3.0),
-    ),
-    top_reason_changed=0.25,
-    flagged_compared=200,
 )
 
 
