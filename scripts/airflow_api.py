@@ -44,7 +44,9 @@ class Api:
 
     ``budget`` seconds of retrying per call (backoff 0.5 s, 1 s, 2 s, ... capped at 8 s);
     ``log`` receives one line per retry so a person sees the hiccup as it happens;
-    ``hint`` is appended to the message when the client gives up (where the logs are).
+    ``hint`` is appended to the message when the client gives up (where the logs are);
+    ``poll``: seconds between looks while waiting for a run (a quarter of a second: a wait should
+    not add a second to every step of the demo).
     """
 
     def __init__(
@@ -55,12 +57,14 @@ class Api:
         timeout: float = 30.0,
         log: Callable[[str], None] = print,
         hint: str = "",
+        poll: float = 0.25,
     ) -> None:
         self.base = f"http://127.0.0.1:{port}/api/v2"
         self.budget = budget
         self.timeout = timeout
         self.log = log
         self.hint = hint
+        self.poll = poll  # seconds between looks while waiting for a run
         self.retries = 0  # retried attempts over the client's life, for the summary
 
     # -- transport ---------------------------------------------------------------------------
@@ -238,7 +242,7 @@ class Api:
                 return state
             if on_wait:
                 on_wait()
-            time.sleep(1)
+            time.sleep(self.poll)
         raise TimeoutError(f"{dag_id} run {run_id} did not finish within {timeout:.0f} s")
 
     def wait_new_run(
@@ -256,5 +260,5 @@ class Api:
                     return r["dag_run_id"]
             if on_wait:
                 on_wait()
-            time.sleep(1)
+            time.sleep(self.poll)
         raise TimeoutError(f"no new {dag_id} run within {timeout:.0f} s")

@@ -73,6 +73,12 @@ def environment(
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            # Latency between tasks (README, "Seconds between tasks"): an idle
+            # scheduler looks for work every 0.25 s instead of every second, and a task's
+            # supervisor waits at most 1 s in its select loop (the 5 s default stalled a worker
+            # slot for 5 s whenever a task's sockets closed before its exit was reported).
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW__LOGGING__NAMESPACE_LEVELS": " ".join(f"{n}=WARNING" for n in QUIET_LOGGERS),
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
@@ -134,6 +140,9 @@ def openlineage_env(workdir: Path, outer: dict[str, str]) -> dict[str, str]:
         "AIRFLOW__OPENLINEAGE__NAMESPACE": outer.get("AIRFLOW__OPENLINEAGE__NAMESPACE", "bantay"),
         "AIRFLOW__OPENLINEAGE__DISABLE_SOURCE_CODE": "True",
         "AIRFLOW__OPENLINEAGE__INCLUDE_FULL_TASK_INFO": "False",
+        # Events are emitted from a thread of the task process, not from a fork of it (a fork
+        # copies a task holding Feast and Evidently, and shares the supervisor's sockets).
+        "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True",
     }
 
 
