@@ -2,7 +2,10 @@
 ### bantay_scoring: score active learners with the production model, daily, after features
 
 Scheduled on the `features/bantay` Asset: runs each time `bantay_features` has accepted a new
-day of features (the data contract passed), beside that run's online materialization.
+day of features (the data contract passed), beside that run's online materialization. When the
+features run accepted several days (a catch-up after an outage, or a range given by hand), each
+of them that has no prediction log yet is scored, oldest first, and the newest day always: a day
+already scored keeps the log of what was served then.
 
 For each model (a task group per model, emitting its `predictions/<model>` Asset): load the
 production version named by `production.json` in S3 (its sha256 is
@@ -57,11 +60,11 @@ FEATURES = features_asset(SETTINGS.project)
 )
 def bantay_scoring():
     @task
-    def plan(params: dict, triggering_asset_events=None, dag_run=None) -> str:
-        from bantay.airflow.planning import day_to_score, events_from_context
+    def plan(params: dict, triggering_asset_events=None, dag_run=None) -> list[str]:
+        from bantay.airflow.planning import days_to_score, events_from_context
 
         events = events_from_context(triggering_asset_events)
-        return day_to_score(params, events, dag_run.run_after)
+        return days_to_score(params, events, dag_run.run_after)
 
     @task
     def holds(params: dict, triggering_asset_events=None) -> dict:
@@ -73,7 +76,7 @@ def bantay_scoring():
             return {}
         return held_by_features(events_from_context(triggering_asset_events))
 
-    day = plan()
+    days = plan()
     held = holds()
 
     for model in SETTINGS.models:
@@ -85,7 +88,7 @@ def bantay_scoring():
                 inlets=[FEATURES, production_asset(model.name)],
                 outlets=[predictions],
             )
-            def score(day: str, model_name: str, held: dict):
+            def score(days: list[str], model_name: str, held: dict):
                 from airflow.sdk.exceptions import AirflowSkipException
 
                 if model_name in held:
@@ -94,46 +97,55 @@ def bantay_scoring():
                 from bantay.airflow.edge import for_model
                 from bantay.airflow.lineage import scoring_lineage, service_views
                 from bantay.airflow.lineage_task import report
+                from bantay.airflow.planning import unscored_days
                 from bantay.serving.scoring import score_day
                 from bantay.stores.feast_store import store as feature_store
                 from bantay.stores.model_store import NoProductionVersion, UnknownModel
 
                 res = for_model(model_name)
                 feast = feature_store(res.settings)
-                try:
-                    summary = score_day(
-                        dt.date.fromisoformat(day),
-                        model=res.model,
-                        layout=res.layout,
-                        store=res.store,
-                        registry=res.registry,
-                        feast=feast,
+                if len(days) > 1:
+
+                    def logged(day: str) -> bool:
+                        path = res.layout.prediction_path(model_name, dt.date.fromisoformat(day))
+                        return path.is_file()
+
+                    days = unscored_days(days, logged)
+                    print(f"scoring {len(days)} day(s): {', '.join(days)}")
+                summaries = []
+                for day in days:
+                    try:
+                        summary = score_day(
+                            dt.date.fromisoformat(day),
+                            model=res.model,
+                            layout=res.layout,
+                            store=res.store,
+                            registry=res.registry,
+                            feast=feast,
+                        )
+                    except (NoProductionVersion, UnknownModel) as exc:
+                        # Features come before the first model: nothing to score is no failure.
+                        raise AirflowSkipException(f"not scored: {exc}") from exc
+                    shadow = summary.get("shadow")
+                    if shadow and "refused" in shadow:
+                        print(f"{day}: shadow not scored: {shadow['refused']}")
+                    elif shadow:
+                        print(f"{day}: shadow {shadow['version']} vs production: {shadow}")
+                    if summary.get("experiment"):
+                        print(f"{day}: experiment arms: {summary['experiment']}")
+                    yield Metadata(
+                        predictions_asset(model_name),  # the outlet: Assets match by name and URI
+                        extra={"date": day, "model": model_name, "version": summary.get("version")},
                     )
-                except (NoProductionVersion, UnknownModel) as exc:
-                    # Features come before the first model: nothing to score yet is not a failure.
-                    raise AirflowSkipException(f"not scored: {exc}") from exc
-                shadow = summary.get("shadow")
-                if shadow and "refused" in shadow:
-                    print(f"shadow not scored: {shadow['refused']}")
-                elif shadow:
-                    print(f"shadow {shadow['version']} vs production: {shadow}")
-                if summary.get("experiment"):
-                    print(f"experiment arms: {summary['experiment']}")
+                    summaries.append(summary)
                 storage = res.settings.storage
                 views = service_views(feast, res.model.feature_service)
                 where = (storage.bucket, storage.prefix)
-                report(
-                    *scoring_lineage(
-                        res.settings.project, model_name, views, summary["version"], where
-                    )
-                )
-                yield Metadata(
-                    predictions_asset(model_name),  # the outlet: Assets match by name and URI
-                    extra={"date": day, "model": model_name, "version": summary.get("version")},
-                )
-                return summary
+                version = summaries[-1]["version"]
+                report(*scoring_lineage(res.settings.project, model_name, views, version, where))
+                return {**summaries[-1], "scored_days": days}
 
-            score(day, model.name, held)
+            score(days, model.name, held)
 
 
 bantay_scoring()

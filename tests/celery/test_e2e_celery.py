@@ -17,6 +17,7 @@ from support.e2e_episode import (  # noqa: F401  (collected here: the episode's 
     test_emails_were_received,
     test_one_retrain_for_the_drift_episode_and_it_is_in_production,
     test_runs_happen_in_lifecycle_order,
+    test_the_catch_up_run_scored_every_day_before_the_first_check,
     test_the_drift_retrain_waited_for_a_person_who_approved_it,
     test_the_gate_and_the_verdict_are_in_the_task_logs,
     test_the_retrain_learned_the_drift_and_the_alarm_cleared_because_of_it,

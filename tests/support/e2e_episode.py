@@ -10,6 +10,7 @@ Airflow's REST API records and bantay's registry (summary.json) and the SMTP sin
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import email
 import email.policy
 import json
@@ -116,6 +117,20 @@ def test_the_retrain_learned_the_drift_and_the_alarm_cleared_because_of_it(lifec
     after = [d for d in drift if d["date"] > triggered]
     assert after and after[0]["decision"] == "drift_answered", drift
     assert all(d["verdict"] not in ("DRIFT", "PERFORMANCE") for d in after), drift
+
+
+def test_the_catch_up_run_scored_every_day_before_the_first_check(lifecycle) -> None:
+    """The six days before the checks are accepted by one features run; the scoring run its
+    Asset event started scores each of them, so the first check reads a full week."""
+    summary, home = lifecycle
+    first_check = dt.date.fromisoformat(min(d["date"] for d in summary["drift"]))
+    before = [first_check - dt.timedelta(days=i) for i in range(6, 0, -1)]
+    for model in ("learner_risk", "learner_engagement"):
+        logs = home / "bantay" / "data" / "predictions" / model
+        missing = [d for d in before if not (logs / f"date={d}").is_dir()]
+        assert not missing, f"{model}: no prediction log for {missing}"
+    warm = [r for r in summary["runs"] if r["dag_run_id"] == "demo__features__warm"]
+    assert len(warm) == 1 and warm[0]["conf"]["end_date"] == str(before[-1]), warm
 
 
 def _task_log(home: Path, dag_id: str, run_id: str, task_id: str) -> str:

@@ -5,7 +5,7 @@ its data interval. Pure functions over plain values, so every rule is unit-teste
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,14 +166,24 @@ def days_to_process(
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def day_to_score(
+def days_to_score(
     params: Mapping[str, Any], events: list[AssetEvent], run_after: dt.datetime
-) -> str:
-    """The scoring day: the Param, else the newest day the features events covered."""
+) -> list[str]:
+    """The days a scoring run may score, oldest first: the Param date alone; else every day the
+    features events covered (a catch-up or a backfill accepts several); else the day before the
+    run. :func:`unscored_days` narrows them per model."""
     if params.get("date"):
-        return str(params["date"])
-    days = [d for e in events for d in e.extra.get("days", [])]
-    return max(days) if days else (run_after.date() - dt.timedelta(days=1)).isoformat()
+        return [str(params["date"])]
+    days = sorted({d for e in events for d in e.extra.get("days", [])})
+    return days or [(run_after.date() - dt.timedelta(days=1)).isoformat()]
+
+
+def unscored_days(days: list[str], scored: Callable[[str], bool]) -> list[str]:
+    """Of ``days`` (oldest first), those with no prediction log yet (``scored(day)`` false), and
+    always the newest: a features run that accepted several days (after an outage, or a range
+    given by hand) gets each of them scored once, while a day already scored keeps the log of
+    what was served then. The newest day is scored again, as a re-run of the night would."""
+    return [d for d in days[:-1] if not scored(d)] + days[-1:]
 
 
 def held_by_features(events: list[AssetEvent]) -> dict[str, str]:

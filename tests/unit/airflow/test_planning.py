@@ -10,10 +10,11 @@ import pytest
 from bantay.airflow.planning import (
     AssetEvent,
     PlanError,
-    day_to_score,
     days_to_process,
+    days_to_score,
     plan_training,
     training_window,
+    unscored_days,
 )
 from bantay.vocabulary import is_drift_reason
 
@@ -92,14 +93,22 @@ def test_days_to_process_from_params_or_interval():
         days_to_process({"start_date": "2026-11-03", "end_date": "2026-11-01"}, None, None)
 
 
-def test_day_to_score_is_the_newest_day_of_all_events():
+def test_days_to_score_are_every_day_of_all_events_oldest_first():
     events = [
-        AssetEvent("features/bantay", {"days": ["2026-11-02", "2026-11-05"]}),
-        AssetEvent("features/bantay", {"days": ["2026-11-04"]}),
+        AssetEvent("features/bantay", {"days": ["2026-11-05", "2026-11-02"]}),
+        AssetEvent("features/bantay", {"days": ["2026-11-04", "2026-11-05"]}),
     ]
-    assert day_to_score({}, events, NOW) == "2026-11-05"
-    assert day_to_score({"date": "2026-10-01"}, events, NOW) == "2026-10-01"
-    assert day_to_score({}, [], NOW) == "2026-11-19"
+    assert days_to_score({}, events, NOW) == ["2026-11-02", "2026-11-04", "2026-11-05"]
+    assert days_to_score({"date": "2026-10-01"}, events, NOW) == ["2026-10-01"]
+    assert days_to_score({}, [], NOW) == ["2026-11-19"]
+
+
+def test_a_catch_up_scores_the_days_never_scored_and_always_the_newest():
+    days = ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
+    logged = {"2026-11-03", "2026-11-05"}
+    assert unscored_days(days, logged.__contains__) == ["2026-11-02", "2026-11-04", "2026-11-05"]
+    assert unscored_days(days, lambda day: True) == ["2026-11-05"]
+    assert unscored_days(["2026-11-05"], lambda day: False) == ["2026-11-05"]
 
 
 def test_a_drift_retrain_is_as_of_the_end_of_the_newest_checked_day() -> None:
