@@ -103,3 +103,19 @@ def quiet_result(verdict: Verdict, day: dt.date) -> DriftResult:
         verdict=verdict,
         day=str(day),
     )
+
+
+def one_model_project(tmp_path, monkeypatch, model_yaml: str = ""):
+    """Settings of a project with ``learner_risk`` alone, its data under ``tmp_path``;
+    ``model_yaml``: more of the model's settings, as indented YAML lines."""
+    from bantay.settings import load_settings
+
+    config = tmp_path / "bantay.yaml"
+    config.write_text(
+        "project: bantay\nmodels:\n  - name: learner_risk\n    feature_service: learner_risk_v1\n"
+        f"    label: at_risk\n{model_yaml}"
+    )
+    monkeypatch.setenv("BANTAY_CONFIG", str(config))
+    monkeypatch.setenv("BANTAY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BANTAY_HOME", str(tmp_path / "home"))
+    return load_settings()

@@ -39,6 +39,7 @@ from bantay.monitoring.fairness_results import (
     AttributionCheck,
     FeatureLean,
 )
+from bantay.monitoring.frames import days_of
 from bantay.schema import ENTITY, TIMESTAMP
 from bantay.serving.reasons import ATTRIBUTION, REASON
 from bantay.settings.drift import FairnessConfig
@@ -125,8 +126,12 @@ def ranking_ndcg(reference: Mapping[str, float], current: Mapping[str, float]) -
 def reason_subject(reasons: pd.Series) -> pd.Series:
     """What each reason is about (``Attendance: attendance``), without the learner's value and
     the day's median that change from one day to the next (``62%``, ``(most learners: 88%)``)."""
-    text = reasons.astype("string").str.split(" (most learners", n=1, regex=False).str[0]
-    return text.str.replace(_VALUE, "", regex=True).astype(object).where(text.notna(), None)
+    # Worked out once per distinct text (a day holds far fewer texts than learners).
+    codes, texts = pd.factorize(reasons, use_na_sentinel=True)
+    text = pd.Series(texts, dtype="string").str.split(" (most learners", n=1, regex=False).str[0]
+    subjects = text.str.replace(_VALUE, "", regex=True).astype(object).to_numpy()
+    out = np.where(codes >= 0, subjects[np.maximum(codes, 0)] if len(subjects) else None, None)
+    return pd.Series(out, index=reasons.index, dtype=object)
 
 
 # A reason's value word, as ``serving.reasons`` writes it: a number (maybe with % or min), or
@@ -190,9 +195,7 @@ def attribution_drift(
         if f in current
     )
     changed, compared = top_reason_changed(today, yesterday, threshold)
-    days = (
-        pd.to_datetime(window[TIMESTAMP], utc=True).dt.date.nunique() if TIMESTAMP in window else 1
-    )
+    days = days_of(window, TIMESTAMP).nunique() if TIMESTAMP in window else 1
     return AttributionCheck(
         ndcg=ranking_ndcg(reference, current),
         min_ndcg=cfg.min_attribution_ndcg,

@@ -25,6 +25,7 @@ from bantay.monitoring.day_signals import judge_signals, with_signals
 from bantay.monitoring.drift import observed_only, run_drift
 from bantay.monitoring.episodes import episode_start
 from bantay.monitoring.experiment_inputs import day_arms
+from bantay.monitoring.frames import on_day
 from bantay.monitoring.guards import Decision, decide_retrain, with_evidence
 from bantay.monitoring.paired import version_threshold
 from bantay.monitoring.results import DriftResult
@@ -234,7 +235,7 @@ def check_day(
     html_uri, json_uri = report
     current = judged.current
     # The e-mail shows the rows the verdict judged: the learners observed that day.
-    day_rows = current[pd.to_datetime(current[TIMESTAMP], utc=True).dt.date == day]
+    day_rows = current[on_day(current, TIMESTAMP, day)]
     today, _ = observed_only(day_rows)
     reference_sample, current_sample = evidence_samples(result, judged.reference, today)
     checked = DayCheck(

@@ -21,6 +21,7 @@ import pandas as pd
 from bantay.monitoring.attribution import attribution_drift
 from bantay.monitoring.fairness import decision_threshold, judge_fairness
 from bantay.monitoring.fairness_results import AttributionCheck, FairnessCheck
+from bantay.monitoring.frames import on_day
 from bantay.monitoring.performance import BACKTEST
 from bantay.monitoring.results import DriftResult
 from bantay.schema import TIMESTAMP
@@ -33,7 +34,7 @@ from bantay.vocabulary import Verdict
 def _on(frame: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     if frame.empty or TIMESTAMP not in frame.columns:
         return frame.iloc[:0]
-    return frame[pd.to_datetime(frame[TIMESTAMP], utc=True).dt.date == day]
+    return frame[on_day(frame, TIMESTAMP, day)]
 
 
 def _served_by(frame: pd.DataFrame, version: str) -> pd.DataFrame:
@@ -41,7 +42,8 @@ def _served_by(frame: pd.DataFrame, version: str) -> pd.DataFrame:
     explanation."""
     if "model_version" not in frame.columns:
         return frame
-    return frame[frame["model_version"].astype(str) == version]
+    mine = frame["model_version"].astype(str).to_numpy() == version
+    return frame if mine.all() else frame[mine]  # no copy of a window it served whole
 
 
 FLAG_SCORE = "flag_score"

@@ -9,8 +9,9 @@
   the same confidence, so together they span a ``2 * confidence - 1`` interval.
 
 Groups with fewer learners than ``min_slice_rows`` (or, for recall, fewer matured positives than
-``min_slice_positives``) are reported too small, never as fair. Per-group rates and recalls are
-Fairlearn's ``MetricFrame``. The interval resamples each judged group's positives on its own
+``min_slice_positives``) are reported too small, never as fair. Per-group recalls are
+Fairlearn's ``MetricFrame`` (on the labelled rows, bounded by the drift sample); flag rates, over
+every learner scored that day, are a grouped mean (the same numbers in a fraction of the time). The interval resamples each judged group's positives on its own
 (a stratified bootstrap: the hits among ``n`` resampled positives are binomial), seeded, so it
 costs milliseconds where ``MetricFrame``'s own bootstrap takes seconds per slice.
 """
@@ -55,10 +56,6 @@ def _recall(y_true: Any, y_pred: Any) -> float:
     return float((y & p).sum() / y.sum()) if y.sum() else float("nan")
 
 
-def _flagged_share(y_true: Any, y_pred: Any) -> float:
-    return float(np.asarray(y_pred, dtype=bool).mean()) if len(y_pred) else float("nan")
-
-
 def flag_rates(
     frame: pd.DataFrame, slices: Sequence[str], threshold: float, cfg: FairnessConfig, score: str
 ) -> list[SliceRate]:
@@ -67,12 +64,13 @@ def flag_rates(
     flagged = (frame[score].astype(float) >= threshold).to_numpy()
     out: list[SliceRate] = []
     for name, groups in slice_groups(frame, slices).items():
-        by = MetricFrame(
-            metrics={"rate": _flagged_share, "rows": count},
-            y_true=flagged,
-            y_pred=flagged,
-            sensitive_features=groups.rename(name),
-        ).by_group
+        # A grouped mean: MetricFrame calls its metric row by row and took 11 s of a 17 s
+        # check at 500,000 learners; the groups, rates and counts are the same.
+        by = (
+            pd.Series(flagged, index=groups.index)
+            .groupby(groups.rename(name).to_numpy())
+            .agg(rate="mean", rows="size")
+        )
         big = by[by["rows"] >= cfg.min_slice_rows]
         top = float(big["rate"].max()) if len(big) else 0.0
         for group, row in by.iterrows():

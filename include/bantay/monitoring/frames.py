@@ -96,10 +96,21 @@ def categorical_values(s: pd.Series) -> pd.Series:
 
 
 def days_of(frame: pd.DataFrame, ts: str) -> pd.Series | None:
-    """The day of each row's ``ts`` (UTC); None when the frame has no such column."""
+    """The day of each row's ``ts`` (UTC) as a ``datetime.date`` (NaT where missing); None when
+    the frame has no such column. Each distinct day is converted once: a window holds millions
+    of rows and a handful of days."""
     if ts not in frame.columns:
         return None
-    return pd.to_datetime(frame[ts], utc=True).dt.date
+    codes, days = pd.factorize(pd.to_datetime(frame[ts], utc=True).dt.floor("D"))
+    dates = np.array([d.date() for d in days] + [pd.NaT], dtype=object)
+    return pd.Series(dates[codes], index=frame.index, dtype=object)
+
+
+def on_day(frame: pd.DataFrame, ts: str, day: dt.date) -> np.ndarray:
+    """Which rows' ``ts`` falls on ``day`` (UTC), compared as instants (no per-row dates)."""
+    start = pd.Timestamp(day, tz="UTC")
+    stamps = pd.to_datetime(frame[ts], utc=True)
+    return ((stamps >= start) & (stamps < start + pd.Timedelta(days=1))).to_numpy()
 
 
 def reference_for(ref: pd.DataFrame, day: dt.date | None, cfg: DriftConfig) -> pd.DataFrame:

@@ -4,29 +4,47 @@ that matured by the day, and the logged predictions those labels belong to."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from bantay.layout import PARTITION_FILE, PARTITION_GLOB, Layout, partition_day
 from bantay.monitoring.frames import sample
 from bantay.schema import ENTITY, TIMESTAMP
+from bantay.serving.reasons import ATTRIBUTION, REASON
 from bantay.settings import ModelSettings
 
 # The column that says on which day a label matured (the accepted partition it arrived in).
 MATURED = "_matured"
 
 
+def read_log(path: Path, *, first_reason: bool = False, attributions: bool = True) -> pd.DataFrame:
+    """One day of the prediction log without the columns the check never reads: the reasons'
+    texts (the largest columns of the log; ``first_reason`` keeps the first, which the top
+    reason's change compares) and, unless ``attributions``, every feature's attribution."""
+    keep = REASON.format(1) if first_reason else None
+    names = [
+        c
+        for c in pq.read_schema(path).names
+        if (not c.startswith(REASON.format("")) or c == keep)
+        and (attributions or not c.startswith(ATTRIBUTION.format("")))
+    ]
+    return pd.read_parquet(path, columns=names)
+
+
 def current_window(layout: Layout, model: ModelSettings, day: dt.date) -> pd.DataFrame:
-    """The prediction log of the ``window_days`` days ending on ``day``."""
+    """The prediction log of the ``window_days`` days ending on ``day``, as :func:`read_log`
+    reads it (the first reason on ``day`` and the day before only)."""
     days = model.drift.window_days
     paths = [layout.prediction_path(model.name, day - dt.timedelta(days=i)) for i in range(days)]
-    present = [p for p in paths if p.is_file()]
-    if not present:
+    if not any(p.is_file() for p in paths):
         raise FileNotFoundError(
             f"no prediction log for {model.name} on {day} ({paths[0]}); bantay_scoring has not "
             "run for that day: run it (trigger bantay_scoring with date) and then re-run this task"
         )
-    return pd.concat([pd.read_parquet(p) for p in present], ignore_index=True)
+    frames = [read_log(p, first_reason=i < 2) for i, p in enumerate(paths) if p.is_file()]
+    return pd.concat(frames, ignore_index=True)
 
 
 def matured_labels(
@@ -68,7 +86,7 @@ def labelled_predictions(
         path = layout.prediction_path(model.name, observed)
         if not path.is_file():
             continue
-        log_day = pd.read_parquet(path).drop(columns=[model.label], errors="ignore")
+        log_day = read_log(path, attributions=False).drop(columns=[model.label], errors="ignore")
         joined = log_day.merge(right, on=[ENTITY, TIMESTAMP], how="inner")
         del log_day  # one day's full log in memory at a time
         if len(joined):

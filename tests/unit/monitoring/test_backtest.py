@@ -14,11 +14,16 @@ from bantay.monitoring.backtest import backtest
 from bantay.monitoring.drift import run_drift
 from bantay.monitoring.performance import BACKTEST, BACKTEST_VERSION
 from bantay.monitoring.window import labelled_predictions
-from bantay.settings import load_settings
 from bantay.training.lineage import fitted_until
 from bantay.training.pipeline import fit_final, predict_scores
 from bantay.vocabulary import Verdict
-from support.monitoring_frames import CATEGORICAL, NUMERICAL, learner_config, learner_frame
+from support.monitoring_frames import (
+    CATEGORICAL,
+    NUMERICAL,
+    learner_config,
+    learner_frame,
+    one_model_project,
+)
 
 MODEL = "learner_risk"
 FEATURES = {"numerical": NUMERICAL, "categorical": CATEGORICAL}
@@ -52,14 +57,7 @@ def production():
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
-    config = tmp_path / "bantay.yaml"
-    config.write_text(
-        "project: bantay\nmodels:\n  - name: learner_risk\n    feature_service: learner_risk_v1\n"
-        f"    label: at_risk\n    drift: {{sample_size: {SAMPLE}}}\n"
-    )
-    monkeypatch.setenv("BANTAY_CONFIG", str(config))
-    monkeypatch.setenv("BANTAY_DATA_DIR", str(tmp_path / "data"))
-    return load_settings()
+    return one_model_project(tmp_path, monkeypatch, f"    drift: {{sample_size: {SAMPLE}}}\n")
 
 
 def _served(settings, day: dt.date, version: str, seed: int, labels: str = "fit") -> pd.DataFrame:

@@ -17,11 +17,10 @@ from bantay.layout import accepted_root, partition_path
 from bantay.monitoring.check import check_day, served_thresholds
 from bantay.monitoring.day_check import DayCheck
 from bantay.notify.drift_day import compose_day_email, day_subject, outbox_path
-from bantay.settings import load_settings
 from bantay.stores.registry import Registry
 from bantay.training.evaluation import FALLBACK_THRESHOLD
 from bantay.training.pipeline import fit_final, predict_scores
-from support.monitoring_frames import CATEGORICAL, NUMERICAL, learner_frame
+from support.monitoring_frames import CATEGORICAL, NUMERICAL, learner_frame, one_model_project
 
 MODEL = "learner_risk"
 FEATURES = {"numerical": NUMERICAL, "categorical": CATEGORICAL}
@@ -42,15 +41,7 @@ def _write(path, frame: pd.DataFrame) -> None:
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    config = tmp_path / "bantay.yaml"
-    config.write_text(
-        "project: bantay\nmodels:\n  - name: learner_risk\n    feature_service: learner_risk_v1\n"
-        "    label: at_risk\n"
-    )
-    monkeypatch.setenv("BANTAY_CONFIG", str(config))
-    monkeypatch.setenv("BANTAY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("BANTAY_HOME", str(tmp_path / "home"))
-    settings = load_settings()
+    settings = one_model_project(tmp_path, monkeypatch)
 
     fitted = fit_final(LOGREG, learner_frame(4_000, seed=1), FEATURES, label_col="at_risk")
     until = _end_of(OBSERVED_ON - dt.timedelta(days=14)).isoformat()

@@ -11,6 +11,7 @@ import pytest
 from bantay.monitoring.fairness import decision_threshold, flag_rates, judge_fairness
 from bantay.monitoring.fairness_results import FairnessCheck
 from bantay.settings.drift import FairnessConfig
+from bantay.training.evaluation import MISSING
 
 CFG = FairnessConfig(min_slice_rows=50, min_slice_positives=20, n_boot=300)
 
@@ -60,6 +61,31 @@ def test_flag_rate_ratio_is_against_the_most_flagged_group() -> None:
     assert by["north"].ratio == pytest.approx(1.0)
     assert by["south"].ratio == pytest.approx(by["south"].flag_rate / by["north"].flag_rate)
     assert 0.35 < by["south"].ratio < 0.65
+
+
+def test_flag_rates_are_fairlearns_per_group_rates_and_counts() -> None:
+    """The grouped mean gives MetricFrame's groups, rates and counts, missing values a group."""
+    from fairlearn.metrics import MetricFrame, count, selection_rate
+
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(
+        {
+            "region": rng.choice(["north", "south", "east", None], 5_000, p=[0.5, 0.3, 0.19, 0.01]),
+            "score": rng.random(5_000),
+        }
+    )
+    rates = flag_rates(frame, ["region"], 0.7, CFG, "score")
+    flagged = frame["score"] >= 0.7
+    groups = frame["region"].astype(object).where(frame["region"].notna(), MISSING)
+    expected = MetricFrame(
+        metrics={"rate": selection_rate, "rows": count},
+        y_true=flagged,
+        y_pred=flagged,
+        sensitive_features=groups.astype(str).rename("region"),
+    ).by_group
+    assert [r.group for r in rates] == [str(g) for g in expected.index]
+    assert [r.rows for r in rates] == expected["rows"].astype(int).tolist()
+    np.testing.assert_allclose([r.flag_rate for r in rates], expected["rate"].astype(float))
 
 
 def test_small_groups_are_too_small_never_fair() -> None:
