@@ -156,7 +156,7 @@ class Api:
                 pass
             if on_wait:
                 on_wait()
-            time.sleep(2)
+            time.sleep(self.poll * 2)
         raise TimeoutError(
             f"Airflow's API did not list {sorted(missing)} within {timeout:.0f} s. {self.hint}"
         )

@@ -5,8 +5,10 @@ scheduler, dag-processor, triggerer and API server (LocalExecutor; metadata on P
 one answers on 127.0.0.1:5432, else an embedded PostgreSQL, else SQLite: see airflow_local.py),
 the feature repo applied, 80 simulated days of 2,000 learners with a covariate drift near the end, then:
 
-  feature backfill -> first training and promotion -> each day: features -> (Asset) scoring ->
-  drift report + e-mail -> drift confirmed -> (Asset) retraining -> new version promoted
+  feature backfill -> first training and promotion -> features and scoring of the days up to
+  the drifted outcomes' maturing (one catch-up run) -> each day's drift report + e-mail in turn
+  -> drift confirmed -> (Asset) retraining -> new version promoted -> the days after it: features
+  -> (Asset) scoring -> drift, so each is scored by the model that serves then
 
 While it runs it prints the phase, the day, the elapsed time and what the scheduler is doing.
 It ends with a summary and leaves Airflow running so you can look around; ``make stop`` (or the
@@ -313,6 +315,11 @@ class Calendar:
         return [self.drift_start + dt.timedelta(days=i) for i in range(-1, DRIFTED_DAYS)]
 
     @property
+    def outcomes_mature(self) -> dt.date:
+        """The day the drift's first outcomes mature: its check can start the retrain."""
+        return self.label_anchor + dt.timedelta(days=LABEL_DELAY)
+
+    @property
     def warm_days(self) -> list[dt.date]:
         """Daily features and scoring before the checks, so the first check has a full window."""
         return [self.check_days[0] - dt.timedelta(days=i) for i in range(6, 0, -1)]
@@ -416,26 +423,29 @@ def lifecycle(
         }
         for dag_id, run_id in first_runs.items():
             finish(dag_id, run_id)
+    # Every day up to the one the drifted outcomes mature is served by the first model whatever
+    # the checks decide (a retrain waits for those outcomes), so their features and scoring run
+    # as one catch-up and the checks then follow day by day; from that day on each day's check
+    # runs before the next day is scored, so the day after a retrain is scored by the new model.
+    ahead = [d for d in warm_days + check_days if d <= cal.outcomes_mature]
     with progress.phase(
-        f"features and scoring of the {len(warm_days)} days before the checks, {warm_days[0]} .. "
-        f"{warm_days[-1]} "
-        "(one catch-up run: scoring scores each day it accepted)"
+        f"features and scoring of {ahead[0]} .. {ahead[-1]} (one catch-up run: scoring scores "
+        "each day it accepted)"
     ):
         known = {r["dag_run_id"] for r in api.runs("bantay_scoring")}
-        conf = {"start_date": warm_days[0].isoformat(), "end_date": warm_days[-1].isoformat()}
-        finish("bantay_features", api.trigger("bantay_features", "demo__features__warm", conf))
+        conf = {"start_date": ahead[0].isoformat(), "end_date": ahead[-1].isoformat()}
+        finish("bantay_features", api.trigger("bantay_features", "demo__features__catchup", conf))
         asset_run("bantay_scoring", known)
-    days = check_days
-    with progress.phase(f"daily features -> scoring -> drift for {days[0]} .. {last}"):
-        for n, day in enumerate(days, 1):
-            progress.day = f"day {n} of {len(days)} ({day})"
-            known = {r["dag_run_id"] for r in api.runs("bantay_scoring")}
-            conf = {"start_date": day.isoformat()}
-            finish(
-                "bantay_features", api.trigger("bantay_features", f"demo__features__{day}", conf)
-            )
-            asset_run("bantay_scoring", known)
-            say(f"{progress.day}: features and scoring done [{progress.elapsed()}]")
+    with progress.phase(f"daily drift checks, then features -> scoring -> drift, to {last}"):
+        for n, day in enumerate(check_days, 1):
+            progress.day = f"day {n} of {len(check_days)} ({day})"
+            if day not in ahead:
+                known = {r["dag_run_id"] for r in api.runs("bantay_scoring")}
+                conf = {"start_date": day.isoformat()}
+                run = api.trigger("bantay_features", f"demo__features__{day}", conf)
+                finish("bantay_features", run)
+                asset_run("bantay_scoring", known)
+                say(f"{progress.day}: features and scoring done [{progress.elapsed()}]")
             training_known = {r["dag_run_id"] for r in api.runs(TRAINING)}
             run_id = api.trigger("bantay_drift", f"demo__drift__{day}", {"date": day.isoformat()})
             finish("bantay_drift", run_id)

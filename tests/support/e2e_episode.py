@@ -120,17 +120,19 @@ def test_the_retrain_learned_the_drift_and_the_alarm_cleared_because_of_it(lifec
 
 
 def test_the_catch_up_run_scored_every_day_before_the_first_check(lifecycle) -> None:
-    """The six days before the checks are accepted by one features run; the scoring run its
-    Asset event started scores each of them, so the first check reads a full week."""
+    """The days up to the drifted outcomes' maturing are accepted by one features run; the
+    scoring run its Asset event started scores each of them, so the first check reads a full
+    week and every check before the retrain finds its day scored."""
     summary, home = lifecycle
+    (run,) = [r for r in summary["runs"] if r["dag_run_id"] == "demo__features__catchup"]
+    first, last = (dt.date.fromisoformat(run["conf"][k]) for k in ("start_date", "end_date"))
     first_check = dt.date.fromisoformat(min(d["date"] for d in summary["drift"]))
-    before = [first_check - dt.timedelta(days=i) for i in range(6, 0, -1)]
+    assert first <= first_check - dt.timedelta(days=6) and last > first_check, run["conf"]
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     for model in ("learner_risk", "learner_engagement"):
         logs = home / "bantay" / "data" / "predictions" / model
-        missing = [d for d in before if not (logs / f"date={d}").is_dir()]
+        missing = [d for d in days if not (logs / f"date={d}").is_dir()]
         assert not missing, f"{model}: no prediction log for {missing}"
-    warm = [r for r in summary["runs"] if r["dag_run_id"] == "demo__features__warm"]
-    assert len(warm) == 1 and warm[0]["conf"]["end_date"] == str(before[-1]), warm
 
 
 def _task_log(home: Path, dag_id: str, run_id: str, task_id: str) -> str:
