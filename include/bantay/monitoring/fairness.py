@@ -11,7 +11,8 @@
 Groups with fewer learners than ``min_slice_rows`` (or, for recall, fewer matured positives than
 ``min_slice_positives``) are reported too small, never as fair. Per-group recalls are
 Fairlearn's ``MetricFrame`` (on the labelled rows, bounded by the drift sample); flag rates, over
-every learner scored that day, are a grouped mean (the same numbers in a fraction of the time). The interval resamples each judged group's positives on its own
+every learner scored that day, are a grouped mean (the same numbers in a fraction of the time).
+The interval resamples each judged group's positives on its own
 (a stratified bootstrap: the hits among ``n`` resampled positives are binomial), seeded, so it
 costs milliseconds where ``MetricFrame``'s own bootstrap takes seconds per slice.
 """
