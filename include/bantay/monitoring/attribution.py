@@ -129,9 +129,9 @@ def reason_subject(reasons: pd.Series) -> pd.Series:
     # Worked out once per distinct text (a day holds far fewer texts than learners).
     codes, texts = pd.factorize(reasons, use_na_sentinel=True)
     text = pd.Series(texts, dtype="string").str.split(" (most learners", n=1, regex=False).str[0]
-    subjects = text.str.replace(_VALUE, "", regex=True).astype(object).to_numpy()
-    out = np.where(codes >= 0, subjects[np.maximum(codes, 0)] if len(subjects) else None, None)
-    return pd.Series(out, index=reasons.index, dtype=object)
+    subjects = text.str.replace(_VALUE, "", regex=True).astype(object).tolist()
+    # A missing reason (code -1) takes the None appended last.
+    return pd.Series(np.array([*subjects, None], dtype=object)[codes], index=reasons.index)
 
 
 # A reason's value word, as ``serving.reasons`` writes it: a number (maybe with % or min), or

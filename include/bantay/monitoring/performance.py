@@ -16,6 +16,7 @@ from statistics import NormalDist
 import pandas as pd
 from sklearn import metrics as skm
 
+from bantay.monitoring.frames import days_of
 from bantay.monitoring.results import ClassificationQuality, PerformanceCheck
 from bantay.settings.drift import DriftConfig
 
@@ -103,7 +104,7 @@ def performance_check(
     cur = labelled.dropna(subset=[target, score])
     if (ref_l is None and yardstick is None) or cur.empty or ts not in cur.columns:
         return None
-    days = pd.to_datetime(cur[ts], utc=True).dt.date
+    days = days_of(cur, ts)
     counts = days.value_counts()
     usable = sorted(d for d, n in counts.items() if n >= cfg.min_labelled_rows)
     if not usable:

@@ -132,7 +132,7 @@ def attribution_lines(a: AttributionCheck | None) -> list[str]:
     if shift:
         lines.append(shift)
     elif a.basis != REFERENCE_BASIS:
-        lines.append(f"measured against the test rows: {OLDER}")
+        lines.append(OLDER)
     lines += _lean(a)
     if a.top_reason_changed is not None:
         lines.append(
